@@ -1,0 +1,17 @@
+"""speakerid: tell who is speaking from a few seconds of voice."""
+
+from .errors import SpeakerIDError
+
+__all__ = ["Encoder", "Gallery", "SpeakerIDError"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy: `import speakerid` stays fast (no TensorFlow) for the CLI's --help and the errors.
+    if name == "Encoder":
+        from .encoder import Encoder
+        return Encoder
+    if name == "Gallery":
+        from .gallery import Gallery
+        return Gallery
+    raise AttributeError(name)

@@ -1,0 +1,155 @@
+"""The public face of a trained model: audio in, speaker embedding out.
+
+A model directory holds ``config.json`` (pipeline + network settings), ``encoder.weights.h5``
+(weights only: nothing executable is ever loaded) and ``calibration.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioClip, from_array, load_audio
+from .config import PipelineConfig
+from .errors import SpeakerIDError
+from .features import log_mel, split_windows
+from .model import ModelConfig, build_encoder
+from .preprocess import Prepared, prepare
+from .scoring import Calibration, default_calibration, score, unit
+
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "encoder.weights.h5"
+CALIBRATION_FILE = "calibration.json"
+FORMAT_VERSION = 1
+
+
+class Encoder:
+    """Embeds speech; compares embeddings; knows its calibrated decision threshold."""
+
+    def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
+                 calibration: Calibration | None = None, path: Path | None = None) -> None:
+        import tensorflow as tf
+
+        self.network = network
+        self.pipeline = pipeline
+        self.model_config = model_config
+        self.calibration = calibration or default_calibration(model_config.metric)
+        self.path = path
+        self._id: str | None = None
+        self._forward = tf.function(
+            lambda x: network(x, training=False), reduce_retracing=True,
+            input_signature=[tf.TensorSpec([None, None, pipeline.features.n_mels], tf.float32)])
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, model_config: ModelConfig | None = None,
+               pipeline: PipelineConfig | None = None,
+               imagenet_weights: str | Path | None = None) -> Encoder:
+        """A new, untrained encoder."""
+        pipeline = pipeline or PipelineConfig()
+        model_config = model_config or ModelConfig()
+        network = build_encoder(model_config, pipeline.features.n_mels, imagenet_weights)
+        return cls(network, pipeline, model_config)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Encoder:
+        """Load a model directory; by default ``$SPEAKERID_WEIGHTS`` or the shipped ``weights/``."""
+        path = Path(path or os.environ.get("SPEAKERID_WEIGHTS") or SHIPPED_WEIGHTS)
+        config_path, weights_path = path / CONFIG_FILE, path / WEIGHTS_FILE
+        if not config_path.is_file() or not weights_path.is_file():
+            raise SpeakerIDError(
+                f"no trained encoder in {path}: expected {CONFIG_FILE} and {WEIGHTS_FILE} "
+                "(train one with `python -m speakerid train`)")
+        try:
+            meta = json.loads(config_path.read_text())
+            pipeline = PipelineConfig.from_dict(meta["pipeline"])
+            model_config = ModelConfig.from_dict(meta["model"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
+        calibration_path = path / CALIBRATION_FILE
+        calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
+        network = build_encoder(model_config, pipeline.features.n_mels)
+        try:
+            network.load_weights(weights_path)
+        except Exception as exc:  # a truncated or foreign file
+            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
+        return cls(network, pipeline, model_config, calibration, path)
+
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Write weights, pipeline config and calibration; ``extra`` goes into config.json."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"format": FORMAT_VERSION, "pipeline": self.pipeline.to_dict(),
+                "model": self.model_config.to_dict(), **(extra or {})}
+        _atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
+        tmp = path / (WEIGHTS_FILE + ".tmp.weights.h5")
+        self.network.save_weights(tmp)
+        os.replace(tmp, path / WEIGHTS_FILE)
+        _atomic_write_text(path / CALIBRATION_FILE, json.dumps(self.calibration.to_dict(), indent=2))
+        self.path, self._id = path, None
+        return path
+
+    # --- embedding ----------------------------------------------------------------------------
+    @property
+    def encoder_id(self) -> str:
+        """Fingerprint of the weights and the pipeline: galleries refuse vectors from another one."""
+        if self._id is None:
+            digest = hashlib.sha256(json.dumps(self.pipeline.to_dict(), sort_keys=True).encode())
+            for variable in self.network.weights:
+                digest.update(np.asarray(variable.numpy()).tobytes())
+            self._id = f"{self.model_config.backbone}-{digest.hexdigest()[:16]}"
+        return self._id
+
+    @property
+    def threshold(self) -> float:
+        """Scores (see :meth:`similarity`) at or above this mean "same speaker"."""
+        return self.calibration.threshold
+
+    def prepare(self, clip: AudioClip) -> Prepared:
+        return prepare(clip, self.pipeline.preprocess)
+
+    def features(self, prepared: Prepared) -> np.ndarray:
+        """Log-mel spectrogram (frames, n_mels) of the prepared speech."""
+        return log_mel(prepared.signal, prepared.sample_rate, self.pipeline.features)
+
+    def embed_features(self, features: np.ndarray) -> np.ndarray:
+        """One embedding for a whole clip: the windows' embeddings averaged."""
+        windows = split_windows(features, self.pipeline)
+        vectors = self._forward(windows.astype(np.float32)).numpy()
+        if self.model_config.metric == "cosine":
+            return unit(unit(vectors).mean(axis=0)).astype(np.float32)
+        return vectors.mean(axis=0).astype(np.float32)
+
+    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Embeddings of a batch of equal-length feature windows (batch, frames, n_mels)."""
+        return self._forward(np.asarray(windows, dtype=np.float32)).numpy()
+
+    def embed_prepared(self, prepared: Prepared) -> np.ndarray:
+        return self.embed_features(self.features(prepared))
+
+    def embed(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Embedding (1-D) of a raw signal, (frames,) or (frames, channels), at any rate."""
+        return self.embed_prepared(self.prepare(from_array(signal, sample_rate)))
+
+    def embed_file(self, path: str | Path) -> np.ndarray:
+        return self.embed_prepared(self.prepare(load_audio(path)))
+
+    # --- comparison ---------------------------------------------------------------------------
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Higher means more likely the same speaker; compare with :attr:`threshold`."""
+        return score(a, b, self.model_config.metric)
+
+    def probability_same(self, similarity: float) -> float:
+        """Calibrated probability that a score came from one speaker (equal priors)."""
+        return self.calibration.probability(similarity)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

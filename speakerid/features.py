@@ -1,0 +1,65 @@
+"""Log-mel spectrograms and the fixed-length windows the encoder sees.
+
+One TensorFlow implementation serves training (batched, inside ``tf.data``) and inference, so the
+features a model is trained on and the features it meets later cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import librosa
+import numpy as np
+import tensorflow as tf
+
+from .config import FeatureConfig, PipelineConfig
+
+LOG_FLOOR = 1e-6
+
+
+@lru_cache(maxsize=8)
+def mel_matrix(sample_rate: int, config: FeatureConfig) -> np.ndarray:
+    """Slaney mel filterbank, shape (n_fft // 2 + 1, n_mels)."""
+    fmax = min(config.fmax, sample_rate / 2)
+    return librosa.filters.mel(sr=sample_rate, n_fft=config.n_fft, n_mels=config.n_mels,
+                               fmin=config.fmin, fmax=fmax).T.astype(np.float32)
+
+
+def log_mel_batch(waveforms: tf.Tensor, sample_rate: int, config: FeatureConfig) -> tf.Tensor:
+    """(batch, samples) float32 -> (batch, frames, n_mels) natural-log mel power."""
+    short = config.win_length - tf.shape(waveforms)[-1]
+    waveforms = tf.pad(waveforms, [[0, 0], [0, tf.maximum(short, 0)]])
+    stft = tf.signal.stft(waveforms, frame_length=config.win_length, frame_step=config.hop_length,
+                          fft_length=config.n_fft, window_fn=tf.signal.hann_window)
+    power = tf.math.square(tf.abs(stft))
+    mel = tf.tensordot(power, tf.constant(mel_matrix(sample_rate, config)), axes=1)
+    return tf.math.log(mel + LOG_FLOOR)
+
+
+def log_mel(signal: np.ndarray, sample_rate: int, config: FeatureConfig) -> np.ndarray:
+    """Log-mel of one signal as NumPy, shape (frames, n_mels)."""
+    batch = tf.convert_to_tensor(signal[None, :].astype(np.float32))
+    return log_mel_batch(batch, sample_rate, config)[0].numpy()
+
+
+def frames_per_second(pipeline: PipelineConfig) -> float:
+    return pipeline.preprocess.sample_rate / pipeline.features.hop_length
+
+
+def split_windows(features: np.ndarray, pipeline: PipelineConfig) -> np.ndarray:
+    """Cut (frames, n_mels) into windows of ``window_s``, shape (count, window, n_mels).
+
+    A clip shorter than one window is returned whole (the encoders pool over time, so a 2 s clip
+    is embedded from its 2 s rather than padded); the last window is aligned to the clip's end
+    so the tail is never dropped.
+    """
+    rate = frames_per_second(pipeline)
+    size = max(1, int(round(pipeline.features.window_s * rate)))
+    hop = max(1, int(round(pipeline.features.window_hop_s * rate)))
+    total = features.shape[0]
+    if total <= size:
+        return features[None]
+    starts = list(range(0, total - size + 1, hop))
+    if starts[-1] + size < total:
+        starts.append(total - size)
+    return np.stack([features[s:s + size] for s in starts])

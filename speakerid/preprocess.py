@@ -1,0 +1,222 @@
+"""Waveform preparation as named stages; each stage returns what it produced so the app can show it.
+
+decode -> mono -> resample -> trim (long recordings only) -> silence removal -> loudness.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import soxr
+
+from .audio import AudioClip
+from .config import PreprocessConfig
+from .errors import SpeakerIDError
+
+Span = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of preparation: its output signal and, for cutting stages, the spans it kept.
+
+    ``kept`` holds (start_s, end_s) spans on the timeline of the stage's *input*.
+    """
+
+    name: str
+    signal: np.ndarray
+    sample_rate: int
+    note: str
+    kept: list[Span] | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.signal) / float(self.sample_rate)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The result of :func:`prepare`: the speech signal plus every intermediate stage."""
+
+    stages: list[Stage] = field(default_factory=list)
+
+    @property
+    def signal(self) -> np.ndarray:
+        return self.stages[-1].signal
+
+    @property
+    def sample_rate(self) -> int:
+        return self.stages[-1].sample_rate
+
+    @property
+    def speech_s(self) -> float:
+        return self.stages[-1].duration_s
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+
+def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = True) -> Prepared:
+    """Run every stage on a decoded clip; raise SpeakerIDError when too little speech remains."""
+    stages = [Stage("decode", clip.samples, clip.sample_rate,
+                    f"{clip.channels} channel(s), {clip.sample_rate} Hz, {clip.duration_s:.2f} s")]
+    mono = to_mono(clip.samples)
+    stages.append(Stage("mono", mono, clip.sample_rate,
+                        "channel mean" if clip.channels > 1 else "already mono"))
+    signal = resample(mono, clip.sample_rate, config.sample_rate)
+    stages.append(Stage("resample", signal, config.sample_rate,
+                        f"{clip.sample_rate} Hz -> {config.sample_rate} Hz"))
+    signal, span = trim_long_recording(signal, config.sample_rate, config)
+    stages.append(Stage("trim", signal, config.sample_rate,
+                        "kept %.1f-%.1f s" % span if span != (0.0, stages[-1].duration_s)
+                        else "clip is short: nothing trimmed", kept=[span]))
+    signal, spans = remove_silence(signal, config.sample_rate, config)
+    stages.append(Stage("silence", signal, config.sample_rate,
+                        f"{config.silence_method}: kept {len(signal) / config.sample_rate:.2f} s "
+                        f"of speech in {len(spans)} segment(s)", kept=spans))
+    if require_speech:
+        _require_speech(len(signal) / config.sample_rate, config.min_speech_s, clip.name)
+    signal = normalise_loudness(signal, config.target_dbfs)
+    stages.append(Stage("normalise", signal, config.sample_rate,
+                        f"RMS set to {config.target_dbfs:.0f} dBFS"))
+    return Prepared(stages)
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average the channels (the reference's stereo-to-mono)."""
+    if samples.ndim == 1:
+        return samples.astype(np.float32)
+    return samples.mean(axis=1, dtype=np.float32)
+
+
+def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """High-quality polyphase resampling (soxr, as librosa uses)."""
+    if rate_in == rate_out:
+        return signal.astype(np.float32, copy=False)
+    return soxr.resample(signal, rate_in, rate_out, quality="HQ").astype(np.float32)
+
+
+def trim_long_recording(signal: np.ndarray, sample_rate: int,
+                        config: PreprocessConfig) -> tuple[np.ndarray, Span]:
+    """Cut the head and tail of long web recordings (intros, applause); leave short clips alone."""
+    duration = len(signal) / sample_rate
+    if duration < config.trim_min_duration_s:
+        return signal, (0.0, duration)
+    start = config.trim_head_s
+    end = duration - config.trim_tail_s
+    return signal[int(start * sample_rate):int(end * sample_rate)], (start, end)
+
+
+def remove_silence(signal: np.ndarray, sample_rate: int,
+                   config: PreprocessConfig) -> tuple[np.ndarray, list[Span]]:
+    """Keep the speech spans found by the configured method; return them with the joined signal."""
+    if config.silence_method == "none" or len(signal) == 0:
+        spans = [(0.0, len(signal) / sample_rate)]
+    elif config.silence_method == "pydub":
+        spans = pydub_speech_spans(signal, sample_rate, config)
+    elif config.silence_method == "energy":
+        spans = energy_speech_spans(signal, sample_rate)
+    elif config.silence_method == "webrtc":
+        spans = webrtc_speech_spans(signal, sample_rate, config.vad_aggressiveness)
+    else:
+        raise ValueError(f"unknown silence_method {config.silence_method!r}")
+    return join_spans(signal, sample_rate, spans), spans
+
+
+def join_spans(signal: np.ndarray, sample_rate: int, spans: list[Span]) -> np.ndarray:
+    pieces = [signal[int(round(a * sample_rate)):int(round(b * sample_rate))] for a, b in spans]
+    return np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
+
+
+def pydub_speech_spans(signal: np.ndarray, sample_rate: int, config: PreprocessConfig) -> list[Span]:
+    """The reference's ``split_on_silence`` spans (same detection and the same keep-silence padding)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pydub warns that ffmpeg is absent
+        from pydub import AudioSegment
+        from pydub.silence import detect_nonsilent
+
+    pcm = (np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes()
+    segment = AudioSegment(pcm, sample_width=2, frame_rate=sample_rate, channels=1)
+    keep = config.keep_silence_ms
+    ranges = [[start - keep, end + keep] for start, end in detect_nonsilent(
+        segment, config.min_silence_ms, config.silence_thresh_dbfs, 1)]
+    for first, second in zip(ranges, ranges[1:]):
+        if second[0] < first[1]:
+            first[1] = (first[1] + second[0]) // 2
+            second[0] = first[1]
+    length = len(segment)
+    return [(max(a, 0) / 1000.0, min(b, length) / 1000.0) for a, b in ranges]
+
+
+def energy_speech_spans(signal: np.ndarray, sample_rate: int, frame_s: float = 0.03,
+                        dynamic_range_db: float = 40.0, floor_margin_db: float = 12.0) -> list[Span]:
+    """Adaptive energy gate: a frame is speech when it stands out of the clip's own noise floor."""
+    frame = max(1, int(frame_s * sample_rate))
+    count = len(signal) // frame
+    if count == 0:
+        return []
+    frames = signal[:count * frame].reshape(count, frame)
+    level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    floor = np.percentile(level, 10)
+    threshold = max(floor + floor_margin_db, level.max() - dynamic_range_db, -70.0)
+    return _smooth_decisions(level > threshold, frame_s)
+
+
+def webrtc_speech_spans(signal: np.ndarray, sample_rate: int, aggressiveness: int = 2) -> list[Span]:
+    """WebRTC's GMM voice-activity detector, gated by energy so that steady noise is not speech."""
+    import webrtcvad
+
+    vad_rate = 16000
+    pcm = resample(signal, sample_rate, vad_rate)
+    frame_s = 0.03
+    frame = int(frame_s * vad_rate)
+    count = len(pcm) // frame
+    if count == 0:
+        return []
+    frames = pcm[:count * frame].reshape(count, frame)
+    level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    loud_enough = level > max(np.percentile(level, 10) + 6.0, level.max() - 45.0, -70.0)
+    ints = (np.clip(frames, -1, 1) * 32767).astype("<i2")
+    vad = webrtcvad.Vad(aggressiveness)
+    voiced = np.array([vad.is_speech(f.tobytes(), vad_rate) for f in ints]) & loud_enough
+    return _smooth_decisions(voiced, frame_s)
+
+
+def _smooth_decisions(voiced: np.ndarray, frame_s: float, pad_s: float = 0.1,
+                      merge_gap_s: float = 0.3, min_span_s: float = 0.1) -> list[Span]:
+    """Frame decisions to spans: pad each side, bridge short pauses, drop clicks."""
+    spans: list[list[float]] = []
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(np.int8), [0]])))
+    total = len(voiced) * frame_s
+    for start, end in zip(edges[::2], edges[1::2]):
+        a, b = max(0.0, start * frame_s - pad_s), min(total, end * frame_s + pad_s)
+        if spans and a - spans[-1][1] <= merge_gap_s:
+            spans[-1][1] = b
+        else:
+            spans.append([a, b])
+    return [(a, b) for a, b in spans if b - a >= min_span_s]
+
+
+def normalise_loudness(signal: np.ndarray, target_dbfs: float) -> np.ndarray:
+    """Scale to a fixed RMS level, backing off so that no sample clips."""
+    rms = float(np.sqrt(np.mean(signal.astype(np.float64) ** 2))) if len(signal) else 0.0
+    if rms < 1e-8:
+        return signal.astype(np.float32)
+    gain = 10 ** (target_dbfs / 20) / rms
+    peak = float(np.max(np.abs(signal)))
+    gain = min(gain, 0.99 / peak)
+    return (signal * gain).astype(np.float32)
+
+
+def _require_speech(speech_s: float, min_speech_s: float, name: str) -> None:
+    label = f"{name}: " if name else ""
+    if speech_s == 0:
+        raise SpeakerIDError(f"{label}no speech found: the clip is silent or only noise")
+    if speech_s < min_speech_s:
+        raise SpeakerIDError(
+            f"{label}only {speech_s:.2f} s of speech found; at least {min_speech_s:.1f} s is needed")

@@ -1,0 +1,92 @@
+"""Turning two embeddings into a score, and a score into a decision that means something.
+
+A :class:`Calibration` holds the decision threshold on the score and a logistic map from the score
+to the probability that two clips share a speaker, fitted on trials from held-out speakers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def score(a: np.ndarray, b: np.ndarray, metric: str) -> float:
+    """Higher means more likely the same speaker: cosine, or minus the Euclidean distance."""
+    return float(score_matrix(np.asarray(a)[None], np.asarray(b)[None], metric)[0, 0])
+
+
+def score_matrix(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
+    """All scores between rows of ``a`` (n, d) and rows of ``b`` (m, d), shape (n, m)."""
+    a = np.asarray(a, dtype=np.float32)
+    b = np.asarray(b, dtype=np.float32)
+    if metric == "cosine":
+        return unit(a) @ unit(b).T
+    if metric == "euclidean":
+        squared = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2 * a @ b.T
+        return -np.sqrt(np.maximum(squared, 0.0))
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Threshold and score-to-probability map, with a sentence that says how they were obtained."""
+
+    threshold: float
+    slope: float = 1.0
+    offset: float = 0.0
+    method: str = "uncalibrated default"
+    eer: float | None = None
+
+    def probability(self, value: float | np.ndarray) -> float | np.ndarray:
+        """P(same speaker | score) for equal priors, from the fitted logistic map."""
+        z = self.slope * np.asarray(value, dtype=np.float64) + self.offset
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+        return float(p) if np.ndim(p) == 0 else p
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def default_calibration(metric: str) -> Calibration:
+    """What an untrained or uncalibrated model uses until :func:`fit_calibration` runs."""
+    return Calibration(threshold=0.5 if metric == "cosine" else -1.5)
+
+
+def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, description: str,
+                    threshold: float, eer: float | None = None) -> Calibration:
+    """Logistic regression of same/different on the score, classes weighted equally."""
+    scores = np.concatenate([same_scores, different_scores]).astype(np.float64)
+    labels = np.concatenate([np.ones(len(same_scores)), np.zeros(len(different_scores))])
+    weights = np.where(labels == 1, 0.5 / len(same_scores), 0.5 / len(different_scores))
+    mean, spread = scores.mean(), scores.std() + 1e-9
+    x = (scores - mean) / spread
+    w, b = 1.0, 0.0
+    for _ in range(100):  # Newton's method on the weighted log-loss (convex, converges fast)
+        p = 1.0 / (1.0 + np.exp(-(w * x + b)))
+        g = weights * (p - labels)
+        h = weights * p * (1 - p)
+        grad = np.array([np.sum(g * x), np.sum(g)])
+        hess = np.array([[np.sum(h * x * x), np.sum(h * x)], [np.sum(h * x), np.sum(h)]])
+        step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
+        w, b = w - step[0], b - step[1]
+        if np.abs(step).max() < 1e-10:
+            break
+    slope = w / spread
+    return Calibration(threshold=float(threshold), slope=float(slope),
+                       offset=float(b - slope * mean), method=description, eer=eer)

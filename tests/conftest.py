@@ -1,0 +1,60 @@
+"""Shared fixtures: synthetic speech, a temporary SPEAKERID_HOME, the real-speech folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from synthetic import synth_voice, write_wav  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def speakerid_home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own user-data folder, so nothing touches the real gallery."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SPEAKERID_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def voice():
+    """voice(speaker, seconds, sample_rate=16000, seed=0) -> float32 speech-like signal."""
+    return synth_voice
+
+
+@pytest.fixture
+def voice_file(tmp_path):
+    """voice_file(speaker, seconds, name=None, sample_rate=16000, seed=0) -> path of a WAV."""
+    def make(speaker: int, seconds: float, name: str | None = None, sample_rate: int = 16000,
+             seed: int = 0) -> Path:
+        path = tmp_path / (name or f"spk{speaker}_{seed}.wav")
+        write_wav(path, synth_voice(speaker, seconds, sample_rate, seed), sample_rate)
+        return path
+    return make
+
+
+@pytest.fixture(scope="session")
+def untrained_encoder():
+    """A small untrained encoder (fast); for behaviour tests that do not need accuracy."""
+    from speakerid import Encoder
+    from speakerid.model import ModelConfig
+
+    return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real speech not available: {SHARED_DATA} is absent (it ships beside the repo)")
+    return SHARED_DATA
+
+
+def seconds_of(signal: np.ndarray, sample_rate: int = 16000) -> float:
+    return len(signal) / sample_rate
