@@ -8,6 +8,7 @@ WebM/Opus, MP4 audio tracks). Every refusal is a :class:`SpeakerIDError` with a 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def _check_size(size: int, max_bytes: int, name: str) -> None:
         raise SpeakerIDError(f"{name}: the file is empty (0 bytes)")
     if size > max_bytes:
         raise SpeakerIDError(
-            f"{name}: {size / 1e6:.0f} MB is over the {max_bytes / 1e6:.0f} MB limit; "
+            f"{name}: {_bytes_text(size)} is over the {_bytes_text(max_bytes)} limit; "
             "cut the clip or convert it to a compressed format")
 
 
@@ -92,8 +93,8 @@ def _check_duration(frames: int, rate: int, max_duration_s: float, name: str) ->
         raise SpeakerIDError(f"{name}: the file declares an invalid sample rate ({rate})")
     if frames / rate > max_duration_s:
         raise SpeakerIDError(
-            f"{name}: {frames / rate / 3600:.1f} h of audio is over the "
-            f"{max_duration_s / 3600:.1f} h limit")
+            f"{name}: {_duration_text(frames / rate)} of audio is over the "
+            f"{_duration_text(max_duration_s)} limit")
 
 
 def _decode_with_soundfile(data: bytes, name: str, max_duration_s: float) -> AudioClip | None:
@@ -118,14 +119,16 @@ def _decode_with_pyav(data: bytes, name: str, max_duration_s: float) -> AudioCli
             if not streams:
                 raise SpeakerIDError(f"{name}: the file has no audio track")
             stream = streams[0]
-            resampler = av.AudioResampler(format="fltp")
+            # Packed float, not planar: PyAV reads past the plane table of an 8-channel planar
+            # frame (a segfault), while a packed frame always has exactly one plane.
+            resampler = av.AudioResampler(format="flt")
             chunks: list[np.ndarray] = []
             frames = 0
             rate = 0
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     rate = out.sample_rate
-                    block = out.to_ndarray().T
+                    block = out.to_ndarray().reshape(-1, len(out.layout.channels))
                     chunks.append(block)
                     frames += block.shape[0]
                     _check_duration(frames, rate, max_duration_s, name)
@@ -149,6 +152,24 @@ def _finite(samples: np.ndarray) -> np.ndarray:
     return np.clip(samples, -1.0, 1.0, out=samples if samples.flags.writeable else None)
 
 
+def _bytes_text(size: float) -> str:
+    """A size in the unit that keeps the number readable (a 1 kB limit must not print as 0 MB)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.3g} {unit}"
+    return f"{size:.0f} bytes"
+
+
+def _duration_text(seconds: float) -> str:
+    """A duration in h, min or s, so that small limits do not print as "0.0 h"."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.3g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds:.3g} s"
+
+
 def _short(exc: BaseException) -> str:
+    """The first line of FFmpeg's complaint, without its errno and its placeholder file name."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    return re.sub(r"^\[Errno -?\d+\] ", "", text).removesuffix(": '<none>'")[:160]

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
+from . import paths
 from .audio import AudioClip, from_array, load_audio
 from .config import PipelineConfig
 from .errors import SpeakerIDError
@@ -58,8 +60,8 @@ class Encoder:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Encoder:
-        """Load a model directory; by default ``$SPEAKERID_WEIGHTS`` or the shipped ``weights/``."""
-        path = Path(path or os.environ.get("SPEAKERID_WEIGHTS") or SHIPPED_WEIGHTS)
+        """Load a model directory; by default the one :func:`default_model_dir` names."""
+        path = Path(path) if path else default_model_dir()
         config_path, weights_path = path / CONFIG_FILE, path / WEIGHTS_FILE
         if not config_path.is_file() or not weights_path.is_file():
             raise SpeakerIDError(
@@ -147,6 +149,31 @@ class Encoder:
     def probability_same(self, similarity: float) -> float:
         """Calibrated probability that a score came from one speaker (equal priors)."""
         return self.calibration.probability(similarity)
+
+
+def default_model_dir() -> Path:
+    """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``."""
+    if os.environ.get("SPEAKERID_WEIGHTS"):
+        return Path(os.environ["SPEAKERID_WEIGHTS"])
+    active = paths.active_model_dir()
+    return active if (active / WEIGHTS_FILE).is_file() else SHIPPED_WEIGHTS
+
+
+def activate_model(model_dir: str | Path) -> Path:
+    """Make a trained model the default for the app and CLI (copied, so the run can be deleted)."""
+    source = Path(model_dir)
+    Encoder.load(source)  # refuse to activate something that does not load
+    target = paths.active_model_dir()
+    staging = target.with_name(target.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    backup = target.with_name(target.name + ".old")
+    shutil.rmtree(backup, ignore_errors=True)
+    if target.exists():
+        os.replace(target, backup)
+    os.replace(staging, target)
+    shutil.rmtree(backup, ignore_errors=True)
+    return target
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

@@ -100,7 +100,11 @@ def _residual_block(x, width: int, stride: int, name: str):
     y = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_c2")(y)
     y = layers.BatchNormalization(name=f"{name}_bn2")(y)
     if stride != 1 or shortcut.shape[-1] != width:
-        shortcut = layers.Conv2D(width, 1, strides=stride, use_bias=False, name=f"{name}_proj")(x)
+        # ResNet-D shortcut: average-pool, then a 1x1 convolution. (A strided 1x1 convolution
+        # corrupts memory in TensorFlow 2.20/2.21's oneDNN backward pass on CPU.)
+        if stride != 1:
+            shortcut = layers.AveragePooling2D(stride, padding="same", name=f"{name}_pool")(shortcut)
+        shortcut = layers.Conv2D(width, 1, use_bias=False, name=f"{name}_proj")(shortcut)
         shortcut = layers.BatchNormalization(name=f"{name}_bnp")(shortcut)
     return layers.ReLU()(layers.Add()([y, shortcut]))
 

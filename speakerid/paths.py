@@ -23,3 +23,8 @@ def runs_dir() -> Path:
     path = home() / "runs"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def active_model_dir() -> Path:
+    """The model the user made active from the Train page (absent until they do)."""
+    return home() / "active_model"

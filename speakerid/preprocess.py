@@ -63,6 +63,8 @@ class Prepared:
 
 def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = True) -> Prepared:
     """Run every stage on a decoded clip; raise SpeakerIDError when too little speech remains."""
+    if require_speech:
+        _require_length(clip, config.min_speech_s)
     stages = [Stage("decode", clip.samples, clip.sample_rate,
                     f"{clip.channels} channel(s), {clip.sample_rate} Hz, {clip.duration_s:.2f} s")]
     mono = to_mono(clip.samples)
@@ -73,7 +75,7 @@ def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = Tr
                         f"{clip.sample_rate} Hz -> {config.sample_rate} Hz"))
     signal, span = trim_long_recording(signal, config.sample_rate, config)
     stages.append(Stage("trim", signal, config.sample_rate,
-                        "kept %.1f-%.1f s" % span if span != (0.0, stages[-1].duration_s)
+                        "kept {:.1f}-{:.1f} s".format(*span) if span != (0.0, stages[-1].duration_s)
                         else "clip is short: nothing trimmed", kept=[span]))
     signal, spans = remove_silence(signal, config.sample_rate, config)
     stages.append(Stage("silence", signal, config.sample_rate,
@@ -88,9 +90,14 @@ def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = Tr
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
-    """Average the channels (the reference's stereo-to-mono)."""
+    """Average the channels (the reference's stereo-to-mono); one channel is returned as a view.
+
+    No stage writes into its input, so the view is safe, and a long mono clip is not copied.
+    """
     if samples.ndim == 1:
-        return samples.astype(np.float32)
+        return samples.astype(np.float32, copy=False)
+    if samples.shape[1] == 1:
+        return samples[:, 0].astype(np.float32, copy=False)
     return samples.mean(axis=1, dtype=np.float32)
 
 
@@ -98,7 +105,7 @@ def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """High-quality polyphase resampling (soxr, as librosa uses)."""
     if rate_in == rate_out:
         return signal.astype(np.float32, copy=False)
-    return soxr.resample(signal, rate_in, rate_out, quality="HQ").astype(np.float32)
+    return soxr.resample(signal, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
 
 
 def trim_long_recording(signal: np.ndarray, sample_rate: int,
@@ -109,16 +116,16 @@ def trim_long_recording(signal: np.ndarray, sample_rate: int,
         return signal, (0.0, duration)
     start = config.trim_head_s
     end = duration - config.trim_tail_s
-    return signal[int(start * sample_rate):int(end * sample_rate)], (start, end)
+    return signal[int(round(start * sample_rate)):int(round(end * sample_rate))], (start, end)
 
 
 def remove_silence(signal: np.ndarray, sample_rate: int,
                    config: PreprocessConfig) -> tuple[np.ndarray, list[Span]]:
     """Keep the speech spans found by the configured method; return them with the joined signal."""
+    if config.silence_method == "pydub":
+        return _pydub_split(signal, sample_rate, config)
     if config.silence_method == "none" or len(signal) == 0:
         spans = [(0.0, len(signal) / sample_rate)]
-    elif config.silence_method == "pydub":
-        spans = pydub_speech_spans(signal, sample_rate, config)
     elif config.silence_method == "energy":
         spans = energy_speech_spans(signal, sample_rate)
     elif config.silence_method == "webrtc":
@@ -130,7 +137,27 @@ def remove_silence(signal: np.ndarray, sample_rate: int,
 
 def join_spans(signal: np.ndarray, sample_rate: int, spans: list[Span]) -> np.ndarray:
     pieces = [signal[int(round(a * sample_rate)):int(round(b * sample_rate))] for a, b in spans]
-    return np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
+    return _concatenate(pieces)
+
+
+def _concatenate(pieces: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(pieces).astype(np.float32, copy=False) if pieces else np.zeros(0, np.float32)
+
+
+def _pydub_split(signal: np.ndarray, sample_rate: int,
+                 config: PreprocessConfig) -> tuple[np.ndarray, list[Span]]:
+    """``split_on_silence`` chunks joined, cut with pydub's own arithmetic so they match sample for sample.
+
+    pydub turns milliseconds into frames with ``int(ms * rate / 1000)`` (truncation, not rounding) and
+    pads a chunk that ends past the data with up to 2 ms of silence; both matter at 22.05 kHz.
+    """
+    spans = pydub_speech_spans(signal, sample_rate, config)
+    pieces = []
+    for start_s, end_s in spans:
+        start, end = (int(round(t * 1000)) * (sample_rate / 1000.0) for t in (start_s, end_s))
+        piece = signal[int(start):int(end)]
+        pieces.append(np.pad(piece, (0, int(end) - int(start) - len(piece))))
+    return _concatenate(pieces), spans
 
 
 def pydub_speech_spans(signal: np.ndarray, sample_rate: int, config: PreprocessConfig) -> list[Span]:
@@ -140,8 +167,7 @@ def pydub_speech_spans(signal: np.ndarray, sample_rate: int, config: PreprocessC
         from pydub import AudioSegment
         from pydub.silence import detect_nonsilent
 
-    pcm = (np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes()
-    segment = AudioSegment(pcm, sample_width=2, frame_rate=sample_rate, channels=1)
+    segment = AudioSegment(_pcm16(signal).tobytes(), sample_width=2, frame_rate=sample_rate, channels=1)
     keep = config.keep_silence_ms
     ranges = [[start - keep, end + keep] for start, end in detect_nonsilent(
         segment, config.min_silence_ms, config.silence_thresh_dbfs, 1)]
@@ -160,8 +186,7 @@ def energy_speech_spans(signal: np.ndarray, sample_rate: int, frame_s: float = 0
     count = len(signal) // frame
     if count == 0:
         return []
-    frames = signal[:count * frame].reshape(count, frame)
-    level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    level = _frame_levels_db(signal[:count * frame].reshape(count, frame))
     floor = np.percentile(level, 10)
     threshold = max(floor + floor_margin_db, level.max() - dynamic_range_db, -70.0)
     return _smooth_decisions(level > threshold, frame_s)
@@ -179,12 +204,30 @@ def webrtc_speech_spans(signal: np.ndarray, sample_rate: int, aggressiveness: in
     if count == 0:
         return []
     frames = pcm[:count * frame].reshape(count, frame)
-    level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    level = _frame_levels_db(frames)
     loud_enough = level > max(np.percentile(level, 10) + 6.0, level.max() - 45.0, -70.0)
-    ints = (np.clip(frames, -1, 1) * 32767).astype("<i2")
     vad = webrtcvad.Vad(aggressiveness)
-    voiced = np.array([vad.is_speech(f.tobytes(), vad_rate) for f in ints]) & loud_enough
+    # Frame by frame: the VAD sees each frame without its DC offset, and no full-length int16 copy is made.
+    voiced = np.array([vad.is_speech(_pcm16(f - f.mean()).tobytes(), vad_rate) for f in frames],
+                      dtype=bool) & loud_enough
     return _smooth_decisions(voiced, frame_s)
+
+
+def _frame_levels_db(frames: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Power of each frame around its own mean, in dB.
+
+    Around the mean, so that a DC offset (cheap sound cards) is not mistaken for sound; in blocks,
+    so that an hour-long clip needs no full-length float64 copy.
+    """
+    power = np.empty(len(frames))
+    for start in range(0, len(frames), block):
+        power[start:start + block] = frames[start:start + block].astype(np.float64).var(axis=1)
+    return 10 * np.log10(power + 1e-12)
+
+
+def _pcm16(signal: np.ndarray) -> np.ndarray:
+    """16-bit PCM exactly as a 16-bit file holds it: the inverse of the decoders' ``k / 32768``."""
+    return np.clip(np.round(signal * 32768.0), -32768, 32767).astype("<i2")
 
 
 def _smooth_decisions(voiced: np.ndarray, frame_s: float, pad_s: float = 0.1,
@@ -203,14 +246,36 @@ def _smooth_decisions(voiced: np.ndarray, frame_s: float, pad_s: float = 0.1,
 
 
 def normalise_loudness(signal: np.ndarray, target_dbfs: float) -> np.ndarray:
-    """Scale to a fixed RMS level, backing off so that no sample clips."""
-    rms = float(np.sqrt(np.mean(signal.astype(np.float64) ** 2))) if len(signal) else 0.0
+    """Remove the DC offset, then scale to a fixed RMS level, backing off so that no sample clips.
+
+    The offset is removed first because it carries no voice yet would count as loudness.
+    """
+    if len(signal) == 0:
+        return np.zeros(0, np.float32)
+    centred = signal.astype(np.float32) - np.float32(signal.mean(dtype=np.float64))
+    rms = np.sqrt(_mean_square(centred))
     if rms < 1e-8:
-        return signal.astype(np.float32)
-    gain = 10 ** (target_dbfs / 20) / rms
-    peak = float(np.max(np.abs(signal)))
-    gain = min(gain, 0.99 / peak)
-    return (signal * gain).astype(np.float32)
+        return centred
+    peak = max(float(centred.max()), -float(centred.min()))
+    centred *= min(10 ** (target_dbfs / 20) / rms, 0.99 / peak)
+    return centred
+
+
+def _mean_square(signal: np.ndarray, block: int = 1 << 20) -> float:
+    """Mean of the squares, accumulated in float64 block by block (no full-length float64 copy)."""
+    total = 0.0
+    for start in range(0, len(signal), block):
+        piece = signal[start:start + block].astype(np.float64)
+        total += float(np.dot(piece, piece))
+    return total / len(signal)
+
+
+def _require_length(clip: AudioClip, min_speech_s: float) -> None:
+    """Refuse a clip too short to hold enough speech before any work (and say so, not "silent")."""
+    if clip.duration_s < min_speech_s:
+        label = f"{clip.name}: " if clip.name else ""
+        raise SpeakerIDError(f"{label}the clip is only {clip.duration_s:.2f} s long; "
+                             f"at least {min_speech_s:.1f} s of speech is needed")
 
 
 def _require_speech(speech_s: float, min_speech_s: float, name: str) -> None:

@@ -1,0 +1,161 @@
+"""Evaluate an encoder on held-out speakers: the reference's figures and the field's standard ones.
+
+Trials are all pairs of test items. A speaker with a single file (LibriSpeech here) has that file
+cut into two halves, so that same-speaker trials exist (same session, different words).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import load_audio
+from .datasets import SpeakerSource
+from .errors import SpeakerIDError
+from .metrics import (
+    det_points,
+    equal_error_rate,
+    min_dcf,
+    pair_scores,
+    precision_recall,
+    precision_recall_curve,
+)
+from .preprocess import Prepared, Stage
+from .scoring import Calibration, fit_calibration, score_matrix
+
+
+@dataclass(frozen=True)
+class TestItem:
+    speaker: str
+    name: str
+    embedding: np.ndarray
+
+
+@dataclass
+class EvaluationReport:
+    speakers: int
+    items: int
+    same_trials: int
+    different_trials: int
+    eer: float
+    eer_threshold: float
+    min_dcf: float
+    precision: float
+    recall: float
+    threshold: float
+    same_distance: float
+    different_distance: float
+    top1_identification: float | None
+    precision_recall: list[dict] = field(default_factory=list)
+    det: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def summary(self) -> str:
+        top1 = "n/a" if self.top1_identification is None else f"{100 * self.top1_identification:.1f} %"
+        return (f"{self.speakers} speakers, {self.items} items, {self.same_trials} same / "
+                f"{self.different_trials} different trials\n"
+                f"EER {100 * self.eer:.2f} % (threshold {self.eer_threshold:.3f}), "
+                f"minDCF(0.01) {self.min_dcf:.3f}\n"
+                f"at threshold {self.threshold:.3f}: precision {self.precision:.3f}, "
+                f"recall {self.recall:.3f}\n"
+                f"mean distance same {self.same_distance:.3f}, different {self.different_distance:.3f}\n"
+                f"closed-set top-1 identification {top1}")
+
+
+def embed_speakers(encoder, speakers: Sequence[SpeakerSource], crop_s: float | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> list[TestItem]:
+    """Embed every file of every speaker (optionally a ``crop_s`` crop of its speech)."""
+    items: list[TestItem] = []
+    for done, speaker in enumerate(speakers):
+        for name, prepared in _prepared_items(encoder, speaker):
+            if crop_s is not None:
+                prepared = _centre_crop(prepared, crop_s)
+            items.append(TestItem(speaker.name, name, encoder.embed_prepared(prepared)))
+        if progress:
+            progress(done + 1, len(speakers))
+    return items
+
+
+def evaluate_items(items: Sequence[TestItem], metric: str, threshold: float | None = None
+                   ) -> EvaluationReport:
+    """All-pairs verification figures and closed-set identification over embedded items."""
+    labels = np.array([item.speaker for item in items])
+    if len(set(labels)) < 2:
+        raise SpeakerIDError("evaluation needs at least two speakers")
+    matrix = score_matrix(np.stack([i.embedding for i in items]), np.stack([i.embedding for i in items]),
+                          metric)
+    scores, same = pair_scores(matrix, labels)
+    eer, eer_threshold = equal_error_rate(scores, same)
+    threshold = eer_threshold if threshold is None else threshold
+    precision, recall = precision_recall(scores, same, threshold)
+    distances = as_distance(scores, metric)
+    return EvaluationReport(
+        speakers=len(set(labels)), items=len(items), same_trials=int(same.sum()),
+        different_trials=int((~same).sum()), eer=eer, eer_threshold=eer_threshold,
+        min_dcf=min_dcf(scores, same)[0], precision=precision, recall=recall, threshold=threshold,
+        same_distance=float(distances[same].mean()), different_distance=float(distances[~same].mean()),
+        top1_identification=top1_identification(matrix, labels),
+        precision_recall=precision_recall_curve(scores, same), det=det_points(scores, same))
+
+
+def calibrate(items: Sequence[TestItem], metric: str, description: str) -> Calibration:
+    """Threshold at the EER and a logistic score-to-probability map, from held-out trials."""
+    labels = np.array([item.speaker for item in items])
+    vectors = np.stack([i.embedding for i in items])
+    scores, same = pair_scores(score_matrix(vectors, vectors, metric), labels)
+    eer, threshold = equal_error_rate(scores, same)
+    method = (f"{description}: threshold at the equal-error rate, probability by logistic "
+              f"regression on {int(same.sum())} same / {int((~same).sum())} different trials "
+              f"from {len(set(labels))} speakers not used in training")
+    return fit_calibration(scores[same], scores[~same], method, threshold, eer)
+
+
+def top1_identification(matrix: np.ndarray, labels: np.ndarray) -> float | None:
+    """Enrol each speaker from its first item; identify every other item among them."""
+    enrolled: dict[str, int] = {}
+    for index, label in enumerate(labels):
+        enrolled.setdefault(label, index)
+    gallery = np.array(list(enrolled.values()))
+    tests = np.array([i for i in range(len(labels)) if i not in set(gallery)])
+    if len(tests) == 0:
+        return None
+    best = gallery[np.argmax(matrix[np.ix_(tests, gallery)], axis=1)]
+    return float(np.mean(labels[best] == labels[tests]))
+
+
+def as_distance(scores: np.ndarray, metric: str) -> np.ndarray:
+    """The reference reports distances: Euclidean, or cosine distance (1 - cosine)."""
+    return -scores if metric == "euclidean" else 1.0 - scores
+
+
+def _prepared_items(encoder, speaker: SpeakerSource):
+    """(name, Prepared) per usable file; a lone file is split into two halves."""
+    prepared = []
+    for path in speaker.files:
+        try:
+            prepared.append((Path(path).name, encoder.prepare(load_audio(path))))
+        except SpeakerIDError:
+            continue  # silent or unreadable file: not a trial
+    if len(prepared) == 1:
+        name, whole = prepared[0]
+        half = len(whole.signal) // 2
+        return [(f"{name}#a", _with_signal(whole, whole.signal[:half])),
+                (f"{name}#b", _with_signal(whole, whole.signal[half:]))]
+    return prepared
+
+
+def _centre_crop(prepared: Prepared, seconds: float) -> Prepared:
+    size = int(seconds * prepared.sample_rate)
+    start = max(0, (len(prepared.signal) - size) // 2)
+    return _with_signal(prepared, prepared.signal[start:start + size])
+
+
+def _with_signal(prepared: Prepared, signal: np.ndarray) -> Prepared:
+    last = prepared.stages[-1]
+    return Prepared([*prepared.stages[:-1], Stage(last.name, signal, last.sample_rate, last.note)])

@@ -1,0 +1,68 @@
+"""Verification and identification figures: EER, minDCF, precision/recall, ROC/DET points."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def error_rates(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Miss and false-alarm rates for every threshold (accept when score >= threshold)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores, sorted_labels = scores[order], labels[order]
+    positives, negatives = sorted_labels.sum(), (~sorted_labels).sum()
+    if positives == 0 or negatives == 0:
+        raise ValueError("need both same-speaker and different-speaker trials")
+    # threshold at sorted_scores[i]: everything before i is rejected
+    misses = np.concatenate([[0], np.cumsum(sorted_labels)]) / positives
+    false_alarms = 1 - np.concatenate([[0], np.cumsum(~sorted_labels)]) / negatives
+    thresholds = np.concatenate([sorted_scores, [sorted_scores[-1] + 1e-6]])
+    return misses, false_alarms, thresholds
+
+
+def equal_error_rate(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(EER, threshold at the EER)."""
+    misses, false_alarms, thresholds = error_rates(scores, labels)
+    i = int(np.argmin(np.abs(misses - false_alarms)))
+    return float((misses[i] + false_alarms[i]) / 2), float(thresholds[i])
+
+
+def min_dcf(scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01,
+            c_miss: float = 1.0, c_fa: float = 1.0) -> tuple[float, float]:
+    """Normalised minimum detection cost (NIST SRE) and its threshold."""
+    misses, false_alarms, thresholds = error_rates(scores, labels)
+    cost = c_miss * p_target * misses + c_fa * (1 - p_target) * false_alarms
+    best = min(c_miss * p_target, c_fa * (1 - p_target))
+    i = int(np.argmin(cost))
+    return float(cost[i] / best), float(thresholds[i])
+
+
+def precision_recall(scores: np.ndarray, labels: np.ndarray, threshold: float) -> tuple[float, float]:
+    """Precision and recall of "same speaker" decisions at ``threshold``."""
+    accepted = np.asarray(scores) >= threshold
+    labels = np.asarray(labels).astype(bool)
+    true_accepts = np.sum(accepted & labels)
+    precision = true_accepts / max(1, accepted.sum())
+    recall = true_accepts / max(1, labels.sum())
+    return float(precision), float(recall)
+
+
+def precision_recall_curve(scores: np.ndarray, labels: np.ndarray, points: int = 50) -> list[dict]:
+    thresholds = np.quantile(scores, np.linspace(0.01, 0.99, points))
+    return [dict(zip(("threshold", "precision", "recall"), (float(t), *precision_recall(scores, labels, t))))
+            for t in thresholds]
+
+
+def det_points(scores: np.ndarray, labels: np.ndarray, points: int = 200) -> dict[str, list[float]]:
+    """ROC/DET curve, thinned to ``points`` thresholds: false-alarm and miss rates."""
+    misses, false_alarms, thresholds = error_rates(scores, labels)
+    keep = np.unique(np.linspace(0, len(misses) - 1, points).astype(int))
+    return {"threshold": thresholds[keep].tolist(), "false_alarm": false_alarms[keep].tolist(),
+            "miss": misses[keep].tolist()}
+
+
+def pair_scores(score_matrix: np.ndarray, speakers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and same-speaker labels of all distinct pairs (upper triangle) of a square matrix."""
+    rows, cols = np.triu_indices(len(speakers), k=1)
+    return score_matrix[rows, cols], speakers[rows] == speakers[cols]
