@@ -32,7 +32,6 @@ class PreprocessConfig:
     vad_aggressiveness: int = 2  # webrtc VAD 0..3
     target_dbfs: float = -23.0  # loudness normalisation of the kept speech (RMS)
     min_speech_s: float = 1.0
-    max_duration_s: float = 4 * 3600.0
 
 
 @dataclass(frozen=True)

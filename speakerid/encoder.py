@@ -99,9 +99,10 @@ class Encoder:
     # --- embedding ----------------------------------------------------------------------------
     @property
     def encoder_id(self) -> str:
-        """Fingerprint of the weights and the pipeline: galleries refuse vectors from another one."""
+        """Fingerprint of weights, network and pipeline: galleries refuse vectors from another one."""
         if self._id is None:
-            digest = hashlib.sha256(json.dumps(self.pipeline.to_dict(), sort_keys=True).encode())
+            digest = hashlib.sha256(json.dumps([self.pipeline.to_dict(), self.model_config.to_dict()],
+                                            sort_keys=True).encode())
             for variable in self.network.weights:
                 digest.update(np.asarray(variable.numpy()).tobytes())
             self._id = f"{self.model_config.backbone}-{digest.hexdigest()[:16]}"

@@ -85,7 +85,7 @@ def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = Tr
         _require_speech(len(signal) / config.sample_rate, config.min_speech_s, clip.name)
     signal = normalise_loudness(signal, config.target_dbfs)
     stages.append(Stage("normalise", signal, config.sample_rate,
-                        f"RMS set to {config.target_dbfs:.0f} dBFS"))
+                        f"DC offset removed, RMS set to {config.target_dbfs:.0f} dBFS"))
     return Prepared(stages)
 
 
@@ -154,9 +154,9 @@ def _pydub_split(signal: np.ndarray, sample_rate: int,
     spans = pydub_speech_spans(signal, sample_rate, config)
     pieces = []
     for start_s, end_s in spans:
-        start, end = (int(round(t * 1000)) * (sample_rate / 1000.0) for t in (start_s, end_s))
-        piece = signal[int(start):int(end)]
-        pieces.append(np.pad(piece, (0, int(end) - int(start) - len(piece))))
+        start, end = (int(round(t * 1000) * (sample_rate / 1000.0)) for t in (start_s, end_s))
+        piece = signal[start:end]
+        pieces.append(np.pad(piece, (0, end - start - len(piece))))
     return _concatenate(pieces), spans
 
 
@@ -252,7 +252,7 @@ def normalise_loudness(signal: np.ndarray, target_dbfs: float) -> np.ndarray:
     """
     if len(signal) == 0:
         return np.zeros(0, np.float32)
-    centred = signal.astype(np.float32) - np.float32(signal.mean(dtype=np.float64))
+    centred = np.subtract(signal, signal.mean(dtype=np.float64), dtype=np.float32)
     rms = np.sqrt(_mean_square(centred))
     if rms < 1e-8:
         return centred

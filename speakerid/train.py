@@ -108,7 +108,8 @@ def read_history(run_dir: str | Path) -> list[dict[str, float]]:
     if not path.is_file():
         return []
     with path.open(newline="") as handle:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
+        rows = list(csv.DictReader(handle))
+    return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in rows]
 
 
 def request_stop(run_dir: str | Path) -> None:

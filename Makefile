@@ -1,0 +1,32 @@
+# Two commands for a fresh machine: `make run` (the app) and `make test` (the suite).
+# Both create .venv in the project root with Python 3.11 when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean-venv
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/streamlit run app.py
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+# Accuracy and speed against the reference recipe, an MFCC baseline and Resemblyzer
+# (which lives in its own environment, .bench-venv, never in the app's).
+bench: $(STAMP)
+	bash benchmarks/run.sh
+
+clean-venv:
+	rm -rf $(VENV)
