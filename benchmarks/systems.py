@@ -14,15 +14,16 @@ import numpy as np
 from speakerid.audio import AudioClip, from_array
 from speakerid.config import PipelineConfig
 from speakerid.preprocess import Prepared, prepare
+from speakerid.scoring import RawScorer
 
 
-class PreparedSpeechSystem:
+class PreparedSpeechSystem(RawScorer):
     """Base: speakerid's standard preparation; subclasses embed the prepared signal."""
 
     name = "base"
-    metric = "cosine"
 
     def __init__(self) -> None:
+        super().__init__("cosine")
         self.pipeline = PipelineConfig()
 
     def prepare(self, clip: AudioClip) -> Prepared:
@@ -78,5 +79,4 @@ def speakerid_system(model_dir: Path, name: str):
 
     encoder = Encoder.load(model_dir)
     encoder.name = name
-    encoder.metric = encoder.model_config.metric
     return encoder

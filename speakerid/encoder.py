@@ -21,12 +21,13 @@ from .errors import SpeakerIDError
 from .features import log_mel, split_windows
 from .model import ModelConfig, build_encoder
 from .preprocess import Prepared, prepare
-from .scoring import Calibration, default_calibration, score, unit
+from .scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "encoder.weights.h5"
 CALIBRATION_FILE = "calibration.json"
+COHORT_FILE = "cohort.npy"
 FORMAT_VERSION = 1
 
 
@@ -34,7 +35,8 @@ class Encoder:
     """Embeds speech; compares embeddings; knows its calibrated decision threshold."""
 
     def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
-                 calibration: Calibration | None = None, path: Path | None = None) -> None:
+                 calibration: Calibration | None = None, path: Path | None = None,
+                 normaliser: ScoreNormaliser | None = None) -> None:
         import tensorflow as tf
 
         self.network = network
@@ -42,6 +44,7 @@ class Encoder:
         self.model_config = model_config
         self.calibration = calibration or default_calibration(model_config.metric)
         self.path = path
+        self.normaliser = normaliser
         self._id: str | None = None
         self._forward = tf.function(
             lambda x: network(x, training=False), reduce_retracing=True,
@@ -75,12 +78,13 @@ class Encoder:
             raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
         calibration_path = path / CALIBRATION_FILE
         calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
+        normaliser = _load_cohort(path / COHORT_FILE, model_config)
         network = build_encoder(model_config, pipeline.features.n_mels)
         try:
             network.load_weights(weights_path)
         except Exception as exc:  # a truncated or foreign file
             raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
-        return cls(network, pipeline, model_config, calibration, path)
+        return cls(network, pipeline, model_config, calibration, path, normaliser)
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
         """Write weights, pipeline config and calibration; ``extra`` goes into config.json."""
@@ -92,7 +96,7 @@ class Encoder:
         tmp = path / (WEIGHTS_FILE + ".tmp.weights.h5")
         self.network.save_weights(tmp)
         os.replace(tmp, path / WEIGHTS_FILE)
-        _atomic_write_text(path / CALIBRATION_FILE, json.dumps(self.calibration.to_dict(), indent=2))
+        self.save_scoring(path)
         self.path, self._id = path, None
         return path
 
@@ -142,14 +146,57 @@ class Encoder:
     def embed_file(self, path: str | Path) -> np.ndarray:
         return self.embed_prepared(self.prepare(load_audio(path)))
 
+    def save_scoring(self, path: str | Path) -> None:
+        """Write the calibration and the score-normalisation cohort (after :func:`fit_scoring`)."""
+        path = Path(path)
+        _atomic_write_text(path / CALIBRATION_FILE, json.dumps(self.calibration.to_dict(), indent=2))
+        if self.normaliser is not None:
+            tmp = path / (COHORT_FILE + ".tmp.npy")
+            np.save(tmp, self.normaliser.cohort)
+            os.replace(tmp, path / COHORT_FILE)
+
     # --- comparison ---------------------------------------------------------------------------
+    @property
+    def metric(self) -> str:
+        return self.model_config.metric
+
+    def score_matrix(self, a: np.ndarray, b: np.ndarray,
+                     b_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Scores between rows of ``a`` and ``b``: AS-normalised when the model ships a cohort.
+
+        A gallery passes its enrolled speakers' cohort statistics (:meth:`cohort_statistics`,
+        computed once) as ``b_statistics``, so a query costs one product with the cohort.
+        """
+        raw = score_matrix(a, b, self.metric)
+        if self.normaliser is None:
+            return raw
+        return self.normaliser.normalise(raw, a, b, b_statistics)
+
+    def cohort_statistics(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """What :meth:`score_matrix` needs about enrolled embeddings; None without a cohort."""
+        return self.normaliser.statistics(embeddings) if self.normaliser is not None else None
+
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
         """Higher means more likely the same speaker; compare with :attr:`threshold`."""
-        return score(a, b, self.model_config.metric)
+        return float(self.score_matrix(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
 
     def probability_same(self, similarity: float) -> float:
         """Calibrated probability that a score came from one speaker (equal priors)."""
         return self.calibration.probability(similarity)
+
+
+def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | None:
+    if not path.is_file():
+        return None
+    try:
+        cohort = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from None
+    if (cohort.ndim != 2 or not np.issubdtype(cohort.dtype, np.floating) or len(cohort) < 2
+            or cohort.shape[1] != model_config.embedding_dim):
+        raise SpeakerIDError(f"{path}: expected a (count, {model_config.embedding_dim}) float array "
+                             "of cohort embeddings")
+    return ScoreNormaliser(cohort, model_config.metric)
 
 
 def default_model_dir() -> Path:

@@ -25,7 +25,7 @@ from .metrics import (
     precision_recall_curve,
 )
 from .preprocess import Prepared, Stage
-from .scoring import Calibration, fit_calibration, score_matrix
+from .scoring import Calibration, ScoreNormaliser, fit_calibration, score_matrix
 
 
 @dataclass(frozen=True)
@@ -82,19 +82,24 @@ def embed_speakers(encoder, speakers: Sequence[SpeakerSource], crop_s: float | N
     return items
 
 
-def evaluate_items(items: Sequence[TestItem], metric: str, threshold: float | None = None
-                   ) -> EvaluationReport:
-    """All-pairs verification figures and closed-set identification over embedded items."""
+def evaluate_items(items: Sequence[TestItem], scorer, threshold: float | None = None) -> EvaluationReport:
+    """All-pairs verification figures and closed-set identification over embedded items.
+
+    ``scorer`` has ``metric`` and ``score_matrix(a, b)``: an :class:`~speakerid.Encoder` (which
+    applies its score normalisation) or a :class:`~speakerid.scoring.RawScorer`. Distances, the
+    reference's figures, are always the raw ones.
+    """
     labels = np.array([item.speaker for item in items])
     if len(set(labels)) < 2:
         raise SpeakerIDError("evaluation needs at least two speakers")
-    matrix = score_matrix(np.stack([i.embedding for i in items]), np.stack([i.embedding for i in items]),
-                          metric)
+    vectors = np.stack([i.embedding for i in items])
+    matrix = scorer.score_matrix(vectors, vectors)
     scores, same = pair_scores(matrix, labels)
     eer, eer_threshold = equal_error_rate(scores, same)
     threshold = eer_threshold if threshold is None else threshold
     precision, recall = precision_recall(scores, same, threshold)
-    distances = as_distance(scores, metric)
+    distances = as_distance(pair_scores(score_matrix(vectors, vectors, scorer.metric), labels)[0],
+                            scorer.metric)
     return EvaluationReport(
         speakers=len(set(labels)), items=len(items), same_trials=int(same.sum()),
         different_trials=int((~same).sum()), eer=eer, eer_threshold=eer_threshold,
@@ -104,11 +109,31 @@ def evaluate_items(items: Sequence[TestItem], metric: str, threshold: float | No
         precision_recall=precision_recall_curve(scores, same), det=det_points(scores, same))
 
 
-def calibrate(items: Sequence[TestItem], metric: str, description: str) -> Calibration:
+def fit_scoring(encoder, cohort_speakers: Sequence[SpeakerSource],
+                calibration_speakers: Sequence[SpeakerSource], cohort_size: int = 300,
+                seed: int = 0) -> list[TestItem]:
+    """Give ``encoder`` an AS-norm cohort (training speakers) and a calibration fitted on the
+    normalised scores of held-out speakers. Returns the held-out items for a report."""
+    rng = np.random.default_rng(seed)
+    pool = list(cohort_speakers)
+    if len(pool) > cohort_size // 2:
+        pool = [pool[i] for i in sorted(rng.choice(len(pool), cohort_size // 2, replace=False))]
+    cohort = [item.embedding for item in embed_speakers(encoder, [_first_file(s) for s in pool])]
+    encoder.normaliser = ScoreNormaliser(np.stack(cohort), encoder.metric) if len(cohort) >= 2 else None
+    items = embed_speakers(encoder, calibration_speakers)
+    norm = "raw scores"
+    if encoder.normaliser is not None:
+        norm = (f"AS-norm scores (top {encoder.normaliser.top_k} of a cohort of {len(cohort)} "
+                "training-speaker embeddings)")
+    encoder.calibration = calibrate(items, encoder, f"held-out speakers, {norm}")
+    return items
+
+
+def calibrate(items: Sequence[TestItem], scorer, description: str) -> Calibration:
     """Threshold at the EER and a logistic score-to-probability map, from held-out trials."""
     labels = np.array([item.speaker for item in items])
     vectors = np.stack([i.embedding for i in items])
-    scores, same = pair_scores(score_matrix(vectors, vectors, metric), labels)
+    scores, same = pair_scores(scorer.score_matrix(vectors, vectors), labels)
     eer, threshold = equal_error_rate(scores, same)
     method = (f"{description}: threshold at the equal-error rate, probability by logistic "
               f"regression on {int(same.sum())} same / {int((~same).sum())} different trials "
@@ -148,6 +173,10 @@ def _prepared_items(encoder, speaker: SpeakerSource):
         return [(f"{name}#a", _with_signal(whole, whole.signal[:half])),
                 (f"{name}#b", _with_signal(whole, whole.signal[half:]))]
     return prepared
+
+
+def _first_file(speaker: SpeakerSource) -> SpeakerSource:
+    return dataclasses.replace(speaker, files=speaker.files[:1])
 
 
 def _centre_crop(prepared: Prepared, seconds: float) -> Prepared:

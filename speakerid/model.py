@@ -10,47 +10,15 @@ Training objectives live in :mod:`speakerid.objectives`; this module only builds
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 import keras
 from keras import layers, ops
 
+from .config import ModelConfig, reference_model
 from .errors import SpeakerIDError
 
-Backbone = Literal["resnet", "densenet121"]
-Metric = Literal["cosine", "euclidean"]
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    backbone: Backbone = "resnet"
-    embedding_dim: int = 192
-    channels: tuple[int, ...] = (24, 48, 96, 192)
-    blocks: tuple[int, ...] = (2, 2, 2, 2)
-    # Per-window mean removal of each mel band: cancels stationary channel colouring (phone, TV).
-    mean_normalise: bool = True
-    # How embeddings are compared: cosine for margin-softmax training, euclidean for contrastive.
-    metric: Metric = "cosine"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        values = dict(data)
-        for key in ("channels", "blocks"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
-
-
-def reference_model() -> ModelConfig:
-    """The reference: DenseNet121, 128-dimensional embedding, Euclidean distance."""
-    return ModelConfig(backbone="densenet121", embedding_dim=128, mean_normalise=False,
-                       metric="euclidean")
+__all__ = ["ModelConfig", "build_encoder", "reference_model"]
 
 
 def build_encoder(config: ModelConfig, n_mels: int, imagenet_weights: str | Path | None = None
@@ -74,7 +42,7 @@ def build_encoder(config: ModelConfig, n_mels: int, imagenet_weights: str | Path
 def _thin_resnet(x, config: ModelConfig):
     """ResNet on the (time, frequency) plane; a strided stem keeps a 30 s clip cheap on a CPU."""
     x = layers.Reshape((-1, x.shape[-1], 1))(x)
-    x = layers.Conv2D(config.channels[0], 3, strides=(1, 2), padding="same", use_bias=False,
+    x = layers.Conv2D(config.channels[0], 3, strides=config.stem_stride, padding="same", use_bias=False,
                       name="stem_conv")(x)
     x = layers.BatchNormalization(name="stem_bn")(x)
     x = layers.ReLU()(x)

@@ -90,3 +90,44 @@ def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, descr
     slope = w / spread
     return Calibration(threshold=float(threshold), slope=float(slope),
                        offset=float(b - slope * mean), method=description, eer=eer)
+
+
+class ScoreNormaliser:
+    """Adaptive symmetric score normalisation (AS-norm) against a cohort of impostor embeddings.
+
+    A raw score means different things for different voices and recordings: a clip with strong
+    channel colouring scores high against everyone. AS-norm rescales each score by how the two
+    sides score against their ``top_k`` closest cohort voices, so scores read the same across
+    clips and one threshold fits all (Matejka et al., Interspeech 2017).
+    """
+
+    def __init__(self, cohort: np.ndarray, metric: str, top_k: int = 100) -> None:
+        self.cohort = np.asarray(cohort, dtype=np.float32)
+        self.metric = metric
+        self.top_k = min(top_k, len(self.cohort))
+
+    def statistics(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and spread of each embedding's ``top_k`` highest cohort scores."""
+        scores = score_matrix(embeddings, self.cohort, self.metric)
+        top = -np.partition(-scores, self.top_k - 1, axis=1)[:, :self.top_k]
+        return top.mean(axis=1), top.std(axis=1) + 1e-6
+
+    def normalise(self, raw: np.ndarray, a: np.ndarray, b: np.ndarray,
+                  b_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """AS-norm of ``raw`` (n, m) scores between rows of ``a`` and rows of ``b``."""
+        mean_a, std_a = self.statistics(a)
+        mean_b, std_b = b_statistics if b_statistics is not None else self.statistics(b)
+        return 0.5 * ((raw - mean_a[:, None]) / std_a[:, None] + (raw - mean_b[None, :]) / std_b[None, :])
+
+
+class RawScorer:
+    """Scores without normalisation, for systems that have no cohort (baselines)."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+
+    def score_matrix(self, a: np.ndarray, b: np.ndarray, b_statistics: None = None) -> np.ndarray:
+        return score_matrix(a, b, self.metric)
+
+    def cohort_statistics(self, embeddings: np.ndarray) -> None:
+        return None

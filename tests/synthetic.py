@@ -54,3 +54,20 @@ def write_wav(path, signal: np.ndarray, sample_rate: int = 16000) -> None:
     import soundfile as sf
 
     sf.write(str(path), signal, sample_rate)
+
+
+def through_channel(signal: np.ndarray, seed: int, sample_rate: int = 16000, snr_db: float = 15.0
+                    ) -> np.ndarray:
+    """The same voice heard through another microphone/line: random EQ, band limit and noise."""
+    from scipy.signal import butter, sosfilt
+
+    rng = np.random.default_rng(10_000 + seed)
+    low = rng.uniform(80, 400)
+    high = rng.uniform(2800, 7000)
+    out = sosfilt(butter(2, [low, high], btype="band", fs=sample_rate, output="sos"), signal)
+    tilt = rng.uniform(-0.9, 0.9)
+    out = lfilter([1.0, tilt], [1.0], out)
+    noise = rng.standard_normal(len(out))
+    noise *= np.sqrt(np.mean(out ** 2) / np.mean(noise ** 2)) * 10 ** (-snr_db / 20)
+    out = out + noise
+    return (out / (np.abs(out).max() + 1e-9) * 0.5).astype(np.float32)

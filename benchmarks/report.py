@@ -1,0 +1,54 @@
+"""Print the benchmark table (Markdown) from the JSON results of benchmark.py.
+
+    python benchmarks/report.py benchmarks/results/*.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+CONDITIONS = ["hyke/full", "hyke/3s", "librispeech/full", "librispeech/3s"]
+
+
+def accuracy_table(results: list[dict]) -> str:
+    header = ["system"] + [f"{c} EER % / minDCF / top-1 %" for c in CONDITIONS]
+    rows = []
+    for result in results:
+        cells = [result["system"]]
+        for condition in CONDITIONS:
+            a = result["accuracy"][condition]
+            top1 = "n/a" if a["top1"] is None else f"{100 * a['top1']:.1f}"
+            cells.append(f"{100 * a['eer']:.2f} / {a['min_dcf']:.3f} / {top1}")
+        rows.append(cells)
+    return _markdown(header, rows)
+
+
+def speed_table(results: list[dict]) -> str:
+    header = ["system", "embed 30 s clip (s, median)", "model load (s)", "peak memory (MB)",
+              "search 100 speakers (ms)", "search 10 000 speakers (ms)"]
+    rows = [[r["system"], f"{r['embed_30s_s']:.3f}", f"{r['load_s']:.2f}", f"{r['peak_memory_mb']:.0f}",
+             f"{1000 * r['search_s']['100']:.2f}", f"{1000 * r['search_s']['10000']:.2f}"] for r in results]
+    return _markdown(header, rows)
+
+
+def _markdown(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def main() -> None:
+    results = [json.loads(Path(p).read_text()) for p in sys.argv[1:]]
+    first = results[0]["accuracy"]
+    trials = ", ".join(f"{c}: {first[c]['speakers']} speakers, {first[c]['items']} items, "
+                       f"{first[c]['same_trials']} same / {first[c]['different_trials']} different trials"
+                       for c in CONDITIONS)
+    print("Accuracy on held-out speakers (never seen in training)\n")
+    print(accuracy_table(results))
+    print(f"\nTrials: {trials}.\n\nSpeed (2-core CPU, model already loaded)\n")
+    print(speed_table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,425 @@
+"""``python -m speakerid``: enrol, identify and verify speakers, and manage the gallery, from a shell.
+
+Every sub-command is an ``add_<name>(subparsers)`` function listed in :data:`COMMANDS`: it builds
+the sub-command's parser with :func:`add_command` and names the function that runs it. Heavy imports
+(TensorFlow, through the encoder) happen inside those functions, so ``--help`` answers at once.
+
+A refused input ends with exit code 2 and one line on stderr, ``error: ...``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .errors import SpeakerIDError
+
+if TYPE_CHECKING:
+    from .encoder import Encoder
+    from .gallery import Gallery, Identification
+
+EXIT_OK = 0
+EXIT_CANCELLED = 1
+EXIT_REFUSED = 2
+Runner = Callable[[argparse.Namespace], int]
+Subparsers = Any  # argparse's private _SubParsersAction
+
+
+# --- shared pieces for sub-commands -------------------------------------------------------------
+def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: str,
+                description: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command parser whose ``run`` is called with the parsed arguments."""
+    parser = subparsers.add_parser(name, help=summary, description=description or summary)
+    if run is not None:
+        parser.set_defaults(run=run)
+    return parser
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", type=Path, metavar="DIR",
+                        help="model directory (default: $SPEAKERID_WEIGHTS, else the model made "
+                             "active in the app, else the shipped one)")
+
+
+def add_gallery_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--gallery", type=Path, metavar="PATH",
+                        help="gallery file (default: gallery.sqlite in $SPEAKERID_HOME or the "
+                             "user data folder)")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: refused at parse time rather than once per file."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def load_encoder(args: argparse.Namespace) -> Encoder:
+    """The model named by ``--weights`` (TensorFlow's start-up notices kept off the terminal)."""
+    if "tensorflow" not in sys.modules:
+        with native_stderr_silenced():
+            import tensorflow  # noqa: F401
+    from .encoder import Encoder
+
+    return Encoder.load(args.weights)
+
+
+def open_gallery(args: argparse.Namespace, with_encoder: bool = True) -> Gallery:
+    """The gallery named by ``--gallery``; without an encoder for commands that need no audio."""
+    from .gallery import Gallery
+
+    return Gallery(args.gallery, load_encoder(args) if with_encoder else None)
+
+
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: TensorFlow's C++ logging ignores TF_CPP_MIN_LOG_LEVEL
+    for the notices it prints while importing, and they would bury our one-line errors."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+@contextmanager
+def progress_bar(description: str, unit: str, enabled: bool = True
+                 ) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a bar on stderr when it is a terminal; the bar
+    appears with the first report, so work that turns out to be empty draws nothing."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(desc=description, unit=unit, total=total, file=sys.stderr,
+                       disable=None if enabled else True)
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def say(text: str) -> None:
+    """Print to stdout without breaking a progress bar that is being drawn."""
+    from tqdm import tqdm
+
+    tqdm.write(text, file=sys.stdout)
+
+
+def warn(message: str | BaseException) -> None:
+    """One line on stderr: ``error: ...``."""
+    from tqdm import tqdm
+
+    tqdm.write("error: " + " ".join(str(message).split()), file=sys.stderr)
+
+
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    say(json.dumps(data, indent=2) if args.json else text)
+
+
+def confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise SpeakerIDError(f"{question} Pass --yes to confirm (there is no terminal to ask)")
+    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+
+
+def describe(label: str, result: Identification) -> str:
+    """Human verdict and ranked matches for one clip."""
+    best = result.best
+    if best is None:
+        return f"{label}: the gallery is empty (enrol speakers first)"
+    verdict = result.speaker or "unknown speaker"
+    relation = ">=" if result.speaker else "<"
+    lines = [f"{label}: {verdict} (best score {best.score:.3f} {relation} threshold "
+             f"{result.threshold:.3f})"]
+    width = max(len(match.name) for match in result.matches)
+    lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
+              f"{match.probability:6.1%}" for rank, match in enumerate(result.matches, start=1)]
+    return "\n".join(lines)
+
+
+# --- enroll / identify / verify -------------------------------------------------------------------
+def add_enroll(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "enroll", run_enroll,
+                         "add a speaker to the gallery, or more clips to one",
+                         "Add a speaker from one or more recordings (a new speaker needs at least "
+                         "3 s of speech in total; 5-30 s works best), or add clips to a speaker.")
+    parser.add_argument("--name", required=True, help="the speaker's name")
+    parser.add_argument("--gender", help="optional detail kept with the speaker")
+    parser.add_argument("--party", help="optional detail kept with the speaker")
+    parser.add_argument("--notes", help="optional free text kept with the speaker")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files")
+    add_model_option(parser)
+    add_gallery_option(parser)
+    add_json_option(parser)
+
+
+def run_enroll(args: argparse.Namespace) -> int:
+    with open_gallery(args) as gallery:
+        info = gallery.enroll(args.name, args.files, gender=args.gender, party=args.party,
+                              notes=args.notes)
+    emit(args, asdict(info),
+         f"enrolled {info.name}: {info.clips} clip(s), {info.seconds:.1f} s of speech")
+    return EXIT_OK
+
+
+def add_identify(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "identify", run_identify, "tell who is speaking in each file")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files")
+    parser.add_argument("--top-k", type=positive_int, default=5, metavar="K",
+                        help="how many ranked matches to show (default: 5)")
+    add_model_option(parser)
+    add_gallery_option(parser)
+    add_json_option(parser)
+
+
+def run_identify(args: argparse.Namespace) -> int:
+    """Each file on its own: a refused file is reported and the others are still identified."""
+    results, refused = [], 0
+    with open_gallery(args) as gallery, progress_bar("identifying", "file", len(args.files) > 1) as progress:
+        gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
+        for done, path in enumerate(args.files, start=1):
+            try:
+                result = gallery.identify(path, top_k=args.top_k)
+            except SpeakerIDError as exc:
+                warn(exc)
+                refused += 1
+            else:
+                results.append({"file": str(path), **result.to_dict()})
+                if not args.json:
+                    say(describe(str(path), result))
+            progress(done, len(args.files))
+    if args.json:
+        say(json.dumps(results, indent=2))
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def add_verify(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "verify", run_verify,
+                         "check whether a file is a given enrolled speaker")
+    parser.add_argument("--name", required=True, help="the enrolled speaker to compare with")
+    parser.add_argument("file", type=Path, metavar="FILE", help="audio file")
+    add_model_option(parser)
+    add_gallery_option(parser)
+    add_json_option(parser)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    with open_gallery(args) as gallery:
+        match = gallery.verify(args.file, args.name)
+        threshold = gallery.encoder.threshold
+    same = match.score >= threshold
+    emit(args, {**asdict(match), "threshold": threshold, "same_speaker": same},
+         f"{match.name}: {'same speaker' if same else 'different speaker'} (score {match.score:.3f}, "
+         f"threshold {threshold:.3f}, probability {match.probability:.1%})")
+    return EXIT_OK
+
+
+# --- gallery management -----------------------------------------------------------------------------
+def add_gallery(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "gallery", None, "list and manage the enrolled speakers")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for add in GALLERY_ACTIONS:
+        add(actions)
+
+
+def add_gallery_list(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "list", run_gallery_list, "list the enrolled speakers")
+    add_gallery_option(parser)
+    add_json_option(parser)
+
+
+def run_gallery_list(args: argparse.Namespace) -> int:
+    with open_gallery(args, with_encoder=False) as gallery:
+        speakers = gallery.speakers()
+    if args.json:
+        say(json.dumps([asdict(info) for info in speakers], indent=2))
+    elif not speakers:
+        say("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE...")
+    else:
+        say(format_table(["name", "clips", "speech", "gender", "party"],
+                         [[s.name, str(s.clips), f"{s.seconds:.1f} s", s.gender or "", s.party or ""]
+                          for s in speakers]))
+    return EXIT_OK
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [header, *rows])
+
+
+def add_gallery_rename(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "rename", run_gallery_rename, "rename a speaker")
+    parser.add_argument("old", metavar="OLD")
+    parser.add_argument("new", metavar="NEW")
+    add_gallery_option(parser)
+
+
+def run_gallery_rename(args: argparse.Namespace) -> int:
+    with open_gallery(args, with_encoder=False) as gallery:
+        info = gallery.rename(args.old, args.new)
+    say(f"renamed {args.old.strip()} to {info.name}")
+    return EXIT_OK
+
+
+def add_gallery_remove(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "remove", run_gallery_remove,
+                         "delete a speaker with all their clips")
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_gallery_option(parser)
+
+
+def run_gallery_remove(args: argparse.Namespace) -> int:
+    with open_gallery(args, with_encoder=False) as gallery:
+        info = gallery.speaker(args.name)
+        if not args.yes and not confirm(f"Remove {info.name} and their {info.clips} clip(s)?"):
+            say("nothing removed")
+            return EXIT_CANCELLED
+        gallery.remove(info.name)
+    say(f"removed {info.name}")
+    return EXIT_OK
+
+
+def add_gallery_export(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "export", run_gallery_export,
+                         "write a consistent copy of the gallery to a file")
+    parser.add_argument("path", type=Path, metavar="PATH")
+    add_gallery_option(parser)
+
+
+def run_gallery_export(args: argparse.Namespace) -> int:
+    with open_gallery(args, with_encoder=False) as gallery:
+        target = gallery.export(args.path)
+        count = len(gallery)
+    say(f"exported {count} speaker(s) to {target}")
+    return EXIT_OK
+
+
+def add_gallery_import(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "import", run_gallery_import,
+                         "merge an exported gallery into this one (or replace this one)",
+                         "Merge an exported gallery file into this gallery: new speakers are "
+                         "added, same-named ones get the imported clips. Clips from another "
+                         "model are re-enrolled from their stored audio.")
+    parser.add_argument("path", type=Path, metavar="PATH")
+    parser.add_argument("--replace", action="store_true",
+                        help="replace this gallery's content instead of merging")
+    add_model_option(parser)
+    add_gallery_option(parser)
+
+
+def run_gallery_import(args: argparse.Namespace) -> int:
+    with open_gallery(args) as gallery, progress_bar("re-enrolling", "clip") as progress:
+        imported = gallery.import_(args.path, replace=args.replace, progress=progress)
+        count = len(gallery)
+    say(f"imported {len(imported)} speaker(s); the gallery now has {count}")
+    return EXIT_OK
+
+
+def add_gallery_import_folder(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "import-folder", run_gallery_import_folder,
+                         "enrol every speaker of a dataset folder",
+                         "Enrol every speaker of a folder: one sub-folder of audio files per "
+                         "speaker, or one audio file per speaker named after them (with an "
+                         "optional CSV of name and gender). Refused speakers are reported and "
+                         "skipped.")
+    parser.add_argument("folder", type=Path, metavar="FOLDER")
+    add_model_option(parser)
+    add_gallery_option(parser)
+
+
+def run_gallery_import_folder(args: argparse.Namespace) -> int:
+    refused: list[str] = []
+
+    def skip(name: str, error: SpeakerIDError) -> None:
+        warn(f"{name}: {error}")
+        refused.append(name)
+
+    with open_gallery(args) as gallery, progress_bar("enrolling", "speaker") as progress:
+        enrolled = gallery.import_folder(args.folder, progress=progress, on_error=skip)
+    say(f"enrolled {len(enrolled)} speaker(s)" + (f"; skipped {len(refused)}" if refused else ""))
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def add_gallery_reenroll(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "reenroll", run_gallery_reenroll,
+                         "re-embed every stored clip with the model given by --weights",
+                         "Re-embed every stored clip with another model (after training a new "
+                         "one), from the audio kept in the gallery; no recordings needed.")
+    add_model_option(parser)
+    add_gallery_option(parser)
+
+
+def run_gallery_reenroll(args: argparse.Namespace) -> int:
+    encoder = load_encoder(args)
+    with open_gallery(args, with_encoder=False) as gallery, \
+            progress_bar("re-enrolling", "clip") as progress:
+        clips = gallery.reenroll(encoder, progress=progress)
+        count = len(gallery)
+    say(f"re-enrolled {clips} clip(s) of {count} speaker(s) with {encoder.encoder_id}")
+    return EXIT_OK
+
+
+GALLERY_ACTIONS: tuple[Callable[[Subparsers], None], ...] = (
+    add_gallery_list, add_gallery_rename, add_gallery_remove, add_gallery_export,
+    add_gallery_import, add_gallery_import_folder, add_gallery_reenroll)
+
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_enroll, add_identify, add_verify, add_gallery)
+"""The top-level sub-commands, in the order ``--help`` lists them."""
+
+
+# --- entry point --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m speakerid",
+        description="Tell who is speaking from a few seconds of voice.")
+    parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from .cli_model import MODEL_COMMANDS  # imported here: cli_model builds on this module
+
+    for add in (*COMMANDS, *MODEL_COMMANDS):
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; the exit status is 0, or 2 for a refused input (1: cancelled)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (SpeakerIDError, OSError, sqlite3.Error) as exc:
+        warn(exc)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        warn("interrupted")
+        return 130

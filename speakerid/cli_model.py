@@ -1,0 +1,163 @@
+"""``train`` and ``evaluate`` sub-commands: the model side of ``python -m speakerid``.
+
+Training options are generated from :class:`speakerid.train.TrainSettings`, so a new setting is a
+new flag without touching this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from .cli import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    Subparsers,
+    add_command,
+    add_json_option,
+    add_model_option,
+    emit,
+    load_encoder,
+    progress_bar,
+    say,
+)
+from .errors import SpeakerIDError
+
+SETTINGS_SKIPPED = {"recipe", "exclude_speakers", "channels"}
+
+
+def add_train(subparsers: Subparsers) -> None:
+    from .train import TrainSettings
+
+    parser = add_command(subparsers, "train", run_train, "train an encoder on dataset folders",
+                         "Train on one or more dataset folders (one folder per speaker, or one "
+                         "recording per speaker named after them, with an optional CSV of name and "
+                         "gender). Writes status.json, history.csv, checkpoint/, model/ and "
+                         "evaluation.json under --out; a file named STOP there stops it cleanly.")
+    parser.add_argument("data", nargs="+", type=Path, help="dataset folder(s)")
+    parser.add_argument("--out", type=Path, required=True, help="run directory")
+    parser.add_argument("--recipe", choices=["aam", "reference"], default="aam",
+                        help="aam: thin ResNet + angular-margin softmax (default); reference: "
+                             "DenseNet121 Siamese pairs with contrastive loss")
+    parser.add_argument("--exclude-file", type=Path,
+                        help="JSON list of speaker names (or {folder: [names]}) kept out of training")
+    parser.add_argument("--settings", type=Path, help="JSON settings file (as the app writes)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--activate", action="store_true",
+                        help="make the trained model the default for the app and the CLI")
+    for field in dataclasses.fields(TrainSettings):
+        if field.name in SETTINGS_SKIPPED:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        if field.type == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            kind = {"int": int, "float": float}.get(str(field.type), str)
+            parser.add_argument(flag, type=kind, default=None, metavar=field.name.upper(),
+                                help=f"default: the recipe's ({field.default!r} for aam)")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from .encoder import activate_model
+    from .train import TrainSettings, read_status, train
+
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
+                 if f.name not in SETTINGS_SKIPPED and getattr(args, f.name, None) is not None}
+    if args.exclude_file:
+        overrides["exclude_speakers"] = tuple(_speaker_names(args.exclude_file))
+    if args.settings:
+        saved = TrainSettings.from_dict(json.loads(args.settings.read_text()))
+        settings = dataclasses.replace(saved, **overrides)
+    else:
+        settings = TrainSettings.for_recipe(args.recipe, **overrides)
+    model_dir = train(args.data, args.out, settings, resume=args.resume, progress=not args.no_progress)
+    status = read_status(args.out)
+    if status.get("state") != "finished":
+        say(f"training stopped at epoch {status.get('epoch')}; continue with --resume")
+        return EXIT_CANCELLED
+    say(f"model saved to {model_dir}")
+    if args.activate:
+        say(f"active model: {activate_model(model_dir)}")
+    return EXIT_OK
+
+
+def add_evaluate(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "evaluate", run_evaluate, "evaluate an encoder on a dataset folder",
+                         "All-pairs verification (EER, minDCF at p_target 0.01, precision/recall at the "
+                         "model's threshold, mean same/different distances) and closed-set top-1 "
+                         "identification on the speakers of a dataset folder.")
+    parser.add_argument("data", type=Path, help="dataset folder")
+    parser.add_argument("--speakers-file", type=Path,
+                        help="JSON list (or {folder: [names]}) restricting the evaluation to those speakers")
+    parser.add_argument("--crop-s", type=float, help="evaluate on crops of this many seconds of speech")
+    add_model_option(parser)
+    add_json_option(parser)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from .datasets import discover
+    from .evaluate import embed_speakers, evaluate_items
+
+    encoder = load_encoder(args)
+    speakers = discover(args.data)
+    if args.speakers_file:
+        wanted = {name.rsplit("/", 1)[-1] for name in _speaker_names(args.speakers_file)}
+        speakers = [s for s in speakers if s.name in wanted]
+    with progress_bar("embedding", "speaker") as progress:
+        items = embed_speakers(encoder, speakers, crop_s=args.crop_s, progress=progress)
+    report = evaluate_items(items, encoder, encoder.threshold)
+    data = report.to_dict()
+    data.pop("det")
+    emit(args, data, report.summary())
+    return EXIT_OK
+
+
+def add_calibrate(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "calibrate", run_calibrate,
+                         "refit a model's score normalisation and threshold",
+                         "Rebuild the AS-norm cohort from the model's training speakers and refit the "
+                         "threshold and probability map on its held-out calibration speakers (both "
+                         "named in its config.json), then save them in the model directory.")
+    parser.add_argument("model", type=Path, help="model directory")
+    parser.add_argument("data", nargs="+", type=Path, help="the dataset folder(s) it was trained on")
+    add_json_option(parser)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from .encoder import Encoder
+    from .evaluate import evaluate_items, fit_scoring
+    from .train import collect_speakers
+
+    encoder = Encoder.load(args.model)
+    config = json.loads((args.model / "config.json").read_text())
+    by_name = {s.name: s for s in collect_speakers(args.data)}
+    missing = [n for n in config.get("trained_on", []) + config.get("calibrated_on", []) if n not in by_name]
+    if missing or not config.get("calibrated_on"):
+        raise SpeakerIDError(f"{args.model}: its training and calibration speakers are not all in the given "
+                             f"folders (missing {missing[:3]}...)")
+    items = fit_scoring(encoder, [by_name[n] for n in config["trained_on"]],
+                        [by_name[n] for n in config["calibrated_on"]])
+    encoder.save_scoring(args.model)
+    report = evaluate_items(items, encoder, encoder.threshold)
+    emit(args, {"calibration": encoder.calibration.to_dict(), "eer": report.eer},
+         f"{encoder.calibration.method}\nthreshold {encoder.threshold:.3f}; {report.summary()}")
+    return EXIT_OK
+
+
+MODEL_COMMANDS = (add_train, add_evaluate, add_calibrate)
+
+
+def _speaker_names(path: Path) -> list[str]:
+    """A JSON list of names, or {folder: [names]} read as ``folder/name`` (multi-folder naming)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SpeakerIDError(f"{path}: not a readable JSON speaker list ({exc})") from None
+    if isinstance(data, dict):
+        return [f"{folder}/{name}" for folder, names in data.items() for name in names]
+    if isinstance(data, list):
+        return [str(name) for name in data]
+    raise SpeakerIDError(f"{path}: expected a list of names or an object of lists")

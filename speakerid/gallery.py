@@ -1,0 +1,861 @@
+"""The enrolled-speaker store: one SQLite file with every speaker's clips, audio and embeddings.
+
+SQLite because the gallery must be one file a person can copy, must survive a crash in the middle
+of an enrolment, and must let the app and the CLI enrol and identify at the same time: the file is
+in WAL mode and every write is a single ``BEGIN IMMEDIATE`` transaction that is either all there
+or not there at all. Everything is validated and embedded *before* a write starts.
+
+Each clip keeps its embedding (speaker scores use the centroid of all of them) and its audio
+(mono FLAC, at most 48 kHz and 60 s), so that a new encoder can re-enrol everyone from the stored
+audio without asking for recordings again. Vectors from two encoders are never mixed: the gallery
+records which encoder produced its vectors and refuses another one until :meth:`Gallery.reenroll`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sqlite3
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import soundfile as sf
+
+from . import paths
+from .audio import AudioClip, load_audio
+from .datasets import discover
+from .errors import SpeakerIDError
+from .preprocess import resample, to_mono
+from .scoring import score_matrix, unit
+from .search import SpeakerIndex
+
+if TYPE_CHECKING:
+    from .encoder import Encoder
+
+SCHEMA_VERSION = 1
+MAX_NAME_CHARS = 200
+MAX_TEXT_CHARS = 10_000
+MIN_NEW_SPEAKER_SPEECH_S = 3.0
+MAX_STORED_RATE = 48_000
+MAX_STORED_S = 60.0
+BUSY_TIMEOUT_S = 30.0
+LOCK_RETRIES = 5
+EMBEDDING_DTYPE = np.dtype("<f4")
+FLAC_MAGIC = b"fLaC"
+
+ClipInput = str | Path | AudioClip
+Progress = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` after each unit of long work."""
+T = TypeVar("T")
+
+# The audio is the last column of `clips`: reading the embeddings then never walks the audio's
+# overflow pages, so loading 10 000 speakers' vectors stays fast however much audio is stored.
+SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE speakers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        gender TEXT,
+        party TEXT,
+        notes TEXT,
+        created TEXT NOT NULL)""",
+    """CREATE TABLE clips (
+        id INTEGER PRIMARY KEY,
+        speaker_id INTEGER NOT NULL REFERENCES speakers(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        speech_s REAL NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        encoder_id TEXT NOT NULL,
+        embedding BLOB NOT NULL,
+        audio BLOB NOT NULL)""",
+    "CREATE INDEX clips_by_speaker ON clips(speaker_id)",
+)
+COLUMNS = {
+    "meta": {"key", "value"},
+    "speakers": {"id", "name", "gender", "party", "notes", "created"},
+    "clips": {"id", "speaker_id", "source", "speech_s", "sample_rate", "encoder_id", "embedding",
+              "audio"},
+}
+DETAIL_FIELDS = ("gender", "party", "notes")
+_UNCHANGED: Any = object()
+
+
+@dataclass(frozen=True)
+class SpeakerInfo:
+    name: str
+    gender: str | None
+    party: str | None
+    notes: str | None
+    clips: int
+    seconds: float  # of speech, summed over the clips
+
+
+@dataclass(frozen=True)
+class Match:
+    name: str
+    score: float
+    probability: float  # calibrated P(same speaker)
+
+
+@dataclass(frozen=True)
+class Identification:
+    matches: list[Match]  # best first
+    threshold: float
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+    @property
+    def speaker(self) -> str | None:
+        """The identified speaker, or None for "unknown speaker" (no match reaches the threshold)."""
+        best = self.best
+        return best.name if best is not None and best.score >= self.threshold else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"speaker": self.speaker, "threshold": self.threshold,
+                "matches": [asdict(match) for match in self.matches]}
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """One clip ready to be written: nothing about it can fail once a transaction has started."""
+
+    source: str
+    speech_s: float
+    sample_rate: int
+    embedding: np.ndarray
+    audio: bytes
+
+
+@dataclass(frozen=True)
+class _Centroids:
+    """Every speaker's centroid in one matrix, valid while the database is at ``version``."""
+
+    version: tuple[int, int]
+    encoder_id: str | None
+    names: list[str]
+    matrix: np.ndarray  # (speakers, dim)
+    rows: dict[str, int]  # name -> row of matrix
+    index: SpeakerIndex  # top-k over matrix: exact, or HNSW for very large galleries
+
+
+class Gallery:
+    """Enrolled speakers in a SQLite file; safe to share between threads and processes."""
+
+    def __init__(self, path: str | Path | None = None, encoder: Encoder | None = None) -> None:
+        self.path = Path(path) if path is not None else paths.gallery_path()
+        self._encoder = encoder
+        self._lock = threading.RLock()
+        self._own_writes = 0  # PRAGMA data_version does not change for this connection's writes
+        self._centroids: _Centroids | None = None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = _connect(self.path)
+        try:
+            self._initialise()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise SpeakerIDError(f"{self.path} is not a speakerid gallery ({exc})") from None
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def encoder(self) -> Encoder:
+        """The model for all audio work; the default one is loaded on first need (imports TensorFlow)."""
+        if self._encoder is None:
+            from .encoder import Encoder
+
+            self._encoder = Encoder.load()
+        return self._encoder
+
+    @property
+    def encoder_id(self) -> str | None:
+        """Which encoder produced the stored vectors (None while the gallery is empty)."""
+        return self._read_one("SELECT value FROM meta WHERE key = 'encoder_id' "
+                              "AND EXISTS (SELECT 1 FROM clips)")
+
+    def check_encoder(self) -> None:
+        """Raise (asking for :meth:`reenroll`) when the stored vectors come from another encoder:
+        lets a caller refuse early, before it records or decodes anything."""
+        self._check_encoder(self.encoder_id)
+
+    # --- reading ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._read_one("SELECT COUNT(*) FROM speakers")
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            name = clean_name(name)  # type: ignore[arg-type]
+        except SpeakerIDError:
+            return False
+        return self._read_one("SELECT COUNT(*) FROM speakers WHERE name = ?", (name,)) > 0
+
+    def speakers(self) -> list[SpeakerInfo]:
+        """Every enrolled speaker, sorted by name ignoring case."""
+        with self._lock:
+            rows = self._conn.execute(_INFO_QUERY + " GROUP BY s.id").fetchall()
+        return sorted((SpeakerInfo(*row) for row in rows), key=lambda s: (s.name.casefold(), s.name))
+
+    def speaker(self, name: str) -> SpeakerInfo:
+        name = clean_name(name)
+        with self._lock:
+            row = self._conn.execute(_INFO_QUERY + " WHERE s.name = ? GROUP BY s.id", (name,)).fetchone()
+        if row is None:
+            raise _not_enrolled(name)
+        return SpeakerInfo(*row)
+
+    def clip_audio(self, name: str) -> list[AudioClip]:
+        """The stored enrolment audio of one speaker, in the order it was enrolled."""
+        name = clean_name(name)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.source, c.sample_rate, c.audio FROM clips c JOIN speakers s "
+                "ON s.id = c.speaker_id WHERE s.name = ? ORDER BY c.id", (name,)).fetchall()
+        if not rows and name not in self:
+            raise _not_enrolled(name)
+        return [_decode_stored(audio, rate, f"{name}/{source}") for source, rate, audio in rows]
+
+    # --- enrolment ----------------------------------------------------------------------------
+    def enroll(self, name: str, clips: Sequence[ClipInput] | ClipInput, gender: str | None = None,
+               party: str | None = None, notes: str | None = None) -> SpeakerInfo:
+        """Create the speaker, or add clips to an existing one; all clips are kept.
+
+        A clip identical to one the speaker already has is skipped, so enrolling a folder twice
+        does not count its audio twice. Given details replace stored ones; None leaves them.
+        """
+        name = clean_name(name)
+        details = {key: clean_text(value, key)
+                   for key, value in zip(DETAIL_FIELDS, (gender, party, notes))}
+        new_clips = _distinct(self._embed_inputs(clips))
+        speech_s = sum(clip.speech_s for clip in new_clips)
+        encoder_id = self.encoder.encoder_id
+
+        def write(conn: sqlite3.Connection) -> None:
+            _claim_encoder(conn, encoder_id)
+            speaker_id = _speaker_id(conn, name)
+            if speaker_id is None:
+                _require_enough_speech(speech_s)
+                speaker_id = _insert_speaker(conn, name, details)
+            else:
+                _set_details(conn, speaker_id, _given(details))
+            _insert_clips(conn, speaker_id, new_clips, encoder_id)
+
+        self._write(write)
+        return self.speaker(name)
+
+    def import_folder(self, folder: str | Path, progress: Progress | None = None,
+                      on_error: Callable[[str, SpeakerIDError], None] | None = None
+                      ) -> list[SpeakerInfo]:
+        """Enrol every speaker of a dataset folder (either layout of :func:`datasets.discover`).
+
+        Each speaker is its own transaction. A speaker whose audio is refused stops the import
+        (speakers before it stay enrolled), unless ``on_error(name, error)`` is given: then it is
+        reported there and skipped.
+        """
+        sources = discover(folder)
+        enrolled: list[SpeakerInfo] = []
+        for done, source in enumerate(sources, start=1):
+            try:
+                enrolled.append(self.enroll(source.name, source.files, gender=source.gender))
+            except SpeakerIDError as exc:
+                if on_error is None:
+                    raise SpeakerIDError(f"{source.name}: {exc} ({len(enrolled)} speaker(s) before "
+                                         "it were enrolled)") from None
+                on_error(source.name, exc)
+            if progress:
+                progress(done, len(sources))
+        return enrolled
+
+    # --- identification -----------------------------------------------------------------------
+    def identify(self, clip: ClipInput, top_k: int = 5) -> Identification:
+        """Rank the enrolled speakers for one clip; ``speaker`` is None for an unknown voice."""
+        return self.identify_embedding(self._embed(clip), top_k)
+
+    def identify_embedding(self, embedding: np.ndarray, top_k: int = 5) -> Identification:
+        """Like :meth:`identify` for a vector from this gallery's encoder: one matrix product."""
+        if top_k < 1:
+            raise SpeakerIDError(f"top_k must be at least 1, not {top_k}")
+        centroids = self._current_centroids()
+        threshold = self.encoder.threshold
+        if not centroids.names:
+            return Identification([], threshold)
+        found = centroids.index.search(_query(embedding, centroids.matrix.shape[1]), top_k)
+        return Identification([self._match(centroids.names[i], score)
+                               for i, score in zip(found.indices[0], found.scores[0])], threshold)
+
+    def verify(self, clip: ClipInput, name: str) -> Match:
+        """Score one clip against one enrolled speaker (compare ``score`` with the threshold)."""
+        name = clean_name(name)
+        embedding = self._embed(clip)
+        centroids = self._current_centroids()
+        row = centroids.rows.get(name)
+        if row is None:
+            raise _not_enrolled(name)
+        return self._match(name, self._scores(embedding, centroids.matrix[row:row + 1])[0])
+
+    # --- editing ------------------------------------------------------------------------------
+    def rename(self, old: str, new: str) -> SpeakerInfo:
+        old, new = clean_name(old), clean_name(new)
+
+        def write(conn: sqlite3.Connection) -> None:
+            speaker_id = _existing_speaker_id(conn, old)
+            if new != old and _speaker_id(conn, new) is not None:
+                raise SpeakerIDError(f"cannot rename {old!r}: {new!r} is already enrolled")
+            conn.execute("UPDATE speakers SET name = ? WHERE id = ?", (new, speaker_id))
+
+        self._write(write)
+        return self.speaker(new)
+
+    def remove(self, name: str) -> None:
+        """Delete a speaker with all their clips and audio."""
+        name = clean_name(name)
+        self._write(lambda conn: conn.execute("DELETE FROM speakers WHERE id = ?",
+                                              (_existing_speaker_id(conn, name),)))
+
+    def update(self, name: str, gender: str | None = _UNCHANGED, party: str | None = _UNCHANGED,
+               notes: str | None = _UNCHANGED) -> SpeakerInfo:
+        """Change a speaker's details; a field left out stays, None clears it."""
+        name = clean_name(name)
+        changes = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))
+                   if value is not _UNCHANGED}
+        self._write(lambda conn: _set_details(conn, _existing_speaker_id(conn, name), changes))
+        return self.speaker(name)
+
+    # --- moving galleries ---------------------------------------------------------------------
+    def export(self, path: str | Path) -> Path:
+        """Write a consistent copy (SQLite's backup API), as one self-contained file."""
+        target = Path(path)
+        if target.exists() and target.resolve() == self.path.resolve():
+            raise SpeakerIDError(f"{target} is this gallery itself; export to another file")
+        if not target.parent.is_dir():
+            raise SpeakerIDError(f"{target.parent}: no such folder")
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        partial.unlink(missing_ok=True)
+        try:
+            with closing(sqlite3.connect(partial)) as copy:
+                with self._lock:
+                    self._conn.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")  # no -wal file to forget beside it
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target
+
+    def import_(self, path: str | Path, replace: bool = False, progress: Progress | None = None
+                ) -> list[SpeakerInfo]:
+        """Merge another gallery file into this one, or replace this one's content by it.
+
+        The file is validated in full (schema, every blob) and, if another encoder made its vectors,
+        re-enrolled from its stored audio, all before this gallery is touched; the change itself is
+        one transaction. Merging adds new speakers and adds clips to same-named ones (stored details
+        win over imported ones; identical clips are not added twice). ``progress`` follows the
+        re-enrolment, when there is one.
+        """
+        path = Path(path)
+        if path.exists() and path.resolve() == self.path.resolve():
+            raise SpeakerIDError(f"{path} is this gallery itself")
+        encoder = self.encoder
+        if not replace:
+            self.check_encoder()
+        with closing(_open_snapshot(path)) as source:
+            source_encoder = _validate_gallery(source, path)
+            replaced = (None if source_encoder == encoder.encoder_id
+                        else _embed_stored(source, encoder, progress))
+            speakers = source.execute("SELECT id, name, gender, party, notes FROM speakers").fetchall()
+
+            def write(conn: sqlite3.Connection) -> None:
+                if replace:
+                    conn.execute("DELETE FROM speakers")
+                _claim_encoder(conn, encoder.encoder_id)
+                for source_id, name, *values in speakers:
+                    details = dict(zip(DETAIL_FIELDS, values))
+                    speaker_id = _speaker_id(conn, name)
+                    if speaker_id is None:
+                        speaker_id = _insert_speaker(conn, name, details)
+                    else:
+                        _set_details(conn, speaker_id, _given(details), only_missing=True)
+                    _insert_clips(conn, speaker_id, _stored_clips(source, source_id, replaced),
+                                  encoder.encoder_id)
+
+            self._write(write)
+        return [self.speaker(row[1]) for row in speakers]
+
+    def reenroll(self, encoder: Encoder, progress: Progress | None = None) -> int:
+        """Re-embed every clip from its stored audio with ``encoder``, then switch to it atomically.
+
+        Embedding runs outside the write lock (other processes keep working); clips enrolled
+        meanwhile are embedded too before the switch. Returns the number of clips re-embedded.
+        """
+        embedded: dict[int, tuple[np.ndarray, float]] = {}
+        switched = None
+        while switched is None:
+            with closing(_open_snapshot(self.path)) as snapshot:
+                embedded.update(_embed_stored(snapshot, encoder, progress, skip=set(embedded)))
+            switched = self._write(lambda conn: _switch_encoder(conn, embedded, encoder.encoder_id))
+        self._encoder = encoder
+        return switched
+
+    # --- internals ----------------------------------------------------------------------------
+    def _initialise(self) -> None:
+        """Create the schema in a new file; check it in an existing one."""
+        if self._read_one("SELECT COUNT(*) FROM sqlite_master") == 0:
+            self._write(_create_schema)
+        _check_schema(self._conn, self.path)
+
+    def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        with self._lock:
+            result = _retry_if_locked(lambda: _transaction(self._conn, work))
+            self._own_writes += 1
+            return result
+
+    def _read_one(self, sql: str, params: tuple = ()) -> Any:
+        with self._lock:
+            row = self._conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def _embed_inputs(self, clips: Sequence[ClipInput] | ClipInput) -> list[_Clip]:
+        """Decode, check and embed every clip (raises before anything is written)."""
+        items = [clips] if isinstance(clips, str | Path | AudioClip) else list(clips)
+        if not items:
+            raise SpeakerIDError("no clips given: enrolment needs at least one recording")
+        result = []
+        for item in items:
+            clip = _as_clip(item)
+            prepared = self.encoder.prepare(clip)
+            audio, rate = _storable_audio(clip)
+            result.append(_Clip(clip.name or "clip", prepared.speech_s, rate,
+                                self.encoder.embed_prepared(prepared), audio))
+        return result
+
+    def _embed(self, clip: ClipInput) -> np.ndarray:
+        return self.encoder.embed_prepared(self.encoder.prepare(_as_clip(clip)))
+
+    def _scores(self, embedding: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        return score_matrix(_query(embedding, matrix.shape[1])[None], matrix,
+                            self.encoder.model_config.metric)[0]
+
+    def _match(self, name: str, score: float) -> Match:
+        return Match(name, float(score), float(self.encoder.calibration.probability(float(score))))
+
+    def _check_encoder(self, stored_id: str | None) -> None:
+        if stored_id is not None and stored_id != self.encoder.encoder_id:
+            raise _encoder_mismatch(stored_id, self.encoder.encoder_id)
+
+    def _current_centroids(self) -> _Centroids:
+        """The cached centroid matrix, reloaded only when this or another connection wrote."""
+        with self._lock:
+            self._conn.execute("BEGIN")  # one snapshot for the version and the vectors
+            try:
+                version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._own_writes)
+                if self._centroids is None or self._centroids.version != version:
+                    self._centroids = _load_centroids(self._conn, version,
+                                                      self.encoder.model_config.metric)
+                current = self._centroids
+            finally:
+                self._conn.execute("COMMIT")
+        self._check_encoder(current.encoder_id)
+        return current
+
+
+_INFO_QUERY = ("SELECT s.name, s.gender, s.party, s.notes, COUNT(c.id), "
+               "ROUND(COALESCE(SUM(c.speech_s), 0.0), 3) "
+               "FROM speakers s LEFT JOIN clips c ON c.speaker_id = s.id")
+
+
+# --- names and details ------------------------------------------------------------------------
+def clean_name(name: str) -> str:
+    """The stored form of a speaker name (NFC, stripped); any Unicode, but one line of it."""
+    if not isinstance(name, str):
+        raise SpeakerIDError(f"a speaker name must be text, not {type(name).__name__}")
+    cleaned = unicodedata.normalize("NFC", name).strip()
+    if not cleaned:
+        raise SpeakerIDError("the speaker name is empty")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise SpeakerIDError(f"the speaker name has {len(cleaned)} characters; at most "
+                             f"{MAX_NAME_CHARS} are allowed")
+    if any(unicodedata.category(char) == "Cc" for char in cleaned):
+        raise SpeakerIDError("the speaker name must be one line without control characters")
+    return cleaned
+
+
+def clean_text(value: str | None, field: str) -> str | None:
+    """A stripped optional detail; blank means none."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SpeakerIDError(f"{field} must be text, not {type(value).__name__}")
+    cleaned = value.strip()
+    if len(cleaned) > MAX_TEXT_CHARS:
+        raise SpeakerIDError(f"{field} is longer than {MAX_TEXT_CHARS} characters")
+    return cleaned or None
+
+
+def _require_enough_speech(speech_s: float) -> None:
+    if speech_s < MIN_NEW_SPEAKER_SPEECH_S:
+        raise SpeakerIDError(
+            f"only {speech_s:.1f} s of speech in total; a new speaker needs at least "
+            f"{MIN_NEW_SPEAKER_SPEECH_S:.0f} s (the app asks for 5-30 s of clear speech)")
+
+
+def _not_enrolled(name: str) -> SpeakerIDError:
+    return SpeakerIDError(f"{name!r} is not enrolled")
+
+
+def _encoder_mismatch(stored_id: str, encoder_id: str) -> SpeakerIDError:
+    return SpeakerIDError(
+        f"the gallery was enrolled with encoder {stored_id}, but the model in use is {encoder_id}; "
+        "re-enrol it from the stored audio with gallery.reenroll(encoder) "
+        "(CLI: python -m speakerid gallery reenroll)")
+
+
+# --- audio and vectors ------------------------------------------------------------------------
+def _as_clip(item: ClipInput) -> AudioClip:
+    return item if isinstance(item, AudioClip) else load_audio(item)
+
+
+def _storable_audio(clip: AudioClip) -> tuple[bytes, int]:
+    """Mono FLAC at most 48 kHz and 60 s long: the middle of a longer clip, away from intros."""
+    signal, rate = to_mono(clip.samples), clip.sample_rate
+    if rate > MAX_STORED_RATE:
+        signal, rate = resample(signal, rate, MAX_STORED_RATE), MAX_STORED_RATE
+    keep = int(MAX_STORED_S * rate)
+    if len(signal) > keep:
+        start = (len(signal) - keep) // 2
+        signal = signal[start:start + keep]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(signal, -1.0, 1.0), rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue(), rate
+
+
+def _decode_stored(audio: bytes, sample_rate: int, label: str) -> AudioClip:
+    try:
+        samples, rate = sf.read(io.BytesIO(audio), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile reports damage in many ways
+        raise SpeakerIDError(f"the stored audio of {label} is damaged: {exc}") from None
+    if rate != sample_rate or len(samples) == 0:
+        raise SpeakerIDError(f"the stored audio of {label} is damaged")
+    return AudioClip(samples, int(rate), label)
+
+
+def _query(embedding: np.ndarray, dim: int) -> np.ndarray:
+    """One embedding as a float32 vector that can be compared with the gallery's."""
+    embedding = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    if embedding.shape[0] != dim:
+        raise SpeakerIDError(f"a {embedding.shape[0]}-dimensional embedding cannot be compared "
+                             f"with this gallery's {dim}-dimensional ones")
+    if not np.isfinite(embedding).all():
+        raise SpeakerIDError("the embedding is not finite (NaN or infinity); it cannot be compared")
+    return embedding
+
+
+def _vector(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=EMBEDDING_DTYPE)
+
+
+def _blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=EMBEDDING_DTYPE).tobytes()
+
+
+def _distinct(clips: list[_Clip]) -> list[_Clip]:
+    """The clips without repeats of the same audio (the same file given twice)."""
+    unique: dict[bytes, _Clip] = {}
+    for clip in clips:
+        unique.setdefault(clip.audio, clip)
+    return list(unique.values())
+
+
+def centroids(vectors: np.ndarray, starts: np.ndarray, metric: str) -> np.ndarray:
+    """One centroid per group of consecutive rows (groups begin at ``starts``).
+
+    Cosine: the unit-normalised mean of the unit clip vectors, so that a long clip does not
+    outweigh a short one; Euclidean: the plain mean.
+    """
+    if metric == "cosine":
+        return unit(np.add.reduceat(unit(vectors), starts, axis=0)).astype(np.float32)
+    counts = np.diff(np.append(starts, len(vectors)))
+    return (np.add.reduceat(vectors, starts, axis=0) / counts[:, None]).astype(np.float32)
+
+
+def _load_centroids(conn: sqlite3.Connection, version: tuple[int, int], metric: str) -> _Centroids:
+    encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
+    rows = conn.execute("SELECT c.speaker_id, s.name, c.embedding FROM clips c JOIN speakers s "
+                        "ON s.id = c.speaker_id ORDER BY c.speaker_id").fetchall()
+    if not rows:
+        empty = np.zeros((0, 0), np.float32)
+        return _Centroids(version, None, [], empty, {}, SpeakerIndex(empty, metric))
+    ids = np.array([row[0] for row in rows])
+    vectors = np.stack([_vector(row[2]) for row in rows])
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    names = [rows[i][1] for i in starts]
+    matrix = centroids(vectors, starts, metric)
+    return _Centroids(version, encoder_id[0] if encoder_id else None, names, matrix,
+                      {name: i for i, name in enumerate(names)}, SpeakerIndex(matrix, metric))
+
+
+# --- SQLite -----------------------------------------------------------------------------------
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode: transactions are explicit, see :func:`_transaction`."""
+    conn = None
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")  # durable even on power loss, not only on a crash
+        _retry_if_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        raise SpeakerIDError(f"{path} is not a speakerid gallery or cannot be opened ({exc})") from None
+    return conn
+
+
+def _open_snapshot(path: Path) -> sqlite3.Connection:
+    """A read-only connection to another gallery file, inside one read transaction."""
+    if not path.is_file():
+        raise SpeakerIDError(f"{path}: no such file")
+    conn = None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                               timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+        conn.execute("BEGIN")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if conn is not None:
+            conn.close()
+        raise SpeakerIDError(f"{path} is not a speakerid gallery ({exc})") from None
+    return conn
+
+
+def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """Run ``work`` in one write transaction: all of it is committed, or none of it."""
+    conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock upgrading a read later
+    try:
+        result = work(conn)
+        conn.execute("COMMIT")
+        return result
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _retry_if_locked(action: Callable[[], T]) -> T:
+    """busy_timeout waits for the lock, yet SQLite still gives up in some cases (a writer holding
+    it for longer than the timeout, WAL recovery by another process): back off and try again."""
+    for attempt in range(LOCK_RETRIES - 1):
+        try:
+            return action()
+        except sqlite3.OperationalError as exc:
+            if not any(word in str(exc).lower() for word in ("locked", "busy")):
+                raise
+        time.sleep(0.1 * 2 ** attempt)
+    return action()
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+        return  # another process created it while we waited for the lock
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def _check_schema(conn: sqlite3.Connection, label: Path) -> None:
+    for table, columns in COLUMNS.items():
+        found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if not columns <= found:
+            raise SpeakerIDError(f"{label} is not a speakerid gallery (table {table!r} is missing "
+                                 "or incomplete)")
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version is None or not str(version[0]).isdigit():
+        raise SpeakerIDError(f"{label} is not a speakerid gallery (no schema version)")
+    if int(version[0]) != SCHEMA_VERSION:
+        raise SpeakerIDError(f"{label} has gallery format {version[0]}; this speakerid reads format "
+                             f"{SCHEMA_VERSION} (a newer version may have written it)")
+
+
+def _claim_encoder(conn: sqlite3.Connection, encoder_id: str) -> None:
+    """Inside a write: refuse vectors from another encoder unless the gallery is empty."""
+    stored = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
+    if stored and stored[0] != encoder_id and conn.execute("SELECT 1 FROM clips LIMIT 1").fetchone():
+        raise _encoder_mismatch(stored[0], encoder_id)
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('encoder_id', ?)", (encoder_id,))
+
+
+def _speaker_id(conn: sqlite3.Connection, name: str) -> int | None:
+    row = conn.execute("SELECT id FROM speakers WHERE name = ?", (name,)).fetchone()
+    return row[0] if row else None
+
+
+def _existing_speaker_id(conn: sqlite3.Connection, name: str) -> int:
+    speaker_id = _speaker_id(conn, name)
+    if speaker_id is None:
+        raise _not_enrolled(name)
+    return speaker_id
+
+
+def _insert_speaker(conn: sqlite3.Connection, name: str, details: dict[str, str | None]) -> int:
+    cursor = conn.execute(
+        "INSERT INTO speakers (name, gender, party, notes, created) VALUES (?, ?, ?, ?, ?)",
+        (name, *(details.get(key) for key in DETAIL_FIELDS),
+         datetime.now(UTC).isoformat(timespec="seconds")))
+    return cursor.lastrowid
+
+
+def _set_details(conn: sqlite3.Connection, speaker_id: int, details: dict[str, str | None],
+                 only_missing: bool = False) -> None:
+    """Write the given details (None clears); with ``only_missing``, stored values win."""
+    for key, value in details.items():
+        if key not in DETAIL_FIELDS:  # column names are never taken from outside
+            raise ValueError(key)
+        condition = f" AND {key} IS NULL" if only_missing else ""
+        conn.execute(f"UPDATE speakers SET {key} = ? WHERE id = ?{condition}", (value, speaker_id))
+
+
+def _given(details: dict[str, str | None]) -> dict[str, str]:
+    return {key: value for key, value in details.items() if value is not None}
+
+
+def _insert_clips(conn: sqlite3.Connection, speaker_id: int, clips: Iterable[_Clip], encoder_id: str
+                  ) -> None:
+    for clip in clips:
+        if conn.execute("SELECT 1 FROM clips WHERE speaker_id = ? AND audio = ?",
+                        (speaker_id, clip.audio)).fetchone():
+            continue  # this exact audio is already enrolled for the speaker
+        conn.execute(
+            "INSERT INTO clips (speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (speaker_id, clip.source, float(clip.speech_s), clip.sample_rate, encoder_id,
+             _blob(clip.embedding), clip.audio))
+
+
+def _switch_encoder(conn: sqlite3.Connection, embedded: dict[int, tuple[np.ndarray, float]],
+                    encoder_id: str) -> int | None:
+    """Store the new vectors and encoder id and count the clips; None (nothing written) when clips
+    appeared that are not embedded yet."""
+    clip_ids = {row[0] for row in conn.execute("SELECT id FROM clips")}
+    if clip_ids - embedded.keys():
+        return None
+    conn.executemany("UPDATE clips SET embedding = ?, speech_s = ?, encoder_id = ? WHERE id = ?",
+                     [(_blob(vector), speech_s, encoder_id, clip_id)
+                      for clip_id, (vector, speech_s) in embedded.items() if clip_id in clip_ids])
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('encoder_id', ?)", (encoder_id,))
+    return len(clip_ids)
+
+
+# --- reading stored clips (re-enrolment and import) ---------------------------------------------
+def _embed_stored(conn: sqlite3.Connection, encoder: Encoder, progress: Progress | None = None,
+                  skip: set[int] | None = None) -> dict[int, tuple[np.ndarray, float]]:
+    """Embed the stored audio of every clip not in ``skip``: clip id -> (vector, seconds of speech)."""
+    skip = skip or set()
+    rows = [row for row in conn.execute("SELECT id FROM clips ORDER BY id") if row[0] not in skip]
+    result: dict[int, tuple[np.ndarray, float]] = {}
+    for done, (clip_id,) in enumerate(rows, start=1):
+        name, source, rate, audio = conn.execute(
+            "SELECT s.name, c.source, c.sample_rate, c.audio FROM clips c JOIN speakers s "
+            "ON s.id = c.speaker_id WHERE c.id = ?", (clip_id,)).fetchone()
+        clip = _decode_stored(audio, rate, f"{name}/{source}")
+        try:
+            prepared = encoder.prepare(clip)
+        except SpeakerIDError as exc:
+            raise SpeakerIDError(f"cannot re-enrol {name!r} with this encoder: {exc}") from None
+        result[clip_id] = (encoder.embed_prepared(prepared), prepared.speech_s)
+        if progress:
+            progress(done, len(rows))
+    return result
+
+
+def _stored_clips(conn: sqlite3.Connection, speaker_id: int,
+                  replaced: dict[int, tuple[np.ndarray, float]] | None) -> Iterator[_Clip]:
+    """A speaker's clips as stored, or with the vectors of ``replaced`` (one clip in memory at a time)."""
+    ids = [row[0] for row in conn.execute("SELECT id FROM clips WHERE speaker_id = ? ORDER BY id",
+                                          (speaker_id,))]
+    for clip_id in ids:
+        source, speech_s, rate, embedding, audio = conn.execute(
+            "SELECT source, speech_s, sample_rate, embedding, audio FROM clips WHERE id = ?",
+            (clip_id,)).fetchone()
+        vector, speech_s = replaced[clip_id] if replaced else (_vector(embedding), speech_s)
+        yield _Clip(source, speech_s, rate, vector, audio)
+
+
+def _validate_gallery(conn: sqlite3.Connection, label: Path) -> str | None:
+    """Refuse a file that is not an intact speakerid gallery; return its encoder id."""
+    try:
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise SpeakerIDError(f"{label} is damaged ({check})")
+        _check_schema(conn, label)
+        _validate_speakers(conn, label)
+        encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
+        encoder_id = encoder_id[0] if encoder_id else None
+        _validate_clips(conn, label, encoder_id)
+    except sqlite3.DatabaseError as exc:
+        raise SpeakerIDError(f"{label} is damaged or not a speakerid gallery ({exc})") from None
+    return encoder_id
+
+
+def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:
+    """Names and details must be stored as this module would have stored them."""
+    for name, *details in conn.execute("SELECT name, gender, party, notes FROM speakers"):
+        try:
+            valid = clean_name(name) == name and all(
+                clean_text(value, field) == value for field, value in zip(DETAIL_FIELDS, details))
+        except SpeakerIDError as exc:
+            raise SpeakerIDError(f"{label} holds an invalid speaker: {exc}") from None
+        if not valid:
+            raise SpeakerIDError(f"{label} holds an invalid speaker {name!r}")
+
+
+def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | None) -> None:
+    dims = set()
+    rows = conn.execute(
+        "SELECT c.id, s.name, c.speech_s, c.sample_rate, c.encoder_id, c.embedding, "
+        "length(c.audio), substr(c.audio, 1, 4) FROM clips c LEFT JOIN speakers s ON s.id = c.speaker_id")
+    for clip_id, name, speech_s, rate, clip_encoder, embedding, size, magic in rows:
+        problem = _clip_problem(name, speech_s, rate, clip_encoder, encoder_id, embedding, size, magic)
+        if problem:
+            raise SpeakerIDError(f"{label} is damaged: clip {clip_id}: {problem}")
+        dims.add(len(embedding))
+    if len(dims) > 1:
+        raise SpeakerIDError(f"{label} is damaged: its embeddings have different sizes")
+
+
+def _clip_problem(name: Any, speech_s: Any, rate: Any, clip_encoder: Any, encoder_id: str | None,
+                  embedding: Any, size: Any, magic: Any) -> str | None:
+    """Why a stored clip row cannot be trusted, or None."""
+    if name is None:
+        return "it belongs to no speaker"
+    if not isinstance(speech_s, int | float) or not math.isfinite(speech_s) or speech_s < 0:
+        return "invalid seconds of speech"
+    if not isinstance(rate, int) or not 1000 <= rate <= MAX_STORED_RATE:
+        return "invalid sample rate"
+    if encoder_id is None or clip_encoder != encoder_id:
+        return "its vector comes from another encoder than the gallery's"
+    if not isinstance(embedding, bytes) or not embedding or len(embedding) % EMBEDDING_DTYPE.itemsize:
+        return "invalid embedding"
+    if not np.all(np.isfinite(_vector(embedding))):
+        return "embedding is not finite"
+    if magic != FLAC_MAGIC or not size or size <= len(FLAC_MAGIC):
+        return "stored audio is not FLAC"
+    return None

@@ -1,0 +1,142 @@
+"""``python -m speakerid``: help, JSON output, exit codes.
+
+Subprocesses (each imports TensorFlow, about 4 s) check what a shell sees; the rest runs
+:func:`speakerid.cli.main` in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from speakerid.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SUBCOMMANDS = [["enroll"], ["identify"], ["verify"], ["gallery"], ["gallery", "list"],
+               ["gallery", "rename"], ["gallery", "remove"], ["gallery", "export"],
+               ["gallery", "import"], ["gallery", "import-folder"], ["gallery", "reenroll"]]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, untrained_encoder) -> Path:
+    return untrained_encoder.save(tmp_path_factory.mktemp("model"))
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess:
+    """``python -m speakerid ARGS`` as a user runs it (TensorFlow's log level left unset)."""
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    return subprocess.run([sys.executable, "-m", "speakerid", *map(str, args)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_refused(result: subprocess.CompletedProcess, text: str) -> None:
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
+    assert result.stderr.startswith("error: ") and text in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_help_answers_without_tensorflow():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert all(name in result.stdout for name in ("enroll", "identify", "verify", "gallery"))
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom speakerid.cli import main\ntry:\n    main(['gallery', "
+         "'list', '--help'])\nexcept SystemExit:\n    pass\nprint('tensorflow' in sys.modules)"],
+        cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert probe.stdout.strip().endswith("False")
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS, ids=" ".join)
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: python -m speakerid " + " ".join(command))
+
+
+def test_enroll_identify_list_as_json(model_dir, voice_file, capsys):
+    ann, bob = voice_file(0, 8.0, "ann.wav"), voice_file(1, 8.0, "bob.wav")
+    enrolled = run_cli("enroll", "--name", "Ann 🎤", "--gender", "f", "--weights", model_dir, ann, "--json")
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert json.loads(enrolled.stdout) == {"name": "Ann 🎤", "gender": "f", "party": None, "notes": None,
+                                           "clips": 1, "seconds": pytest.approx(8.0, abs=1.0)}
+    assert main(["enroll", "--name", "Bob", "--weights", str(model_dir), str(bob)]) == 0
+    assert "enrolled Bob: 1 clip(s)" in capsys.readouterr().out
+
+    identified = run_cli("identify", "--weights", model_dir, "--top-k", "1", "--json", ann, bob)
+    assert identified.returncode == 0, identified.stderr
+    results = json.loads(identified.stdout)
+    assert [(r["file"], r["speaker"], len(r["matches"])) for r in results] == [
+        (str(ann), "Ann 🎤", 1), (str(bob), "Bob", 1)]
+    assert results[0]["matches"][0]["score"] >= results[0]["threshold"]
+
+    listed = run_cli("gallery", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(s["name"], s["clips"]) for s in json.loads(listed.stdout)] == [("Ann 🎤", 1), ("Bob", 1)]
+
+
+def test_human_output_and_gallery_management(tmp_path, model_dir, voice_file, capsys):
+    weights = ["--weights", str(model_dir)]
+    ann = str(voice_file(0, 8.0, "ann.wav"))
+    assert main(["enroll", "--name", "Ann", "--party", "Greens", *weights, ann]) == 0
+    assert main(["identify", *weights, ann]) == 0
+    out = capsys.readouterr().out
+    assert "ann.wav: Ann (best score" in out and "1. Ann" in out and "probability" in out
+    assert main(["verify", "--name", "Ann", *weights, ann]) == 0
+    assert "Ann: same speaker" in capsys.readouterr().out
+
+    assert main(["gallery", "export", str(tmp_path / "copy.sqlite")]) == 0
+    assert main(["gallery", "rename", "Ann", "Anna"]) == 0
+    assert main(["gallery", "list"]) == 0
+    assert re.search(r"^Anna\s+1\s+\d+\.\d s\s+Greens$", capsys.readouterr().out, re.MULTILINE)
+    assert main(["gallery", "remove", "Anna"]) == 2  # no terminal to confirm on
+    assert main(["gallery", "remove", "Anna", "--yes"]) == 0
+    assert main(["gallery", "import", *weights, str(tmp_path / "copy.sqlite")]) == 0
+    assert main(["gallery", "reenroll", *weights]) == 0
+    capsys.readouterr()
+    assert main(["gallery", "list", "--json"]) == 0
+    assert [s["name"] for s in json.loads(capsys.readouterr().out)] == ["Ann"]
+
+
+def test_strict_threshold_prints_unknown_speaker(tmp_path, untrained_encoder, voice_file, capsys):
+    from speakerid.encoder import CALIBRATION_FILE
+
+    strict = untrained_encoder.save(tmp_path / "strict")
+    (strict / CALIBRATION_FILE).write_text(json.dumps({"threshold": 1.5}))
+    ann = str(voice_file(0, 8.0, "ann.wav"))
+    assert main(["enroll", "--name", "Ann", "--weights", str(strict), ann]) == 0
+    assert main(["identify", "--weights", str(strict), ann]) == 0
+    assert "ann.wav: unknown speaker (best score" in capsys.readouterr().out
+
+
+def test_missing_file_exits_2_with_one_line(model_dir, tmp_path):
+    assert_refused(run_cli("identify", "--weights", model_dir, tmp_path / "missing.wav"),
+                   "missing.wav: no such file")
+
+
+def test_corrupt_file_exits_2_with_one_line(model_dir, tmp_path):
+    corrupt = tmp_path / "corrupt.wav"
+    corrupt.write_bytes(b"RIFF" + os.urandom(4000))
+    assert_refused(run_cli("enroll", "--name", "X", "--weights", model_dir, corrupt), "corrupt.wav")
+    assert_refused(run_cli("gallery", "list", "--gallery", corrupt), "not a speakerid gallery")
+
+
+def test_another_model_is_refused_once_for_many_files(tmp_path, model_dir, voice_file, capsys):
+    from speakerid import Encoder
+    from speakerid.model import ModelConfig
+
+    other = Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
+    other_dir = other.save(tmp_path / "other")
+    ann, bob = str(voice_file(0, 8.0, "ann.wav")), str(voice_file(1, 8.0, "bob.wav"))
+    assert main(["enroll", "--name", "Ann", "--weights", str(model_dir), ann]) == 0
+    capsys.readouterr()
+    assert main(["identify", "--weights", str(other_dir), ann, bob]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gallery reenroll" in err
