@@ -35,7 +35,7 @@ from .audio import AudioClip, load_audio
 from .datasets import discover
 from .errors import SpeakerIDError
 from .preprocess import resample, to_mono
-from .scoring import score_matrix, unit
+from .scoring import unit
 from .search import SpeakerIndex
 
 if TYPE_CHECKING:
@@ -50,6 +50,9 @@ MAX_STORED_S = 60.0
 BUSY_TIMEOUT_S = 30.0
 LOCK_RETRIES = 5
 EMBEDDING_DTYPE = np.dtype("<f4")
+# Raw-score candidates re-scored with the model's score normalisation: AS-norm can reorder
+# speakers, but not lift one from outside the raw top 50 over the threshold in practice.
+SHORTLIST = 50
 FLAC_MAGIC = b"fLaC"
 
 ClipInput = str | Path | AudioClip
@@ -147,6 +150,7 @@ class _Centroids:
     matrix: np.ndarray  # (speakers, dim)
     rows: dict[str, int]  # name -> row of matrix
     index: SpeakerIndex  # top-k over matrix: exact, or HNSW for very large galleries
+    statistics: tuple[np.ndarray, np.ndarray] | None  # per-row cohort statistics for AS-norm
 
 
 class Gallery:
@@ -299,9 +303,12 @@ class Gallery:
         threshold = self.encoder.threshold
         if not centroids.names:
             return Identification([], threshold)
-        found = centroids.index.search(_query(embedding, centroids.matrix.shape[1]), top_k)
-        return Identification([self._match(centroids.names[i], score)
-                               for i, score in zip(found.indices[0], found.scores[0])], threshold)
+        query = _query(embedding, centroids.matrix.shape[1])
+        rows = centroids.index.search(query, max(top_k, SHORTLIST)).indices[0]
+        scores = self._scores(query, centroids, rows)
+        best = np.argsort(-scores, kind="stable")[:top_k]
+        return Identification([self._match(centroids.names[rows[i]], scores[i]) for i in best],
+                              threshold)
 
     def verify(self, clip: ClipInput, name: str) -> Match:
         """Score one clip against one enrolled speaker (compare ``score`` with the threshold)."""
@@ -311,7 +318,8 @@ class Gallery:
         row = centroids.rows.get(name)
         if row is None:
             raise _not_enrolled(name)
-        return self._match(name, self._scores(embedding, centroids.matrix[row:row + 1])[0])
+        query = _query(embedding, centroids.matrix.shape[1])
+        return self._match(name, self._scores(query, centroids, np.array([row]))[0])
 
     # --- editing ------------------------------------------------------------------------------
     def rename(self, old: str, new: str) -> SpeakerInfo:
@@ -450,9 +458,13 @@ class Gallery:
     def _embed(self, clip: ClipInput) -> np.ndarray:
         return self.encoder.embed_prepared(self.encoder.prepare(_as_clip(clip)))
 
-    def _scores(self, embedding: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-        return score_matrix(_query(embedding, matrix.shape[1])[None], matrix,
-                            self.encoder.model_config.metric)[0]
+    def _scores(self, query: np.ndarray, centroids: _Centroids, rows: np.ndarray) -> np.ndarray:
+        """The model's scores (AS-normalised when it ships a cohort, as its threshold expects)
+        of ``query`` against the centroids in ``rows``."""
+        statistics = centroids.statistics
+        if statistics is not None:
+            statistics = (statistics[0][rows], statistics[1][rows])
+        return self.encoder.score_matrix(query[None], centroids.matrix[rows], statistics)[0]
 
     def _match(self, name: str, score: float) -> Match:
         return Match(name, float(score), float(self.encoder.calibration.probability(float(score))))
@@ -468,8 +480,7 @@ class Gallery:
             try:
                 version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._own_writes)
                 if self._centroids is None or self._centroids.version != version:
-                    self._centroids = _load_centroids(self._conn, version,
-                                                      self.encoder.model_config.metric)
+                    self._centroids = _load_centroids(self._conn, version, self.encoder)
                 current = self._centroids
             finally:
                 self._conn.execute("COMMIT")
@@ -596,20 +607,22 @@ def centroids(vectors: np.ndarray, starts: np.ndarray, metric: str) -> np.ndarra
     return (np.add.reduceat(vectors, starts, axis=0) / counts[:, None]).astype(np.float32)
 
 
-def _load_centroids(conn: sqlite3.Connection, version: tuple[int, int], metric: str) -> _Centroids:
+def _load_centroids(conn: sqlite3.Connection, version: tuple[int, int], encoder: Encoder) -> _Centroids:
+    metric = encoder.model_config.metric
     encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
     rows = conn.execute("SELECT c.speaker_id, s.name, c.embedding FROM clips c JOIN speakers s "
                         "ON s.id = c.speaker_id ORDER BY c.speaker_id").fetchall()
     if not rows:
         empty = np.zeros((0, 0), np.float32)
-        return _Centroids(version, None, [], empty, {}, SpeakerIndex(empty, metric))
+        return _Centroids(version, None, [], empty, {}, SpeakerIndex(empty, metric), None)
     ids = np.array([row[0] for row in rows])
     vectors = np.stack([_vector(row[2]) for row in rows])
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
     names = [rows[i][1] for i in starts]
     matrix = centroids(vectors, starts, metric)
     return _Centroids(version, encoder_id[0] if encoder_id else None, names, matrix,
-                      {name: i for i, name in enumerate(names)}, SpeakerIndex(matrix, metric))
+                      {name: i for i, name in enumerate(names)}, SpeakerIndex(matrix, metric),
+                      encoder.cohort_statistics(matrix))
 
 
 # --- SQLite -----------------------------------------------------------------------------------

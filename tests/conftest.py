@@ -10,6 +10,10 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# streamlit-webrtc's SRTP library crashes the process when it initialises after TensorFlow has
+# loaded (app.py imports it first for the same reason); the app tests run in this process.
+import streamlit_webrtc  # noqa: E402, F401, I001
+
 from synthetic import synth_voice, write_wav  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -84,6 +84,36 @@ def test_identifying_an_enrolled_clip_ranks_its_speaker_first(gallery):
         assert gallery.verify(audio, f"speaker {speaker}").score == pytest.approx(1.0, abs=1e-4)
 
 
+def test_scores_are_normalised_as_the_models_threshold_expects(gallery, untrained_encoder):
+    """With a cohort shipped, the gallery's scores are the model's AS-norm scores (the scale its
+    threshold was calibrated on), and the ranking follows them."""
+    from speakerid import Encoder
+    from speakerid.scoring import ScoreNormaliser, unit
+
+    cohort = np.stack([untrained_encoder.embed(synth_voice(40 + i, 4.0, RATE), RATE) for i in range(12)])
+    normalised = Encoder(untrained_encoder.network, untrained_encoder.pipeline,
+                         untrained_encoder.model_config, untrained_encoder.calibration,
+                         normaliser=ScoreNormaliser(cohort, "cosine", top_k=5))
+    for speaker in range(3):
+        gallery.enroll(f"speaker {speaker}", [clip(speaker, seed=0), clip(speaker, seed=1)])
+    with Gallery(gallery.path, normalised) as scored:
+        query = clip(1, seed=2)
+        result = scored.identify(query, top_k=3)
+        embedding = normalised.embed_prepared(normalised.prepare(query))
+        expected, raw = {}, {}
+        for speaker in range(3):
+            vectors = np.stack([normalised.embed_prepared(normalised.prepare(clip(speaker, seed=seed)))
+                                for seed in (0, 1)])
+            centroid = unit(unit(vectors).sum(0))
+            expected[f"speaker {speaker}"] = normalised.similarity(embedding, centroid)
+            raw[f"speaker {speaker}"] = untrained_encoder.similarity(embedding, centroid)
+        assert [m.name for m in result.matches] == sorted(expected, key=expected.get, reverse=True)
+        for match in result.matches:
+            assert match.score == pytest.approx(expected[match.name], abs=1e-3)
+            assert match.score != pytest.approx(raw[match.name], abs=1e-2)
+        assert scored.verify(query, "speaker 1").score == pytest.approx(expected["speaker 1"], abs=1e-3)
+
+
 def test_unknown_speaker_below_threshold(tmp_path, three, untrained_encoder):
     strict = Gallery(three.path, with_threshold(untrained_encoder, 1.5))  # cosine never reaches 1.5
     result = strict.identify(clip(0, seed=0))
