@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -64,7 +65,7 @@ def _cached_prepare(job: tuple[str, PreprocessConfig]) -> np.ndarray | None:
         signal = prepare(load_audio(path), config).signal
     except SpeakerIDError:
         return None  # silent or unreadable: the speaker keeps its other files
-    tmp = target.with_name(target.name + ".tmp.npy")
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp.npy")  # per process: workers may share a cache
     np.save(tmp, signal.astype(np.float16))
     tmp.replace(target)
     return signal

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import typing
 from pathlib import Path
 
 from .cli import (
@@ -26,6 +27,12 @@ from .cli import (
 from .errors import SpeakerIDError
 
 SETTINGS_SKIPPED = {"recipe", "exclude_speakers", "channels"}
+# Flags whose generated "default: ..." line would not tell a user what to choose.
+SETTINGS_HELP = {
+    "distribute": "tf.distribute strategy: none (one device), mirrored (every GPU of this machine) "
+                  "or multiworker (the machines named in $TF_CONFIG, one command per machine); "
+                  "--batch-size stays the global batch, split over all replicas (default: none)",
+}
 
 
 def add_train(subparsers: Subparsers) -> None:
@@ -48,16 +55,20 @@ def add_train(subparsers: Subparsers) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--activate", action="store_true",
                         help="make the trained model the default for the app and the CLI")
+    hints = typing.get_type_hints(TrainSettings)
     for field in dataclasses.fields(TrainSettings):
         if field.name in SETTINGS_SKIPPED:
             continue
         flag = "--" + field.name.replace("_", "-")
+        help_text = SETTINGS_HELP.get(field.name, f"default: the recipe's ({field.default!r} for aam)")
         if field.type == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        elif typing.get_origin(hints[field.name]) is typing.Literal:  # a fixed set: argparse checks it
+            parser.add_argument(flag, choices=typing.get_args(hints[field.name]), default=None,
+                                help=help_text)
         else:
             kind = {"int": int, "float": float}.get(str(field.type), str)
-            parser.add_argument(flag, type=kind, default=None, metavar=field.name.upper(),
-                                help=f"default: the recipe's ({field.default!r} for aam)")
+            parser.add_argument(flag, type=kind, default=None, metavar=field.name.upper(), help=help_text)
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,18 @@ from typing import Any, Literal
 SilenceMethod = Literal["none", "pydub", "energy", "webrtc"]
 Backbone = Literal["resnet", "densenet121"]
 Metric = Literal["cosine", "euclidean"]
+
+# Inclusive bounds of the settings that size arrays or divide, checked when a config is read:
+# config.json arrives with weights from anywhere, and outside these a NaN sample rate aborts the
+# process in the resampler and a huge embedding size asks for terabytes.
+LIMITS: dict[str, tuple[float, float]] = {
+    "sample_rate": (1000, 384_000), "vad_aggressiveness": (0, 3),
+    "n_fft": (16, 65_536), "win_length": (16, 65_536), "hop_length": (1, 65_536),
+    "n_mels": (1, 1024), "fmin": (0, 192_000), "fmax": (1, 192_000),
+    "window_s": (0.1, 3600), "window_hop_s": (0.1, 3600),
+    "embedding_dim": (1, 8192), "channels": (1, 4096), "blocks": (1, 64), "stem_stride": (1, 16),
+}
+MAX_ITEMS = 16  # of a tuple setting (channels, blocks)
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,8 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"pipeline settings must be a JSON object, not {type(data).__name__}")
         return cls(
             preprocess=_known_fields(PreprocessConfig, data.get("preprocess", {})),
             features=_known_fields(FeatureConfig, data.get("features", {})),
@@ -89,12 +105,55 @@ def reference_pipeline() -> PipelineConfig:
     )
 
 
-def _known_fields(kind: type, values: dict[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(kind)}
-    unknown = set(values) - names
+def _known_fields(kind: type, values: Any) -> Any:
+    """``kind`` from JSON values, each checked against its declared type and :data:`LIMITS`.
+
+    Only plain values are accepted (strings of a fixed set, booleans, finite numbers, lists of
+    integers): a config names settings, never code or objects, so nothing in it is executed.
+    """
+    if not isinstance(values, dict):
+        raise ValueError(f"{kind.__name__} settings must be a JSON object, not {type(values).__name__}")
+    hints = typing.get_type_hints(kind)
+    unknown = set(values) - {f.name for f in dataclasses.fields(kind)}
     if unknown:
         raise ValueError(f"unknown {kind.__name__} settings: {sorted(unknown)}")
-    return kind(**values)
+    return kind(**{name: _checked(f"{kind.__name__}.{name}", hints[name], value)
+                   for name, value in values.items()})
+
+
+def _checked(label: str, hint: Any, value: Any) -> Any:
+    """``value`` if it is a valid ``hint`` (a Literal, bool, int, float or tuple of them), else ValueError."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        if not isinstance(value, str) or value not in args:
+            raise ValueError(f"{label} must be one of {', '.join(args)}, not {_shown(value)}")
+        return value
+    if origin is tuple:
+        size = None if args[-1] is Ellipsis else len(args)
+        if (not isinstance(value, list | tuple) or not value or len(value) > MAX_ITEMS
+                or size is not None and len(value) != size):
+            raise ValueError(f"{label} must be a list of {size or f'1 to {MAX_ITEMS}'} numbers, "
+                             f"not {_shown(value)}")
+        return tuple(_checked(label, args[0], item) for item in value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{label} must be true or false, not {_shown(value)}")
+        return value
+    number = (isinstance(value, int) and not isinstance(value, bool)
+              or isinstance(value, float) and math.isfinite(value))
+    if not number or hint is int and not isinstance(value, int):
+        raise ValueError(f"{label} must be {'an integer' if hint is int else 'a finite number'}, "
+                         f"not {_shown(value)}")
+    low, high = LIMITS.get(label.rsplit(".", 1)[-1], (-math.inf, math.inf))
+    if not low <= value <= high:
+        raise ValueError(f"{label} must be between {low:g} and {high:g}, not {_shown(value)}")
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A refused value for a message: its repr, cut short (a hostile file may hold megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -118,11 +177,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        values = dict(data)
-        for key in ("channels", "blocks", "stem_stride"):
-            if key in values:
-                values[key] = tuple(values[key])
-        return cls(**values)
+        """From config.json's ``model``: settings left out take their defaults; see :func:`_known_fields`."""
+        return _known_fields(cls, data)
 
 
 def reference_model() -> ModelConfig:

@@ -70,14 +70,17 @@ class Encoder:
             raise SpeakerIDError(
                 f"no trained encoder in {path}: expected {CONFIG_FILE} and {WEIGHTS_FILE} "
                 "(train one with `python -m speakerid train`)")
-        try:
+        try:  # plain values only (see config._known_fields): nothing in a config is executed
             meta = json.loads(config_path.read_text())
             pipeline = PipelineConfig.from_dict(meta["pipeline"])
             model_config = ModelConfig.from_dict(meta["model"])
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
         calibration_path = path / CALIBRATION_FILE
-        calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
+        try:
+            calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from None
         normaliser = _load_cohort(path / COHORT_FILE, model_config)
         network = build_encoder(model_config, pipeline.features.n_mels)
         try:

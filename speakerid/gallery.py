@@ -32,6 +32,7 @@ import soundfile as sf
 
 from . import paths
 from .audio import AudioClip, load_audio
+from .config import LIMITS
 from .datasets import discover
 from .errors import SpeakerIDError
 from .preprocess import resample, to_mono
@@ -47,6 +48,10 @@ MAX_TEXT_CHARS = 10_000
 MIN_NEW_SPEAKER_SPEECH_S = 3.0
 MAX_STORED_RATE = 48_000
 MAX_STORED_S = 60.0
+# Mono 16-bit FLAC of MAX_STORED_S at MAX_STORED_RATE is at most the PCM size plus FLAC's framing;
+# an imported clip larger than this was not written by speakerid.
+MAX_STORED_AUDIO_BYTES = int(MAX_STORED_RATE * MAX_STORED_S * 2 * 1.05) + 2 ** 16
+FLAC_HEADER_BYTES = 2 ** 16  # enough for the metadata blocks before the first audio frame
 BUSY_TIMEOUT_S = 30.0
 LOCK_RETRIES = 5
 EMBEDDING_DTYPE = np.dtype("<f4")
@@ -386,7 +391,7 @@ class Gallery:
         if not replace:
             self.check_encoder()
         with closing(_open_snapshot(path)) as source:
-            source_encoder = _validate_gallery(source, path)
+            source_encoder = _validate_gallery(source, path, encoder)
             replaced = (None if source_encoder == encoder.encoder_id
                         else _embed_stored(source, encoder, progress))
             speakers = source.execute("SELECT id, name, gender, party, notes FROM speakers").fetchall()
@@ -695,6 +700,13 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 
 
 def _check_schema(conn: sqlite3.Connection, label: Path) -> None:
+    """Our tables with our columns, and no trigger or view: SQL stored in the file would run on
+    this gallery's own writes (a trigger) or stand in for a table (a view)."""
+    stored_sql = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchone()
+    if stored_sql:
+        raise SpeakerIDError(f"{label} is not a speakerid gallery (it holds a {stored_sql[0]}, "
+                             f"{stored_sql[1]!r}; speakerid never creates one)")
     for table, columns in COLUMNS.items():
         found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if not columns <= found:
@@ -812,8 +824,9 @@ def _stored_clips(conn: sqlite3.Connection, speaker_id: int,
         yield _Clip(source, speech_s, rate, vector, audio)
 
 
-def _validate_gallery(conn: sqlite3.Connection, label: Path) -> str | None:
-    """Refuse a file that is not an intact speakerid gallery; return its encoder id."""
+def _validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) -> str | None:
+    """Refuse a file that is not an intact speakerid gallery; return its encoder id. Vectors that
+    claim to come from ``encoder`` must have its size (the others are re-embedded)."""
     try:
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
@@ -822,7 +835,8 @@ def _validate_gallery(conn: sqlite3.Connection, label: Path) -> str | None:
         _validate_speakers(conn, label)
         encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
         encoder_id = encoder_id[0] if encoder_id else None
-        _validate_clips(conn, label, encoder_id)
+        dim = encoder.model_config.embedding_dim if encoder_id == encoder.encoder_id else None
+        _validate_clips(conn, label, encoder_id, dim)
     except sqlite3.DatabaseError as exc:
         raise SpeakerIDError(f"{label} is damaged or not a speakerid gallery ({exc})") from None
     return encoder_id
@@ -840,13 +854,16 @@ def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:
             raise SpeakerIDError(f"{label} holds an invalid speaker {name!r}")
 
 
-def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | None) -> None:
+def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | None, dim: int | None
+                    ) -> None:
     dims = set()
     rows = conn.execute(
-        "SELECT c.id, s.name, c.speech_s, c.sample_rate, c.encoder_id, c.embedding, "
-        "length(c.audio), substr(c.audio, 1, 4) FROM clips c LEFT JOIN speakers s ON s.id = c.speaker_id")
-    for clip_id, name, speech_s, rate, clip_encoder, embedding, size, magic in rows:
-        problem = _clip_problem(name, speech_s, rate, clip_encoder, encoder_id, embedding, size, magic)
+        "SELECT c.id, s.name, c.source, c.speech_s, c.sample_rate, c.encoder_id, c.embedding, "
+        f"length(c.audio), substr(c.audio, 1, {FLAC_HEADER_BYTES}) "
+        "FROM clips c LEFT JOIN speakers s ON s.id = c.speaker_id")
+    for clip_id, name, source, speech_s, rate, clip_encoder, embedding, size, head in rows:
+        problem = (_clip_problem(name, source, speech_s, rate, clip_encoder, encoder_id)
+                   or _vector_problem(embedding, dim) or _audio_problem(size, head, rate))
         if problem:
             raise SpeakerIDError(f"{label} is damaged: clip {clip_id}: {problem}")
         dims.add(len(embedding))
@@ -854,21 +871,48 @@ def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | Non
         raise SpeakerIDError(f"{label} is damaged: its embeddings have different sizes")
 
 
-def _clip_problem(name: Any, speech_s: Any, rate: Any, clip_encoder: Any, encoder_id: str | None,
-                  embedding: Any, size: Any, magic: Any) -> str | None:
+def _clip_problem(name: Any, source: Any, speech_s: Any, rate: Any, clip_encoder: Any,
+                  encoder_id: str | None) -> str | None:
     """Why a stored clip row cannot be trusted, or None."""
     if name is None:
         return "it belongs to no speaker"
+    if not isinstance(source, str) or len(source) > MAX_TEXT_CHARS:
+        return "invalid source name"
     if not isinstance(speech_s, int | float) or not math.isfinite(speech_s) or speech_s < 0:
         return "invalid seconds of speech"
     if not isinstance(rate, int) or not 1000 <= rate <= MAX_STORED_RATE:
         return "invalid sample rate"
     if encoder_id is None or clip_encoder != encoder_id:
         return "its vector comes from another encoder than the gallery's"
-    if not isinstance(embedding, bytes) or not embedding or len(embedding) % EMBEDDING_DTYPE.itemsize:
+    return None
+
+
+def _vector_problem(embedding: Any, dim: int | None) -> str | None:
+    """Why a stored embedding cannot be used, or None; ``dim``: the size it must have, if known."""
+    itemsize = EMBEDDING_DTYPE.itemsize
+    if (not isinstance(embedding, bytes) or not embedding or len(embedding) % itemsize
+            or len(embedding) > LIMITS["embedding_dim"][1] * itemsize):
         return "invalid embedding"
+    if dim is not None and len(embedding) != dim * itemsize:
+        return f"its embedding has {len(embedding) // itemsize} values; this encoder makes {dim}"
     if not np.all(np.isfinite(_vector(embedding))):
         return "embedding is not finite"
-    if magic != FLAC_MAGIC or not size or size <= len(FLAC_MAGIC):
+    return None
+
+
+def _audio_problem(size: Any, head: Any, rate: int) -> str | None:
+    """Why stored audio is not what :func:`_storable_audio` writes (judged from its size and FLAC
+    header: ``head`` is the blob's start), or None."""
+    if not isinstance(head, bytes) or head[:len(FLAC_MAGIC)] != FLAC_MAGIC or not isinstance(size, int):
         return "stored audio is not FLAC"
+    if size > MAX_STORED_AUDIO_BYTES:
+        return f"stored audio of {size} bytes; speakerid stores at most {MAX_STORED_AUDIO_BYTES}"
+    try:
+        info = sf.info(io.BytesIO(head))
+    except Exception:  # libsndfile reports damage in many ways
+        return "stored audio is not FLAC"
+    if info.samplerate != rate or info.channels != 1:
+        return "stored audio is not mono at its recorded sample rate"
+    if not 0 < info.frames <= (MAX_STORED_S + 1) * rate:
+        return f"stored audio is empty or longer than {MAX_STORED_S:g} s"
     return None

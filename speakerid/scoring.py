@@ -60,7 +60,19 @@ class Calibration:
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
-        return cls(**json.loads(Path(path).read_text()))
+        """Read calibration.json; ValueError unless it holds exactly these fields as plain values."""
+        data = json.loads(Path(path).read_text())
+        if not isinstance(data, dict) or not set(data) <= {f.name for f in dataclasses.fields(cls)}:
+            raise ValueError("expected an object with threshold, slope, offset, method and eer")
+        for key in ("threshold", "slope", "offset", "eer"):
+            value = data.get(key, 0.0)
+            if key == "eer" and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) < 1e300:
+                raise ValueError(f"{key} must be a finite number, not {str(value)[:40]!r}")
+        if not isinstance(data.get("method", ""), str):
+            raise ValueError("method must be text")
+        return cls(**data)
 
 
 def default_calibration(metric: str) -> Calibration:

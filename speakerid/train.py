@@ -27,17 +27,18 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from .cache import SpeakerAudio, load_speakers
-from .config import PipelineConfig, reference_pipeline
+from .config import ModelConfig, PipelineConfig, reference_model, reference_pipeline
 from .datasets import SpeakerSource, discover
 from .errors import SpeakerIDError
-from .model import ModelConfig, reference_model
 
 Recipe = Literal["aam", "reference"]
+Distribute = Literal["none", "mirrored", "multiworker"]
+DISTRIBUTE_CHOICES: tuple[str, ...] = get_args(Distribute)
 HISTORY_FIELDS = ["epoch", "loss", "same_distance", "different_distance", "eer", "learning_rate",
                   "seconds"]
 
@@ -67,6 +68,14 @@ class TrainSettings:
     embedding_dim: int = 192
     imagenet_weights: str | None = None
     seed: int = 0
+    # tf.distribute: "mirrored" splits each batch over this machine's GPUs, "multiworker" over
+    # the machines named in $TF_CONFIG (batch_size stays the global batch).
+    distribute: Distribute = "none"
+
+    def __post_init__(self) -> None:
+        if self.distribute not in DISTRIBUTE_CHOICES:  # refused before any audio is prepared
+            raise SpeakerIDError(f"distribute must be one of {', '.join(DISTRIBUTE_CHOICES)}, "
+                                 f"not {self.distribute!r}")
 
     @classmethod
     def for_recipe(cls, recipe: Recipe, **overrides: Any) -> TrainSettings:

@@ -1,10 +1,16 @@
-"""The TensorFlow side of training: batches, steps, validation, checkpoints."""
+"""The TensorFlow side of training: batches, steps, validation, checkpoints.
+
+Every run goes through a ``tf.distribute`` strategy (:func:`make_strategy`): TensorFlow's default
+strategy when ``distribute`` is "none", which changes nothing, so one code path serves a laptop, a
+multi-GPU machine and several workers.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -17,7 +23,8 @@ from .cache import SpeakerAudio
 from .config import PipelineConfig
 from .datasets import SpeakerSource
 from .encoder import Encoder
-from .evaluate import as_distance, calibrate, embed_speakers, evaluate_items
+from .errors import SpeakerIDError
+from .evaluate import as_distance, evaluate_items, fit_scoring
 from .features import frames_per_second, log_mel_batch
 from .metrics import equal_error_rate, pair_scores
 from .model import build_encoder
@@ -26,6 +33,7 @@ from .scoring import score_matrix
 from .train import RunMonitor, TrainSettings
 
 VALIDATION_WINDOWS_PER_SPEAKER = 4
+VALIDATION_WINDOW_S = 3.0  # short enough that every speaker's held-back audio holds several
 
 
 class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -44,25 +52,39 @@ class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"peak": self.peak, "warmup_steps": self.warmup, "total_steps": self.total}
 
 
+def make_strategy(distribute: str) -> tf.distribute.Strategy:
+    """The strategy for ``TrainSettings.distribute``. MultiWorkerMirrored reads the cluster from
+    $TF_CONFIG (unset: this machine alone) and must exist before TensorFlow runs any op."""
+    if distribute == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if distribute == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 class Trainer:
     def __init__(self, settings: TrainSettings, pipeline: PipelineConfig, audio: list[SpeakerAudio],
                  run_dir: Path, monitor: RunMonitor, progress: bool) -> None:
+        self.strategy = make_strategy(settings.distribute)
         keras.utils.set_random_seed(settings.seed)
         self.settings, self.pipeline, self.run_dir = settings, pipeline, run_dir
         self.monitor, self.progress = monitor, progress
+        monitor.update(replicas=self.strategy.num_replicas_in_sync)  # shows what was really used
         self.rate = pipeline.preprocess.sample_rate
         self.model_config = settings.model()
-        self.network = build_encoder(self.model_config, pipeline.features.n_mels, settings.imagenet_weights)
         self.train_audio, self.validation_audio = _split_time(audio, settings.train_fraction)
-        self.head = None
-        if settings.recipe == "aam":
-            self.head = AdditiveAngularMargin(len(audio), settings.aam_margin, settings.aam_scale)
-            self.head.build((None, self.model_config.embedding_dim))
         self.steps_per_epoch = self._steps_per_epoch()
-        total = self.steps_per_epoch * settings.epochs
-        self.optimizer = keras.optimizers.Adam(
-            WarmupPolynomialDecay(settings.learning_rate, settings.warmup_steps, total))
-        self.optimizer.build(self._variables())
+        with self.strategy.scope():  # variables (and the optimizer's) mirrored on every replica
+            self.network = build_encoder(self.model_config, pipeline.features.n_mels,
+                                         settings.imagenet_weights)
+            self.head = None
+            if settings.recipe == "aam":
+                self.head = AdditiveAngularMargin(len(audio), settings.aam_margin, settings.aam_scale)
+                self.head.build((None, self.model_config.embedding_dim))
+            total = self.steps_per_epoch * settings.epochs
+            self.optimizer = keras.optimizers.Adam(
+                WarmupPolynomialDecay(settings.learning_rate, settings.warmup_steps, total))
+            self.optimizer.build(self._variables())
         self.validation = self._validation_windows()
 
     # --- the loop --------------------------------------------------------------------------------
@@ -112,9 +134,8 @@ class Trainer:
                  "trained_on": [s.name for s in training],
                  "calibrated_on": [s.name for s in calibration_speakers]}
         if len(calibration_speakers) >= 2:
-            items = embed_speakers(encoder, calibration_speakers)
-            encoder.calibration = calibrate(items, self.model_config.metric, "held-out speakers")
-            report = evaluate_items(items, self.model_config.metric, encoder.threshold)
+            items = fit_scoring(encoder, training, calibration_speakers, seed=self.settings.seed)
+            report = evaluate_items(items, encoder, encoder.threshold)
             (self.run_dir / "evaluation.json").write_text(json.dumps(report.to_dict(), indent=2))
         model_dir = encoder.save(self.run_dir / "model", extra)
         history = self.run_dir / "history.csv"
@@ -129,9 +150,16 @@ class Trainer:
         return max(1, len(self._pair_plan(0)[0]) // self.settings.batch_size)
 
     def _batches(self, epoch: int):
-        if self.settings.recipe == "reference":
-            return self._pair_batches(epoch)
-        return self._crop_batches(epoch)
+        """The epoch's global batches, each split into one part per replica.
+
+        A generated dataset has no files to shard, so several workers shard it by data: each
+        generates every batch and keeps its own part.
+        """
+        reference = self.settings.recipe == "reference"
+        dataset = self._pair_batches(epoch) if reference else self._crop_batches(epoch)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        return self.strategy.experimental_distribute_dataset(dataset.with_options(options))
 
     def _crop_batches(self, epoch: int) -> tf.data.Dataset:
         """Random 2 s crops of random speakers, generated ahead of the step by tf.data.
@@ -179,22 +207,28 @@ class Trainer:
             order = order[:s.max_pairs_per_epoch]
         return first[order], second[order], label[order]
 
-    def _pair_batches(self, epoch: int):
+    def _pair_batches(self, epoch: int) -> tf.data.Dataset:
         """Pairs of log-mel windows cut from each speaker's precomputed training spectrogram."""
-        if not hasattr(self, "_train_mels"):
+        if not hasattr(self, "_train_mels"):  # computed here, not in tf.data's generator thread
             self._train_mels = [self._log_mel(a.joined()) for a in self.train_audio]
         frames = int(round(self.pipeline.features.window_s * frames_per_second(self.pipeline)))
         first, second, label = self._pair_plan(epoch)
-        rng = np.random.default_rng([self.settings.seed, epoch, 1])
-        size = self.settings.batch_size
-        for start in range(0, self.steps_per_epoch * size, size):
-            rows = slice(start, start + size)
-            left = np.stack([_random_crop(self._train_mels[k], frames, rng) for k in first[rows]])
-            right = np.stack([_random_crop(self._train_mels[k], frames, rng) for k in second[rows]])
-            yield left, right, label[rows]
+        size, n_mels = self.settings.batch_size, self.pipeline.features.n_mels
+
+        def generate():
+            rng = np.random.default_rng([self.settings.seed, epoch, 1])
+            for start in range(0, self.steps_per_epoch * size, size):
+                rows = slice(start, start + size)
+                left = np.stack([_random_crop(self._train_mels[k], frames, rng) for k in first[rows]])
+                right = np.stack([_random_crop(self._train_mels[k], frames, rng) for k in second[rows]])
+                yield left, right, label[rows]
+
+        window = tf.TensorSpec([size, frames, n_mels], tf.float32)
+        return tf.data.Dataset.from_generator(
+            generate, output_signature=(window, window, tf.TensorSpec([size], tf.float32)))
 
     def _validation_windows(self) -> tuple[np.ndarray, np.ndarray]:
-        frames = int(round(self.pipeline.features.window_s * frames_per_second(self.pipeline)))
+        frames = int(round(VALIDATION_WINDOW_S * frames_per_second(self.pipeline)))
         rng = np.random.default_rng(self.settings.seed + 1)
         windows, labels = [], []
         for speaker in self.validation_audio:
@@ -217,26 +251,38 @@ class Trainer:
         self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
     def _class_step(self):
-        @tf.function(reduce_retracing=True)
-        def step(waves, labels):
+        def replica_step(waves, labels):
             features = self._featurise(waves)
             with tf.GradientTape() as tape:
                 logits = self.head(self.network(features, training=True), labels)
-                loss = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
-                    labels, logits, from_logits=True))
+                loss = tf.nn.compute_average_loss(
+                    tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True),
+                    global_batch_size=self.settings.batch_size)
             self._apply(tape, loss)
             return loss
-        return step
+        return self._distributed(replica_step)
 
     def _pair_step(self):
-        @tf.function(reduce_retracing=True)
-        def step(left, right, same):
+        def replica_step(left, right, same):
             with tf.GradientTape() as tape:
                 both = self.network(tf.concat([left, right], 0), training=True)
                 a, b = tf.split(both, 2)
-                loss = contrastive_loss(same, euclidean_distance(a, b), self.settings.margin)
+                mean = contrastive_loss(same, euclidean_distance(a, b), self.settings.margin)
+                loss = mean * tf.cast(tf.shape(same)[0], tf.float32) / self.settings.batch_size
             self._apply(tape, loss)
             return loss
+        return self._distributed(replica_step)
+
+    def _distributed(self, replica_step):
+        """One training step on every replica's part of the batch; returns the global batch's mean loss.
+
+        Each replica's loss is its examples' sum over the *global* batch size, so that the
+        gradients, summed across replicas when applied, are those of the global mean.
+        """
+        @tf.function(reduce_retracing=True)
+        def step(*batch):
+            losses = self.strategy.run(replica_step, args=batch)
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
         return step
 
     # --- checkpoints -----------------------------------------------------------------------------
@@ -255,13 +301,18 @@ class Trainer:
         (folder / "epoch.json").write_text(json.dumps({"next_epoch": next_epoch}))
 
     def _restore(self) -> int:
+        """The epoch to resume at, after loading the checkpoint; plain arrays only (never a pickle)."""
         folder = self.run_dir / "checkpoint"
         if not (folder / "state.npz").is_file():
             return 0
-        with np.load(folder / "state.npz", allow_pickle=False) as saved:
-            for i, variable in enumerate(self._checkpoint_variables()):
-                variable.assign(saved[f"v{i}"])
-        return int(json.loads((folder / "epoch.json").read_text())["next_epoch"])
+        try:
+            with np.load(folder / "state.npz", allow_pickle=False) as saved:
+                for i, variable in enumerate(self._checkpoint_variables()):
+                    variable.assign(saved[f"v{i}"])
+            return int(json.loads((folder / "epoch.json").read_text())["next_epoch"])
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+            raise SpeakerIDError(f"{folder} cannot be resumed (damaged, or not this run's checkpoint): "
+                                 f"{exc}") from None
 
 
 def _split_time(audio: list[SpeakerAudio], fraction: float) -> tuple[list[SpeakerAudio], list[SpeakerAudio]]:
