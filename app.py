@@ -1,0 +1,27 @@
+"""speakerid app: `streamlit run app.py` (or `make run`).
+
+Identify (home), Gallery, Live and Train pages; all the work is done by the speakerid package.
+"""
+
+import streamlit as st
+
+# streamlit-webrtc (the Live page) must be imported before TensorFlow: its SRTP library crashes the
+# process when it initialises after TensorFlow has loaded.
+import streamlit_webrtc  # noqa: F401, I001
+
+import speakerid_ui as ui
+
+st.set_page_config(page_title="Speaker ID", page_icon=":material/record_voice_over:", layout="wide")
+
+pages = [
+    st.Page(ui.PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
+    st.Page(ui.PAGES["gallery"], title="Gallery", icon=":material/groups:"),
+    st.Page(ui.PAGES["live"], title="Live", icon=":material/mic:"),
+    st.Page(ui.PAGES["train"], title="Train", icon=":material/model_training:"),
+]
+page = st.navigation(pages)
+with st.sidebar:
+    st.markdown("### :material/record_voice_over: Speaker ID")
+    st.caption("Who is speaking in this clip?")
+ui.sidebar_status()
+page.run()

@@ -1,0 +1,303 @@
+"""Gallery: the enrolled speakers; enrol, add clips, edit, remove, import and export."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import streamlit as st
+
+import speakerid_ui as ui
+from speakerid import SpeakerIDError, paths
+from speakerid.analysis import ENROL_MIN_SPEECH_S, speech_check
+from speakerid.archive import extract_zip
+from speakerid.audio import AudioClip
+from speakerid.datasets import discover
+
+GENDERS = ["", "female", "male", "other"]
+
+st.title("Gallery")
+st.caption("Everyone the app can recognise. Each speaker keeps their recordings, so the gallery can be "
+           "re-enrolled automatically when the model changes.")
+ui.show_flash()
+
+encoder = ui.require_encoder()
+gallery = ui.require_gallery(encoder)
+speakers = gallery.speakers()
+names = [s.name for s in speakers]
+round_ = st.session_state.setdefault("gallery_round", 0)  # bumped to reset the forms after a change
+
+
+def done(message: str) -> None:
+    """Report a change and redraw the page with fresh, empty forms."""
+    ui.flash(message)
+    st.session_state["gallery_round"] = round_ + 1
+    st.rerun()
+
+
+# --- overview ---------------------------------------------------------------------------------
+cols = st.columns(3)
+cols[0].metric("Speakers", len(speakers))
+cols[1].metric("Clips", sum(s.clips for s in speakers))
+cols[2].metric("Speech", ui.seconds(sum(s.seconds for s in speakers)))
+if not speakers:
+    ui.onboarding("gallery")
+else:
+    query = st.text_input("Search", placeholder="Search by name, party or notes",
+                          label_visibility="collapsed", key="gallery_search")
+    shown = [s for s in speakers if not query or query.casefold() in
+             " ".join(x for x in (s.name, s.party or "", s.notes or "", s.gender or "") if x).casefold()]
+    st.dataframe(
+        [{"Name": s.name, "Gender": s.gender or "", "Party": s.party or "", "Notes": s.notes or "",
+          "Clips": s.clips, "Speech (s)": round(s.seconds, 1)} for s in shown],
+        hide_index=True, width="stretch",
+        column_config={"Speech (s)": st.column_config.NumberColumn(format="%.1f s"),
+                       "Notes": st.column_config.TextColumn(width="large")})
+
+
+# --- audio input shared by enrolment and adding clips -----------------------------------------
+def audio_inputs(prefix: str, min_total_s: float) -> tuple[list[AudioClip], bool]:
+    """Uploads or a recording, each checked for speech as soon as it arrives.
+
+    Returns the usable clips and whether they hold enough speech together.
+    """
+    mode = st.radio("Audio", ["Upload files", "Record now"], horizontal=True,
+                    key=f"{prefix}_mode_{round_}")
+    recording = mode == "Record now"
+    if recording:
+        recorded = st.audio_input("Record 5 to 30 seconds of the person speaking",
+                                  key=f"{prefix}_record_{round_}")
+        files = [recorded] if recorded is not None else []
+    else:
+        files = st.file_uploader("Audio files (one or more clips of this person alone)",
+                                 type=ui.AUDIO_TYPES, accept_multiple_files=True,
+                                 key=f"{prefix}_upload_{round_}") or []
+    checks = st.session_state.setdefault("_speech_checks", {})
+    clips, total = [], 0.0
+    for uploaded in files:
+        clip = ui.decode(uploaded)
+        if clip is None:
+            continue
+        if recording:
+            clip = dataclasses.replace(clip, name=f"recording-{time.strftime('%Y%m%d-%H%M%S')}.wav")
+        key = ui.digest(uploaded.getvalue(), str(recording))
+        if key not in checks:
+            checks[key] = speech_check(clip, encoder, ENROL_MIN_SPEECH_S if recording else 1.0,
+                                       recording=recording)
+        check = checks[key]
+        label = "Recording" if recording else f"**{ui.md(uploaded.name)}**"
+        if check.ok:
+            st.success(f"{label}: {check.message}", icon=":material/graphic_eq:")
+            clips.append(clip)
+            total += check.speech_s
+        else:
+            st.warning(f"{label}: {check.message}", icon=":material/warning:")
+    enough = bool(clips) and total >= min_total_s
+    if clips and not recording and len(clips) > 1:
+        st.caption(f"Together: {ui.seconds(total)} of speech in {len(clips)} clips.")
+    if clips and not enough:
+        st.info(f"{ui.seconds(total)} of speech so far; at least {min_total_s:.0f} s is needed.",
+                icon=":material/info:")
+    return clips, enough
+
+
+def details_inputs(prefix: str, info=None) -> dict[str, str | None]:
+    cols = st.columns([1, 2])
+    current = info.gender if info and info.gender else ""
+    options = GENDERS if current in GENDERS else [*GENDERS, current]
+    gender = cols[0].selectbox("Gender (optional)", options, index=options.index(current),
+                               format_func=lambda g: g or "—", key=f"{prefix}_gender")
+    party = cols[1].text_input("Party or organisation (optional)", value=(info.party or "") if info else "",
+                               key=f"{prefix}_party")
+    notes = st.text_area("Notes (optional)", value=(info.notes or "") if info else "", height=80,
+                         key=f"{prefix}_notes")
+    return {"gender": gender or None, "party": party.strip() or None, "notes": notes.strip() or None}
+
+
+def run_enrolment(name: str, clips: list[AudioClip], details: dict[str, str | None], verb: str) -> None:
+    with st.status(f"{verb} {name}…", expanded=False) as status:
+        try:
+            info = gallery.enroll(name, clips, **details)
+        except SpeakerIDError as exc:
+            status.update(label="Nothing was saved", state="error")
+            st.error(str(exc), icon=":material/error:")
+            return
+        status.update(label="Saved", state="complete")
+    done(f"**{ui.md(info.name)}** now has {info.clips} clip(s), {ui.seconds(info.seconds)} of speech.")
+
+
+enrol_tab, add_tab, edit_tab, folder_tab, file_tab = st.tabs(
+    [":material/person_add: Enrol a speaker", ":material/library_add: Add clips",
+     ":material/edit: Edit or remove", ":material/folder_open: Import a folder",
+     ":material/swap_vert: Export / import"])
+
+# --- enrol a new speaker ----------------------------------------------------------------------
+with enrol_tab:
+    name = st.text_input("Name", placeholder="e.g. Pushpa Kamal Dahal", key=f"enrol_name_{round_}").strip()
+    details = details_inputs(f"enrol_{round_}")
+    clips, enough = audio_inputs("enrol", ENROL_MIN_SPEECH_S)
+    if name and name in names:
+        st.info(f"**{ui.md(name)}** is already enrolled: these clips will be added to them.",
+                icon=":material/info:")
+    ready = bool(name) and enough
+    if st.button(f"Enrol {name}" if name else "Enrol", type="primary", disabled=not ready,
+                 key=f"enrol_go_{round_}", help=None if ready else "Give a name and enough speech first"):
+        run_enrolment(name, clips, details, "Enrolling")
+
+# --- add clips to an existing speaker ----------------------------------------------------------
+with add_tab:
+    if not names:
+        st.caption("Enrol a speaker first.")
+    else:
+        target = st.selectbox("Speaker", names, key="add_speaker")
+        clips, enough = audio_inputs("add", 1.0)
+        if st.button(f"Add to {target}", type="primary", disabled=not enough, key=f"add_go_{round_}"):
+            run_enrolment(target, clips, {}, "Adding clips to")
+
+# --- edit or remove ---------------------------------------------------------------------------
+with edit_tab:
+    if not names:
+        st.caption("Enrol a speaker first.")
+    else:
+        chosen = st.selectbox("Speaker", names, key="edit_speaker")
+        info = next(s for s in speakers if s.name == chosen)
+        st.caption(f"{info.clips} clip(s), {ui.seconds(info.seconds)} of speech")
+        new_name = st.text_input("Name", value=info.name, key=f"edit_name_{chosen}_{round_}").strip()
+        details = details_inputs(f"edit_{chosen}_{round_}", info)
+        if st.button("Save changes", type="primary", key=f"edit_save_{round_}"):
+            try:
+                if new_name != info.name:
+                    gallery.rename(info.name, new_name)
+                gallery.update(new_name, **details)
+            except SpeakerIDError as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                done(f"Saved **{ui.md(new_name)}**.")
+        with st.expander("Listen to the enrolment clips"):
+            try:
+                stored = gallery.clip_audio(info.name)
+            except SpeakerIDError as exc:
+                st.error(str(exc), icon=":material/error:")
+                stored = []
+            for clip in stored[:10]:
+                st.caption(clip.name.split("/", 1)[-1])
+                st.audio(clip.samples[:, 0], sample_rate=clip.sample_rate)
+        st.divider()
+        if st.session_state.get("confirm_remove") == info.name:
+            st.warning(f"Remove **{ui.md(info.name)}** and their {info.clips} clip(s)? This cannot be "
+                       "undone.", icon=":material/delete_forever:")
+            yes, no = st.columns(2)
+            if yes.button("Yes, remove", type="primary", key="remove_yes", width="stretch"):
+                st.session_state.pop("confirm_remove", None)
+                try:
+                    gallery.remove(info.name)
+                except SpeakerIDError as exc:
+                    st.error(str(exc), icon=":material/error:")
+                else:
+                    done(f"Removed **{ui.md(info.name)}**.")
+            if no.button("Cancel", key="remove_cancel", width="stretch"):
+                st.session_state.pop("confirm_remove", None)
+                st.rerun()
+        elif st.button(f"Remove {info.name}…", icon=":material/delete:", key="remove_ask"):
+            st.session_state["confirm_remove"] = info.name
+            st.rerun()
+
+
+# --- import a dataset folder ------------------------------------------------------------------
+def import_folder(folder: Path) -> None:
+    bar = st.progress(0.0, text="Enrolling…")
+    skipped: list[tuple[str, str]] = []
+
+    def progress(count: int, total: int) -> None:
+        bar.progress(count / max(total, 1), text=f"Enrolling speaker {count} of {total}…")
+
+    try:
+        enrolled = gallery.import_folder(folder, progress=progress,
+                                         on_error=lambda who, exc: skipped.append((who, str(exc))))
+    except SpeakerIDError as exc:
+        bar.empty()
+        st.error(str(exc), icon=":material/error:")
+        return
+    bar.empty()
+    for who, why in skipped:
+        ui.flash(f"Skipped **{ui.md(who)}**: {why}", "warning")
+    done(f"Imported {len(enrolled)} speaker(s) from {ui.md(folder.name)}.")
+
+
+with folder_tab:
+    st.markdown("Enrol many speakers at once from a folder in either training-set layout:\n"
+                "- **one folder per speaker**: `Name/clip1.wav`, `Name/clip2.mp3`, …\n"
+                "- **one file per speaker**: `Name.mp3`, with an optional CSV of `name,gender`.")
+    kind = st.radio("From", ["A folder on this computer", "A zip archive"], horizontal=True,
+                    key="import_kind")
+    if kind == "A folder on this computer":
+        typed = st.text_input("Folder", placeholder="/path/to/speakers", key="import_folder").strip()
+        if typed:
+            folder = Path(typed).expanduser()
+            try:
+                found = discover(folder)
+            except SpeakerIDError as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                preview = ", ".join(s.name for s in found[:8]) + (" …" if len(found) > 8 else "")
+                st.success(f"Found {len(found)} speaker(s): {ui.md(preview)}", icon=":material/folder:")
+                if st.button(f"Import {len(found)} speaker(s)", type="primary", key="import_go"):
+                    import_folder(folder)
+    else:
+        archive = st.file_uploader("Zip archive of the folder", type=["zip"], key=f"import_zip_{round_}")
+        if archive is not None and st.button("Unpack and import", type="primary", key="import_zip_go"):
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            target = paths.home() / "imports" / f"{Path(archive.name).stem[:40]}-{stamp}"
+            try:
+                folder = extract_zip(archive.getvalue(), target)
+                found = discover(folder)
+            except SpeakerIDError as exc:
+                st.error(f"{ui.md(archive.name)}: {exc}", icon=":material/error:")
+            else:
+                st.caption(f"{len(found)} speaker(s) in the archive")
+                import_folder(folder)
+
+
+# --- move the gallery between computers -------------------------------------------------------
+def exported() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return gallery.export(Path(folder) / "gallery.sqlite").read_bytes()
+
+
+with file_tab:
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.markdown("**Export**")
+        st.caption("One file with every speaker, their details, recordings and voiceprints.")
+        st.download_button("Download the gallery", data=lambda: io.BytesIO(exported()),
+                           file_name=f"speakerid-gallery-{time.strftime('%Y%m%d')}.sqlite",
+                           mime="application/vnd.sqlite3", icon=":material/download:",
+                           disabled=not speakers, on_click="ignore", key="export")
+    with right:
+        st.markdown("**Import**")
+        upload = st.file_uploader("Gallery file (.sqlite)", type=["sqlite", "sqlite3", "db"],
+                                  key=f"import_file_{round_}")
+        how = st.radio("How", ["Merge with the current gallery", "Replace the current gallery"],
+                       key="import_how")
+        replace = how.startswith("Replace")
+        confirmed = (not replace or not speakers or
+                     st.checkbox(f"I understand this deletes the {len(speakers)} speaker(s) enrolled now",
+                                 key="import_replace_ok"))
+        if upload is not None and st.button("Import the gallery", type="primary", disabled=not confirmed,
+                                             key="import_file_go"):
+            bar = st.progress(0.0, text="Checking the file…")
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "import.sqlite"
+                path.write_bytes(upload.getvalue())
+                try:
+                    imported = gallery.import_(path, replace=replace, progress=lambda d, t: bar.progress(
+                        d / max(t, 1), text=f"Re-enrolling clip {d} of {t} with the current model…"))
+                except SpeakerIDError as exc:
+                    bar.empty()
+                    st.error(str(exc).replace(str(path), upload.name), icon=":material/error:")
+                else:
+                    bar.empty()
+                    done(f"Imported {len(imported)} speaker(s) from {ui.md(upload.name)}.")

@@ -1,0 +1,171 @@
+"""Identify (home page): who is speaking in an uploaded or recorded clip, and how the app decided."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+import speakerid_ui as ui
+from speakerid import SpeakerIDError, plots
+from speakerid.analysis import STEPS, Analysis, analyse_steps
+from speakerid.timeline import TIMELINE_MIN_DURATION_S, identify_timeline
+
+log = logging.getLogger(__name__)
+
+st.title("Who is speaking?")
+st.caption("Upload a clip or record one. The app prepares the audio, shows each step, and compares "
+           "the voice with everyone enrolled in the gallery.")
+
+encoder = ui.require_encoder()
+gallery = ui.require_gallery(encoder)
+speakers = gallery.speakers()
+if not speakers:
+    ui.onboarding("identify")
+
+source = st.radio("Source", ["Upload a clip", "Record in the browser"], horizontal=True,
+                  key="identify_source", label_visibility="collapsed")
+if source == "Upload a clip":
+    uploaded = st.file_uploader(
+        "Audio or video file", type=ui.AUDIO_TYPES, key="identify_upload",
+        help="WAV, MP3, M4A, OGG/Opus, FLAC, WebM, MP4 and more; up to 200 MB. Long recordings are "
+             "fine: the head and tail of recordings over 5 minutes are trimmed.")
+else:
+    uploaded = st.audio_input("Record a few seconds of speech", key="identify_record")
+
+if uploaded is None:
+    st.caption("Tip: 3 to 30 seconds of clear speech is enough. For clips longer than "
+               f"{TIMELINE_MIN_DURATION_S:.0f} s the app also shows who speaks when.")
+    st.stop()
+
+data = uploaded.getvalue()
+clip = ui.decode(uploaded)
+if clip is None:
+    st.stop()
+if source == "Upload a clip":
+    st.audio(data)
+
+gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
+key = ui.digest(data, uploaded.name, ui.model_location()[0], str(ui.model_location()[1]),
+                gallery_signature)
+
+
+def render_preparation(analysis: Analysis) -> None:
+    prepared = analysis.prepared
+    st.markdown("##### 1 · Preparing the audio")
+    decoded, trimmed, final = prepared.stages[0], prepared.stage("trim"), prepared.stages[-1]
+    cols = st.columns(4)
+    cols[0].metric("Input", ui.seconds(decoded.duration_s), help=decoded.note)
+    cols[1].metric("After trimming", ui.seconds(trimmed.duration_s), help=trimmed.note)
+    cols[2].metric("Speech kept", ui.seconds(final.duration_s),
+                   delta=f"-{ui.seconds(max(trimmed.duration_s - final.duration_s, 0))} silence",
+                   delta_color="off", help=prepared.stage("silence").note)
+    cols[3].metric("Sample rate", f"{final.sample_rate / 1000:g} kHz",
+                   help=prepared.stage("resample").note)
+    ui.show(plots.pipeline_waveforms(prepared))
+    with st.expander("Every stage"):
+        st.dataframe([{"stage": s.name, "output": ui.seconds(s.duration_s), "what happened": s.note}
+                      for s in prepared.stages], hide_index=True, width="stretch")
+
+
+def render_features(analysis: Analysis) -> None:
+    st.markdown("##### 2 · What the encoder sees")
+    count = len(analysis.windows)
+    longest = max(b - a for a, b in analysis.windows)
+    text = (f"one window of {ui.seconds(longest)}" if count == 1
+            else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
+    ui.show(plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows,
+                              title=f"log-mel spectrogram of the speech: {text}"))
+
+
+def render_verdict(analysis: Analysis) -> None:
+    found = analysis.identification
+    best = found.best if found is not None else None
+    st.markdown("##### Verdict")
+    with st.container(border=True):
+        if best is None:
+            st.markdown("### :material/group_off: Nobody to compare with")
+            st.caption("Enrol speakers in the Gallery first; then this clip can be identified.")
+            return
+        if found.speaker is not None:
+            st.markdown(f"### :green[:material/check_circle:] {ui.md(found.speaker)}")
+            info = next((s for s in speakers if s.name == found.speaker), None)
+            details = [x for x in (info.gender, info.party) if x] if info else []
+            st.caption(" · ".join(ui.md(x) for x in details) if details else "Enrolled speaker")
+        else:
+            st.markdown("### :orange[:material/help:] Unknown speaker")
+            st.caption(f"No enrolled voice reaches the threshold. Closest: {ui.md(best.name)}.")
+        cols = st.columns(3)
+        margin = best.score - found.threshold
+        cols[0].metric("Score", f"{best.score:.2f}", delta=f"{margin:+.2f} vs threshold")
+        cols[1].metric("Threshold", f"{found.threshold:.2f}")
+        cols[2].metric("Probability", f"{best.probability:.0%}",
+                       help="Calibrated probability that the clip and the best match share a speaker")
+        st.caption(f"Calibration: {encoder.calibration.method}")
+    ui.show(plots.matches(found, title="Top matches"))
+
+
+left, right = st.columns([3, 2], gap="large")
+renderers = {"prepare": render_preparation, "features": render_features}
+cached = st.session_state.get("identify_result")
+if cached is not None and cached[0] == key:
+    analysis = cached[1]
+    with left:
+        for step in ("prepare", "features"):
+            renderers[step](analysis)
+    with right:
+        render_verdict(analysis)
+else:
+    with left:
+        status = st.status("Analysing the clip…", expanded=True)
+        try:
+            for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5):
+                status.write(f":material/check: {STEPS[step]} ({analysis.timings[step]:.2f} s)")
+                if step in renderers:
+                    renderers[step](analysis)
+                elif step == "identify":
+                    with right:
+                        render_verdict(analysis)
+        except SpeakerIDError as exc:
+            status.update(label="The clip could not be identified", state="error", expanded=False)
+            st.error(ui.without_name(str(exc), clip.name), icon=":material/error:")
+            st.stop()
+        except Exception as exc:  # never show a stack trace to the user
+            log.exception("analysis failed")
+            status.update(label="Something went wrong", state="error", expanded=False)
+            st.error(f"The clip could not be analysed ({type(exc).__name__}: {exc}).",
+                     icon=":material/error:")
+            st.stop()
+        status.update(label=f"Analysed in {sum(analysis.timings.values()):.1f} s", state="complete",
+                      expanded=False)
+    st.session_state["identify_result"] = (key, analysis)
+
+if clip.duration_s >= TIMELINE_MIN_DURATION_S and speakers:
+    st.divider()
+    st.markdown("##### Who speaks when")
+    cached_timeline = st.session_state.get("identify_timeline")
+    if cached_timeline is not None and cached_timeline[0] == key:
+        timeline = cached_timeline[1]
+    else:
+        bar = st.progress(0.0, text="Identifying the clip window by window…")
+        try:
+            timeline = identify_timeline(
+                analysis.prepared, encoder, gallery, original_duration_s=clip.duration_s,
+                progress=lambda done, total: bar.progress(
+                    done / max(total, 1), text=f"Identifying window {done} of {total}…"))
+        except SpeakerIDError as exc:
+            bar.empty()
+            st.error(f"The timeline could not be computed: {exc}", icon=":material/error:")
+            st.stop()
+        bar.empty()
+        st.session_state["identify_timeline"] = (key, timeline)
+    ui.show(plots.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
+                                           f"{ui.seconds(timeline.duration_s)}"))
+    totals = timeline.speaking_time()
+    st.dataframe(
+        [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.speaker or "unknown",
+          "score": round(s.score, 2), "probability": f"{s.probability:.0%}"}
+         for s in timeline.segments],
+        hide_index=True, width="stretch")
+    st.caption("Speaking time: " + " · ".join(f"{name or 'unknown'} {ui.seconds(t)}"
+                                              for name, t in totals.items()))

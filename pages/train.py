@@ -1,0 +1,246 @@
+"""Train: a new encoder from a folder of recordings, in the background; progress, report, activation."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import streamlit as st
+
+import speakerid_ui as ui
+from speakerid import SpeakerIDError, paths, plots, runs
+from speakerid.archive import extract_zip
+from speakerid.datasets import discover
+from speakerid.train import TrainSettings, read_history, request_stop
+
+RECIPES = {
+    "aam": "**Recommended.** Thin ResNet trained as a speaker classifier with an angular-margin "
+           "softmax on random crops, with noise, reverberation and telephone augmentation.",
+    "reference": "The original system: DenseNet121 Siamese pairs on 3 s mel windows with a "
+                 "contrastive loss. Slower; kept for comparison.",
+}
+STATE_LOOK = {
+    "starting": (":blue", ":material/hourglass_top:"), "preparing": (":blue", ":material/hourglass_top:"),
+    "running": (":blue", ":material/sync:"), "evaluating": (":blue", ":material/fact_check:"),
+    "finished": (":green", ":material/check_circle:"), "failed": (":red", ":material/error:"),
+    "cancelled": (":orange", ":material/pause_circle:"),
+    "interrupted": (":orange", ":material/pause_circle:"),
+}
+
+st.title("Train a model")
+st.caption("Teach the encoder new voices and recording conditions from your own recordings. Training "
+           "runs in the background: you can leave this page, or close the browser, and come back.")
+ui.show_flash()
+
+
+def dataset_picker() -> Path | None:
+    kind = st.radio("Dataset", ["A folder on this computer", "A zip archive"], horizontal=True,
+                    key="train_kind")
+    if kind == "A folder on this computer":
+        typed = st.text_input("Dataset folder", placeholder="/path/to/dataset", key="train_folder",
+                              help="One folder per speaker with their clips inside, or one audio file "
+                                   "per speaker (Name.mp3) with an optional CSV of names and genders.")
+        return Path(typed.strip()).expanduser() if typed.strip() else None
+    archive = st.file_uploader("Zip archive of the dataset", type=["zip"], key="train_zip")
+    unpacked = st.session_state.get("train_unpacked")
+    if archive is None:
+        return None
+    if unpacked and unpacked[0] == ui.digest(archive.getvalue()):
+        return Path(unpacked[1])
+    if st.button("Unpack the archive", key="train_unpack"):
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = paths.runs_dir() / "datasets" / f"{Path(archive.name).stem[:40]}-{stamp}"
+        with st.spinner("Unpacking…"):
+            try:
+                folder = extract_zip(archive.getvalue(), target)
+            except SpeakerIDError as exc:
+                st.error(f"{ui.md(archive.name)}: {exc}", icon=":material/error:")
+                return None
+        st.session_state["train_unpacked"] = (ui.digest(archive.getvalue()), str(folder))
+        return folder
+    return None
+
+
+with st.expander("Start a new training run", expanded=not runs.list_runs(), icon=":material/add_circle:"):
+    folder = dataset_picker()
+    speakers = None
+    if folder is not None:
+        try:
+            speakers = discover(folder)
+        except SpeakerIDError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            files = sum(len(s.files) for s in speakers)
+            preview = ", ".join(s.name for s in speakers[:6]) + (" …" if len(speakers) > 6 else "")
+            st.success(f"{len(speakers)} speakers, {files} files: {ui.md(preview)}", icon=":material/folder:")
+            if len(speakers) < 10:
+                st.warning("Training needs several speakers: a few are held out to calibrate the "
+                           "threshold. Twenty or more give a useful model.", icon=":material/warning:")
+    recipe = st.radio("Recipe", list(RECIPES), format_func=str.upper, horizontal=True, key="train_recipe")
+    st.caption(RECIPES[recipe])
+    defaults = TrainSettings.for_recipe(recipe)
+    cols = st.columns(4)
+    epochs = cols[0].number_input("Epochs", 1, 500, defaults.epochs, key=f"train_epochs_{recipe}")
+    batch = cols[1].number_input("Batch size", 2, 1024, defaults.batch_size, key=f"train_batch_{recipe}")
+    rate = cols[2].number_input("Learning rate", 1e-6, 1.0, defaults.learning_rate, format="%.0e",
+                                step=defaults.learning_rate / 2, key=f"train_lr_{recipe}")
+    crop = cols[3].number_input("Crop (s)", 0.5, 10.0, defaults.crop_s, step=0.5, key=f"train_crop_{recipe}",
+                                disabled=recipe != "aam", help="Length of the random training crops (AAM)")
+    label = st.text_input("Run name (optional)", placeholder=folder.name if folder else "", key="train_label")
+    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=not speakers,
+                 key="train_start"):
+        settings = TrainSettings.for_recipe(recipe, epochs=int(epochs), batch_size=int(batch),
+                                            learning_rate=float(rate), crop_s=float(crop))
+        try:
+            run_dir = runs.launch(folder, settings, label=label.strip() or None)
+        except SpeakerIDError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.session_state["train_selected"] = run_dir.name
+            ui.flash(f"Training started: **{ui.md(run_dir.name)}**. It runs in the background.")
+            st.rerun()
+
+
+# --- runs -------------------------------------------------------------------------------------
+all_runs = runs.list_runs()
+st.subheader("Runs")
+if not all_runs:
+    st.caption("No training runs yet.")
+    st.stop()
+
+
+def describe(info: runs.RunInfo) -> str:
+    status = info.status
+    epoch = f" · epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}" if status.get("epochs") else ""
+    return f"{info.name} — {info.state}{epoch}"
+
+
+names = [r.name for r in all_runs]
+if st.session_state.get("train_selected") not in names:
+    st.session_state["train_selected"] = names[0]
+chosen = st.selectbox("Run", names, key="train_selected",
+                      format_func=lambda n: describe(next(r for r in all_runs if r.name == n)))
+run_dir = paths.runs_dir() / chosen
+
+
+def progress_fraction(status: dict) -> float:
+    epochs = max(int(status.get("epochs") or 1), 1)
+    epoch = int(status.get("epoch") or 0)
+    steps = int(status.get("steps") or 0)
+    step = int(status.get("step") or 0)
+    within = step / steps if steps else 0.0
+    done = (epoch - 1 + within) if epoch >= 1 else 0.0
+    return min(max(done / epochs, 0.0), 1.0)
+
+
+def render_run(run_dir: Path) -> None:
+    info = runs.run_info(run_dir)
+    status = info.status
+    color, icon = STATE_LOOK.get(info.state, (":gray", ":material/help:"))
+    st.markdown(f"#### {color}[{icon} {info.state.capitalize()}]")
+    if info.state == "interrupted":
+        st.caption("The training process stopped without finishing (the computer restarted or it "
+                   "crashed). Resume it from its last checkpoint.")
+    if status.get("message"):
+        st.caption(ui.md(str(status["message"])))
+    if info.alive or info.state in ("cancelled", "interrupted", "finished"):
+        fraction = 1.0 if info.state == "finished" else progress_fraction(status)
+        st.progress(fraction, text=f"epoch {status.get('epoch', 0)} of {status.get('epochs', '?')}"
+                                   f" · step {status.get('step', 0)} of {status.get('steps', '?')}")
+    buttons = st.columns([1, 1, 3])
+    if info.alive:
+        stopping = (run_dir / "STOP").exists()
+        if buttons[0].button("Stopping…" if stopping else "Stop", icon=":material/stop_circle:",
+                             disabled=stopping, key="train_stop"):
+            request_stop(run_dir)
+            st.toast("Stopping after the current step; the checkpoint is kept.")
+            st.rerun()
+    elif info.resumable:
+        if buttons[0].button("Resume", icon=":material/play_arrow:", type="primary", key="train_resume"):
+            try:
+                runs.resume(run_dir)
+            except SpeakerIDError as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                ui.flash(f"Resumed **{ui.md(run_dir.name)}**.")
+                st.rerun()
+
+    history = read_history(run_dir)
+    if history:
+        ui.show(plots.training_curves(history))
+        with st.expander("Per-epoch numbers"):
+            st.dataframe(history, hide_index=True, width="stretch")
+    elif info.alive:
+        st.caption("Curves appear after the first epoch.")
+    if info.finished:
+        render_report(run_dir)
+    tail = runs.log_tail(run_dir)
+    if tail:
+        with st.expander("Log", expanded=info.state == "failed"):
+            st.code(tail, language=None)
+    if st.session_state.get("train_was_alive") and not info.alive:
+        st.session_state["train_was_alive"] = False
+        st.rerun()  # the run just ended: redraw the whole page (report, buttons) and stop polling
+    st.session_state["train_was_alive"] = info.alive
+
+
+def render_report(run_dir: Path) -> None:
+    st.markdown("#### Evaluation on held-out speakers")
+    report = runs.read_evaluation(run_dir)
+    if report is None:
+        st.caption("No evaluation report in this run.")
+    else:
+        cols = st.columns(4)
+        if report.get("eer") is not None:
+            cols[0].metric("Equal error rate", f"{report['eer']:.1%}",
+                           help="Where false accepts and false rejects are equally frequent: lower is better")
+        if report.get("min_dcf") is not None:
+            cols[1].metric("minDCF", f"{report['min_dcf']:.3f}")
+        if report.get("threshold") is not None:
+            cols[2].metric("Threshold", f"{report['threshold']:.3f}")
+        if report.get("top1_identification") is not None:
+            cols[3].metric("Top-1 identification", f"{report['top1_identification']:.0%}")
+        if report.get("same_distance") is not None and report.get("different_distance") is not None:
+            st.caption(f"Mean distance: same speaker {report['same_distance']:.3f}, different speakers "
+                       f"{report['different_distance']:.3f}"
+                       + (f" ({report['speakers']} speakers)" if report.get("speakers") else ""))
+        if report.get("precision_recall"):
+            ui.show(plots.precision_recall(report["precision_recall"], report.get("threshold")))
+    render_activation(run_dir)
+
+
+def render_activation(run_dir: Path) -> None:
+    current, _ = ui.load_encoder()
+    if runs.in_use(run_dir):
+        st.success("This model is in use.", icon=":material/check_circle:")
+        return
+    if os.environ.get("SPEAKERID_WEIGHTS"):
+        st.info("The app uses the model named by the SPEAKERID_WEIGHTS environment variable "
+                f"({ui.md(os.environ['SPEAKERID_WEIGHTS'])}); unset it to switch models from here.",
+                icon=":material/info:")
+        return
+    if not st.button("Make this model active", type="primary", icon=":material/published_with_changes:",
+                     key="train_activate"):
+        st.caption("The gallery is then re-enrolled with the new model from its stored recordings.")
+        return
+    from speakerid import Gallery
+
+    gallery = ui.open_gallery(current) if current is not None else Gallery(paths.gallery_path())
+    bar = st.progress(0.0, text="Activating the model…")
+    try:
+        _, clips = runs.activate(run_dir, gallery, progress=lambda d, t: bar.progress(
+            d / max(t, 1), text=f"Re-enrolling the gallery: clip {d} of {t}…"))
+    except SpeakerIDError as exc:
+        bar.empty()
+        st.error(str(exc), icon=":material/error:")
+        return
+    bar.empty()
+    ui.clear_model_cache()
+    ui.flash(f"**{ui.md(run_dir.name)}** is now the active model"
+             + (f"; {clips} gallery clip(s) re-enrolled." if clips else "."))
+    st.rerun()
+
+
+alive = runs.run_info(run_dir).alive
+st.fragment(render_run, run_every=2.0 if alive else None)(run_dir)

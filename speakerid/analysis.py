@@ -1,0 +1,145 @@
+"""One clip from upload to verdict, step by step, keeping every intermediate result for display.
+
+:func:`analyse_steps` is what the app's Identify page runs: prepare (the preprocessing stages)
+-> log-mel features -> the encoder's windows -> embedding -> ranking against the gallery.
+:func:`speech_check` is the enrolment page's check that a recording holds enough speech.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .audio import AudioClip, decode_bytes
+from .errors import SpeakerIDError
+from .features import frames_per_second
+from .preprocess import Prepared, prepare
+from .timeline import window_starts
+
+if TYPE_CHECKING:
+    from .config import PipelineConfig
+    from .encoder import Encoder
+    from .gallery import Gallery, Identification
+
+Span = tuple[float, float]
+
+ENROL_MIN_SPEECH_S = 5.0  # what the app asks for when enrolling from a recording
+ENROL_MAX_USEFUL_S = 30.0  # longer recordings are fine, but add little
+
+STEPS = {  # what each step of analyse_steps does, for progress messages
+    "prepare": "Preparing the waveform: mono, resampling, trimming, silence removal, loudness",
+    "features": "Computing the log-mel spectrogram and the encoder's windows",
+    "embed": "Embedding the speech with the encoder",
+    "identify": "Ranking the enrolled speakers",
+}
+
+
+@dataclass
+class Analysis:
+    """Everything computed for one clip, filled in step by step (see :func:`analyse_steps`)."""
+
+    clip: AudioClip
+    prepared: Prepared | None = None
+    features: np.ndarray | None = None  # (frames, n_mels) log-mel of the prepared speech
+    windows: list[Span] = field(default_factory=list)  # speech-time spans the encoder sees
+    frames_per_second: float = 0.0
+    embedding: np.ndarray | None = None
+    identification: Identification | None = None  # None without a gallery
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def speech_s(self) -> float:
+        return self.prepared.speech_s if self.prepared is not None else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.embedding is not None
+
+
+def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
+    """The (start_s, end_s) of each window :func:`features.split_windows` cuts (speech time)."""
+    rate = frames_per_second(pipeline)
+    size = max(1, int(round(pipeline.features.window_s * rate)))
+    hop = max(1, int(round(pipeline.features.window_hop_s * rate)))
+    return [(s / rate, min(s + size, frame_count) / rate) for s in window_starts(frame_count, size, hop)]
+
+
+def decode_upload(data: bytes, name: str) -> AudioClip:
+    """An uploaded or recorded file as audio (SpeakerIDError with a readable message otherwise)."""
+    return decode_bytes(data, name or "upload")
+
+
+def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5
+                  ) -> Iterator[tuple[str, Analysis]]:
+    """Run the steps one by one, yielding ``(step, analysis so far)`` after each, so that a caller
+    can show each result as soon as it exists. SpeakerIDError (readable) when a step refuses."""
+    analysis = Analysis(clip, frames_per_second=frames_per_second(encoder.pipeline))
+    started = time.perf_counter()
+    analysis.prepared = encoder.prepare(clip)
+    analysis.timings["prepare"] = time.perf_counter() - started
+    yield "prepare", analysis
+    started = time.perf_counter()
+    analysis.features = encoder.features(analysis.prepared)
+    analysis.windows = window_spans(analysis.features.shape[0], encoder.pipeline)
+    analysis.timings["features"] = time.perf_counter() - started
+    yield "features", analysis
+    started = time.perf_counter()
+    analysis.embedding = encoder.embed_features(analysis.features)
+    analysis.timings["embed"] = time.perf_counter() - started
+    yield "embed", analysis
+    if gallery is not None:
+        started = time.perf_counter()
+        analysis.identification = gallery.identify_embedding(analysis.embedding, top_k)
+        analysis.timings["identify"] = time.perf_counter() - started
+        yield "identify", analysis
+
+
+def analyse(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5
+            ) -> Analysis:
+    """Every step of :func:`analyse_steps` at once."""
+    result = Analysis(clip)
+    for _, result in analyse_steps(clip, encoder, gallery, top_k):  # noqa: B007 (the last one)
+        pass
+    return result
+
+
+@dataclass(frozen=True)
+class SpeechCheck:
+    """Whether a clip holds enough speech to enrol from, with a sentence for the user."""
+
+    duration_s: float
+    speech_s: float
+    ok: bool
+    message: str
+
+
+def speech_check(clip: AudioClip, encoder: Encoder, min_speech_s: float = ENROL_MIN_SPEECH_S,
+                 recording: bool = False) -> SpeechCheck:
+    """How much speech ``clip`` holds, judged against what enrolment asks for."""
+    if clip.duration_s < encoder.pipeline.preprocess.min_speech_s:
+        what = "recording" if recording else "clip"
+        return SpeechCheck(clip.duration_s, 0.0, False,
+                           f"the {what} is only {clip.duration_s:.1f} s long; at least "
+                           f"{min_speech_s:.0f} s of speech is needed")
+    try:
+        prepared = prepare(clip, encoder.pipeline.preprocess, require_speech=False)
+    except SpeakerIDError as exc:
+        return SpeechCheck(clip.duration_s, 0.0, False, str(exc))
+    speech = prepared.speech_s
+    if speech == 0:
+        return SpeechCheck(clip.duration_s, 0.0, False,
+                           "no speech found: the recording is silent or only noise")
+    if speech < min_speech_s:
+        more = "keep talking" if recording else "use a longer clip"
+        return SpeechCheck(clip.duration_s, speech, False,
+                           f"only {speech:.1f} s of speech captured; {more} to reach at least "
+                           f"{min_speech_s:.0f} s")
+    note = ""
+    if recording and clip.duration_s > ENROL_MAX_USEFUL_S:
+        note = f" (longer than needed: {ENROL_MAX_USEFUL_S:.0f} s is plenty)"
+    return SpeechCheck(clip.duration_s, speech, True,
+                       f"{speech:.1f} s of speech in {clip.duration_s:.1f} s: good{note}")

@@ -1,0 +1,225 @@
+"""Continuous identification from a live audio stream (the app's microphone page).
+
+:class:`LiveIdentifier` keeps the last ``buffer_s`` seconds of audio, resampled to the encoder's
+rate, and identifies the speaker in it every ``hop_s`` seconds of new audio when enough speech is
+present. Audio arrives in frames of any rate, channel count and sample type (WebRTC delivers
+48 kHz int16 frames of 20 ms, interleaved or planar); :meth:`LiveIdentifier.push` is cheap and
+thread-safe, so a media thread can feed it while another thread calls :meth:`LiveIdentifier.update`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import soxr
+
+from .audio import from_array
+from .errors import SpeakerIDError
+from .preprocess import prepare
+
+if TYPE_CHECKING:
+    from .encoder import Encoder
+    from .gallery import Gallery, Identification
+
+Layout = Literal["interleaved", "planar"]
+
+BUFFER_S = 6.0
+HOP_S = 1.5
+MIN_SPEECH_S = 1.5
+HISTORY = 120
+
+
+@dataclass(frozen=True)
+class LiveResult:
+    """One identification of the rolling buffer (``identification`` None: not enough speech)."""
+
+    at_s: float  # seconds of audio received when it was made
+    speech_s: float  # speech found in the buffer
+    level_db: float  # loudness of the last half second (dBFS)
+    identification: Identification | None
+    message: str
+    elapsed_s: float  # how long the identification took
+
+    @property
+    def speaker(self) -> str | None:
+        return self.identification.speaker if self.identification is not None else None
+
+
+def to_float_mono(samples: Any, channels: int | None = None, layout: Layout = "interleaved"
+                  ) -> np.ndarray:
+    """Any PCM block as float32 mono in [-1, 1].
+
+    1-D input is interleaved when ``channels`` > 1; 2-D input is (frames, channels), or
+    (channels, frames) with ``layout="planar"``. Integer samples are scaled by their type's range
+    (unsigned types are centred first).
+    """
+    array = np.asarray(samples)
+    if array.size == 0:
+        return np.zeros(0, np.float32)
+    if np.issubdtype(array.dtype, np.unsignedinteger):
+        half = float(np.iinfo(array.dtype).max) / 2 + 0.5
+        array = (array.astype(np.float32) - half) / half
+    elif np.issubdtype(array.dtype, np.integer):
+        array = array.astype(np.float32) / (float(np.iinfo(array.dtype).max) + 1)
+    elif np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float32, copy=False)
+    else:
+        raise SpeakerIDError(f"audio samples of type {array.dtype} are not PCM")
+    if array.ndim == 1:
+        if channels and channels > 1:
+            usable = len(array) - len(array) % channels
+            array = array[:usable].reshape(-1, channels)
+        else:
+            return np.clip(np.nan_to_num(array), -1, 1)
+    elif array.ndim == 2:
+        if layout == "planar":
+            array = array.T
+    else:
+        raise SpeakerIDError(f"expected a 1-D or 2-D block of samples, not shape {array.shape}")
+    return np.clip(np.nan_to_num(array.mean(axis=1, dtype=np.float32)), -1, 1)
+
+
+class LiveIdentifier:
+    """A rolling audio buffer that identifies the current speaker every ``hop_s`` seconds."""
+
+    def __init__(self, encoder: Encoder, gallery: Gallery, buffer_s: float = BUFFER_S,
+                 hop_s: float = HOP_S, min_speech_s: float = MIN_SPEECH_S, top_k: int = 3) -> None:
+        if buffer_s <= 0 or hop_s <= 0:
+            raise SpeakerIDError("the live buffer and hop must be positive")
+        self.encoder = encoder
+        self.gallery = gallery
+        self.rate = encoder.pipeline.preprocess.sample_rate
+        self.buffer_s = buffer_s
+        self.hop_s = hop_s
+        self.min_speech_s = max(min_speech_s, encoder.pipeline.preprocess.min_speech_s)
+        self.top_k = top_k
+        self._ring = np.zeros(int(round(buffer_s * self.rate)), np.float32)
+        self._filled = 0  # valid samples in the ring (up to its size)
+        self._received = 0  # samples received since the start, at self.rate
+        self._last_update = 0  # self._received at the last identification
+        self._stream: soxr.ResampleStream | None = None
+        self._stream_rate: int | None = None
+        self._lock = threading.Lock()
+        self._busy = threading.Lock()
+        self.latest: LiveResult | None = None
+        self.history: deque[LiveResult] = deque(maxlen=HISTORY)
+        self.started = time.monotonic()
+
+    # --- input --------------------------------------------------------------------------------
+    def push(self, samples: Any, sample_rate: int, channels: int | None = None,
+             layout: Layout = "interleaved") -> None:
+        """Add a block of audio (see :func:`to_float_mono` for the accepted shapes and types)."""
+        if not isinstance(sample_rate, int | np.integer) or not 1000 <= int(sample_rate) <= 384000:
+            raise SpeakerIDError(f"sample rate {sample_rate!r} is not between 1 and 384 kHz")
+        mono = to_float_mono(samples, channels, layout)
+        if len(mono) == 0:
+            return
+        with self._lock:
+            if self._stream_rate != int(sample_rate):
+                self._stream = (None if int(sample_rate) == self.rate else
+                                soxr.ResampleStream(int(sample_rate), self.rate, 1, dtype="float32"))
+                self._stream_rate = int(sample_rate)
+            block = mono if self._stream is None else self._stream.resample_chunk(mono)
+            self._append(block)
+
+    def push_frame(self, frame: Any) -> None:
+        """Add an ``av.AudioFrame`` (what streamlit-webrtc's audio callback receives)."""
+        channels = len(frame.layout.channels)
+        planar = bool(frame.format.is_planar)
+        array = frame.to_ndarray()
+        if planar:
+            self.push(array, int(frame.sample_rate), channels, layout="planar")
+        else:
+            self.push(array.reshape(-1), int(frame.sample_rate), channels)
+
+    def _append(self, block: np.ndarray) -> None:
+        if len(block) == 0:  # the resampler holds back its first few milliseconds
+            return
+        size = len(self._ring)
+        if len(block) >= size:
+            self._ring[:] = block[-size:]
+        else:
+            self._ring = np.roll(self._ring, -len(block))
+            self._ring[-len(block):] = block
+        self._filled = min(size, self._filled + len(block))
+        self._received += len(block)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._ring[:] = 0
+            self._filled = self._received = self._last_update = 0
+            self._stream, self._stream_rate = None, None
+            self.latest = None
+            self.history.clear()
+            self.started = time.monotonic()
+
+    # --- state --------------------------------------------------------------------------------
+    @property
+    def received_s(self) -> float:
+        return self._received / self.rate
+
+    @property
+    def buffered_s(self) -> float:
+        return self._filled / self.rate
+
+    def buffer(self) -> np.ndarray:
+        """A copy of the buffered audio, oldest first, at the encoder's rate."""
+        with self._lock:
+            return self._ring[len(self._ring) - self._filled:].copy()
+
+    def level_db(self, seconds: float = 0.5) -> float:
+        with self._lock:
+            count = min(self._filled, int(seconds * self.rate))
+            tail = self._ring[len(self._ring) - count:]
+            power = float(np.mean(np.square(tail, dtype=np.float64))) if count else 0.0
+        return 10 * np.log10(power + 1e-12)
+
+    def due(self) -> bool:
+        """True when ``hop_s`` seconds of new audio arrived since the last identification."""
+        return (self._received - self._last_update) >= self.hop_s * self.rate
+
+    # --- identification -----------------------------------------------------------------------
+    def update(self, force: bool = False) -> LiveResult | None:
+        """Identify the buffer when due (or when ``force``); None when not due or already running."""
+        if not (force or self.due()) or self._filled == 0:
+            return None
+        if not self._busy.acquire(blocking=False):
+            return None
+        try:
+            with self._lock:
+                self._last_update = self._received
+                at_s = self._received / self.rate
+            signal = self.buffer()
+            level = self.level_db()
+            started = time.perf_counter()
+            result = self._identify(signal, at_s, level, started)
+            self.latest = result
+            self.history.append(result)
+            return result
+        finally:
+            self._busy.release()
+
+    def _identify(self, signal: np.ndarray, at_s: float, level: float, started: float) -> LiveResult:
+        config = self.encoder.pipeline.preprocess
+        prepared = prepare(from_array(signal, self.rate, "microphone"), config, require_speech=False)
+        speech = prepared.speech_s
+        if speech < self.min_speech_s:
+            message = ("listening: no speech yet" if speech == 0 else
+                       f"listening: {speech:.1f} s of speech in the last {len(signal) / self.rate:.0f} s, "
+                       f"{self.min_speech_s:.1f} s needed")
+            return LiveResult(at_s, speech, level, None, message, time.perf_counter() - started)
+        embedding = self.encoder.embed_prepared(prepared)
+        found = self.gallery.identify_embedding(embedding, self.top_k)
+        best = found.best
+        if best is None:
+            message = "no speakers enrolled"
+        elif found.speaker is None:
+            message = f"unknown speaker (closest: {best.name}, score {best.score:.2f})"
+        else:
+            message = f"{best.name} (score {best.score:.2f}, {best.probability:.0%})"
+        return LiveResult(at_s, speech, level, found, message, time.perf_counter() - started)

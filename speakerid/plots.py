@@ -1,0 +1,309 @@
+"""Figures for the app and reports: waveforms, spectrograms, matches, timelines, training curves.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, so
+figures can be drawn from several threads); the caller shows, saves or closes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+if TYPE_CHECKING:
+    from .gallery import Identification
+    from .preprocess import Prepared
+    from .timeline import Timeline
+
+Span = tuple[float, float]
+
+INK = "#1f2933"
+MUTED = "#7b8794"
+ACCENT = "#2563eb"
+MATCH = "#16a34a"
+BELOW = "#9aa5b1"
+REMOVED = "#ef4444"
+SILENCE = "#f59e0b"
+UNKNOWN = "#9aa5b1"
+PALETTE = ["#2563eb", "#16a34a", "#db2777", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#4d7c0f",
+           "#be123c", "#0f766e"]
+MAX_COLUMNS = 2000  # a waveform is drawn as at most this many min/max columns
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1, **kwargs: Any):
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
+    for ax in axes.flat:
+        _style(ax)
+    return fig, axes
+
+
+def _style(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color(MUTED)
+    ax.tick_params(colors=INK, labelsize=8)
+    ax.title.set_color(INK)
+    ax.xaxis.label.set_color(INK)
+    ax.yaxis.label.set_color(INK)
+
+
+def envelope(signal: np.ndarray, sample_rate: int, columns: int = MAX_COLUMNS
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(times, minima, maxima) of ``signal`` in at most ``columns`` columns: what a plot can show."""
+    signal = np.asarray(signal, dtype=np.float32).reshape(-1)
+    if len(signal) == 0:
+        return np.zeros(1), np.zeros(1), np.zeros(1)
+    step = max(1, int(np.ceil(len(signal) / columns)))
+    count = int(np.ceil(len(signal) / step))
+    padded = np.pad(signal, (0, count * step - len(signal)), mode="edge").reshape(count, step)
+    times = (np.arange(count) * step + step / 2) / sample_rate
+    return times, padded.min(axis=1), padded.max(axis=1)
+
+
+def removed_spans(kept: Sequence[Span] | None, duration_s: float) -> list[Span]:
+    """The complement of ``kept`` within [0, duration_s]: what a cutting stage threw away."""
+    if kept is None:
+        return []
+    removed, cursor = [], 0.0
+    for start, end in sorted(kept):
+        if start > cursor + 1e-6:
+            removed.append((cursor, min(start, duration_s)))
+        cursor = max(cursor, end)
+    if cursor < duration_s - 1e-6:
+        removed.append((cursor, duration_s))
+    return [(a, b) for a, b in removed if b > a]
+
+
+def _draw_waveform(ax, signal: np.ndarray, sample_rate: int, color: str = ACCENT,
+                   offset_s: float = 0.0) -> None:
+    times, low, high = envelope(signal, sample_rate)
+    ax.fill_between(times + offset_s, low, high, color=color, linewidth=0.4, alpha=0.9)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_yticks([-1, 0, 1])
+    ax.margins(x=0)
+    ax.set_ylabel("amplitude", fontsize=8)
+
+
+def _shade(ax, spans: Sequence[Span], color: str, offset_s: float = 0.0) -> None:
+    for start, end in spans:
+        ax.axvspan(start + offset_s, end + offset_s, color=color, alpha=0.18, linewidth=0)
+
+
+def waveform(signal: np.ndarray, sample_rate: int, kept: Sequence[Span] | None = None,
+             title: str | None = None, removed_label: str = "removed",
+             removed_color: str = REMOVED) -> Figure:
+    """A waveform; spans outside ``kept`` (when given) are shaded as removed."""
+    fig, axes = _figure(9, 2.0)
+    ax = axes[0, 0]
+    duration = len(signal) / sample_rate
+    _draw_waveform(ax, signal, sample_rate)
+    removed = removed_spans(kept, duration)
+    _shade(ax, removed, removed_color)
+    ax.set_xlim(0, max(duration, 1e-3))
+    ax.set_xlabel("time (s)", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    if removed:
+        ax.legend(handles=[Patch(color=removed_color, alpha=0.3, label=removed_label)],
+                  loc="upper right", fontsize=8, frameon=False)
+    return fig
+
+
+def pipeline_waveforms(prepared: Prepared) -> Figure:
+    """Three rows: the input with trimmed parts shaded, the trimmed audio with silence shaded, the
+    speech the encoder hears; each titled with its duration."""
+    resampled = prepared.stage("resample")
+    trimmed = prepared.stage("trim")
+    silence = prepared.stage("silence")
+    final = prepared.stages[-1]
+    fig, axes = _figure(9, 5.4, rows=3)
+    rows = [
+        (resampled, trimmed.kept, "trimmed (intro/outro of a long recording)", REMOVED,
+         f"1 · input, mono at {resampled.sample_rate} Hz: {resampled.duration_s:.1f} s"),
+        (trimmed, silence.kept, "silence / noise removed", SILENCE,
+         f"2 · after trimming: {trimmed.duration_s:.1f} s"),
+        (final, None, "", ACCENT,
+         f"3 · speech sent to the encoder (loudness-normalised): {final.duration_s:.1f} s"),
+    ]
+    for ax, (stage, kept, label, color, title) in zip(axes[:, 0], rows):
+        duration = stage.duration_s
+        _draw_waveform(ax, stage.signal, stage.sample_rate, color=INK if kept is not None else ACCENT)
+        removed = removed_spans(kept, duration)
+        _shade(ax, removed, color)
+        ax.set_xlim(0, max(duration, 1e-3))
+        ax.set_title(title, fontsize=10, loc="left")
+        if removed:
+            seconds = sum(b - a for a, b in removed)
+            ax.legend(handles=[Patch(color=color, alpha=0.3, label=f"{label}: {seconds:.1f} s")],
+                      loc="upper right", fontsize=8, frameon=False)
+    axes[-1, 0].set_xlabel("time (s)", fontsize=8)
+    return fig
+
+
+def spectrogram(features: np.ndarray, frames_per_second: float,
+                windows: Sequence[Span] | None = None, title: str | None = None) -> Figure:
+    """Log-mel spectrogram (frames, n_mels) with the encoder's windows marked above it."""
+    features = np.asarray(features)
+    fig, axes = _figure(9, 2.8)
+    ax = axes[0, 0]
+    duration = features.shape[0] / frames_per_second
+    image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="magma",
+                      extent=(0, max(duration, 1e-3), 0, features.shape[1]), interpolation="nearest")
+    cbar = fig.colorbar(image, ax=ax, pad=0.01)
+    cbar.set_label("log power", fontsize=8)
+    cbar.ax.tick_params(labelsize=7)
+    ax.set_ylabel("mel band", fontsize=8)
+    ax.set_xlabel("speech time (s)", fontsize=8)
+    if windows:
+        top = features.shape[1]
+        for index, (start, end) in enumerate(windows):
+            level = top * (1.02 + 0.04 * (index % 2))
+            ax.plot([start, end], [level, level], color=PALETTE[index % len(PALETTE)], linewidth=3,
+                    solid_capstyle="butt", clip_on=False)
+        ax.set_ylim(0, top)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left", pad=14 if windows else 6)
+    return fig
+
+
+def matches(identification: Identification, title: str | None = None) -> Figure:
+    """Ranked matches as horizontal bars (best on top), with the decision threshold as a line."""
+    items = list(identification.matches)
+    threshold = identification.threshold
+    fig, axes = _figure(7, 0.55 * max(len(items), 1) + 1.0)
+    ax = axes[0, 0]
+    if not items:
+        ax.text(0.5, 0.5, "no enrolled speakers", ha="center", va="center", color=MUTED,
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    names = [m.name for m in items][::-1]
+    scores = np.array([m.score for m in items][::-1])
+    colors = [MATCH if s >= threshold else BELOW for s in scores]
+    low = min(0.0, float(scores.min()), threshold)
+    high = max(float(scores.max()), threshold)
+    span = max(high - low, 1e-3)
+    ax.barh(range(len(items)), scores - low, left=low, color=colors, height=0.6)
+    ax.axvline(threshold, color=INK, linestyle="--", linewidth=1)
+    ax.text(threshold, len(items) - 0.45, f" threshold {threshold:.2f}", fontsize=8, color=INK,
+            va="bottom")
+    for row, match in enumerate(items[::-1]):
+        ax.text(match.score + span * 0.01, row, f"{match.score:.2f} · {match.probability:.0%}",
+                va="center", fontsize=8, color=INK)
+    ax.set_yticks(range(len(items)), names, fontsize=9)
+    ax.set_xlim(low, high + span * 0.25)
+    ax.set_ylim(-0.6, len(items) - 0.1)
+    ax.set_xlabel("similarity score (label: score · calibrated probability)", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    return fig
+
+
+def speaker_colors(names: Sequence[str | None]) -> dict[str | None, str]:
+    """A stable colour per speaker name (sorted), grey for the unknown speaker (None)."""
+    known = sorted({n for n in names if n is not None}, key=str.casefold)
+    colors: dict[str | None, str] = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(known)}
+    colors[None] = UNKNOWN
+    return colors
+
+
+def timeline(result: Timeline, title: str | None = None) -> Figure:
+    """Who speaks when: one lane per speaker (unknown last), segments as bars on the clip's time."""
+    names = sorted({s.speaker for s in result.segments if s.speaker is not None}, key=str.casefold)
+    lanes: list[str | None] = [*names, None] if any(s.speaker is None for s in result.segments) else names
+    colors = speaker_colors(lanes)
+    fig, axes = _figure(9, 0.5 * max(len(lanes), 1) + 1.2)
+    ax = axes[0, 0]
+    for row, lane in enumerate(lanes):
+        spans = [(s.start_s, s.end_s - s.start_s) for s in result.segments if s.speaker == lane]
+        ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[lane])
+    ax.set_yticks(range(len(lanes)), [lane if lane is not None else "unknown" for lane in lanes],
+                  fontsize=9)
+    ax.set_ylim(-0.6, max(len(lanes), 1) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(result.duration_s, 1e-3))
+    ax.set_xlabel("time in the clip (s)", fontsize=8)
+    ax.grid(axis="x", color=MUTED, alpha=0.2)
+    if not lanes:
+        ax.text(0.5, 0.5, "no speech found", ha="center", va="center", color=MUTED,
+                transform=ax.transAxes)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    return fig
+
+
+def training_curves(history: Sequence[dict[str, float]]) -> Figure:
+    """Per epoch: the loss, the mean same/different-speaker distance (the reference's "epoch vs
+    distance" plot) and, when recorded, the validation equal-error rate."""
+    epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
+    has_eer = any("eer" in row for row in history)
+    fig, axes = _figure(9, 2.8, cols=3 if has_eer else 2)
+    loss_ax, distance_ax = axes[0, 0], axes[0, 1]
+    _series(loss_ax, epochs, history, "loss", ACCENT, "loss")
+    loss_ax.set_title("training loss", fontsize=10, loc="left")
+    _series(distance_ax, epochs, history, "same_distance", MATCH, "same speaker")
+    _series(distance_ax, epochs, history, "different_distance", REMOVED, "different speakers")
+    distance_ax.set_title("mean distance on validation pairs", fontsize=10, loc="left")
+    if distance_ax.get_legend_handles_labels()[0]:
+        distance_ax.legend(fontsize=8, frameon=False)
+    if has_eer:
+        eer_ax = axes[0, 2]
+        _series(eer_ax, epochs, history, "eer", INK, "EER", scale=100.0)
+        eer_ax.set_title("validation EER (%)", fontsize=10, loc="left")
+    for ax in axes.flat:
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.grid(color=MUTED, alpha=0.2)
+        if len(epochs) <= 30:
+            ax.set_xticks(epochs if len(epochs) <= 12 else epochs[::max(1, len(epochs) // 10)])
+    return fig
+
+
+def _series(ax, epochs: Sequence[float], history: Sequence[dict[str, float]], key: str, color: str,
+            label: str, scale: float = 1.0) -> None:
+    points = [(e, row[key] * scale) for e, row in zip(epochs, history) if key in row]
+    if points:
+        x, y = zip(*points)
+        ax.plot(x, y, marker="o", markersize=3, color=color, label=label, linewidth=1.5)
+
+
+def precision_recall(points: Sequence[dict[str, float]], threshold: float | None = None) -> Figure:
+    """Precision and recall of "same speaker" decisions against the threshold on the score."""
+    rows = sorted((p for p in points if {"threshold", "precision", "recall"} <= p.keys()),
+                  key=lambda p: p["threshold"])
+    fig, axes = _figure(7, 2.8)
+    ax = axes[0, 0]
+    if rows:
+        x = [p["threshold"] for p in rows]
+        ax.plot(x, [p["precision"] for p in rows], color=ACCENT, label="precision", linewidth=1.5)
+        ax.plot(x, [p["recall"] for p in rows], color=MATCH, label="recall", linewidth=1.5)
+    if threshold is not None:
+        ax.axvline(threshold, color=INK, linestyle="--", linewidth=1, label=f"threshold {threshold:.2f}")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("decision threshold on the score", fontsize=8)
+    ax.set_ylabel("rate", fontsize=8)
+    ax.grid(color=MUTED, alpha=0.2)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.set_title("precision / recall vs threshold (held-out speakers)", fontsize=10, loc="left")
+    return fig
+
+
+def live_history(times: Sequence[float], scores: Sequence[float], threshold: float,
+                 labels: Sequence[str | None]) -> Figure:
+    """The best score over the last seconds of a live session, coloured by the speaker found."""
+    colors = speaker_colors(labels)
+    fig, axes = _figure(9, 1.8)
+    ax = axes[0, 0]
+    if times:
+        ax.plot(times, scores, color=MUTED, linewidth=1)
+        ax.scatter(times, scores, c=[colors[label] for label in labels], s=18, zorder=3)
+    ax.axhline(threshold, color=INK, linestyle="--", linewidth=1)
+    ax.set_xlabel("seconds since start", fontsize=8)
+    ax.set_ylabel("best score", fontsize=8)
+    ax.grid(color=MUTED, alpha=0.2)
+    return fig

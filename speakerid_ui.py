@@ -1,0 +1,240 @@
+"""Shared pieces of the Streamlit pages: cached model and gallery, friendly errors, small widgets.
+
+Presentation only: everything computed comes from the ``speakerid`` package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+from speakerid import SpeakerIDError, paths
+from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from speakerid.encoder import Encoder
+    from speakerid.gallery import Gallery
+
+AUDIO_TYPES = sorted({ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS})
+PAGES = {
+    "identify": "pages/identify.py",
+    "gallery": "pages/gallery.py",
+    "live": "pages/live.py",
+    "train": "pages/train.py",
+}
+
+
+# --- model and gallery, loaded once per process ------------------------------------------------
+def model_location() -> tuple[str, float]:
+    """The model directory the library would load now, and its weights' modification time (so a
+    newly activated model is picked up)."""
+    from speakerid.encoder import WEIGHTS_FILE, default_model_dir
+
+    folder = default_model_dir()
+    weights = folder / WEIGHTS_FILE
+    return str(folder), weights.stat().st_mtime if weights.is_file() else 0.0
+
+
+@st.cache_resource(show_spinner="Loading the speaker model…", max_entries=4)
+def _load_encoder(folder: str, stamp: float) -> Encoder:
+    from speakerid import Encoder
+
+    return Encoder.load(folder)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _open_gallery(path: str, model: str, stamp: float, _encoder: Encoder) -> Gallery:
+    from speakerid import Gallery
+
+    return Gallery(path, encoder=_encoder)
+
+
+def load_encoder() -> tuple[Encoder | None, str | None]:
+    """(encoder, None), or (None, why) when no usable model is installed."""
+    folder, stamp = model_location()
+    try:
+        return _load_encoder(folder, stamp), None
+    except SpeakerIDError as exc:
+        return None, str(exc)
+
+
+def require_encoder() -> Encoder:
+    """The active encoder; without one, explain how to get one and stop the page."""
+    encoder, problem = load_encoder()
+    if encoder is None:
+        st.warning("**No speaker model is installed yet.** Identification needs a trained model.",
+                   icon=":material/model_training:")
+        st.markdown(
+            "- Train one on the **Train** page (a folder of recordings, one folder per speaker), "
+            "then press *Make this model active*;\n"
+            "- or copy a trained model folder (`config.json` + `encoder.weights.h5`) to "
+            "`weights/` in the project, or point the `SPEAKERID_WEIGHTS` environment variable at it.")
+        st.page_link(PAGES["train"], label="Go to the Train page", icon=":material/arrow_forward:")
+        with st.expander("Details"):
+            st.code(problem or "", language=None)
+        st.stop()
+    return encoder
+
+
+def open_gallery(encoder: Encoder) -> Gallery:
+    folder, stamp = model_location()
+    try:
+        return _open_gallery(str(paths.gallery_path()), folder, stamp, encoder)
+    except SpeakerIDError as exc:
+        st.error(f"The gallery cannot be opened: {exc}", icon=":material/error:")
+        st.stop()
+
+
+def require_gallery(encoder: Encoder) -> Gallery:
+    """The gallery, checked against the encoder; offers re-enrolment when the model changed."""
+    gallery = open_gallery(encoder)
+    try:
+        gallery.check_encoder()
+    except SpeakerIDError:
+        st.warning("**The gallery was enrolled with another model.** Its speakers must be re-enrolled "
+                   "with the current model from their stored recordings (nothing to record again).",
+                   icon=":material/sync_problem:")
+        if st.button("Re-enrol all speakers now", type="primary", key="reenroll_gallery"):
+            reenroll(gallery, encoder)
+            st.rerun()
+        st.stop()
+    return gallery
+
+
+def reenroll(gallery: Gallery, encoder: Encoder) -> int:
+    """Re-embed every stored clip with ``encoder``, showing progress."""
+    bar = st.progress(0.0, text="Re-enrolling the gallery…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"Re-enrolling the gallery: clip {done} of {total}")
+
+    try:
+        count = gallery.reenroll(encoder, progress)
+    except SpeakerIDError as exc:
+        bar.empty()
+        st.error(f"Re-enrolment failed: {exc}", icon=":material/error:")
+        st.stop()
+    bar.empty()
+    st.toast(f"Gallery re-enrolled: {count} clip(s)", icon=":material/check_circle:")
+    return count
+
+
+def clear_model_cache() -> None:
+    _load_encoder.clear()
+    _open_gallery.clear()
+
+
+# --- audio inputs -------------------------------------------------------------------------------
+def decode(uploaded) -> AudioClip | None:
+    """An UploadedFile (upload or recording) decoded, or None after showing why it is unusable."""
+    from speakerid.analysis import decode_upload
+
+    try:
+        return decode_upload(uploaded.getvalue(), uploaded.name)
+    except SpeakerIDError as exc:
+        st.error(f"**{uploaded.name}** cannot be used: {without_name(str(exc), uploaded.name)}",
+                 icon=":material/error:")
+        return None
+
+
+def without_name(message: str, name: str) -> str:
+    prefix = f"{name}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:"
+
+
+def md(text: str) -> str:
+    """User text (a speaker's name) shown literally inside Markdown."""
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(text))
+
+
+def digest(*parts: bytes | str) -> str:
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode())
+    return h.hexdigest()[:16]
+
+
+def show(fig: Figure) -> None:
+    """Show a matplotlib figure and release it."""
+    st.pyplot(fig, width="stretch")
+
+
+# --- text ---------------------------------------------------------------------------------------
+def seconds(value: float) -> str:
+    """12.3 s, 4 min 05 s, 1 h 02 min."""
+    if value < 60:
+        return f"{value:.1f} s"
+    if value < 3600:
+        return f"{int(value // 60)} min {int(value % 60):02d} s"
+    return f"{int(value // 3600)} h {int(value % 3600 // 60):02d} min"
+
+
+def clock(value: float) -> str:
+    """A time in a clip as m:ss.s"""
+    return f"{int(value // 60)}:{value % 60:04.1f}"
+
+
+def onboarding(where: str) -> None:
+    """How to start, for a first-time user with an empty gallery."""
+    with st.container(border=True):
+        st.markdown("#### :material/waving_hand: Getting started")
+        st.markdown(
+            "The gallery is empty: the app can only recognise voices it has been shown.\n\n"
+            "1. **Enrol two voices** on the Gallery page: for each person, upload a clip or record "
+            "5–30 seconds of them speaking, and give their name.\n"
+            "2. **Identify**: come back here and upload or record a clip; the app tells you who is "
+            "speaking, or that the voice is unknown.\n"
+            "3. **Go further**: import a whole folder of speakers, follow a speaker live from the "
+            "microphone, or train a model on your own recordings.")
+        if where != "gallery":
+            st.page_link(PAGES["gallery"], label="Enrol speakers in the Gallery",
+                         icon=":material/person_add:")
+
+
+def env_note() -> str | None:
+    if os.environ.get("SPEAKERID_WEIGHTS"):
+        return f"SPEAKERID_WEIGHTS={os.environ['SPEAKERID_WEIGHTS']}"
+    return None
+
+
+def sidebar_status() -> None:
+    """Which model is in use and how big the gallery is."""
+    encoder, problem = load_encoder()
+    with st.sidebar:
+        st.caption("MODEL")
+        if encoder is None:
+            st.markdown(":orange[no model installed]")
+            return
+        where = Path(encoder.path).name if encoder.path else "in memory"
+        st.markdown(f"**{encoder.model_config.backbone}** · `{where}`")
+        st.caption(f"threshold {encoder.threshold:.2f}"
+                   + (f" · EER {encoder.calibration.eer:.1%}" if encoder.calibration.eer else ""))
+        folder, stamp = model_location()
+        try:
+            count = len(_open_gallery(str(paths.gallery_path()), folder, stamp, encoder))
+        except SpeakerIDError:  # the pages report gallery problems themselves
+            return
+        st.caption("GALLERY")
+        st.markdown(f"**{count}** speaker{'s' if count != 1 else ''} enrolled")
+
+
+# --- messages that survive a rerun ----------------------------------------------------------------
+def flash(message: str, kind: str = "success") -> None:
+    """Show ``message`` at the top of the page after the next rerun (e.g. after saving)."""
+    st.session_state.setdefault("_flash", []).append((kind, message))
+
+
+def show_flash() -> None:
+    for kind, message in st.session_state.pop("_flash", []):
+        icon = {"success": ":material/check_circle:", "warning": ":material/warning:",
+                "error": ":material/error:"}.get(kind, ":material/info:")
+        getattr(st, kind, st.info)(message, icon=icon)

@@ -1,0 +1,137 @@
+"""The live rolling buffer: any frame format in, the encoder's rate out, identification when due."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from synthetic import synth_voice
+
+from speakerid import SpeakerIDError
+from speakerid.audio import from_array
+from speakerid.gallery import Gallery
+from speakerid.live import LiveIdentifier, to_float_mono
+
+RATE = 16000
+
+
+@pytest.fixture
+def gallery(tmp_path, untrained_encoder):
+    with Gallery(tmp_path / "g.sqlite", untrained_encoder) as opened:
+        yield opened
+
+
+def frames(signal: np.ndarray, rate: int, frame_s: float = 0.02):
+    size = int(rate * frame_s)
+    for start in range(0, len(signal), size):
+        yield signal[start:start + size]
+
+
+def as_int16(signal: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(signal, -1, 1) * 32767).astype(np.int16)
+
+
+def test_any_sample_format_becomes_float_mono():
+    stereo = np.array([[0.5, -0.5], [0.25, 0.25]], np.float32)
+    assert to_float_mono(stereo) == pytest.approx([0.0, 0.25])
+    assert to_float_mono(stereo.T.copy(), layout="planar") == pytest.approx([0.0, 0.25])
+    interleaved = np.array([16384, -16384, 8192, 8192], np.int16)
+    assert to_float_mono(interleaved, channels=2) == pytest.approx([0.0, 0.25])
+    assert to_float_mono(np.array([128, 255, 0], np.uint8)) == pytest.approx([0.0, 0.99, -1.0], abs=0.01)
+    assert to_float_mono(np.array([2**30], np.int32)) == pytest.approx([0.5])
+    assert to_float_mono(np.array([np.nan, 2.0])) == pytest.approx([0.0, 1.0])
+    assert to_float_mono(np.zeros(0, np.int16)).shape == (0,)
+    with pytest.raises(SpeakerIDError):
+        to_float_mono(np.array(["a", "b"]))
+    with pytest.raises(SpeakerIDError):
+        to_float_mono(np.zeros((2, 2, 2)))
+
+
+def test_frames_at_48k_are_resampled_and_only_the_last_seconds_kept(untrained_encoder, gallery):
+    live = LiveIdentifier(untrained_encoder, gallery, buffer_s=2.0)
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(3 * 48000) / 48000)).astype(np.float32)
+    for block in frames(as_int16(tone), 48000):
+        live.push(block, 48000)
+    assert live.received_s == pytest.approx(3.0, abs=0.05)  # the resampler keeps a few ms back
+    assert live.buffered_s == pytest.approx(2.0)
+    buffered = live.buffer()
+    assert len(buffered) == 2 * RATE
+    # still a 440 Hz tone at the encoder's rate
+    spectrum = np.abs(np.fft.rfft(buffered[:RATE]))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=2)
+    assert live.level_db() == pytest.approx(20 * np.log10(0.3 / np.sqrt(2)), abs=0.5)
+
+
+def test_a_rate_change_mid_stream_is_followed(untrained_encoder, gallery):
+    live = LiveIdentifier(untrained_encoder, gallery)
+    live.push(np.zeros(44100, np.float32), 44100)
+    live.push(np.zeros((16000, 2), np.float64), 16000)
+    assert live.received_s == pytest.approx(2.0, abs=0.05)
+    with pytest.raises(SpeakerIDError):
+        live.push(np.zeros(10), 0)
+
+
+def test_identifies_every_hop_when_there_is_speech(untrained_encoder, gallery):
+    voice = synth_voice(3, 6.0, RATE, seed=1)
+    gallery.enroll("Maya", from_array(voice, RATE, "maya.wav"))
+    live = LiveIdentifier(untrained_encoder, gallery, buffer_s=6.0, hop_s=1.5)
+    assert live.update() is None  # nothing heard yet
+    results = []
+    for block in frames(voice, RATE):
+        live.push(block, RATE)
+        result = live.update()
+        if result is not None:
+            results.append(result)
+    assert len(results) == 4  # at 1.5, 3.0, 4.5 and 6.0 s
+    assert [r.at_s for r in results] == pytest.approx([1.5, 3.0, 4.5, 6.0], abs=0.03)
+    last = results[-1]
+    assert last.identification is not None and last.speaker == "Maya"  # the very audio enrolled
+    assert last.identification.best.score == pytest.approx(1.0, abs=1e-4)
+    assert "Maya" in last.message and live.latest is last and list(live.history) == results
+    assert live.update() is None  # not due again yet
+    assert live.update(force=True) is not None
+
+
+def test_silence_is_reported_as_listening(untrained_encoder, gallery):
+    gallery.enroll("Maya", from_array(synth_voice(3, 6.0, RATE, pauses=False), RATE, "maya.wav"))
+    live = LiveIdentifier(untrained_encoder, gallery)
+    live.push(np.zeros(2 * RATE, np.float32), RATE)
+    result = live.update()
+    assert result is not None and result.identification is None and result.speaker is None
+    assert "listening" in result.message
+    live.reset()
+    assert live.received_s == 0 and live.latest is None and live.update(force=True) is None
+
+
+def test_av_frames_packed_and_planar(untrained_encoder, gallery):
+    av = pytest.importorskip("av")
+    live = LiveIdentifier(untrained_encoder, gallery)
+    samples = as_int16(0.2 * np.ones(960 * 2))
+    packed = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="stereo")
+    packed.sample_rate = 48000
+    live.push_frame(packed)
+    planar = av.AudioFrame.from_ndarray(np.full((2, 960), 0.2, np.float32), format="fltp",
+                                        layout="stereo")
+    planar.sample_rate = 48000
+    for _ in range(49):
+        live.push_frame(planar)
+    assert live.received_s == pytest.approx(1.0, abs=0.05)
+    assert np.median(live.buffer()[-RATE // 2:]) == pytest.approx(0.2, abs=0.01)
+
+
+def test_pushing_from_another_thread_while_identifying(untrained_encoder, gallery):
+    gallery.enroll("Maya", from_array(synth_voice(3, 6.0, RATE, pauses=False), RATE, "maya.wav"))
+    live = LiveIdentifier(untrained_encoder, gallery, hop_s=0.5)
+    voice = as_int16(synth_voice(3, 4.0, 48000, seed=2, pauses=False))
+    feeder = threading.Thread(target=lambda: [live.push(b, 48000) for b in frames(voice, 48000)])
+    feeder.start()
+    results = []
+    while feeder.is_alive():
+        result = live.update()
+        if result is not None:
+            results.append(result)
+    feeder.join()
+    results.append(live.update(force=True))
+    assert live.received_s == pytest.approx(4.0, abs=0.05)
+    assert results[-1].identification is not None
