@@ -1,0 +1,565 @@
+"""Load test: concurrent identify requests against the library and the running app.
+
+Library (the default): ``--threads`` clients share one Gallery, each identifying one audio file
+after another (a closed loop, like users waiting for their answer) until ``--requests`` are done
+or ``--max-seconds`` have passed. Every request runs the whole path: decode, silence removal,
+features, encoder, gallery search. Resident memory (RSS) is read after 100 requests and after the
+last, to show whether identification keeps memory it should give back.
+
+App (``--app``): the real Streamlit app (``streamlit run app.py`` on 127.0.0.1, a free port) on a
+temporary SPEAKERID_HOME whose gallery is enrolled with the library beforehand, driven by ``--pages``
+concurrent headless Chromium pages (Debian's /usr/bin/chromium through Playwright; nothing is
+downloaded, nothing leaves loopback). Each page uploads ``--requests-per-page`` clips, one after
+another, on the Identify page; a request is timed from handing the file to the uploader until the
+status label says "Analysed in" (upload, rerun, decoding, analysis, figures and verdict sent to
+the browser). Between requests a page removes its file (an untimed rerun), so that the next
+"Analysed in" is the new verdict and not the old one still on screen. The server's RSS is read
+after start, after a warm-up request and after every request.
+
+The gallery holds ``--speakers`` synthetic voices (tests/synthetic.py) enrolled with a copy of the
+shipped weights/ when they load, else with an untrained encoder saved to a temporary folder (speed
+and memory do not depend on training; accuracy is not measured here).
+
+    nice -n 15 .venv/bin/python benchmarks/load_test.py          # library: 1 and 4 clients x 1000
+    nice -n 15 .venv/bin/python benchmarks/load_test.py --app    # app: 1, 2 and 4 pages x 10
+    nice -n 15 .venv/bin/python benchmarks/load_test.py --app --pages 1 --requests-per-page 60 \
+        --key app_soak                                           # app memory over a longer run
+    .venv/bin/python benchmarks/load_test.py --threads 2 --requests 200
+
+Each run updates its own entry of benchmarks/results/load.json (``--key``), then load.md is
+rewritten from all entries. Linux only (RSS from /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from synthetic import synth_voice, write_wav  # noqa: E402
+
+from speakerid import SpeakerIDError  # noqa: E402
+
+RATE = 16_000
+ENROL_S = 8.0
+QUERY_S = 4.0
+DISTINCT_QUERIES = 40  # files cycled through by the requests (the app part gives each request its own)
+RSS_CHECKPOINT = 100
+OUT = ROOT / "benchmarks" / "results" / "load.json"
+CHROMIUM = Path(os.environ.get("SPEAKERID_CHROMIUM", "/usr/bin/chromium"))
+START_TIMEOUT_S = 300
+STEP_TIMEOUT_MS = 300_000
+UPLOADER = "Audio or video file"
+DONE = "Analysed in"
+FAILED = ("could not be identified", "Something went wrong")
+
+
+# --- shared ---------------------------------------------------------------------------------------
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident memory now (not the peak: the peak cannot show memory being given back)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status (this load test needs Linux)")
+
+
+def load_encoder(weights: Path, workdir: Path):
+    """(encoder, description, model folder): a copy of the trained model in ``weights`` (so that
+    a model replaced during the run cannot change it) or, when it is absent, an untrained one."""
+    from speakerid import Encoder
+
+    copy = workdir / "model"
+    try:
+        shutil.copytree(weights, copy)
+        encoder = Encoder.load(copy)
+        digest = hashlib.sha256((copy / "encoder.weights.h5").read_bytes()).hexdigest()[:12]
+        return encoder, f"trained ({weights.name}/, encoder.weights.h5 sha256 {digest})", copy
+    except (OSError, SpeakerIDError):
+        from speakerid.model import ModelConfig
+
+        shutil.rmtree(copy, ignore_errors=True)
+        saved = Encoder.create(ModelConfig()).save(workdir / "untrained")
+        return Encoder.load(saved), "untrained (default ModelConfig)", saved
+
+
+def enrol_gallery(path: Path, encoder, speakers: int) -> float:
+    """Enrol ``speakers`` synthetic voices, one clip each; returns the seconds it took."""
+    from speakerid import Gallery
+    from speakerid.audio import from_array
+
+    started = time.perf_counter()
+    with Gallery(path, encoder) as gallery:
+        for index in range(speakers):
+            voice = from_array(synth_voice(index, ENROL_S, RATE, seed=0), RATE, f"speaker{index}.wav")
+            gallery.enroll(f"speaker {index:03d}", voice)
+    return time.perf_counter() - started
+
+
+def query_files(folder: Path, speakers: int) -> list[Path]:
+    """New clips (another seed) of enrolled speakers, as files: requests decode them like uploads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number in range(DISTINCT_QUERIES):
+        path = folder / f"query{number:02d}.wav"
+        write_wav(path, synth_voice(number % speakers, QUERY_S, RATE, seed=1 + number), RATE)
+        paths.append(path)
+    return paths
+
+
+def usable_queries(gallery, files: list[Path]) -> tuple[list[Path], dict[str, str]]:
+    """The files the gallery identifies, and why each other one is refused. Some synthetic clips
+    have no speech for the voice-activity detector; refusing them is correct, but a refusal is a
+    different, much cheaper request, so they are left out of the timed runs (and reported).
+    Identifying every file once also warms the encoder up (TensorFlow traces it on first use)."""
+    kept, dropped = [], {}
+    for path in files:
+        try:
+            gallery.identify(path)
+            kept.append(path)
+        except SpeakerIDError as exc:
+            dropped[path.name] = str(exc)
+    if not kept:
+        raise SystemExit(f"the gallery refused every query file: {dropped}")
+    return kept, dropped
+
+
+def summary(latencies_ms: list[float], wall_s: float) -> dict:
+    return {"requests": len(latencies_ms), "wall_s": round(wall_s, 2),
+            "throughput_per_s": round(len(latencies_ms) / wall_s, 3) if wall_s > 0 else None,
+            "p50_ms": _round(_percentile(latencies_ms, 50)), "p95_ms": _round(_percentile(latencies_ms, 95))}
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
+
+
+# --- library --------------------------------------------------------------------------------------
+class Run:
+    """Shared state of one load run: who takes the next request, latencies, RSS checkpoints."""
+
+    def __init__(self, requests: int, deadline: float) -> None:
+        self.requests = requests
+        self.deadline = deadline
+        self.tickets = itertools.count()
+        self.lock = threading.Lock()
+        self.latencies_ms: list[float] = []
+        self.errors: list[str] = []
+        self.rss_after_checkpoint: float | None = None
+
+    def next_ticket(self) -> int | None:
+        """The next request number, or None when the run is complete or out of time."""
+        with self.lock:
+            ticket = next(self.tickets)
+        return ticket if ticket < self.requests and time.monotonic() < self.deadline else None
+
+    def record(self, latency_ms: float, error: str | None) -> None:
+        with self.lock:
+            self.latencies_ms.append(latency_ms)
+            if error:
+                self.errors.append(error)
+            if len(self.latencies_ms) == RSS_CHECKPOINT:
+                self.rss_after_checkpoint = rss_mb()
+
+
+def client(gallery, files: list[Path], run: Run) -> None:
+    while (ticket := run.next_ticket()) is not None:
+        start = time.perf_counter()
+        error = None
+        try:
+            gallery.identify(files[ticket % len(files)])
+        except Exception as exc:  # a load test reports failures, it does not stop at the first
+            error = f"{type(exc).__name__}: {exc}"
+        run.record((time.perf_counter() - start) * 1000, error)
+
+
+def load_run(gallery, files: list[Path], threads: int, requests: int, max_seconds: float) -> dict:
+    run = Run(requests, time.monotonic() + max_seconds)
+    rss_start = rss_mb()
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client, args=(gallery, files, run), daemon=True)
+               for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stats = summary(run.latencies_ms, time.perf_counter() - started)
+    return {"threads": threads, **stats, "errors": len(run.errors),
+            "first_error": run.errors[0] if run.errors else None,
+            "rss_start_mb": round(rss_start, 1), "rss_after_100_mb": _round(run.rss_after_checkpoint),
+            "rss_after_last_mb": round(rss_mb(), 1), "stopped_by_time": stats["requests"] < requests}
+
+
+def library_part(args: argparse.Namespace) -> dict:
+    from speakerid import Gallery
+
+    with tempfile.TemporaryDirectory(prefix="speakerid-load-") as tmp:
+        workdir = Path(tmp)
+        encoder, encoder_kind, _ = load_encoder(args.weights, workdir)
+        enrol_s = enrol_gallery(workdir / "gallery.sqlite", encoder, args.speakers)
+        files = query_files(workdir / "queries", args.speakers)
+        with Gallery(workdir / "gallery.sqlite", encoder) as gallery:
+            files, dropped = usable_queries(gallery, files)
+            rss_after_warm_up = rss_mb()
+            runs = []
+            for threads in args.threads:
+                runs.append(load_run(gallery, files, threads, args.requests, args.max_seconds))
+                print(_library_row(runs[-1]), file=sys.stderr, flush=True)
+    return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
+                         "query_s": QUERY_S, "distinct_query_files": len(files),
+                         "query_files_refused": dropped, "requests_per_run": args.requests,
+                         "max_seconds": args.max_seconds},
+            "machine": machine(), "enrolment_s": round(enrol_s, 1),
+            "rss_after_warm_up_mb": round(rss_after_warm_up, 1), "runs": runs}
+
+
+# --- app ------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """``streamlit run app.py`` on loopback in its own process group, stopped on exit."""
+
+    def __init__(self, home: Path, model: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log
+        env = {**os.environ, "SPEAKERID_HOME": str(home), "SPEAKERID_WEIGHTS": str(model),
+               "TF_CPP_MIN_LOG_LEVEL": "3"}
+        self._log = log.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def __enter__(self) -> AppServer:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                    return self
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("streamlit did not start:\n" + self.log_path.read_text()[-3000:])
+            time.sleep(0.5)
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def rss_mb(self) -> float:
+        return round(rss_mb(self.process.pid), 1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self._log.close()
+
+
+async def open_identify(context, url: str):
+    page = await context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    await page.goto(url)
+    await page.get_by_text("Who is speaking?").first.wait_for()
+    await wait_idle(page)
+    return page
+
+
+async def wait_idle(page) -> None:
+    """Until Streamlit has finished running the script (no "Running..." indicator)."""
+    await page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
+
+
+def _uploader(page):
+    return page.locator('[data-testid="stFileUploader"]').filter(has_text=UPLOADER).first
+
+
+async def identify_once(page, path: Path) -> tuple[float, str | None, float, float | None]:
+    """(milliseconds from upload to verdict, error or None, seconds spent clearing the previous
+    file first, the server's own analysis seconds). The verdict is the status label "Analysed in
+    1.2 s" (the sum of the analysis steps' times); the page shows one of FAILED instead when the
+    clip cannot be analysed."""
+    cleared = time.perf_counter()
+    delete = _uploader(page).locator('[data-testid="stFileChipDeleteBtn"]')
+    if await delete.count():
+        await delete.first.click()
+        await page.get_by_text(DONE).first.wait_for(state="detached")
+        await wait_idle(page)
+    clear_s = time.perf_counter() - cleared
+    start = time.perf_counter()
+    await _uploader(page).locator('input[type="file"]').set_input_files(str(path))
+    outcome = page.get_by_text(DONE).or_(page.get_by_text(FAILED[0])).or_(page.get_by_text(FAILED[1]))
+    await outcome.first.wait_for()
+    latency_ms = (time.perf_counter() - start) * 1000
+    text = (await outcome.first.inner_text()).strip()
+    await wait_idle(page)
+    if DONE not in text:
+        return latency_ms, text[:200], clear_s, None
+    match = re.search(r"Analysed in ([0-9.]+) s", text)
+    return latency_ms, None, clear_s, float(match.group(1)) if match else None
+
+
+async def page_client(page, files: list[Path], server: AppServer, trace: list[float]
+                      ) -> list[tuple[float, str | None, float, float | None]]:
+    """One page's requests, one after another; the server's RSS goes to ``trace`` after each."""
+    outcomes = []
+    for path in files:
+        outcomes.append(await identify_once(page, path))
+        trace.append(server.rss_mb())
+    return outcomes
+
+
+async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_page: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        try:
+            context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+            warm_up_started = time.perf_counter()
+            # the first session loads TensorFlow and the model
+            page = await open_identify(context, server.url)
+            warm_up = await identify_once(page, files[-1])
+            warm_up_s = time.perf_counter() - warm_up_started
+            await context.close()
+            result = {"warm_up_s": round(warm_up_s, 1), "warm_up_error": warm_up[1],
+                      "rss_after_warm_up_mb": server.rss_mb(), "rounds": []}
+            for count in pages:
+                contexts = [await browser.new_context(viewport={"width": 1440, "height": 1000})
+                            for _ in range(count)]
+                opened = await asyncio.gather(*(open_identify(c, server.url) for c in contexts))
+                rss_before = server.rss_mb()
+                started = time.perf_counter()
+                trace: list[float] = []
+                outcomes = await asyncio.gather(*(
+                    page_client(p, [files[(i * per_page + n) % len(files)] for n in range(per_page)],
+                                server, trace)
+                    for i, p in enumerate(opened)))
+                wall_s = time.perf_counter() - started
+                flat = [o for per in outcomes for o in per]
+                errors = [error for _, error, _, _ in flat if error]
+                analysis_s = [s for _, _, _, s in flat if s is not None]
+                result["rounds"].append({
+                    "pages": count, **summary([ms for ms, _, _, _ in flat], wall_s),
+                    "server_analysis_p50_s": _round(_percentile(analysis_s, 50), 2),
+                    "clearing_s_mean": _round(_mean([s for _, _, s, _ in flat if s > 0]), 2),
+                    "errors": len(errors),
+                    "first_error": errors[0] if errors else None,
+                    "server_rss_before_mb": rss_before, "server_rss_after_mb": server.rss_mb(),
+                    "server_rss_trace_mb": trace})
+                print(_app_row(result["rounds"][-1]), file=sys.stderr, flush=True)
+                for context in contexts:
+                    await context.close()
+            return result
+        finally:
+            await browser.close()
+
+
+def app_part(args: argparse.Namespace) -> dict:
+    if not CHROMIUM.is_file():
+        raise SystemExit(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        raise SystemExit("Playwright is not installed (pip install -r requirements-dev.txt)") from None
+    with tempfile.TemporaryDirectory(prefix="speakerid-load-app-") as tmp:
+        workdir = Path(tmp)
+        home = workdir / "home"
+        home.mkdir()
+        encoder, encoder_kind, model = load_encoder(args.weights, workdir)
+        # home/gallery.sqlite is where the app looks (speakerid.paths.gallery_path)
+        enrol_s = enrol_gallery(home / "gallery.sqlite", encoder, args.speakers)
+        from speakerid import Gallery
+
+        with Gallery(home / "gallery.sqlite", encoder) as gallery:
+            files, dropped = usable_queries(gallery, query_files(workdir / "queries", args.speakers))
+        del encoder, gallery
+        started = time.perf_counter()
+        with AppServer(home, model, workdir / "streamlit.log") as server:
+            start_s = time.perf_counter() - started
+            rss_started = server.rss_mb()
+            driven = asyncio.run(drive_app(server, files, args.pages, args.requests_per_page))
+            rss_end = server.rss_mb()
+    return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
+                         "query_s": QUERY_S, "distinct_query_files": len(files),
+                         "query_files_refused": dropped, "requests_per_page": args.requests_per_page,
+                         "browser": f"{CHROMIUM} (headless, Playwright)"},
+            "machine": machine(), "enrolment_s": round(enrol_s, 1), "server_start_s": round(start_s, 1),
+            "server_rss_after_start_mb": rss_started, **driven, "server_rss_at_end_mb": rss_end}
+
+
+# --- report ---------------------------------------------------------------------------------------
+LIBRARY_HEADER = ("| clients | requests | throughput (req/s) | p50 (ms) | p95 (ms) | RSS start (MB) "
+                  "| RSS after 100 (MB) | RSS after last (MB) | errors |\n"
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+APP_HEADER = ("| pages | requests | wall (s) | throughput (req/s) | p50 (ms) | p95 (ms) "
+              "| \"Analysed in\" p50 (s) | server RSS before (MB) | server RSS after (MB) | errors |\n"
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def _library_row(r: dict) -> str:
+    return (f"| {r['threads']} | {r['requests']} | {r['throughput_per_s']:.2f} | {_num(r['p50_ms'])} | "
+            f"{_num(r['p95_ms'])} | {_num(r['rss_start_mb'])} | {_num(r['rss_after_100_mb'])} | "
+            f"{_num(r['rss_after_last_mb'])} | {r['errors']} |")
+
+
+def _app_row(r: dict) -> str:
+    return (f"| {r['pages']} | {r['requests']} | {r['wall_s']:.1f} | {r['throughput_per_s']:.3f} | "
+            f"{_num(r['p50_ms'])} | {_num(r['p95_ms'])} | {r['server_analysis_p50_s']} | "
+            f"{_num(r['server_rss_before_mb'])} | "
+            f"{_num(r['server_rss_after_mb'])} | {r['errors']} |")
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def _refused(settings: dict) -> str:
+    refused = settings.get("query_files_refused") or {}
+    return "".join(f" Left out of the requests: {reason} (the library refuses it; see usable_queries)."
+                   for reason in refused.values())
+
+
+def _traces(rounds: list[dict]) -> str:
+    """Server RSS after every 10th request, for rounds long enough to show a trend."""
+    return "".join(
+        f" Server RSS after every 10th request with {r['pages']} page(s): "
+        + ", ".join(f"{mb:.0f}" for mb in r["server_rss_trace_mb"][9::10]) + " MB."
+        for r in rounds if len(r.get("server_rss_trace_mb", [])) >= 20)
+
+
+def _num2(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def markdown(results: dict) -> str:
+    """load.md from load.json: one section per part that has been run."""
+    lines = ["# Load test (benchmarks/load_test.py)", ""]
+    if library := results.get("library"):
+        s = library["settings"]
+        lines += ["## Library: concurrent `Gallery.identify` on one shared gallery", "",
+                  f"{s['speakers']} enrolled synthetic speakers, {s['query_s']:g} s query clips (WAV "
+                  f"files decoded on every request, {s['distinct_query_files']} distinct), encoder: "
+                  f"{s['encoder']}. "
+                  f"Closed loop: each client sends its next request when the last is answered. RSS of the "
+                  f"load-test process after warm-up: {library['rss_after_warm_up_mb']:.0f} MB."
+                  + _refused(s), "",
+                  LIBRARY_HEADER, *map(_library_row, library["runs"]), "",
+                  f"Command: `{library['command']}` ({library['runtime_s']:.0f} s in all)", ""]
+    for key, app in results.items():
+        if not key.startswith("app") or not isinstance(app, dict):
+            continue
+        s = app["settings"]
+        pages = " then ".join(str(r["pages"]) for r in app["rounds"])
+        lines += [f"## App ({key}): {pages} concurrent headless Chromium page(s) on the Identify page", "",
+                  f"`streamlit run app.py` on 127.0.0.1, gallery of {s['speakers']} synthetic speakers "
+                  f"enrolled with the library, encoder: {s['encoder']}; {s['requests_per_page']} uploads "
+                  f"of {s['query_s']:g} s WAV clips per page, one after another (cycling through "
+                  f"{s.get('distinct_query_files', DISTINCT_QUERIES)} distinct files). A request is "
+                  "timed from the upload to the status label \"Analysed in\" (upload, rerun, decoding, "
+                  "analysis, figures, verdict rendered). Each page removes its file between requests, an "
+                  "untimed rerun that is counted in the wall time (so throughput understates capacity; "
+                  "the mean time it took is below). Server RSS: "
+                  f"{app['server_rss_after_start_mb']:.0f} MB after start (TensorFlow not loaded yet), "
+                  f"{app['rss_after_warm_up_mb']:.0f} MB after the warm-up request, "
+                  f"{app['server_rss_at_end_mb']:.0f} MB at the end. \"Analysed in\" is the "
+                  "app's own figure: its analysis steps on the server (preparation, features, embedding, "
+                  "search), without upload, decoding, figures and rendering." + _refused(s), "",
+                  APP_HEADER, *map(_app_row, app["rounds"]), "",
+                  "Removing a file between requests took "
+                  + ", ".join(f"{_num2(r['clearing_s_mean'])} s with {r['pages']} page(s)"
+                              for r in app["rounds"])
+                  + " on average." + _traces(app["rounds"]), "",
+                  f"Command: `{app['command']}` ({app['runtime_s']:.0f} s in all)", ""]
+    lines += [f"Machine: {os.cpu_count()} CPU cores. {NOTE}", ""]
+    if notes := results.get("notes"):  # written by hand into load.json after looking at a run
+        lines += ["Notes on these runs:", "", *(f"- {note}" for note in notes), ""]
+    return "\n".join(lines)
+
+
+NOTE = ("A model training run (reniced -15) and other jobs shared the 2 cores during the measurement "
+        "(load average in load.json), so throughput is lower and latency higher and noisier than on an "
+        "idle machine of the same size; with 2 cores, more than 2 concurrent clients can only queue.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--app", action="store_true", help="drive the Streamlit app in Chromium instead")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 4],
+                        help="library: concurrent clients, one run each")
+    parser.add_argument("--requests", type=int, default=1000, help="library: requests per run")
+    parser.add_argument("--max-seconds", type=float, default=600.0,
+                        help="library: a run stops after this long")
+    parser.add_argument("--pages", type=int, nargs="+", default=[1, 2, 4],
+                        help="app: concurrent browser pages, one round each")
+    parser.add_argument("--requests-per-page", type=int, default=10, help="app: uploads per page per round")
+    parser.add_argument("--speakers", type=int, default=50)
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--key", help="entry of the JSON file to write (default: library or app; "
+                                      "app parts must start with app)")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    part = app_part(args) if args.app else library_part(args)
+    part["command"] = "nice -n 15 .venv/bin/python benchmarks/" + " ".join(
+        [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
+    part["runtime_s"] = round(time.perf_counter() - started, 1)
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    results[args.key or ("app" if args.app else "library")] = part
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
