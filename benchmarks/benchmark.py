@@ -42,7 +42,9 @@ def load_system(name: str, weights: Path | None):
     elif name == "resemblyzer":
         system = systems.Resemblyzer()
     else:
-        system = systems.speakerid_system(weights, name)
+        label = {"shipped": "speakerid shipped (thin ResNet, AAM, AS-norm)",
+                 "reference": "reference recipe (DenseNet121 Siamese)"}[name]
+        system = systems.speakerid_system(weights, label)
     return system, time.perf_counter() - started
 
 

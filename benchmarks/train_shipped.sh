@@ -9,11 +9,11 @@ export TF_CPP_MIN_LOG_LEVEL=3
 case "${1:-shipped}" in
   shipped)
     .venv/bin/python -m speakerid train "${DATA[@]}" --exclude-file benchmarks/split.json \
-      --recipe aam --epochs 15 --steps-per-epoch 160 --train-fraction 0.9 --out runs/shipped
+      --recipe aam --epochs 8 --steps-per-epoch 150 --train-fraction 0.9 --out runs/shipped
     .venv/bin/python -m speakerid calibrate runs/shipped/model "${DATA[@]}" --exclude-file benchmarks/split.json
     ;;
   reference)
     .venv/bin/python -m speakerid train "${DATA[@]}" --exclude-file benchmarks/split.json \
-      --recipe reference --epochs 3 --max-pairs-per-epoch 640 --out runs/reference
+      --recipe reference --epochs 1 --max-pairs-per-epoch 640 --out runs/reference
     ;;
 esac
