@@ -1,0 +1,338 @@
+"""Crash safety: processes killed with SIGKILL at random points leave nothing half-written.
+
+Each round starts ``python -c SCRIPT``, waits until it is working, sleeps a seeded random delay and
+kills it (no handler, no ``finally``, no rollback runs). Then the gallery must open, pass SQLite's
+integrity check and hold only whole speakers, none of those the process reported as enrolled
+lost; a training run must keep a readable checkpoint and resume from it to the end.
+
+The gallery processes use :class:`NumpyEncoder`: crash safety belongs to the gallery's writes, and
+without TensorFlow's start-up the kills land in enrolment and import work rather than in imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from speakerid.audio import AudioClip
+from speakerid.config import ModelConfig
+from speakerid.gallery import Gallery
+from speakerid.scoring import default_calibration
+
+REPO = Path(__file__).resolve().parents[1]
+BANDS = 32
+SPEAKERS = 6
+CLIPS_PER_SPEAKER = 2
+CLIP_S = 20.0
+CLIP_RATE = 48000  # the largest stored rate: long transactions, so that kills land inside them
+KILL_ROUNDS = 3
+EMBEDDED_SAMPLES = 1 << 15  # the stand-in encoder looks at the start only: cheap, still distinct
+
+
+class NumpyEncoder:
+    """The part of :class:`speakerid.Encoder` the gallery uses, in NumPy: band energies of the clip."""
+
+    encoder_id = "numpy-band-energies"
+    model_config = ModelConfig(embedding_dim=BANDS)
+    calibration = default_calibration("cosine")
+    threshold = calibration.threshold
+
+    def prepare(self, clip: AudioClip) -> SimpleNamespace:
+        return SimpleNamespace(signal=clip.samples.mean(axis=1), speech_s=clip.duration_s)
+
+    def embed_prepared(self, prepared: SimpleNamespace) -> np.ndarray:
+        power = np.abs(np.fft.rfft(prepared.signal[:EMBEDDED_SAMPLES])) ** 2
+        return np.log1p(np.array([band.sum() for band in np.array_split(power, BANDS)], np.float32))
+
+
+# --- killing ---------------------------------------------------------------------------------------
+def start(script: str, *args: object) -> subprocess.Popen:
+    """``python -c script args`` in its own process group, its stdout readable line by line."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), str(REPO)]),
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def kill_after(process: subprocess.Popen, delay_s: float) -> list[str]:
+    """SIGKILL the process's whole group (training's data workers too) after ``delay_s``; returns
+    the lines it printed, each one a promise that the work before it was done."""
+    time.sleep(delay_s)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # it finished first: the round checks a completed run instead
+    output, _ = process.communicate(timeout=60)
+    return output.splitlines()
+
+
+def wait_for_line(process: subprocess.Popen, expected: str) -> None:
+    line = process.stdout.readline().strip()
+    assert line == expected, f"the child printed {line!r} (exit code {process.poll()})"
+
+
+# --- the gallery -----------------------------------------------------------------------------------
+ENROL_UNTIL_KILLED = """
+import itertools, sys
+from speakerid.datasets import discover
+from speakerid.gallery import Gallery
+from test_faults import NumpyEncoder
+gallery = Gallery(sys.argv[1], NumpyEncoder())
+sources = discover(sys.argv[2])
+print("ready", flush=True)
+for lap in itertools.count():
+    for source in sources:
+        name = f"{sys.argv[3]} {lap:03d} {source.name}"
+        gallery.enroll(name, source.files)
+        print(name, flush=True)
+"""
+
+IMPORT_FOLDER = """
+import sys
+from speakerid.datasets import discover
+from speakerid.gallery import Gallery
+from test_faults import NumpyEncoder
+gallery = Gallery(sys.argv[1], NumpyEncoder())
+names = [source.name for source in discover(sys.argv[2])]
+print("ready", flush=True)
+gallery.import_folder(sys.argv[2], progress=lambda done, total: print(names[done - 1], flush=True))
+"""
+
+# Stops for good inside the write transaction, after the speaker row and its first clip.
+HANG_INSIDE_ENROLMENT = """
+import sys, time
+from speakerid import gallery as module
+from speakerid.datasets import discover
+from test_faults import NumpyEncoder
+insert_clips = module._insert_clips
+def insert_one_then_hang(conn, speaker_id, clips, encoder_id):
+    insert_clips(conn, speaker_id, list(clips)[:1], encoder_id)
+    print("inside", flush=True)
+    time.sleep(600)
+module._insert_clips = insert_one_then_hang
+module.Gallery(sys.argv[1], NumpyEncoder()).enroll("half-written", discover(sys.argv[2])[0].files)
+"""
+
+IMPORT_GALLERY = """
+import sys
+from speakerid.gallery import Gallery
+from test_faults import NumpyEncoder
+gallery = Gallery(sys.argv[1], NumpyEncoder())
+print("ready", flush=True)
+gallery.import_(sys.argv[2], replace=sys.argv[3] == "replace")
+print("imported", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """SPEAKERS speakers of CLIPS_PER_SPEAKER noisy 48 kHz clips: about 2 MB of FLAC per clip,
+    so that writing a speaker takes long enough for kills to land inside the transaction."""
+    from synthetic import synth_voice, write_wav  # here: the killed processes import this module
+
+    root = tmp_path_factory.mktemp("speakers")
+    rng = np.random.default_rng(0)
+    for index in range(SPEAKERS):
+        (root / f"spk{index:02d}").mkdir()
+        for seed in range(CLIPS_PER_SPEAKER):
+            voice = synth_voice(index, CLIP_S, CLIP_RATE, seed)
+            noisy = voice + rng.normal(0.0, 0.05, len(voice)).astype(np.float32)
+            write_wav(root / f"spk{index:02d}" / f"{seed}.wav", noisy, CLIP_RATE)
+    return root
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    path: Path
+    seconds: float  # how long enrolling it took here: kill delays are drawn on this scale
+
+
+@pytest.fixture(scope="module")
+def enrolled(folder, tmp_path_factory) -> Enrolled:
+    """A gallery holding every speaker of ``folder``."""
+    path = tmp_path_factory.mktemp("enrolled") / "gallery.sqlite"
+    started = time.monotonic()
+    with Gallery(path, NumpyEncoder()) as gallery:
+        gallery.import_folder(folder)
+    return Enrolled(path, time.monotonic() - started)
+
+
+def gallery_names(path: Path) -> list[str]:
+    """Open the gallery after a crash and check it; the names of its speakers, all of them whole."""
+    with Gallery(path, NumpyEncoder()) as gallery:  # opening recovers the write-ahead log
+        speakers = gallery.speakers()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert [s.clips for s in speakers] == [CLIPS_PER_SPEAKER] * len(speakers), speakers
+    return [s.name for s in speakers]
+
+
+def delays(seed: int, work_s: float) -> list[float]:
+    """Seeded kill delays, one in each equal part of the time the work takes (measured, as the
+    machine's load varies): early, middle and late kills every time."""
+    rng = random.Random(seed)
+    return [(part + rng.random()) / KILL_ROUNDS * work_s for part in range(KILL_ROUNDS)]
+
+
+def test_killed_enrolment_keeps_whole_speakers_and_every_reported_one(tmp_path, folder, enrolled):
+    path = tmp_path / "gallery.sqlite"
+    for round_, delay in enumerate(delays(seed=1, work_s=enrolled.seconds)):
+        child = start(ENROL_UNTIL_KILLED, path, folder, f"round {round_}")
+        wait_for_line(child, "ready")
+        reported = kill_after(child, delay)
+        present = [name for name in gallery_names(path) if name.startswith(f"round {round_} ")]
+        # enrolled in the order reported, and at most the one in flight when killed beyond them
+        assert present[:len(reported)] == reported and len(present) - len(reported) in (0, 1)
+
+
+def test_kill_inside_the_enrolment_transaction_leaves_no_trace(tmp_path, folder, enrolled):
+    path = tmp_path / "gallery.sqlite"
+    with Gallery(enrolled.path, NumpyEncoder()) as gallery:
+        gallery.export(path)
+        before = gallery.speakers()
+    child = start(HANG_INSIDE_ENROLMENT, path, folder)
+    wait_for_line(child, "inside")
+    kill_after(child, 0.0)
+    assert "half-written" not in gallery_names(path)
+    with Gallery(path, NumpyEncoder()) as gallery:
+        assert gallery.speakers() == before
+        gallery.enroll("half-written", next(folder.iterdir()).iterdir())  # the lock was not left behind
+    assert "half-written" in gallery_names(path)
+
+
+def test_killed_folder_import_keeps_whole_speakers_and_finishes_later(tmp_path, folder, enrolled):
+    path = tmp_path / "gallery.sqlite"
+    order = sorted(entry.name for entry in folder.iterdir())
+    for delay in delays(seed=2, work_s=enrolled.seconds):
+        child = start(IMPORT_FOLDER, path, folder)
+        wait_for_line(child, "ready")
+        reported = kill_after(child, delay)
+        present = gallery_names(path)
+        assert set(reported) <= set(present) and present == order[:len(present)]
+    with Gallery(path, NumpyEncoder()) as gallery:
+        gallery.import_folder(folder)
+    assert gallery_names(path) == order
+
+
+def renamed_copy(path: Path, target: Path, prefix: str) -> set[str]:
+    """Copy a gallery with every speaker renamed; the new names."""
+    with Gallery(path, NumpyEncoder()) as gallery:
+        gallery.export(target)
+    with Gallery(target, NumpyEncoder()) as copy:
+        for speaker in copy.speakers():
+            copy.rename(speaker.name, f"{prefix} {speaker.name}")
+    return set(gallery_names(target))
+
+
+def test_killed_gallery_import_is_all_or_nothing(tmp_path, enrolled):
+    sources = {label: renamed_copy(enrolled.path, tmp_path / f"{label}.sqlite", label) for label in "ab"}
+    path = tmp_path / "gallery.sqlite"
+    started = time.monotonic()
+    with Gallery(path, NumpyEncoder()) as gallery:
+        gallery.import_(enrolled.path)  # the starting content, and the time an import takes
+    import_s = time.monotonic() - started
+    plan = [("a", "merge"), ("b", "replace"), ("a", "merge")]
+    for (label, mode), delay in zip(plan, delays(seed=3, work_s=import_s)):
+        before = set(gallery_names(path))
+        child = start(IMPORT_GALLERY, path, tmp_path / f"{label}.sqlite", mode)
+        wait_for_line(child, "ready")
+        reported = kill_after(child, delay)
+        after = set(gallery_names(path))
+        done = sources[label] if mode == "replace" else before | sources[label]
+        assert after in (before, done), (mode, sorted(after))
+        assert after == done or reported != ["imported"]
+
+
+# --- training --------------------------------------------------------------------------------------
+TRAIN = """
+import json, sys
+from speakerid.train import TrainSettings, train
+if __name__ == "__main__":  # the data workers are spawned: they must not run this again
+    settings = TrainSettings.from_dict(json.loads(sys.argv[3]))
+    train([sys.argv[1]], sys.argv[2], settings, resume=True, progress=False)
+"""
+TRAINING = dict(epochs=6, steps_per_epoch=3, batch_size=8, warmup_steps=2, channels=(8, 16, 16, 32),
+                embedding_dim=32, calibration_speakers=0.0, augment=False)
+TRAINING_KILLS = 2
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    from synthetic import synth_voice, write_wav
+
+    root = tmp_path_factory.mktemp("train_data")
+    for index in range(6):
+        (root / f"speaker{index}").mkdir()
+        for seed in range(2):
+            write_wav(root / f"speaker{index}" / f"{seed}.wav", synth_voice(index, 3.0, 16000, seed))
+    return root
+
+
+def wait_for_epoch(run: Path, process: subprocess.Popen, epoch: int, timeout_s: float = 300.0) -> None:
+    """Until this process (not the one killed before it) reports steps of ``epoch`` or later."""
+    from speakerid.train import read_status
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status = read_status(run)
+        if status.get("pid") == process.pid and status.get("state") == "running" \
+                and status.get("epoch", 0) >= epoch:
+            return
+        assert process.poll() is None, f"training exited early with code {process.returncode}"
+        assert time.monotonic() < deadline, f"training did not reach epoch {epoch}"
+        time.sleep(0.05)
+
+
+def checkpoint_epoch(run: Path) -> int:
+    """The epoch a resume starts at (0 without a checkpoint), after reading every array in full:
+    a half-written archive fails its zip CRC or misses arrays."""
+    folder = run / "checkpoint"
+    if not (folder / "state.npz").exists():
+        return 0
+    with np.load(folder / "state.npz", allow_pickle=False) as saved:
+        assert all(np.all(np.isfinite(saved[key])) for key in saved.files)
+    return json.loads((folder / "epoch.json").read_text())["next_epoch"]
+
+
+def kill_in_the_epoch_after_a_checkpoint(run: Path, process: subprocess.Popen, resumed_at: int,
+                                         rng: random.Random) -> None:
+    """Let the run save a checkpoint of its own, then kill it at a random point of about one epoch
+    (steps, validation, the next checkpoint's writing)."""
+    wait_for_epoch(run, process, resumed_at + 1)
+    began = time.monotonic()
+    wait_for_epoch(run, process, resumed_at + 2)
+    kill_after(process, rng.random() * (time.monotonic() - began))
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, dataset):
+    from speakerid import Encoder
+    from speakerid.train import TrainSettings, read_history, read_status, train
+
+    settings = TrainSettings.for_recipe("aam", **TRAINING)
+    run, resumed_at, rng = tmp_path / "run", 0, random.Random(4)
+    for _ in range(TRAINING_KILLS):
+        child = start(TRAIN, dataset, run, json.dumps(settings.to_dict()))
+        kill_in_the_epoch_after_a_checkpoint(run, child, resumed_at, rng)
+        assert read_status(run)["state"] == "running"  # status.json is replaced whole, never torn
+        assert checkpoint_epoch(run) > resumed_at  # the run's own checkpoint survived the kill
+        resumed_at = checkpoint_epoch(run)
+    rows_before = len(read_history(run))
+    model_dir = train([dataset], run, settings, resume=True, progress=False)
+    assert read_status(run)["state"] == "finished"
+    resumed_epochs = [int(row["epoch"]) for row in read_history(run)[rows_before:]]
+    assert resumed_epochs == list(range(resumed_at + 1, settings.epochs + 1))
+    assert Encoder.load(model_dir).embed_file(next(dataset.rglob("*.wav"))).shape == (32,)

@@ -1,0 +1,153 @@
+"""Training on synthetic speakers: checkpoints, resumes, stops, calibrates, and both recipes run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic import synth_voice, write_wav
+
+from speakerid import Encoder
+from speakerid.datasets import SpeakerSource
+from speakerid.scoring import score
+from speakerid.train import TrainSettings, read_history, read_status, request_stop, split_speakers, train
+
+SMALL = dict(channels=(8, 16, 16, 32), embedding_dim=32, batch_size=16, calibration_speakers=0.25)
+
+
+def make_dataset(root: Path, speakers: range, clips: int = 2, seconds: float = 4.0) -> Path:
+    for index in speakers:
+        folder = root / f"speaker{index:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for clip in range(clips):
+            write_wav(folder / f"{clip}.wav", synth_voice(index, seconds, 16000, seed=clip))
+    return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("train_data"), range(10))
+
+
+@pytest.fixture(scope="module")
+def trained_run(dataset, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("run")
+    settings = TrainSettings.for_recipe("aam", epochs=3, steps_per_epoch=25, warmup_steps=10,
+                                        learning_rate=3e-3, **SMALL)
+    train([dataset], run, settings, progress=False)
+    return run
+
+
+def test_run_directory_holds_history_status_model_and_calibration(trained_run):
+    assert read_status(trained_run)["state"] == "finished"
+    history = read_history(trained_run)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert all({"loss", "same_distance", "different_distance", "eer"} <= row.keys() for row in history)
+    assert history[-1]["loss"] < history[0]["loss"]
+    calibration = json.loads((trained_run / "model" / "calibration.json").read_text())
+    assert "held-out speakers" in calibration["method"] and calibration["slope"] > 0
+    report = json.loads((trained_run / "evaluation.json").read_text())
+    assert {"eer", "min_dcf", "precision_recall", "threshold"} <= report.keys()
+    config = json.loads((trained_run / "model" / "config.json").read_text())
+    assert set(config["calibrated_on"]).isdisjoint(config["trained_on"])
+
+
+def test_stop_request_keeps_a_checkpoint_and_resume_finishes(dataset, tmp_path):
+    run = tmp_path / "run"
+    settings = TrainSettings.for_recipe("aam", epochs=2, steps_per_epoch=6, **SMALL)
+    run.mkdir()
+    request_stop(run)  # a STOP left over from an earlier run is cleared at start...
+    train([dataset], run, settings, progress=False)
+    assert read_status(run)["state"] == "finished"
+
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", _STOPPING_SCRIPT, str(dataset), str(resumed)])
+    assert process.wait(timeout=300) == 0
+    assert read_status(resumed)["state"] == "cancelled"
+    assert (resumed / "checkpoint" / "state.npz").is_file()
+    stopped_at = json.loads((resumed / "checkpoint" / "epoch.json").read_text())["next_epoch"]
+    assert stopped_at == 1
+    finished = train([dataset], resumed, settings, resume=True, progress=False)
+    assert read_status(resumed)["state"] == "finished" and (finished / "encoder.weights.h5").is_file()
+    epochs = [int(row["epoch"]) for row in read_history(resumed)]
+    assert epochs == sorted(set(epochs)) and epochs[-1] == 4
+
+
+# Runs training in a child process that asks itself to stop after the first epoch.
+_STOPPING_SCRIPT = """
+import sys
+from pathlib import Path
+from speakerid import train as t
+original = t.RunMonitor.record_epoch
+def record_and_stop(self, row):
+    original(self, row)
+    t.request_stop(self.run_dir)
+t.RunMonitor.record_epoch = record_and_stop
+settings = t.TrainSettings.for_recipe("aam", epochs=4, steps_per_epoch=6, channels=(8, 16, 16, 32),
+                                      embedding_dim=32, batch_size=16, calibration_speakers=0.25)
+if __name__ == "__main__":
+    t.train([sys.argv[1]], Path(sys.argv[2]), settings, progress=False)
+"""
+
+
+def test_reference_recipe_trains_densenet_pairs_with_contrastive_loss(dataset, tmp_path):
+    settings = TrainSettings.for_recipe("reference", epochs=1, batch_size=2, max_pairs_per_epoch=4,
+                                        calibration_speakers=0.25)
+    model_dir = train([dataset], tmp_path / "ref", settings, progress=False)
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["model"]["backbone"] == "densenet121" and config["model"]["metric"] == "euclidean"
+    assert config["pipeline"]["preprocess"]["sample_rate"] == 22050
+    assert config["pipeline"]["preprocess"]["silence_method"] == "pydub"
+    with (tmp_path / "ref" / "history.csv").open() as handle:
+        row = next(csv.DictReader(handle))
+    assert float(row["different_distance"]) > 0
+    encoder = Encoder.load(model_dir)
+    vector = encoder.embed(synth_voice(3, 3.0), 16000)
+    assert vector.shape == (128,)
+    assert score(vector, vector, "euclidean") == pytest.approx(0.0, abs=1e-3)  # minus the distance
+    other = encoder.embed(synth_voice(7, 3.0), 16000)
+    assert encoder.similarity(vector, vector) > encoder.similarity(vector, other)  # AS-normalised
+
+
+def test_reference_pair_plan_has_100_same_and_25_per_other_speaker(dataset, tmp_path):
+    from speakerid.cache import SpeakerAudio
+    from speakerid.train import RunMonitor
+    from speakerid.trainer import Trainer
+
+    settings = TrainSettings.for_recipe("aam", **SMALL)
+    audio = [SpeakerAudio(f"s{i}", (np.ones(48000, np.float32) * 0.1,)) for i in range(4)]
+    trainer = Trainer(settings, settings.pipeline(), audio, tmp_path, RunMonitor(tmp_path, 1), False)
+    first, second, same = trainer._pair_plan(0)
+    assert same.sum() == 4 * 100
+    assert (same == 0).sum() == 4 * 3 * 25
+    assert np.all((first == second) == (same == 1))
+
+
+def test_held_out_and_calibration_speakers_never_train():
+    speakers = [SpeakerSource(f"s{i}", ()) for i in range(20)]
+    settings = TrainSettings(exclude_speakers=("s0", "s1"), calibration_speakers=0.2)
+    training, calibration = split_speakers(speakers, settings)
+    names = {s.name for s in training}
+    assert not names & {"s0", "s1"} and not names & {s.name for s in calibration}
+    assert len(calibration) == 4 and len(training) == 14
+
+
+def test_cli_train_then_evaluate(dataset, tmp_path):
+    run = tmp_path / "cli_run"
+    command = [sys.executable, "-m", "speakerid", "train", str(dataset), "--out", str(run),
+               "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "8",
+               "--embedding-dim", "32", "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (run / "model" / "config.json").is_file()
+    evaluated = subprocess.run([sys.executable, "-m", "speakerid", "evaluate", str(dataset), "--weights",
+                                str(run / "model"), "--json"], capture_output=True, text=True, timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    assert 0 <= report["eer"] <= 1 and report["speakers"] == 10
