@@ -1,6 +1,12 @@
 """speakerid app: `streamlit run app.py` (or `make run`).
 
 Identify (home), Gallery, Live and Train pages; all the work is done by the speakerid package.
+
+The pages live in ``app_pages/``, one file each, routed by ``st.navigation`` below. Not in
+``pages/``: Streamlit 1.67 runs a ``pages/`` folder in its legacy multipage mode until this
+script has called ``st.navigation`` once, so a first request for ``/gallery`` after a restart
+would run the page without this script (no navigation, no sidebar, and streamlit-webrtc
+imported after TensorFlow, which crashes the server).
 """
 
 import streamlit as st

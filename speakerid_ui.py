@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 AUDIO_TYPES = sorted({ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS})
 PAGES = {
-    "identify": "pages/identify.py",
-    "gallery": "pages/gallery.py",
-    "live": "pages/live.py",
-    "train": "pages/train.py",
+    "identify": "app_pages/identify.py",
+    "gallery": "app_pages/gallery.py",
+    "live": "app_pages/live.py",
+    "train": "app_pages/train.py",
 }
 
 

@@ -94,7 +94,7 @@ def open_app(page: str | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
     if page is not None:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -192,10 +192,10 @@ def test_without_a_model_every_page_explains_what_to_do(tmp_path, monkeypatch):
     at = open_app()
     assert "No speaker model is installed yet" in texts(at)
     for page in ("gallery", "live"):
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"app_pages/{page}.py")
         rerun(at)
         assert "No speaker model is installed yet" in texts(at)
-    at.switch_page("pages/train.py")
+    at.switch_page("app_pages/train.py")
     rerun(at)
     assert at.title[0].value == "Train a model" and "No training runs yet" in texts(at)
 
@@ -492,7 +492,7 @@ def test_a_finished_run_reports_and_becomes_active(monkeypatch, weights):
     from speakerid import Encoder
 
     assert Encoder.load().encoder_id == Encoder.load(run_dir / "model").encoder_id
-    at.switch_page("pages/identify.py")
+    at.switch_page("app_pages/identify.py")
     rerun(at)
     assert "another model" not in texts(at)  # the gallery follows the new model
 
