@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,23 @@ def shared_data() -> Path:
 
 def seconds_of(signal: np.ndarray, sample_rate: int = 16000) -> float:
     return len(signal) / sample_rate
+
+
+@pytest.fixture
+def fake_training(monkeypatch):
+    """``start_training_process`` replaced by a process that only sleeps; records its calls."""
+    from speakerid import runs
+
+    calls = []
+
+    def start(data, run_dir, settings, resume=False):
+        calls.append({"data": data, "run_dir": Path(run_dir), "settings": settings, "resume": resume})
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    monkeypatch.setattr("speakerid.train.start_training_process", start)
+    yield calls
+    for child in list(runs._CHILDREN.values()):
+        child.kill()
+        child.wait()
+    runs._CHILDREN.clear()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from processes import dead_pid
 from synthetic import synth_voice
 
 if "tensorflow" not in sys.modules:  # streamlit-webrtc must load before TensorFlow (see app.py)
@@ -392,30 +392,6 @@ def write_run(name: str, state: str, pid: int, epochs: int = 4, history: int = 4
     (run_dir / "history.csv").write_text("\n".join(rows) + "\n")
     (run_dir / "train.log").write_text("loading\nepoch 1: 50%\repoch 1: 100%\n")
     return run_dir
-
-
-def dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
-@pytest.fixture
-def fake_training(monkeypatch):
-    calls = []
-
-    def start(data, run_dir, settings, resume=False):
-        calls.append({"data": data, "run_dir": Path(run_dir), "settings": settings, "resume": resume})
-        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-
-    monkeypatch.setattr("speakerid.train.start_training_process", start)
-    yield calls
-    from speakerid import runs
-
-    for child in list(runs._CHILDREN.values()):
-        child.kill()
-        child.wait()
-    runs._CHILDREN.clear()
 
 
 def test_start_a_training_run(tmp_path, fake_training):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import dead_pid
 from synthetic import synth_voice, write_wav
 
 from speakerid import SpeakerIDError, paths, runs
@@ -30,30 +31,6 @@ def write_status(run_dir: Path, **status) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "status.json").write_text(json.dumps(status))
     return run_dir
-
-
-def dead_pid() -> int:
-    process = subprocess.Popen([sys.executable, "-c", "pass"])
-    process.wait()
-    return process.pid
-
-
-@pytest.fixture
-def fake_training(monkeypatch):
-    """start_training_process replaced by a process that only sleeps; records its calls."""
-    calls = []
-
-    def start(data, run_dir, settings, resume=False):
-        calls.append((data, Path(run_dir), settings, resume))
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-
-    monkeypatch.setattr("speakerid.train.start_training_process", start)
-    yield calls
-    for child in list(runs._CHILDREN.values()):
-        child.kill()
-        child.wait()
-    runs._CHILDREN.clear()
 
 
 def test_run_names_are_safe_and_unique(tmp_path):
@@ -91,7 +68,7 @@ def test_launch_resume_and_refusals(tmp_path, fake_training):
     settings = TrainSettings.for_recipe("aam", epochs=2)
     run_dir = runs.launch(data, settings, label="news")
     assert run_dir.parent == paths.runs_dir() and run_dir.name.startswith("news-")
-    assert fake_training[-1][0] == data.resolve() and fake_training[-1][3] is False
+    assert fake_training[-1]["data"] == data.resolve() and fake_training[-1]["resume"] is False
     info = runs.run_info(run_dir)
     assert info.alive and info.state == "starting"
     assert runs.data_dirs(run_dir) == [str(data.resolve())]
@@ -108,8 +85,8 @@ def test_launch_resume_and_refusals(tmp_path, fake_training):
     (run_dir / "settings.json").write_text(json.dumps(settings.to_dict()))
     assert runs.run_info(run_dir).resumable
     runs.resume(run_dir)
-    assert fake_training[-1][1] == run_dir and fake_training[-1][3] is True
-    assert fake_training[-1][2] == settings
+    assert fake_training[-1]["run_dir"] == run_dir and fake_training[-1]["resume"] is True
+    assert fake_training[-1]["settings"] == settings
 
     notes = tmp_path / "notes"
     notes.mkdir()
