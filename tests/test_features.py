@@ -93,7 +93,8 @@ def test_a_clip_of_exactly_one_window():
 @pytest.mark.parametrize("frames", [301, 599, 600, 750, 1234])
 def test_windows_cover_the_tail(frames):
     features = features_of(frames)
-    windows = split_windows(features, PipelineConfig())
+    three_s = PipelineConfig(features=FeatureConfig(window_s=3.0, window_hop_s=3.0))  # 300 frames
+    windows = split_windows(features, three_s)
     assert windows.shape[1:] == (300, 4)
     seen = np.unique(windows[:, :, 0])
     np.testing.assert_array_equal(seen, np.arange(frames))  # every frame, the last included
