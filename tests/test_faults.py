@@ -265,9 +265,11 @@ if __name__ == "__main__":  # the data workers are spawned: they must not run th
     settings = TrainSettings.from_dict(json.loads(sys.argv[3]))
     train([sys.argv[1]], sys.argv[2], settings, resume=True, progress=False)
 """
-TRAINING = dict(epochs=6, steps_per_epoch=3, batch_size=8, warmup_steps=2, channels=(8, 16, 16, 32),
-                embedding_dim=32, calibration_speakers=0.0, augment=False)
 TRAINING_KILLS = 2
+# A kill moves the checkpoint on by up to four epochs and the next kill waits for the third epoch
+# after it, so the run must be longer than that or it may finish before the killer catches it.
+TRAINING = dict(epochs=4 * TRAINING_KILLS + 2, steps_per_epoch=3, batch_size=8, warmup_steps=2,
+                channels=(8, 16, 16, 32), embedding_dim=32, calibration_speakers=0.0, augment=False)
 
 
 @pytest.fixture(scope="module")
@@ -311,10 +313,11 @@ def checkpoint_epoch(run: Path) -> int:
 def kill_in_the_epoch_after_a_checkpoint(run: Path, process: subprocess.Popen, resumed_at: int,
                                          rng: random.Random) -> None:
     """Let the run save a checkpoint of its own, then kill it at a random point of about one epoch
-    (steps, validation, the next checkpoint's writing)."""
-    wait_for_epoch(run, process, resumed_at + 1)
-    began = time.monotonic()
+    (steps, validation, the next checkpoint's writing). The epoch timed is the run's second: its
+    first also traces the training step, which takes far longer than a tiny epoch."""
     wait_for_epoch(run, process, resumed_at + 2)
+    began = time.monotonic()
+    wait_for_epoch(run, process, resumed_at + 3)
     kill_after(process, rng.random() * (time.monotonic() - began))
 
 
