@@ -9,6 +9,8 @@ would run the page without this script (no navigation, no sidebar, and streamlit
 imported after TensorFlow, which crashes the server).
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 # streamlit-webrtc (the Live page) must be imported before TensorFlow: its SRTP library crashes the
@@ -17,7 +19,10 @@ import streamlit_webrtc  # noqa: F401, I001
 
 import speakerid_ui as ui
 
-st.set_page_config(page_title="Speaker ID", page_icon=":material/record_voice_over:", layout="wide")
+# A local image: Streamlit fetches a material-icon favicon from fonts.gstatic.com, which a newsroom
+# offline (or behind a strict proxy) cannot reach.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
 
 pages = [
     st.Page(ui.PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
