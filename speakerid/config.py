@@ -172,6 +172,12 @@ class ModelConfig:
     # How embeddings are compared: cosine for margin-softmax training, euclidean for contrastive.
     metric: Metric = "cosine"
 
+    @property
+    def min_frames(self) -> int:
+        """The shortest input the network takes: DenseNet121 halves time five times, flooring
+        (a shorter input ends with no time steps and fails); the ResNet rounds up and takes any."""
+        return 32 if self.backbone == "densenet121" else 1
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

@@ -130,6 +130,8 @@ class Encoder:
     def embed_features(self, features: np.ndarray) -> np.ndarray:
         """One embedding for a whole clip: the windows' embeddings averaged."""
         windows = split_windows(features, self.pipeline)
+        if windows.shape[1] < self.model_config.min_frames:  # repeat a very short clip to fit
+            windows = np.tile(windows, (1, -(-self.model_config.min_frames // windows.shape[1]), 1))
         vectors = self._forward(windows.astype(np.float32)).numpy()
         if self.model_config.metric == "cosine":
             return unit(unit(vectors).mean(axis=0)).astype(np.float32)

@@ -73,6 +73,17 @@ def test_silence_is_refused(untrained_encoder):
         untrained_encoder.embed(np.zeros(3 * RATE, np.float32), RATE)
 
 
+def test_the_reference_densenet_embeds_features_shorter_than_its_stride():
+    """Half of a 1.3 s file (the evaluation splits lone files in two) is 28 frames at 22.05 kHz:
+    DenseNet121 floors it to no time steps at all unless the encoder repeats it to 32."""
+    from speakerid.config import reference_model, reference_pipeline
+
+    encoder = Encoder.create(reference_model(), reference_pipeline())
+    features = np.random.default_rng(0).normal(size=(28, 128)).astype(np.float32)
+    vector = encoder.embed_features(features)
+    assert vector.shape == (128,) and np.all(np.isfinite(vector))
+
+
 def test_embed_file(untrained_encoder, voice4, tmp_path):
     path = tmp_path / "voice.wav"
     write_wav(path, voice4, RATE)
