@@ -216,8 +216,11 @@ def sidebar_status() -> None:
             return
         where = Path(encoder.path).name if encoder.path else "in memory"
         st.markdown(f"**{encoder.model_config.backbone}** · `{where}`")
+        calibration = encoder.calibration
         st.caption(f"threshold {encoder.threshold:.2f}"
-                   + (f" · EER {encoder.calibration.eer:.1%}" if encoder.calibration.eer else ""))
+                   + (f" · {calibration.false_accept_rate:.0%} false accepts"
+                      if calibration.false_accept_rate is not None else "")
+                   + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))
         folder, stamp = model_location()
         try:
             count = len(_open_gallery(str(paths.gallery_path()), folder, stamp, encoder))

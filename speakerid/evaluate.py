@@ -19,6 +19,7 @@ from .errors import SpeakerIDError
 from .metrics import (
     det_points,
     equal_error_rate,
+    false_accept_threshold,
     min_dcf,
     pair_scores,
     precision_recall,
@@ -129,16 +130,28 @@ def fit_scoring(encoder, cohort_speakers: Sequence[SpeakerSource],
     return items
 
 
-def calibrate(items: Sequence[TestItem], scorer, description: str) -> Calibration:
-    """Threshold at the EER and a logistic score-to-probability map, from held-out trials."""
+# Identifying against a gallery of N voices gives a voice nobody enrolled N chances to pass the
+# threshold, so a threshold at the equal-error rate (often 5-10 % false accepts per trial) would
+# name a wrong person almost every time. Per trial, a wrong name must be rare.
+FALSE_ACCEPT_TARGET = 0.01
+
+
+def calibrate(items: Sequence[TestItem], scorer, description: str,
+              false_accepts: float = FALSE_ACCEPT_TARGET) -> Calibration:
+    """Threshold where ``false_accepts`` of held-out different-speaker trials pass, and a logistic
+    score-to-probability map, from held-out trials."""
     labels = np.array([item.speaker for item in items])
     vectors = np.stack([i.embedding for i in items])
     scores, same = pair_scores(scorer.score_matrix(vectors, vectors), labels)
-    eer, threshold = equal_error_rate(scores, same)
-    method = (f"{description}: threshold at the equal-error rate, probability by logistic "
-              f"regression on {int(same.sum())} same / {int((~same).sum())} different trials "
-              f"from {len(set(labels))} speakers not used in training")
-    return fit_calibration(scores[same], scores[~same], method, threshold, eer)
+    eer, _ = equal_error_rate(scores, same)
+    threshold, false_accept_rate, miss_rate = false_accept_threshold(scores, same, false_accepts)
+    method = (f"{description}: threshold where {false_accept_rate:.1%} of different-speaker trials "
+              f"are accepted (it misses {miss_rate:.1%} of same-speaker trials; EER {eer:.1%}), "
+              f"probability by logistic regression on {int(same.sum())} same / "
+              f"{int((~same).sum())} different trials from {len(set(labels))} speakers not used "
+              "in training")
+    return fit_calibration(scores[same], scores[~same], method, threshold, eer=eer,
+                           false_accept_rate=false_accept_rate, miss_rate=miss_rate)
 
 
 def top1_identification(matrix: np.ndarray, labels: np.ndarray) -> float | None:

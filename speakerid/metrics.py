@@ -28,6 +28,16 @@ def equal_error_rate(scores: np.ndarray, labels: np.ndarray) -> tuple[float, flo
     return float((misses[i] + false_alarms[i]) / 2), float(thresholds[i])
 
 
+def false_accept_threshold(scores: np.ndarray, labels: np.ndarray, target: float
+                           ) -> tuple[float, float, float]:
+    """The lowest threshold that accepts at most ``target`` of the different-speaker trials:
+    (threshold, false-accept rate, miss rate) there."""
+    misses, false_alarms, thresholds = error_rates(scores, labels)
+    # false alarms only fall as the threshold rises; 1e-9 absorbs the rounding of count ratios
+    i = int(np.argmax(false_alarms <= target + 1e-9))
+    return float(thresholds[i]), float(false_alarms[i]), float(misses[i])
+
+
 def min_dcf(scores: np.ndarray, labels: np.ndarray, p_target: float = 0.01,
             c_miss: float = 1.0, c_fa: float = 1.0) -> tuple[float, float]:
     """Normalised minimum detection cost (NIST SRE) and its threshold."""

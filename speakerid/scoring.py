@@ -45,6 +45,8 @@ class Calibration:
     offset: float = 0.0
     method: str = "uncalibrated default"
     eer: float | None = None
+    false_accept_rate: float | None = None  # of held-out different-speaker trials, at the threshold
+    miss_rate: float | None = None  # of held-out same-speaker trials, at the threshold
 
     def probability(self, value: float | np.ndarray) -> float | np.ndarray:
         """P(same speaker | score) for equal priors, from the fitted logistic map."""
@@ -63,10 +65,10 @@ class Calibration:
         """Read calibration.json; ValueError unless it holds exactly these fields as plain values."""
         data = json.loads(Path(path).read_text())
         if not isinstance(data, dict) or not set(data) <= {f.name for f in dataclasses.fields(cls)}:
-            raise ValueError("expected an object with threshold, slope, offset, method and eer")
-        for key in ("threshold", "slope", "offset", "eer"):
+            raise ValueError("expected an object with threshold, slope, offset, method and error rates")
+        for key in ("threshold", "slope", "offset", "eer", "false_accept_rate", "miss_rate"):
             value = data.get(key, 0.0)
-            if key == "eer" and value is None:
+            if key not in ("threshold", "slope", "offset") and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) < 1e300:
                 raise ValueError(f"{key} must be a finite number, not {str(value)[:40]!r}")
@@ -81,7 +83,8 @@ def default_calibration(metric: str) -> Calibration:
 
 
 def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, description: str,
-                    threshold: float, eer: float | None = None) -> Calibration:
+                    threshold: float, eer: float | None = None, false_accept_rate: float | None = None,
+                    miss_rate: float | None = None) -> Calibration:
     """Logistic regression of same/different on the score, classes weighted equally."""
     scores = np.concatenate([same_scores, different_scores]).astype(np.float64)
     labels = np.concatenate([np.ones(len(same_scores)), np.zeros(len(different_scores))])
@@ -101,7 +104,8 @@ def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, descr
             break
     slope = w / spread
     return Calibration(threshold=float(threshold), slope=float(slope),
-                       offset=float(b - slope * mean), method=description, eer=eer)
+                       offset=float(b - slope * mean), method=description, eer=eer,
+                       false_accept_rate=false_accept_rate, miss_rate=miss_rate)
 
 
 class ScoreNormaliser:

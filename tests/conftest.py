@@ -55,7 +55,7 @@ def untrained_encoder():
     return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real speech not available: {SHARED_DATA} is absent (it ships beside the repo)")

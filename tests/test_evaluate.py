@@ -1,0 +1,59 @@
+"""Evaluation figures and the calibrated threshold, on trials whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speakerid.evaluate import TestItem as Item  # not "Test...": pytest would try to collect it
+from speakerid.evaluate import calibrate, evaluate_items
+from speakerid.metrics import equal_error_rate, false_accept_threshold, min_dcf
+from speakerid.scoring import Calibration, RawScorer
+
+
+def test_equal_error_rate_of_separated_and_of_overlapping_scores():
+    same = np.ones(100, bool)
+    assert equal_error_rate(np.r_[np.arange(100) + 200.0, np.arange(100.0)], np.r_[same, ~same])[0] == 0
+    # same-speaker scores 50..149 against different-speaker 0..99: a quarter of each side overlaps
+    eer, threshold = equal_error_rate(np.r_[np.arange(100) + 50.0, np.arange(100.0)], np.r_[same, ~same])
+    assert eer == pytest.approx(0.25, abs=0.01) and 70 <= threshold <= 80
+    assert min_dcf(np.r_[np.arange(100) + 200.0, np.arange(100.0)], np.r_[same, ~same])[0] == 0
+
+
+def test_false_accept_threshold_lets_through_the_target_share_of_impostors():
+    scores = np.r_[np.arange(100) + 50.5, np.arange(100.0)]  # same 50.5..149.5, different 0..99
+    labels = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    threshold, false_accepts, misses = false_accept_threshold(scores, labels, 0.01)
+    assert threshold == 98.5 and false_accepts == pytest.approx(0.01) and misses == pytest.approx(0.48)
+    assert false_accept_threshold(scores, labels, 0.0) == (99.5, 0.0, pytest.approx(0.49))
+
+
+def speakers_items(rng: np.random.Generator, speakers: int = 30, clips: int = 4,
+                   spread: float = 0.9) -> list[Item]:
+    """Clips scattered around each speaker's direction: the same speaker's clips score higher."""
+    centres = rng.normal(size=(speakers, 16))
+    return [Item(f"s{s}", f"s{s}-{c}", (centres[s] + spread * rng.normal(size=16)).astype(np.float32))
+            for s in range(speakers) for c in range(clips)]
+
+
+def test_calibrated_threshold_accepts_one_percent_of_impostors_not_the_equal_error_share(tmp_path):
+    items = speakers_items(np.random.default_rng(0))
+    scorer = RawScorer("cosine")
+    calibration = calibrate(items, scorer, "synthetic held-out speakers")
+    report = evaluate_items(items, scorer, calibration.threshold)
+    assert report.eer > 0.02  # overlapping: the equal-error point would accept > 2 % of impostors
+    assert calibration.false_accept_rate <= 0.01 and calibration.threshold > report.eer_threshold
+    assert calibration.eer == pytest.approx(report.eer)
+    assert "1.0% of different-speaker trials" in calibration.method
+    assert calibration.probability(calibration.threshold) > 0.5  # stricter than the balanced point
+    calibration.save(tmp_path / "calibration.json")
+    assert Calibration.load(tmp_path / "calibration.json") == calibration
+
+
+def test_top1_identification_enrols_each_speakers_first_clip():
+    items = speakers_items(np.random.default_rng(1), speakers=10, clips=3, spread=0.2)
+    assert evaluate_items(items, RawScorer("cosine")).top1_identification == 1.0
+    # every clip but the enrolled first ones carries the next speaker's voice
+    moved = [i if k % 3 == 0 else Item(i.speaker, i.name, items[(k + 3) % len(items)].embedding)
+             for k, i in enumerate(items)]
+    assert evaluate_items(moved, RawScorer("cosine")).top1_identification == 0.0
