@@ -198,7 +198,9 @@ def render_report(run_dir: Path) -> None:
         if report.get("min_dcf") is not None:
             cols[1].metric("minDCF", f"{report['min_dcf']:.3f}")
         if report.get("threshold") is not None:
-            cols[2].metric("Threshold", f"{report['threshold']:.3f}")
+            cols[2].metric("Threshold", f"{report['threshold']:.3f}",
+                           help="Scores at or above it mean the same speaker: set on held-out speakers "
+                                "so that about 1 % of different-speaker pairs pass")
         if report.get("top1_identification") is not None:
             cols[3].metric("Top-1 identification", f"{report['top1_identification']:.0%}")
         if report.get("same_distance") is not None and report.get("different_distance") is not None:
