@@ -49,7 +49,8 @@ class Calibration:
     miss_rate: float | None = None  # of held-out same-speaker trials, at the threshold
 
     def probability(self, value: float | np.ndarray) -> float | np.ndarray:
-        """P(same speaker | score) for equal priors, from the fitted logistic map."""
+        """P(same speaker | score) from the fitted logistic map: 0.5 at the threshold, more above
+        it (see :func:`fit_calibration`)."""
         z = self.slope * np.asarray(value, dtype=np.float64) + self.offset
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
         return float(p) if np.ndim(p) == 0 else p
@@ -85,7 +86,13 @@ def default_calibration(metric: str) -> Calibration:
 def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, description: str,
                     threshold: float, eer: float | None = None, false_accept_rate: float | None = None,
                     miss_rate: float | None = None) -> Calibration:
-    """Logistic regression of same/different on the score, classes weighted equally."""
+    """Logistic regression of same/different on the score, classes weighted equally, then moved
+    to the prior at which ``threshold`` is even odds.
+
+    The equal-weight fit estimates the log-likelihood ratio. With equal priors, a voice just
+    below a strict threshold would read "unknown speaker, 80 % probability"; at the prior the
+    threshold implies, a probability over 50 % means exactly what the verdict says.
+    """
     scores = np.concatenate([same_scores, different_scores]).astype(np.float64)
     labels = np.concatenate([np.ones(len(same_scores)), np.zeros(len(different_scores))])
     weights = np.where(labels == 1, 0.5 / len(same_scores), 0.5 / len(different_scores))
@@ -103,9 +110,11 @@ def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, descr
         if np.abs(step).max() < 1e-10:
             break
     slope = w / spread
-    return Calibration(threshold=float(threshold), slope=float(slope),
-                       offset=float(b - slope * mean), method=description, eer=eer,
-                       false_accept_rate=false_accept_rate, miss_rate=miss_rate)
+    log_likelihood_ratio_at_threshold = slope * (threshold - mean) + b
+    prior = 1.0 / (1.0 + np.exp(log_likelihood_ratio_at_threshold))
+    method = f"{description}; probabilities for a prior of {prior:.1%}, at which the threshold is even odds"
+    return Calibration(threshold=float(threshold), slope=float(slope), offset=float(-slope * threshold),
+                       method=method, eer=eer, false_accept_rate=false_accept_rate, miss_rate=miss_rate)
 
 
 class ScoreNormaliser:

@@ -45,7 +45,11 @@ def test_calibrated_threshold_accepts_one_percent_of_impostors_not_the_equal_err
     assert calibration.false_accept_rate <= 0.01 and calibration.threshold > report.eer_threshold
     assert calibration.eer == pytest.approx(report.eer)
     assert "1.0% of different-speaker trials" in calibration.method
-    assert calibration.probability(calibration.threshold) > 0.5  # stricter than the balanced point
+    # the probability agrees with the verdict: even odds at the threshold
+    assert calibration.probability(calibration.threshold) == pytest.approx(0.5)
+    assert calibration.probability(calibration.threshold + 0.01) > 0.5 > calibration.probability(
+        calibration.threshold - 0.01)
+    assert "at which the threshold is even odds" in calibration.method
     calibration.save(tmp_path / "calibration.json")
     assert Calibration.load(tmp_path / "calibration.json") == calibration
 
