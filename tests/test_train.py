@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,19 +14,25 @@ import pytest
 from synthetic import synth_voice, tract_voice, write_wav
 
 from speakerid import Encoder
-from speakerid.datasets import SpeakerSource
+from speakerid.datasets import SpeakerSource, discover
 from speakerid.scoring import score
 from speakerid.train import TrainSettings, read_history, read_status, request_stop, split_speakers, train
 
 SMALL = dict(channels=(8, 16, 16, 32), embedding_dim=32, batch_size=16, calibration_speakers=0.25)
 
 
-def make_dataset(root: Path, speakers: range, clips: int = 2, seconds: float = 4.0) -> Path:
+def synth_clip(index: int, clip: int, seconds: float) -> np.ndarray:
+    return synth_voice(index, seconds, 16000, seed=clip)
+
+
+def make_dataset(root: Path, speakers: range, clips: int = 2, seconds: float = 4.0,
+                 voice: Callable[[int, int, float], np.ndarray] = synth_clip) -> Path:
+    """One folder per speaker of ``clips`` WAV files, each ``voice(speaker, clip, seconds)``."""
     for index in speakers:
         folder = root / f"speaker{index:02d}"
         folder.mkdir(parents=True, exist_ok=True)
         for clip in range(clips):
-            write_wav(folder / f"{clip}.wav", synth_voice(index, seconds, 16000, seed=clip))
+            write_wav(folder / f"{clip}.wav", voice(index, clip, seconds))
     return root
 
 
@@ -35,22 +42,10 @@ def dataset(tmp_path_factory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("train_data"), range(6), clips=1)
 
 
-def make_tract_dataset(root: Path, speakers: range, clips: int, seconds: float) -> list[SpeakerSource]:
-    sources = []
-    for index in speakers:
-        folder = root / f"speaker{index:04d}"
-        folder.mkdir(parents=True)
-        for clip in range(clips):
-            write_wav(folder / f"{clip}.wav", tract_voice(index, clip, seconds))
-        sources.append(SpeakerSource(folder.name, tuple(sorted(folder.glob("*.wav")))))
-    return sources
-
-
 @pytest.fixture(scope="module")
 def tract_dataset(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("tract_data")
-    make_tract_dataset(root, range(40), clips=6, seconds=1.5)
-    return root
+    return make_dataset(tmp_path_factory.mktemp("tract_data"), range(40), clips=6, seconds=1.5,
+                        voice=tract_voice)
 
 
 # Small margin and scale: 40 speakers is a small classification problem for an AAM head.
@@ -71,7 +66,7 @@ def test_training_separates_speakers_it_never_heard(trained_run, tmp_path):
     from speakerid.evaluate import embed_speakers, evaluate_items
     from speakerid.scoring import RawScorer
 
-    held_out = make_tract_dataset(tmp_path, range(1000, 1012), clips=4, seconds=3.0)
+    held_out = discover(make_dataset(tmp_path, range(1000, 1012), clips=4, seconds=3.0, voice=tract_voice))
     cosine = RawScorer("cosine")
     untrained_eers = []
     for seed in (0, 1):
