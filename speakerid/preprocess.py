@@ -192,6 +192,9 @@ def energy_speech_spans(signal: np.ndarray, sample_rate: int, frame_s: float = 0
     return _smooth_decisions(level > threshold, frame_s)
 
 
+VAD_BLOCK_FRAMES = 4096  # 2 minutes of 30 ms frames
+
+
 def webrtc_speech_spans(signal: np.ndarray, sample_rate: int, aggressiveness: int = 2) -> list[Span]:
     """WebRTC's GMM voice-activity detector, gated by energy so that steady noise is not speech."""
     import webrtcvad
@@ -207,10 +210,15 @@ def webrtc_speech_spans(signal: np.ndarray, sample_rate: int, aggressiveness: in
     level = _frame_levels_db(frames)
     loud_enough = level > max(np.percentile(level, 10) + 6.0, level.max() - 45.0, -70.0)
     vad = webrtcvad.Vad(aggressiveness)
-    # Frame by frame: the VAD sees each frame without its DC offset, and no full-length int16 copy is made.
-    voiced = np.array([vad.is_speech(_pcm16(f - f.mean()).tobytes(), vad_rate) for f in frames],
-                      dtype=bool) & loud_enough
-    return _smooth_decisions(voiced, frame_s)
+    voiced = np.zeros(count, dtype=bool)
+    step = frame * 2  # bytes of one 16-bit frame
+    # Each frame without its DC offset; in blocks, so that no full-length int16 copy is made.
+    for start in range(0, count, VAD_BLOCK_FRAMES):
+        block = frames[start:start + VAD_BLOCK_FRAMES]
+        pcm = _pcm16(block - block.mean(axis=1, keepdims=True)).tobytes()
+        voiced[start:start + len(block)] = [vad.is_speech(pcm[i:i + step], vad_rate)
+                                            for i in range(0, len(pcm), step)]
+    return _smooth_decisions(voiced & loud_enough, frame_s)
 
 
 def _frame_levels_db(frames: np.ndarray, block: int = 4096) -> np.ndarray:
