@@ -16,9 +16,8 @@ import numpy as np
 
 from .audio import AudioClip, decode_bytes
 from .errors import SpeakerIDError
-from .features import frames_per_second
+from .features import frames_per_second, window_layout
 from .preprocess import Prepared, prepare
-from .timeline import window_starts
 
 if TYPE_CHECKING:
     from .config import PipelineConfig
@@ -63,9 +62,8 @@ class Analysis:
 def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
     """The (start_s, end_s) of each window :func:`features.split_windows` cuts (speech time)."""
     rate = frames_per_second(pipeline)
-    size = max(1, int(round(pipeline.features.window_s * rate)))
-    hop = max(1, int(round(pipeline.features.window_hop_s * rate)))
-    return [(s / rate, min(s + size, frame_count) / rate) for s in window_starts(frame_count, size, hop)]
+    starts, length = window_layout(frame_count, pipeline)
+    return [(s / rate, (s + length) / rate) for s in starts]
 
 
 def decode_upload(data: bytes, name: str) -> AudioClip:

@@ -60,9 +60,10 @@ class FeatureConfig:
     n_mels: int = 64
     fmin: float = 20.0
     fmax: float = 7600.0
-    # Long clips are cut into windows of this length; their embeddings are averaged. Statistics
-    # pooling takes any length, and one pass over up to 20 s beat averaged 3 s windows on
-    # held-out speakers (EER 1.4 vs 2.7 % on Hyke, 11.9 vs 14.4 % on LibriSpeech).
+    # Long clips are cut into windows of at most this length (equal ones covering the clip once
+    # when the hop is not shorter; see features.window_layout); their embeddings are averaged.
+    # Statistics pooling takes any length, and one pass over up to 20 s beat averaged 3 s windows
+    # on held-out speakers (EER 1.4 vs 2.7 % on Hyke, 11.9 vs 14.4 % on LibriSpeech).
     window_s: float = 20.0
     window_hop_s: float = 20.0
 

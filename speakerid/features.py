@@ -46,20 +46,32 @@ def frames_per_second(pipeline: PipelineConfig) -> float:
     return pipeline.preprocess.sample_rate / pipeline.features.hop_length
 
 
-def split_windows(features: np.ndarray, pipeline: PipelineConfig) -> np.ndarray:
-    """Cut (frames, n_mels) into windows of ``window_s``, shape (count, window, n_mels).
+def window_layout(frame_count: int, pipeline: PipelineConfig) -> tuple[list[int], int]:
+    """Start frames and length of the windows a clip of ``frame_count`` frames is cut into.
 
-    A clip shorter than one window is returned whole (the encoders pool over time, so a 2 s clip
-    is embedded from its 2 s rather than padded); the last window is aligned to the clip's end
-    so the tail is never dropped.
+    A clip up to one window long is one window, whole (the encoders pool over time, so a 2 s
+    clip is embedded from its 2 s rather than padded). Overlapping windows (hop shorter than the
+    window, as the reference recipe has) step by the hop, the last one aligned to the clip's end so
+    that the tail is never dropped. Otherwise the clip is cut into the fewest equal windows of at
+    most ``window_s`` that cover it once: 27 s become two of 13.5 s, not two of 20 s that overlap
+    by 13 s and cost half as much again.
     """
     rate = frames_per_second(pipeline)
     size = max(1, int(round(pipeline.features.window_s * rate)))
     hop = max(1, int(round(pipeline.features.window_hop_s * rate)))
-    total = features.shape[0]
-    if total <= size:
-        return features[None]
-    starts = list(range(0, total - size + 1, hop))
-    if starts[-1] + size < total:
-        starts.append(total - size)
-    return np.stack([features[s:s + size] for s in starts])
+    if frame_count <= size:
+        return [0], frame_count
+    if hop < size:
+        starts = list(range(0, frame_count - size + 1, hop))
+        if starts[-1] + size < frame_count:
+            starts.append(frame_count - size)
+        return starts, size
+    count = -(-frame_count // size)
+    length = -(-frame_count // count)
+    return [round(i * (frame_count - length) / (count - 1)) for i in range(count)], length
+
+
+def split_windows(features: np.ndarray, pipeline: PipelineConfig) -> np.ndarray:
+    """(frames, n_mels) cut as :func:`window_layout` says, shape (count, window, n_mels)."""
+    starts, length = window_layout(features.shape[0], pipeline)
+    return np.stack([features[s:s + length] for s in starts])

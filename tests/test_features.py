@@ -90,17 +90,19 @@ def test_a_clip_of_exactly_one_window():
     assert split_windows(features_of(300), PipelineConfig()).shape == (1, 300, 4)
 
 
-@pytest.mark.parametrize("frames", [301, 599, 600, 750, 1234])
-def test_windows_cover_the_tail(frames):
+@pytest.mark.parametrize("frames", [301, 599, 600, 601, 750, 1234])
+def test_long_clips_are_cut_into_the_fewest_equal_windows_covering_them_once(frames):
     features = features_of(frames)
     three_s = PipelineConfig(features=FeatureConfig(window_s=3.0, window_hop_s=3.0))  # 300 frames
     windows = split_windows(features, three_s)
-    assert windows.shape[1:] == (300, 4)
+    count, length = windows.shape[:2]
+    assert count == -(-frames // 300) and length <= 300
+    assert count * length - frames < count  # overlap: at most a frame per window
     seen = np.unique(windows[:, :, 0])
     np.testing.assert_array_equal(seen, np.arange(frames))  # every frame, the last included
-    assert windows[-1, -1, 0] == frames - 1
+    assert windows[0, 0, 0] == 0 and windows[-1, -1, 0] == frames - 1
     for window in windows:  # each window is a contiguous slice of the clip
-        np.testing.assert_array_equal(window[:, 0], np.arange(window[0, 0], window[0, 0] + 300))
+        np.testing.assert_array_equal(window[:, 0], np.arange(window[0, 0], window[0, 0] + length))
 
 
 def test_overlapping_windows_of_the_reference():
