@@ -32,6 +32,8 @@ SETTINGS_HELP = {
     "distribute": "tf.distribute strategy: none (one device), mirrored (every GPU of this machine) "
                   "or multiworker (the machines named in $TF_CONFIG, one command per machine); "
                   "--batch-size stays the global batch, split over all replicas (default: none)",
+    "init_from": "a trained model directory (e.g. weights) whose encoder this run starts from, to "
+                 "fine-tune it on new speakers; the speaker head starts afresh (default: none)",
 }
 
 

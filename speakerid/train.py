@@ -67,6 +67,9 @@ class TrainSettings:
     channels: tuple[int, ...] = (24, 48, 96, 192)
     embedding_dim: int = 192
     imagenet_weights: str | None = None
+    # A trained model directory whose encoder starts this run (fine-tuning); its architecture and
+    # pipeline must be this recipe's. The speaker head is new, since the speakers are.
+    init_from: str | None = None
     seed: int = 0
     # tf.distribute: "mirrored" splits each batch over this machine's GPUs, "multiworker" over
     # the machines named in $TF_CONFIG (batch_size stays the global batch).

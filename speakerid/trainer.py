@@ -77,6 +77,8 @@ class Trainer:
         with self.strategy.scope():  # variables (and the optimizer's) mirrored on every replica
             self.network = build_encoder(self.model_config, pipeline.features.n_mels,
                                          settings.imagenet_weights)
+            if settings.init_from:
+                self._start_from(Path(settings.init_from))
             self.head = None
             if settings.recipe == "aam":
                 self.head = AdditiveAngularMargin(len(audio), settings.aam_margin, settings.aam_scale)
@@ -86,6 +88,16 @@ class Trainer:
                 WarmupPolynomialDecay(settings.learning_rate, settings.warmup_steps, total))
             self.optimizer.build(self._variables())
         self.validation = self._validation_windows()
+
+    def _start_from(self, model_dir: Path) -> None:
+        """Copy a trained encoder's weights in, refusing one built or fed differently."""
+        trained = Encoder.load(model_dir)
+        if trained.model_config != self.model_config or trained.pipeline != self.pipeline:
+            raise SpeakerIDError(
+                f"{model_dir} cannot start this run: its network or audio pipeline differs from the "
+                f"{self.settings.recipe} recipe's (network {trained.model_config.to_dict()}, "
+                f"this run's {self.model_config.to_dict()})")
+        self.network.set_weights(trained.network.get_weights())
 
     # --- the loop --------------------------------------------------------------------------------
     def fit(self, resume: bool) -> bool:

@@ -15,6 +15,7 @@ from synthetic import synth_voice, tract_voice, write_wav
 
 from speakerid import Encoder
 from speakerid.datasets import SpeakerSource, discover
+from speakerid.errors import SpeakerIDError
 from speakerid.scoring import score
 from speakerid.train import TrainSettings, read_history, read_status, request_stop, split_speakers, train
 
@@ -77,6 +78,29 @@ def test_training_separates_speakers_it_never_heard(trained_run, tmp_path):
     trained_eer = evaluate_items(embed_speakers(trained, held_out), cosine, 0.5).eer
     # Measured: untrained 43 and 44 %, trained 21-25 % (two training seeds, two margins).
     assert trained_eer < 0.65 * min(untrained_eers), (trained_eer, untrained_eers)
+
+
+def _kernels(encoder: Encoder) -> list[np.ndarray]:
+    return [w for w in encoder.network.get_weights() if w.ndim == 4]
+
+
+def test_fine_tuning_starts_from_the_trained_encoder(trained_run, dataset, tmp_path):
+    start = trained_run / "model"
+    settings = TrainSettings.for_recipe("aam", **{**SMALL, "epochs": 1, "steps_per_epoch": 2,
+                                                  "learning_rate": 1e-7}, init_from=str(start))
+    tuned = Encoder.load(train([dataset], tmp_path / "tuned", settings, progress=False))
+    fresh = Encoder.create(TrainSettings(**SMALL).model())
+    pairs = list(zip(_kernels(tuned), _kernels(Encoder.load(start))))
+    assert pairs and all(np.allclose(a, b, atol=1e-5) for a, b in pairs)
+    assert not np.allclose(_kernels(fresh)[0], pairs[0][1], atol=1e-2)
+
+
+def test_fine_tuning_refuses_an_encoder_of_another_shape(trained_run, dataset, tmp_path):
+    settings = TrainSettings.for_recipe("aam", **{**SMALL, "channels": (8, 16, 32, 32)},
+                                        init_from=str(trained_run / "model"))
+    with pytest.raises(SpeakerIDError, match="cannot start this run"):
+        train([dataset], tmp_path / "run", settings, progress=False)
+    assert read_status(tmp_path / "run")["state"] == "failed"
 
 
 def test_run_directory_holds_history_status_model_and_calibration(trained_run):
