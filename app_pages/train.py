@@ -12,6 +12,7 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, plots, runs
 from speakerid.archive import extract_zip
 from speakerid.datasets import discover
+from speakerid.encoder import default_model_dir
 from speakerid.train import TrainSettings, read_history, request_stop
 
 RECIPES = {
@@ -87,11 +88,16 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
                                 step=defaults.learning_rate / 2, key=f"train_lr_{recipe}")
     crop = cols[3].number_input("Crop (s)", 0.5, 10.0, defaults.crop_s, step=0.5, key=f"train_crop_{recipe}",
                                 disabled=recipe != "aam", help="Length of the random training crops (AAM)")
+    fine_tune = recipe == "aam" and st.checkbox(
+        "Start from the model in use (fine-tune)", key="train_fine_tune",
+        help="Keeps what the current model has learnt and adapts it to these speakers. A few "
+             "epochs at a lower learning rate (such as 5e-4) are usually enough.")
     label = st.text_input("Run name (optional)", placeholder=folder.name if folder else "", key="train_label")
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=not speakers,
                  key="train_start"):
         settings = TrainSettings.for_recipe(recipe, epochs=int(epochs), batch_size=int(batch),
-                                            learning_rate=float(rate), crop_s=float(crop))
+                                            learning_rate=float(rate), crop_s=float(crop),
+                                            init_from=str(default_model_dir()) if fine_tune else None)
         try:
             run_dir = runs.launch(folder, settings, label=label.strip() or None)
         except SpeakerIDError as exc:

@@ -415,6 +415,19 @@ def test_start_a_training_run(tmp_path, fake_training):
     assert any(b.key == "train_stop" for b in at.button)  # the process is alive: it can be stopped
 
 
+def test_a_training_run_can_fine_tune_the_model_in_use(tmp_path, fake_training):
+    from speakerid.encoder import default_model_dir
+
+    at = open_app("train")
+    at.text_input(key="train_folder").input(str(dataset(tmp_path / "data")))
+    rerun(at)
+    at.checkbox(key="train_fine_tune").check()
+    at.button(key="train_start").click()
+    rerun(at)
+    settings = fake_training[-1]["settings"]
+    assert settings.recipe == "aam" and settings.init_from == str(default_model_dir())
+
+
 def test_a_running_run_shows_progress_curves_and_can_be_stopped():
     run_dir = write_run("live-run", "running", os.getpid(), epochs=10, history=3)
     at = open_app("train")
