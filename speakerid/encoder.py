@@ -21,6 +21,7 @@ from .errors import SpeakerIDError
 from .features import log_mel, split_windows
 from .model import ModelConfig, build_encoder
 from .preprocess import Prepared, prepare
+from .runtime import single_threaded_blas
 from .scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
@@ -39,6 +40,7 @@ class Encoder:
                  normaliser: ScoreNormaliser | None = None) -> None:
         import tensorflow as tf
 
+        single_threaded_blas()
         self.network = network
         self.pipeline = pipeline
         self.model_config = model_config

@@ -29,6 +29,7 @@ from .features import frames_per_second, log_mel_batch
 from .metrics import equal_error_rate, pair_scores
 from .model import build_encoder
 from .objectives import AdditiveAngularMargin, contrastive_loss, euclidean_distance
+from .runtime import single_threaded_blas
 from .scoring import score_matrix
 from .train import RunMonitor, TrainSettings
 
@@ -66,6 +67,7 @@ class Trainer:
     def __init__(self, settings: TrainSettings, pipeline: PipelineConfig, audio: list[SpeakerAudio],
                  run_dir: Path, monitor: RunMonitor, progress: bool) -> None:
         self.strategy = make_strategy(settings.distribute)
+        single_threaded_blas()
         keras.utils.set_random_seed(settings.seed)
         self.settings, self.pipeline, self.run_dir = settings, pipeline, run_dir
         self.monitor, self.progress = monitor, progress

@@ -172,3 +172,11 @@ def test_unknown_settings_in_the_config_are_refused(saved, tmp_path):
 def test_small_model_config_round_trips():
     config = ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64)
     assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_an_encoder_keeps_numpy_blas_off_the_cores_tensorflow_uses(untrained_encoder):
+    """OpenBLAS threads spinning after a NumPy product slowed the next forward pass by 40 %."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas)
