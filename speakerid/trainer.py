@@ -85,6 +85,8 @@ class Trainer:
             if settings.recipe == "aam":
                 self.head = AdditiveAngularMargin(len(audio), settings.aam_margin, settings.aam_scale)
                 self.head.build((None, self.model_config.embedding_dim))
+                if settings.init_from:
+                    self.head.centres.assign(self._speaker_centres())
             total = self.steps_per_epoch * settings.epochs
             self.optimizer = keras.optimizers.Adam(
                 WarmupPolynomialDecay(settings.learning_rate, settings.warmup_steps, total))
@@ -100,6 +102,18 @@ class Trainer:
                 f"{self.settings.recipe} recipe's (network {trained.model_config.to_dict()}, "
                 f"this run's {self.model_config.to_dict()})")
         self.network.set_weights(trained.network.get_weights())
+
+    def _speaker_centres(self) -> np.ndarray:
+        """Each training speaker's unit mean embedding from the starting encoder, (dim, speakers).
+
+        A fine-tuning head that starts at these centres already knows the speakers. A random one
+        sends large gradients back through the encoder in the first steps and undoes what it had
+        learnt: fine-tuning the shipped model that way at 5e-4 raised its held-out LibriSpeech
+        EER from 7.5 to 17 %.
+        """
+        encoder = Encoder(self.network, self.pipeline, self.model_config)
+        return np.stack([encoder.embed_features(self._log_mel(speaker.joined()))
+                         for speaker in self.train_audio], axis=1)
 
     # --- the loop --------------------------------------------------------------------------------
     def fit(self, resume: bool) -> bool:

@@ -95,6 +95,18 @@ def test_fine_tuning_starts_from_the_trained_encoder(trained_run, dataset, tmp_p
     assert not np.allclose(_kernels(fresh)[0], pairs[0][1], atol=1e-2)
 
 
+def test_fine_tuning_starts_with_a_head_that_knows_the_speakers(trained_run, tract_dataset, tmp_path):
+    """The head starts at each speaker's mean embedding, so fine-tuning the encoder on the speakers
+    it was trained on begins near its final loss instead of where a random head would put it."""
+    settings = TrainSettings.for_recipe("aam", **{**TRAINED, "epochs": 1, "steps_per_epoch": 3,
+                                                  "learning_rate": 1e-7},
+                                        init_from=str(trained_run / "model"))
+    train([tract_dataset], tmp_path / "tuned", settings, progress=False)
+    first_loss = read_history(tmp_path / "tuned")[0]["loss"]
+    trained = read_history(trained_run)
+    assert first_loss < 0.5 * trained[0]["loss"]
+
+
 def test_fine_tuning_refuses_an_encoder_of_another_shape(trained_run, dataset, tmp_path):
     settings = TrainSettings.for_recipe("aam", **{**SMALL, "channels": (8, 16, 32, 32)},
                                         init_from=str(trained_run / "model"))
