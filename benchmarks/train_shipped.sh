@@ -10,7 +10,7 @@ case "${1:-shipped}" in
   shipped)
     .venv/bin/python -m speakerid train "${DATA[@]}" --exclude-file benchmarks/split.json \
       --recipe aam --epochs 8 --steps-per-epoch 150 --train-fraction 0.9 --out runs/shipped
-    .venv/bin/python -m speakerid calibrate runs/shipped/model "${DATA[@]}" --exclude-file benchmarks/split.json
+    .venv/bin/python -m speakerid calibrate runs/shipped/model "${DATA[@]}"
     ;;
   reference)
     .venv/bin/python -m speakerid train "${DATA[@]}" --exclude-file benchmarks/split.json \
