@@ -19,7 +19,7 @@ from .audio import AudioClip, from_array, load_audio
 from .config import PipelineConfig
 from .errors import SpeakerIDError
 from .features import log_mel, split_windows
-from .model import ModelConfig, build_encoder
+from .model import ModelConfig, build_encoder, fold_batch_norms
 from .preprocess import Prepared, prepare
 from .runtime import single_threaded_blas
 from .scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
@@ -37,7 +37,9 @@ class Encoder:
 
     def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
                  calibration: Calibration | None = None, path: Path | None = None,
-                 normaliser: ScoreNormaliser | None = None) -> None:
+                 normaliser: ScoreNormaliser | None = None, inference_network=None) -> None:
+        """``inference_network``: the same function in a faster form (:func:`fold_batch_norms`),
+        used to embed; ``network`` stays the one that trains and is saved."""
         import tensorflow as tf
 
         single_threaded_blas()
@@ -48,8 +50,9 @@ class Encoder:
         self.path = path
         self.normaliser = normaliser
         self._id: str | None = None
+        self.inference_network = inference_network or network
         self._forward = tf.function(
-            lambda x: network(x, training=False), reduce_retracing=True,
+            lambda x: self.inference_network(x, training=False), reduce_retracing=True,
             input_signature=[tf.TensorSpec([None, None, pipeline.features.n_mels], tf.float32)])
 
     # --- construction -------------------------------------------------------------------------
@@ -89,7 +92,8 @@ class Encoder:
             network.load_weights(weights_path)
         except Exception as exc:  # a truncated or foreign file
             raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
-        return cls(network, pipeline, model_config, calibration, path, normaliser)
+        return cls(network, pipeline, model_config, calibration, path, normaliser,
+                   inference_network=fold_batch_norms(network, model_config))
 
     def save(self, path: str | Path, extra: dict | None = None) -> Path:
         """Write weights, pipeline config and calibration; ``extra`` goes into config.json."""

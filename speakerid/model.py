@@ -18,12 +18,15 @@ from keras import layers, ops
 from .config import ModelConfig, reference_model
 from .errors import SpeakerIDError
 
-__all__ = ["ModelConfig", "build_encoder", "reference_model"]
+__all__ = ["ModelConfig", "build_encoder", "fold_batch_norms", "reference_model"]
 
 
-def build_encoder(config: ModelConfig, n_mels: int, imagenet_weights: str | Path | None = None
-                  ) -> keras.Model:
-    """Build the embedding network for features with ``n_mels`` bands and any number of frames."""
+def build_encoder(config: ModelConfig, n_mels: int, imagenet_weights: str | Path | None = None,
+                  folded: bool = False) -> keras.Model:
+    """Build the embedding network for features with ``n_mels`` bands and any number of frames.
+
+    ``folded``: the thin ResNet's inference form, without batch normalisation (see
+    :func:`fold_batch_norms`)."""
     inputs = keras.Input(shape=(None, n_mels), name="log_mel")
     x = inputs
     if config.mean_normalise:
@@ -31,25 +34,26 @@ def build_encoder(config: ModelConfig, n_mels: int, imagenet_weights: str | Path
     if config.backbone == "resnet":
         if imagenet_weights is not None:
             raise SpeakerIDError("ImageNet weights only apply to the densenet121 backbone")
-        outputs = _thin_resnet(x, config)
+        outputs = _thin_resnet(x, config, folded)
     elif config.backbone == "densenet121":
         outputs = _densenet121(x, config, n_mels, imagenet_weights)
     else:
         raise SpeakerIDError(f"unknown backbone {config.backbone!r}")
-    return keras.Model(inputs, outputs, name=f"encoder_{config.backbone}")
+    return keras.Model(inputs, outputs, name=f"encoder_{config.backbone}{'_folded' if folded else ''}")
 
 
-def _thin_resnet(x, config: ModelConfig):
-    """ResNet on the (time, frequency) plane; a strided stem keeps a 30 s clip cheap on a CPU."""
+def _thin_resnet(x, config: ModelConfig, folded: bool = False):
+    """ResNet on the (time, frequency) plane; a strided stem keeps a 30 s clip cheap on a CPU.
+
+    ``folded`` builds the inference form: no batch normalisation layers, biases in their place.
+    """
     x = layers.Reshape((-1, x.shape[-1], 1))(x)
-    x = layers.Conv2D(config.channels[0], 3, strides=config.stem_stride, padding="same", use_bias=False,
-                      name="stem_conv")(x)
-    x = layers.BatchNormalization(name="stem_bn")(x)
+    x = _conv_bn(x, config.channels[0], 3, config.stem_stride, "stem_conv", "stem_bn", folded)
     x = layers.ReLU()(x)
     for stage, (width, count) in enumerate(zip(config.channels, config.blocks)):
         for block in range(count):
             stride = 2 if block == 0 and stage > 0 else 1
-            x = _residual_block(x, width, stride, f"s{stage}b{block}")
+            x = _residual_block(x, width, stride, f"s{stage}b{block}", folded)
     # (batch, time, freq, channels) -> (batch, time, freq * channels), then mean and std over time.
     freq, width = x.shape[2], x.shape[3]
     x = layers.Reshape((-1, freq * width))(x)
@@ -57,24 +61,59 @@ def _thin_resnet(x, config: ModelConfig):
     std = ops.sqrt(ops.maximum(ops.mean(ops.square(x), axis=1) - ops.square(mean), 1e-6))
     x = layers.Concatenate(name="stats_pool")([mean, std])
     x = layers.Dense(config.embedding_dim, name="embedding_dense")(x)
-    return layers.BatchNormalization(name="embedding")(x)
+    return x if folded else layers.BatchNormalization(name="embedding")(x)
 
 
-def _residual_block(x, width: int, stride: int, name: str):
+def _residual_block(x, width: int, stride: int, name: str, folded: bool):
     shortcut = x
-    y = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_c1")(x)
-    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = _conv_bn(x, width, 3, stride, f"{name}_c1", f"{name}_bn1", folded)
     y = layers.ReLU()(y)
-    y = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{name}_c2")(y)
-    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = _conv_bn(y, width, 3, 1, f"{name}_c2", f"{name}_bn2", folded)
     if stride != 1 or shortcut.shape[-1] != width:
         # ResNet-D shortcut: average-pool, then a 1x1 convolution. (A strided 1x1 convolution
         # corrupts memory in TensorFlow 2.20/2.21's oneDNN backward pass on CPU.)
         if stride != 1:
             shortcut = layers.AveragePooling2D(stride, padding="same", name=f"{name}_pool")(shortcut)
-        shortcut = layers.Conv2D(width, 1, use_bias=False, name=f"{name}_proj")(shortcut)
-        shortcut = layers.BatchNormalization(name=f"{name}_bnp")(shortcut)
+        shortcut = _conv_bn(shortcut, width, 1, 1, f"{name}_proj", f"{name}_bnp", folded)
     return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+def _conv_bn(x, width: int, kernel: int, stride, conv_name: str, bn_name: str, folded: bool):
+    """A convolution and its batch normalisation, or (folded) one convolution with a bias."""
+    x = layers.Conv2D(width, kernel, strides=stride, padding="same", use_bias=folded, name=conv_name)(x)
+    return x if folded else layers.BatchNormalization(name=bn_name)(x)
+
+
+def fold_batch_norms(network: keras.Model, config: ModelConfig) -> keras.Model:
+    """The same function with every batch normalisation folded into the layer before it.
+
+    For inference only: each normalisation is a fixed affine map once trained, so it folds into
+    the convolution's kernel and a bias, and the forward pass makes fewer passes over memory
+    (about 10 % of it on 2 cores). The DenseNet121 backbone is returned unchanged.
+    """
+    if config.backbone != "resnet":
+        return network
+    folded = build_encoder(config, network.input_shape[-1], folded=True)
+    by_name = {layer.name: layer for layer in network.layers}
+    for layer in folded.layers:
+        if not layer.weights:
+            continue
+        source, bn = by_name[layer.name], by_name[_norm_after(layer.name)]
+        gamma, beta, mean, variance = (w.numpy() for w in (bn.gamma, bn.beta, bn.moving_mean,
+                                                             bn.moving_variance))
+        scale = gamma / (variance + bn.epsilon) ** 0.5
+        bias = source.bias.numpy() if source.use_bias else 0.0
+        layer.set_weights([source.kernel.numpy() * scale, (bias - mean) * scale + beta])
+    return folded
+
+
+def _norm_after(layer_name: str) -> str:
+    """The name of the batch normalisation that follows a layer of the thin ResNet."""
+    fixed = {"stem_conv": "stem_bn", "embedding_dense": "embedding"}
+    if layer_name in fixed:
+        return fixed[layer_name]
+    block, kind = layer_name.rsplit("_", 1)
+    return f"{block}_{ {'c1': 'bn1', 'c2': 'bn2', 'proj': 'bnp'}[kind] }"
 
 
 def _densenet121(x, config: ModelConfig, n_mels: int, imagenet_weights: str | Path | None):
