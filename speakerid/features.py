@@ -62,13 +62,20 @@ def window_layout(frame_count: int, pipeline: PipelineConfig) -> tuple[list[int]
     if frame_count <= size:
         return [0], frame_count
     if hop < size:
-        starts = list(range(0, frame_count - size + 1, hop))
-        if starts[-1] + size < frame_count:
-            starts.append(frame_count - size)
-        return starts, size
+        return window_starts(frame_count, size, hop), size
     count = -(-frame_count // size)
     length = -(-frame_count // count)
     return [round(i * (frame_count - length) / (count - 1)) for i in range(count)], length
+
+
+def window_starts(total: int, size: int, hop: int) -> list[int]:
+    """Start frames of windows of ``size`` every ``hop``; the last one ends at ``total``."""
+    if total <= size:
+        return [0]
+    starts = list(range(0, total - size + 1, hop))
+    if starts[-1] + size < total:
+        starts.append(total - size)
+    return starts
 
 
 def split_windows(features: np.ndarray, pipeline: PipelineConfig) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import SpeakerIDError
-from .features import frames_per_second
+from .features import frames_per_second, window_starts
 from .scoring import unit
 
 if TYPE_CHECKING:
@@ -130,16 +130,6 @@ class TimeMap:
             if hi > lo + 1e-9:
                 spans.append((self.offset_s + start + (lo - s0), self.offset_s + start + (hi - s0)))
         return spans
-
-
-def window_starts(total: int, size: int, hop: int) -> list[int]:
-    """Start frames of windows of ``size`` every ``hop``; the last one ends at ``total``."""
-    if total <= size:
-        return [0]
-    starts = list(range(0, total - size + 1, hop))
-    if starts[-1] + size < total:
-        starts.append(total - size)
-    return starts
 
 
 def identify_timeline(prepared: Prepared, encoder: Encoder, gallery: Gallery,

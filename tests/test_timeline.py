@@ -8,6 +8,7 @@ from synthetic import synth_voice
 
 from speakerid import SpeakerIDError
 from speakerid.audio import from_array
+from speakerid.features import window_starts
 from speakerid.gallery import Gallery
 from speakerid.timeline import (
     TimeMap,
@@ -15,7 +16,6 @@ from speakerid.timeline import (
     build_segments,
     identify_timeline,
     smooth_labels,
-    window_starts,
 )
 
 RATE = 16000
