@@ -91,7 +91,7 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
     fine_tune = recipe == "aam" and st.checkbox(
         "Start from the model in use (fine-tune)", key="train_fine_tune",
         help="Keeps what the current model has learnt and adapts it to these speakers. A few "
-             "epochs at a lower learning rate (such as 5e-4) are usually enough.")
+             "epochs at a lower learning rate (such as 2e-4) are usually enough.")
     label = st.text_input("Run name (optional)", placeholder=folder.name if folder else "", key="train_label")
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=not speakers,
                  key="train_start"):

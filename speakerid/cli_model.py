@@ -33,7 +33,8 @@ SETTINGS_HELP = {
                   "or multiworker (the machines named in $TF_CONFIG, one command per machine); "
                   "--batch-size stays the global batch, split over all replicas (default: none)",
     "init_from": "a trained model directory (e.g. weights) whose encoder this run starts from, to "
-                 "fine-tune it on new speakers; the speaker head starts afresh (default: none)",
+                 "fine-tune it on new speakers; the speaker head starts at each speaker's mean "
+                 "embedding under that encoder (default: none)",
 }
 
 

@@ -68,7 +68,8 @@ class TrainSettings:
     embedding_dim: int = 192
     imagenet_weights: str | None = None
     # A trained model directory whose encoder starts this run (fine-tuning); its architecture and
-    # pipeline must be this recipe's. The speaker head is new, since the speakers are.
+    # pipeline must be this recipe's. The speaker head is new, since the speakers are; it starts
+    # at each speaker's mean embedding under that encoder.
     init_from: str | None = None
     seed: int = 0
     # tf.distribute: "mirrored" splits each batch over this machine's GPUs, "multiworker" over
