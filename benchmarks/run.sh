@@ -5,12 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/results
 mkdir -p "$out"
-if [ ! -x .bench-venv/bin/python ]; then
-  python3.11 -m venv .bench-venv
-  .venv/bin/pip freeze | grep -iE "^(numpy|scipy|librosa|soundfile|soxr|numba|llvmlite|av|pydub|platformdirs)==" > "$out/constraints.txt"
-  .bench-venv/bin/pip install -q torch==2.13.0 resemblyzer==0.1.4 webrtcvad-wheels==2.0.14.post1 \
-    av pydub platformdirs -c "$out/constraints.txt"
-fi
+bash benchmarks/bench_venv.sh
 export TF_CPP_MIN_LOG_LEVEL=3
 .venv/bin/python benchmarks/benchmark.py --system shipped --weights weights --out "$out/shipped.json" >/dev/null
 if [ -f runs/reference/model/config.json ]; then

@@ -148,12 +148,13 @@ def run_calibrate(args: argparse.Namespace) -> int:
     encoder = Encoder.load(args.model)
     config = json.loads((args.model / "config.json").read_text())
     by_name = {s.name: s for s in collect_speakers(args.data)}
-    missing = [n for n in config.get("trained_on", []) + config.get("calibrated_on", []) if n not in by_name]
+    # A ported model names the speakers of its cohort; a model trained here uses its training speakers.
+    cohort = config.get("cohort_speakers", config.get("trained_on", []))
+    missing = [n for n in cohort + config.get("calibrated_on", []) if n not in by_name]
     if missing or not config.get("calibrated_on"):
-        raise SpeakerIDError(f"{args.model}: its training and calibration speakers are not all in the given "
+        raise SpeakerIDError(f"{args.model}: its cohort and calibration speakers are not all in the given "
                              f"folders (missing {missing[:3]}...)")
-    items = fit_scoring(encoder, [by_name[n] for n in config["trained_on"]],
-                        [by_name[n] for n in config["calibrated_on"]])
+    items = fit_scoring(encoder, [by_name[n] for n in cohort], [by_name[n] for n in config["calibrated_on"]])
     encoder.save_scoring(args.model)
     report = evaluate_items(items, encoder, encoder.threshold)
     emit(args, {"calibration": encoder.calibration.to_dict(), "eer": report.eer},

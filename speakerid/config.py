@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 SilenceMethod = Literal["none", "pydub", "energy", "webrtc"]
-Backbone = Literal["resnet", "densenet121"]
+Backbone = Literal["resnet", "densenet121", "ecapa"]
+FeatureKind = Literal["log_mel", "fbank"]
 Metric = Literal["cosine", "euclidean"]
 
 # Inclusive bounds of the settings that size arrays or divide, checked when a config is read:
@@ -27,6 +28,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "n_mels": (1, 1024), "fmin": (0, 192_000), "fmax": (1, 192_000),
     "window_s": (0.1, 3600), "window_hop_s": (0.1, 3600),
     "embedding_dim": (1, 8192), "channels": (1, 4096), "blocks": (1, 64), "stem_stride": (1, 16),
+    "kernel_sizes": (1, 15), "dilations": (1, 16), "attention_channels": (1, 4096),
+    "res2net_scale": (1, 64), "se_channels": (1, 4096),
 }
 MAX_ITEMS = 16  # of a tuple setting (channels, blocks)
 
@@ -52,8 +55,15 @@ class PreprocessConfig:
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Log-mel spectrogram parameters and the windows the encoder sees."""
+    """Log-mel spectrogram parameters and the windows the encoder sees.
 
+    ``kind`` picks one of two log-mel front ends: ``log_mel`` (Slaney filters, natural log, our
+    networks) or ``fbank`` (SpeechBrain's Fbank: Hamming window, centred frames, HTK-style
+    triangular filters, decibels floored 80 dB under the window's peak), which the ported ECAPA-TDNN
+    was trained on. Both are computed by :mod:`speakerid.features` in TensorFlow.
+    """
+
+    kind: FeatureKind = "log_mel"
     n_fft: int = 512
     win_length: int = 400  # 25 ms at 16 kHz
     hop_length: int = 160  # 10 ms at 16 kHz
@@ -104,6 +114,13 @@ def reference_pipeline() -> PipelineConfig:
             window_s=3.0, window_hop_s=1.5,
         ),
     )
+
+
+def ecapa_pipeline() -> PipelineConfig:
+    """What SpeechBrain's VoxCeleb ECAPA-TDNN was trained on: 16 kHz, 80-band Fbank over 0-8 kHz,
+    25 ms frames every 10 ms (its ``hyperparams.yaml``), with our speech detection in front."""
+    return PipelineConfig(features=FeatureConfig(kind="fbank", n_fft=400, win_length=400, hop_length=160,
+                                                 n_mels=80, fmin=0.0, fmax=8000.0))
 
 
 def _known_fields(kind: type, values: Any) -> Any:
@@ -172,11 +189,21 @@ class ModelConfig:
     mean_normalise: bool = True
     # How embeddings are compared: cosine for margin-softmax training, euclidean for contrastive.
     metric: Metric = "cosine"
+    # ECAPA-TDNN only (``channels`` then holds its five layer widths): each layer's kernel and
+    # dilation, the attentive pooling's width, the Res2Net split and the squeeze-excitation width.
+    kernel_sizes: tuple[int, ...] = (5, 3, 3, 3, 1)
+    dilations: tuple[int, ...] = (1, 2, 3, 4, 1)
+    attention_channels: int = 128
+    res2net_scale: int = 8
+    se_channels: int = 128
 
     @property
     def min_frames(self) -> int:
         """The shortest input the network takes: DenseNet121 halves time five times, flooring
-        (a shorter input ends with no time steps and fails); the ResNet rounds up and takes any."""
+        (a shorter input ends with no time steps and fails); ECAPA's reflection padding needs more
+        frames than its widest pad; the ResNet rounds up and takes any."""
+        if self.backbone == "ecapa":
+            return 1 + max(d * (k - 1) // 2 for k, d in zip(self.kernel_sizes, self.dilations))
         return 32 if self.backbone == "densenet121" else 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,3 +219,9 @@ def reference_model() -> ModelConfig:
     """The reference: DenseNet121, 128-dimensional embedding, Euclidean distance."""
     return ModelConfig(backbone="densenet121", embedding_dim=128, mean_normalise=False,
                        metric="euclidean")
+
+
+def ecapa_model() -> ModelConfig:
+    """SpeechBrain's ``spkrec-ecapa-voxceleb`` network: ECAPA-TDNN with 1024 channels, 192-d output."""
+    return ModelConfig(backbone="ecapa", embedding_dim=192, channels=(1024, 1024, 1024, 1024, 3072),
+                       mean_normalise=True, metric="cosine")

@@ -1,7 +1,8 @@
 """The public face of a trained model: audio in, speaker embedding out.
 
-A model directory holds ``config.json`` (pipeline + network settings), ``encoder.weights.h5``
-(weights only: nothing executable is ever loaded) and ``calibration.json``.
+A model directory holds ``config.json`` (pipeline + network settings), the weights
+(``encoder.weights.h5``, or ``encoder.weights.int8.npz`` for large shipped models: weights only,
+nothing executable is ever loaded) and ``calibration.json``.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from .audio import AudioClip, from_array, load_audio
 from .config import PipelineConfig
 from .errors import SpeakerIDError
 from .features import log_mel, split_windows
-from .model import ModelConfig, build_encoder, fold_batch_norms
+from .model import ModelConfig, build_encoder, inference_form
 from .preprocess import Prepared, prepare
 from .runtime import single_threaded_blas
 from .scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
+from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 CONFIG_FILE = "config.json"
@@ -38,7 +40,7 @@ class Encoder:
     def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
                  calibration: Calibration | None = None, path: Path | None = None,
                  normaliser: ScoreNormaliser | None = None, inference_network=None) -> None:
-        """``inference_network``: the same function in a faster form (:func:`fold_batch_norms`),
+        """``inference_network``: the same function in a faster form (:func:`inference_form`),
         used to embed; ``network`` stays the one that trains and is saved."""
         import tensorflow as tf
 
@@ -52,7 +54,7 @@ class Encoder:
         self._id: str | None = None
         self.inference_network = inference_network or network
         self._forward = tf.function(
-            lambda x: self.inference_network(x, training=False), reduce_retracing=True,
+            lambda x: tf.cast(self.inference_network(x, training=False), tf.float32), reduce_retracing=True,
             input_signature=[tf.TensorSpec([None, None, pipeline.features.n_mels], tf.float32)])
 
     # --- construction -------------------------------------------------------------------------
@@ -70,8 +72,8 @@ class Encoder:
     def load(cls, path: str | Path | None = None) -> Encoder:
         """Load a model directory; by default the one :func:`default_model_dir` names."""
         path = Path(path) if path else default_model_dir()
-        config_path, weights_path = path / CONFIG_FILE, path / WEIGHTS_FILE
-        if not config_path.is_file() or not weights_path.is_file():
+        config_path, weights_path = path / CONFIG_FILE, weights_file(path)
+        if not config_path.is_file() or weights_path is None:
             raise SpeakerIDError(
                 f"no trained encoder in {path}: expected {CONFIG_FILE} and {WEIGHTS_FILE} "
                 "(train one with `python -m speakerid train`)")
@@ -89,22 +91,32 @@ class Encoder:
         normaliser = _load_cohort(path / COHORT_FILE, model_config)
         network = build_encoder(model_config, pipeline.features.n_mels)
         try:
-            network.load_weights(weights_path)
+            if weights_path.name == QUANTISED_WEIGHTS_FILE:
+                load_quantised(network, weights_path)
+            else:
+                network.load_weights(weights_path)
         except Exception as exc:  # a truncated or foreign file
             raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
         return cls(network, pipeline, model_config, calibration, path, normaliser,
-                   inference_network=fold_batch_norms(network, model_config))
+                   inference_network=inference_form(network, model_config))
 
-    def save(self, path: str | Path, extra: dict | None = None) -> Path:
-        """Write weights, pipeline config and calibration; ``extra`` goes into config.json."""
+    def save(self, path: str | Path, extra: dict | None = None, quantised: bool = False) -> Path:
+        """Write weights, pipeline config and calibration; ``extra`` goes into config.json.
+
+        ``quantised``: kernels as int8 with per-channel scales (:mod:`speakerid.weight_store`)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT_VERSION, "pipeline": self.pipeline.to_dict(),
                 "model": self.model_config.to_dict(), **(extra or {})}
         _atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
-        tmp = path / (WEIGHTS_FILE + ".tmp.weights.h5")
-        self.network.save_weights(tmp)
-        os.replace(tmp, path / WEIGHTS_FILE)
+        for stale in (WEIGHTS_FILE, QUANTISED_WEIGHTS_FILE):
+            (path / stale).unlink(missing_ok=True)
+        if quantised:
+            save_quantised(self.network, path / QUANTISED_WEIGHTS_FILE)
+        else:
+            tmp = path / (WEIGHTS_FILE + ".tmp.weights.h5")
+            self.network.save_weights(tmp)
+            os.replace(tmp, path / WEIGHTS_FILE)
         self.save_scoring(path)
         self.path, self._id = path, None
         return path
@@ -210,12 +222,20 @@ def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | Non
     return ScoreNormaliser(cohort, model_config.metric)
 
 
+def weights_file(model_dir: Path) -> Path | None:
+    """The weights file of a model directory (float32 HDF5 or int8 ``.npz``), or None."""
+    for name in (WEIGHTS_FILE, QUANTISED_WEIGHTS_FILE):
+        if (model_dir / name).is_file():
+            return model_dir / name
+    return None
+
+
 def default_model_dir() -> Path:
     """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``."""
     if os.environ.get("SPEAKERID_WEIGHTS"):
         return Path(os.environ["SPEAKERID_WEIGHTS"])
     active = paths.active_model_dir()
-    return active if (active / WEIGHTS_FILE).is_file() else SHIPPED_WEIGHTS
+    return active if (active / CONFIG_FILE).is_file() else SHIPPED_WEIGHTS
 
 
 def activate_model(model_dir: str | Path) -> Path:

@@ -1,7 +1,9 @@
 """Log-mel spectrograms and the fixed-length windows the encoder sees.
 
 One TensorFlow implementation serves training (batched, inside ``tf.data``) and inference, so the
-features a model is trained on and the features it meets later cannot drift apart.
+features a model is trained on and the features it meets later cannot drift apart. Two front ends
+(``FeatureConfig.kind``): our ``log_mel``, and ``fbank``, SpeechBrain's Fbank reproduced to float
+precision for the ported ECAPA-TDNN (tests/test_ecapa.py compares it with SpeechBrain's output).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import tensorflow as tf
 from .config import FeatureConfig, PipelineConfig
 
 LOG_FLOOR = 1e-6
+FBANK_POWER_FLOOR = 1e-10  # SpeechBrain's amin
+FBANK_TOP_DB = 80.0  # SpeechBrain floors each window's decibels this far under its peak
 
 
 @lru_cache(maxsize=8)
@@ -25,8 +29,28 @@ def mel_matrix(sample_rate: int, config: FeatureConfig) -> np.ndarray:
                                fmin=config.fmin, fmax=fmax).T.astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def fbank_matrix(sample_rate: int, config: FeatureConfig) -> np.ndarray:
+    """SpeechBrain's triangular filters, shape (n_fft // 2 + 1, n_mels).
+
+    Centres equally spaced on the HTK mel scale (2595 log10(1 + f / 700)); each filter's half-width
+    is the gap below its centre (SpeechBrain's ``band``), on both sides.
+    """
+    def to_mel(hz):
+        return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+    mel = np.linspace(to_mel(config.fmin), to_mel(min(config.fmax, sample_rate / 2)), config.n_mels + 2)
+    hz = 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+    band, centre = (hz[1:] - hz[:-1])[:-1], hz[1:-1]
+    freqs = np.linspace(0, sample_rate // 2, config.n_fft // 2 + 1)
+    slope = (freqs[None, :] - centre[:, None]) / band[:, None]
+    return np.maximum(0.0, np.minimum(slope + 1.0, 1.0 - slope)).T.astype(np.float32)
+
+
 def log_mel_batch(waveforms: tf.Tensor, sample_rate: int, config: FeatureConfig) -> tf.Tensor:
-    """(batch, samples) float32 -> (batch, frames, n_mels) natural-log mel power."""
+    """(batch, samples) float32 -> (batch, frames, n_mels) log mel power, by ``config.kind``."""
+    if config.kind == "fbank":
+        return fbank_batch(waveforms, sample_rate, config)
     short = config.win_length - tf.shape(waveforms)[-1]
     waveforms = tf.pad(waveforms, [[0, 0], [0, tf.maximum(short, 0)]])
     stft = tf.signal.stft(waveforms, frame_length=config.win_length, frame_step=config.hop_length,
@@ -34,6 +58,20 @@ def log_mel_batch(waveforms: tf.Tensor, sample_rate: int, config: FeatureConfig)
     power = tf.math.square(tf.abs(stft))
     mel = tf.tensordot(power, tf.constant(mel_matrix(sample_rate, config)), axes=1)
     return tf.math.log(mel + LOG_FLOOR)
+
+
+def fbank_batch(waveforms: tf.Tensor, sample_rate: int, config: FeatureConfig) -> tf.Tensor:
+    """SpeechBrain's Fbank: centred Hamming-window frames (``torch.stft(center=True)``, zero padding),
+    power spectrum, triangular mel filters, 10 log10 floored at 1e-10 and at 80 dB under the peak."""
+    half = config.n_fft // 2
+    waveforms = tf.pad(waveforms, [[0, 0], [half, half]])
+    stft = tf.signal.stft(waveforms, frame_length=config.win_length, frame_step=config.hop_length,
+                          fft_length=config.n_fft, window_fn=tf.signal.hamming_window)
+    power = tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
+    mel = tf.tensordot(power, tf.constant(fbank_matrix(sample_rate, config)), axes=1)
+    decibels = 10.0 * tf.math.log(tf.maximum(mel, FBANK_POWER_FLOOR)) / tf.math.log(10.0)
+    peak = tf.reduce_max(decibels, axis=[-2, -1], keepdims=True)
+    return tf.maximum(decibels, peak - FBANK_TOP_DB)
 
 
 def log_mel(signal: np.ndarray, sample_rate: int, config: FeatureConfig) -> np.ndarray:

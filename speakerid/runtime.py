@@ -9,7 +9,9 @@ loudness sums), so one BLAS thread costs them little.
 
 from __future__ import annotations
 
+import os
 from functools import cache
+from pathlib import Path
 
 
 @cache
@@ -18,3 +20,17 @@ def single_threaded_blas() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1, user_api="blas")
+
+
+@cache
+def bfloat16_is_fast() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX), so that large networks
+    may run their products in it. Elsewhere oneDNN emulates bfloat16, slower than float32.
+    ``SPEAKERID_BFLOAT16=0`` turns it off."""
+    if os.environ.get("SPEAKERID_BFLOAT16", "1") == "0":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags

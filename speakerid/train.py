@@ -89,9 +89,22 @@ class TrainSettings:
         return cls(recipe=recipe, **{**base, **overrides})
 
     def pipeline(self) -> PipelineConfig:
+        """The audio pipeline: the starting model's when fine-tuning, else the recipe's."""
+        if self.init_from:
+            return _saved_configs(Path(self.init_from))[0]
         return reference_pipeline() if self.recipe == "reference" else PipelineConfig()
 
     def model(self) -> ModelConfig:
+        """The network: the starting model's when fine-tuning (a ported ECAPA-TDNN stays one)."""
+        if self.init_from:
+            model = _saved_configs(Path(self.init_from))[1]
+            if model.backbone == "resnet" and (model.channels, model.embedding_dim) != (
+                    tuple(self.channels), self.embedding_dim):
+                raise SpeakerIDError(
+                    f"{self.init_from} cannot start this run: its network has channels {model.channels} "
+                    f"and {model.embedding_dim}-d embeddings, this run asks for {tuple(self.channels)} "
+                    f"and {self.embedding_dim}")
+            return model
         if self.recipe == "reference":
             return dataclasses.replace(reference_model(), embedding_dim=self.embedding_dim)
         return ModelConfig(channels=tuple(self.channels), embedding_dim=self.embedding_dim)
@@ -240,6 +253,15 @@ def split_speakers(speakers: list[SpeakerSource], settings: TrainSettings
     if len(training) < 2:
         raise SpeakerIDError(f"training needs at least 2 speakers; found {len(training)}")
     return training, calibration
+
+
+def _saved_configs(model_dir: Path) -> tuple[PipelineConfig, ModelConfig]:
+    """The pipeline and network settings in a model directory's config.json (plain values only)."""
+    try:
+        meta = json.loads((model_dir / "config.json").read_text())
+        return PipelineConfig.from_dict(meta["pipeline"]), ModelConfig.from_dict(meta["model"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SpeakerIDError(f"{model_dir} is not a model to start from: {exc}") from None
 
 
 def _settings_for_run(run_dir: Path, settings: TrainSettings, resume: bool) -> TrainSettings:

@@ -94,14 +94,9 @@ class Trainer:
         self.validation = self._validation_windows()
 
     def _start_from(self, model_dir: Path) -> None:
-        """Copy a trained encoder's weights in, refusing one built or fed differently."""
-        trained = Encoder.load(model_dir)
-        if trained.model_config != self.model_config or trained.pipeline != self.pipeline:
-            raise SpeakerIDError(
-                f"{model_dir} cannot start this run: its network or audio pipeline differs from the "
-                f"{self.settings.recipe} recipe's (network {trained.model_config.to_dict()}, "
-                f"this run's {self.model_config.to_dict()})")
-        self.network.set_weights(trained.network.get_weights())
+        """Copy a trained encoder's weights in (its network and pipeline are this run's: see
+        :meth:`TrainSettings.model`)."""
+        self.network.set_weights(Encoder.load(model_dir).network.get_weights())
 
     def _speaker_centres(self) -> np.ndarray:
         """Each training speaker's unit mean embedding from the starting encoder, (dim, speakers).
