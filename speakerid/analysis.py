@@ -91,7 +91,8 @@ def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = N
     yield "embed", analysis
     if gallery is not None:
         started = time.perf_counter()
-        analysis.identification = gallery.identify_embedding(analysis.embedding, top_k)
+        analysis.identification = gallery.identify_embedding(analysis.embedding, top_k,
+                                                             analysis.prepared.speech_s)
         analysis.timings["identify"] = time.perf_counter() - started
         yield "identify", analysis
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 SilenceMethod = Literal["none", "pydub", "energy", "webrtc"]
-Backbone = Literal["resnet", "densenet121", "ecapa"]
+Backbone = Literal["resnet", "densenet121", "ecapa", "fusion"]
 FeatureKind = Literal["log_mel", "fbank"]
 Metric = Literal["cosine", "euclidean"]
 

@@ -34,130 +34,41 @@ COHORT_FILE = "cohort.npy"
 FORMAT_VERSION = 1
 
 
-class Encoder:
-    """Embeds speech; compares embeddings; knows its calibrated decision threshold."""
+class SpeakerModel:
+    """What every model directory loads as: audio in, embedding out, calibrated scores.
 
-    def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
-                 calibration: Calibration | None = None, path: Path | None = None,
-                 normaliser: ScoreNormaliser | None = None, inference_network=None) -> None:
-        """``inference_network``: the same function in a faster form (:func:`inference_form`),
-        used to embed; ``network`` stays the one that trains and is saved."""
-        import tensorflow as tf
+    Subclasses give ``pipeline``, ``model_config``, ``calibration``, ``normaliser``, ``path``,
+    :attr:`encoder_id`, :meth:`features`, :meth:`embed_features` and :meth:`embed_windows`;
+    preparation and everything about scores is shared here.
+    """
 
-        single_threaded_blas()
-        self.network = network
-        self.pipeline = pipeline
-        self.model_config = model_config
-        self.calibration = calibration or default_calibration(model_config.metric)
-        self.path = path
-        self.normaliser = normaliser
-        self._id: str | None = None
-        self.inference_network = inference_network or network
-        self._forward = tf.function(
-            lambda x: tf.cast(self.inference_network(x, training=False), tf.float32), reduce_retracing=True,
-            input_signature=[tf.TensorSpec([None, None, pipeline.features.n_mels], tf.float32)])
+    pipeline: PipelineConfig
+    model_config: ModelConfig
+    calibration: Calibration
+    normaliser: ScoreNormaliser | None
+    path: Path | None
 
-    # --- construction -------------------------------------------------------------------------
-    @classmethod
-    def create(cls, model_config: ModelConfig | None = None,
-               pipeline: PipelineConfig | None = None,
-               imagenet_weights: str | Path | None = None) -> Encoder:
-        """A new, untrained encoder."""
-        pipeline = pipeline or PipelineConfig()
-        model_config = model_config or ModelConfig()
-        network = build_encoder(model_config, pipeline.features.n_mels, imagenet_weights)
-        return cls(network, pipeline, model_config)
-
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> Encoder:
-        """Load a model directory; by default the one :func:`default_model_dir` names."""
-        path = Path(path) if path else default_model_dir()
-        config_path, weights_path = path / CONFIG_FILE, weights_file(path)
-        if not config_path.is_file() or weights_path is None:
-            raise SpeakerIDError(
-                f"no trained encoder in {path}: expected {CONFIG_FILE} and {WEIGHTS_FILE} "
-                "(train one with `python -m speakerid train`)")
-        try:  # plain values only (see config._known_fields): nothing in a config is executed
-            meta = json.loads(config_path.read_text())
-            pipeline = PipelineConfig.from_dict(meta["pipeline"])
-            model_config = ModelConfig.from_dict(meta["model"])
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
-            raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
-        calibration_path = path / CALIBRATION_FILE
-        try:
-            calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
-        except (ValueError, TypeError, RecursionError) as exc:
-            raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from None
-        normaliser = _load_cohort(path / COHORT_FILE, model_config)
-        network = build_encoder(model_config, pipeline.features.n_mels)
-        try:
-            if weights_path.name == QUANTISED_WEIGHTS_FILE:
-                load_quantised(network, weights_path)
-            else:
-                network.load_weights(weights_path)
-        except Exception as exc:  # a truncated or foreign file
-            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
-        return cls(network, pipeline, model_config, calibration, path, normaliser,
-                   inference_network=inference_form(network, model_config))
-
-    def save(self, path: str | Path, extra: dict | None = None, quantised: bool = False) -> Path:
-        """Write weights, pipeline config and calibration; ``extra`` goes into config.json.
-
-        ``quantised``: kernels as int8 with per-channel scales (:mod:`speakerid.weight_store`)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        meta = {"format": FORMAT_VERSION, "pipeline": self.pipeline.to_dict(),
-                "model": self.model_config.to_dict(), **(extra or {})}
-        _atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
-        for stale in (WEIGHTS_FILE, QUANTISED_WEIGHTS_FILE):
-            (path / stale).unlink(missing_ok=True)
-        if quantised:
-            save_quantised(self.network, path / QUANTISED_WEIGHTS_FILE)
-        else:
-            tmp = path / (WEIGHTS_FILE + ".tmp.weights.h5")
-            self.network.save_weights(tmp)
-            os.replace(tmp, path / WEIGHTS_FILE)
-        self.save_scoring(path)
-        self.path, self._id = path, None
-        return path
-
-    # --- embedding ----------------------------------------------------------------------------
     @property
     def encoder_id(self) -> str:
-        """Fingerprint of weights, network and pipeline: galleries refuse vectors from another one."""
-        if self._id is None:
-            digest = hashlib.sha256(json.dumps([self.pipeline.to_dict(), self.model_config.to_dict()],
-                                            sort_keys=True).encode())
-            for variable in self.network.weights:
-                digest.update(np.asarray(variable.numpy()).tobytes())
-            self._id = f"{self.model_config.backbone}-{digest.hexdigest()[:16]}"
-        return self._id
+        raise NotImplementedError
+
+    def features(self, prepared: Prepared) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_features(self, features: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     @property
     def threshold(self) -> float:
-        """Scores (see :meth:`similarity`) at or above this mean "same speaker"."""
+        """Scores (see :meth:`similarity`) at or above this mean "same speaker" (full-length clips;
+        ``calibration.for_duration`` gives the threshold for shorter ones)."""
         return self.calibration.threshold
 
     def prepare(self, clip: AudioClip) -> Prepared:
         return prepare(clip, self.pipeline.preprocess)
-
-    def features(self, prepared: Prepared) -> np.ndarray:
-        """Log-mel spectrogram (frames, n_mels) of the prepared speech."""
-        return log_mel(prepared.signal, prepared.sample_rate, self.pipeline.features)
-
-    def embed_features(self, features: np.ndarray) -> np.ndarray:
-        """One embedding for a whole clip: the windows' embeddings averaged."""
-        windows = split_windows(features, self.pipeline)
-        if windows.shape[1] < self.model_config.min_frames:  # repeat a very short clip to fit
-            windows = np.tile(windows, (1, -(-self.model_config.min_frames // windows.shape[1]), 1))
-        vectors = self._forward(windows.astype(np.float32)).numpy()
-        if self.model_config.metric == "cosine":
-            return unit(unit(vectors).mean(axis=0)).astype(np.float32)
-        return vectors.mean(axis=0).astype(np.float32)
-
-    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
-        """Embeddings of a batch of equal-length feature windows (batch, frames, n_mels)."""
-        return self._forward(np.asarray(windows, dtype=np.float32)).numpy()
 
     def embed_prepared(self, prepared: Prepared) -> np.ndarray:
         return self.embed_features(self.features(prepared))
@@ -204,8 +115,142 @@ class Encoder:
         return float(self.score_matrix(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
 
     def probability_same(self, similarity: float) -> float:
-        """Calibrated probability that a score came from one speaker (equal priors)."""
+        """Calibrated probability that a score came from one speaker (full-length clips)."""
         return self.calibration.probability(similarity)
+
+
+class Encoder(SpeakerModel):
+    """One network: embeds speech; compares embeddings; knows its calibrated decision threshold."""
+
+    def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
+                 calibration: Calibration | None = None, path: Path | None = None,
+                 normaliser: ScoreNormaliser | None = None, inference_network=None) -> None:
+        """``inference_network``: the same function in a faster form (:func:`inference_form`),
+        used to embed; ``network`` stays the one that trains and is saved."""
+        import tensorflow as tf
+
+        single_threaded_blas()
+        self.network = network
+        self.pipeline = pipeline
+        self.model_config = model_config
+        self.calibration = calibration or default_calibration(model_config.metric)
+        self.path = path
+        self.normaliser = normaliser
+        self._id: str | None = None
+        self.inference_network = inference_network or network
+        self._forward = tf.function(
+            lambda x: tf.cast(self.inference_network(x, training=False), tf.float32), reduce_retracing=True,
+            input_signature=[tf.TensorSpec([None, None, pipeline.features.n_mels], tf.float32)])
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, model_config: ModelConfig | None = None,
+               pipeline: PipelineConfig | None = None,
+               imagenet_weights: str | Path | None = None) -> Encoder:
+        """A new, untrained encoder."""
+        pipeline = pipeline or PipelineConfig()
+        model_config = model_config or ModelConfig()
+        network = build_encoder(model_config, pipeline.features.n_mels, imagenet_weights)
+        return cls(network, pipeline, model_config)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> SpeakerModel:
+        """Load a model directory; by default the one :func:`default_model_dir` names. One network,
+        or several whose scores are fused (:class:`speakerid.fusion.FusedEncoder`)."""
+        path = Path(path) if path else default_model_dir()
+        meta, pipeline, model_config = read_config(path)
+        if "fusion" in meta:
+            from .fusion import FusedEncoder
+
+            return FusedEncoder.load(path, meta, pipeline, model_config)
+        weights_path = weights_file(path)
+        if weights_path is None:
+            raise SpeakerIDError(f"no trained encoder in {path}: expected {WEIGHTS_FILE} beside "
+                                 f"{CONFIG_FILE}")
+        calibration, normaliser = read_scoring(path, model_config)
+        network = build_encoder(model_config, pipeline.features.n_mels)
+        try:
+            if weights_path.name == QUANTISED_WEIGHTS_FILE:
+                load_quantised(network, weights_path)
+            else:
+                network.load_weights(weights_path)
+        except Exception as exc:  # a truncated or foreign file
+            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
+        return cls(network, pipeline, model_config, calibration, path, normaliser,
+                   inference_network=inference_form(network, model_config))
+
+    def save(self, path: str | Path, extra: dict | None = None, quantised: bool = False) -> Path:
+        """Write weights, pipeline config and calibration; ``extra`` goes into config.json.
+
+        ``quantised``: kernels as int8 with per-channel scales (:mod:`speakerid.weight_store`)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {"format": FORMAT_VERSION, "pipeline": self.pipeline.to_dict(),
+                "model": self.model_config.to_dict(), **(extra or {})}
+        _atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
+        for stale in (WEIGHTS_FILE, QUANTISED_WEIGHTS_FILE):
+            (path / stale).unlink(missing_ok=True)
+        if quantised:
+            save_quantised(self.network, path / QUANTISED_WEIGHTS_FILE)
+        else:
+            tmp = path / (WEIGHTS_FILE + ".tmp.weights.h5")
+            self.network.save_weights(tmp)
+            os.replace(tmp, path / WEIGHTS_FILE)
+        self.save_scoring(path)
+        self.path, self._id = path, None
+        return path
+
+    # --- embedding ----------------------------------------------------------------------------
+    @property
+    def encoder_id(self) -> str:
+        """Fingerprint of weights, network and pipeline: galleries refuse vectors from another one."""
+        if self._id is None:
+            digest = hashlib.sha256(json.dumps([self.pipeline.to_dict(), self.model_config.to_dict()],
+                                            sort_keys=True).encode())
+            for variable in self.network.weights:
+                digest.update(np.asarray(variable.numpy()).tobytes())
+            self._id = f"{self.model_config.backbone}-{digest.hexdigest()[:16]}"
+        return self._id
+
+    def features(self, prepared: Prepared) -> np.ndarray:
+        """Log-mel spectrogram (frames, n_mels) of the prepared speech."""
+        return log_mel(prepared.signal, prepared.sample_rate, self.pipeline.features)
+
+    def embed_features(self, features: np.ndarray) -> np.ndarray:
+        """One embedding for a whole clip: the windows' embeddings averaged."""
+        windows = split_windows(features, self.pipeline)
+        if windows.shape[1] < self.model_config.min_frames:  # repeat a very short clip to fit
+            windows = np.tile(windows, (1, -(-self.model_config.min_frames // windows.shape[1]), 1))
+        vectors = self._forward(windows.astype(np.float32)).numpy()
+        if self.model_config.metric == "cosine":
+            return unit(unit(vectors).mean(axis=0)).astype(np.float32)
+        return vectors.mean(axis=0).astype(np.float32)
+
+    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Embeddings of a batch of equal-length feature windows (batch, frames, n_mels)."""
+        return self._forward(np.asarray(windows, dtype=np.float32)).numpy()
+
+def read_config(path: Path) -> tuple[dict, PipelineConfig, ModelConfig]:
+    """config.json of a model directory: the whole object, its pipeline and its network settings."""
+    config_path = path / CONFIG_FILE
+    if not config_path.is_file():
+        raise SpeakerIDError(f"no trained encoder in {path}: expected {CONFIG_FILE} "
+                             "(train one with `python -m speakerid train`)")
+    try:  # plain values only (see config._known_fields): nothing in a config is executed
+        meta = json.loads(config_path.read_text())
+        return meta, PipelineConfig.from_dict(meta["pipeline"]), ModelConfig.from_dict(meta["model"])
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
+
+
+def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
+    """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""
+    calibration_path = path / CALIBRATION_FILE
+    try:
+        calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from None
+    return calibration, _load_cohort(path / COHORT_FILE, model_config)
 
 
 def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | None:

@@ -26,7 +26,7 @@ from .metrics import (
     precision_recall_curve,
 )
 from .preprocess import Prepared, Stage
-from .scoring import Calibration, ScoreNormaliser, fit_calibration, score_matrix
+from .scoring import Calibration, DurationBand, ImpostorTail, ScoreNormaliser, fit_calibration, score_matrix
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class TestItem:
     speaker: str
     name: str
     embedding: np.ndarray
+    speech_s: float | None = None  # of the speech it was embedded from
 
 
 @dataclass
@@ -77,7 +78,7 @@ def embed_speakers(encoder, speakers: Sequence[SpeakerSource], crop_s: float | N
         for name, prepared in _prepared_items(encoder, speaker):
             if crop_s is not None:
                 prepared = _centre_crop(prepared, crop_s)
-            items.append(TestItem(speaker.name, name, encoder.embed_prepared(prepared)))
+            items.append(TestItem(speaker.name, name, encoder.embed_prepared(prepared), prepared.speech_s))
         if progress:
             progress(done + 1, len(speakers))
     return items
@@ -126,7 +127,9 @@ def fit_scoring(encoder, cohort_speakers: Sequence[SpeakerSource],
     if encoder.normaliser is not None:
         norm = (f"AS-norm scores (top {encoder.normaliser.top_k} of a cohort of {len(cohort)} "
                 "training-speaker embeddings)")
-    encoder.calibration = calibrate(items, encoder, f"held-out speakers, {norm}")
+    full = calibrate(items, encoder, f"held-out speakers, {norm}")
+    encoder.calibration = dataclasses.replace(
+        full, bands=duration_bands(encoder, calibration_speakers, items, f"held-out speakers, {norm}"))
     return items
 
 
@@ -139,19 +142,65 @@ FALSE_ACCEPT_TARGET = 0.01
 def calibrate(items: Sequence[TestItem], scorer, description: str,
               false_accepts: float = FALSE_ACCEPT_TARGET) -> Calibration:
     """Threshold where ``false_accepts`` of held-out different-speaker trials pass, and a logistic
-    score-to-probability map, from held-out trials."""
+    score-to-probability map, from all pairs of held-out items."""
     labels = np.array([item.speaker for item in items])
     vectors = np.stack([i.embedding for i in items])
     scores, same = pair_scores(scorer.score_matrix(vectors, vectors), labels)
+    return calibration_from_trials(scores, same, description, len(set(labels)), false_accepts)
+
+
+def calibration_from_trials(scores: np.ndarray, same: np.ndarray, description: str, speakers: int,
+                            false_accepts: float = FALSE_ACCEPT_TARGET) -> Calibration:
+    """:func:`calibrate` on given trials (``same``: True where both sides are one speaker)."""
     eer, _ = equal_error_rate(scores, same)
     threshold, false_accept_rate, miss_rate = false_accept_threshold(scores, same, false_accepts)
     method = (f"{description}: threshold where {false_accept_rate:.1%} of different-speaker trials "
               f"are accepted (it misses {miss_rate:.1%} of same-speaker trials; EER {eer:.1%}), "
               f"probability by logistic regression on {int(same.sum())} same / "
-              f"{int((~same).sum())} different trials from {len(set(labels))} speakers not used "
-              "in training")
-    return fit_calibration(scores[same], scores[~same], method, threshold, eer=eer,
-                           false_accept_rate=false_accept_rate, miss_rate=miss_rate)
+              f"{int((~same).sum())} different trials from {speakers} speakers")
+    calibration = fit_calibration(scores[same], scores[~same], method, threshold, eer=eer,
+                                  false_accept_rate=false_accept_rate, miss_rate=miss_rate)
+    tail = ImpostorTail.fit(scores[~same])
+    if tail is None:
+        return calibration
+    return dataclasses.replace(calibration, tail=tail, method=(
+        f"{calibration.method}; in a gallery of N speakers each comparison may pass only 1/N of that "
+        f"share, read off an exponential fitted to the top {tail.share:.0%} of different-speaker scores"))
+
+
+# Probe lengths the app meets: timeline windows (3 s), live buffers (6 s), short uploads (12 s).
+# Each band serves probes up to the geometric mean of its length and the next one's.
+CALIBRATION_PROBES_S = (3.0, 6.0, 12.0)
+
+
+def duration_bands(encoder, speakers: Sequence[SpeakerSource], enrolled: Sequence[TestItem],
+                   description: str) -> tuple[DurationBand, ...]:
+    """A calibration per probe length, fitted on the comparison the app makes: a centre crop of
+    one recording against the speaker's other (whole) recordings, and everyone else's."""
+    bands = []
+    lengths = [*CALIBRATION_PROBES_S, None]
+    for probe_s, next_s in zip(lengths, lengths[1:]):
+        probes = embed_speakers(encoder, speakers, crop_s=probe_s)
+        scores, same = probe_trials(encoder, probes, enrolled)
+        calibration = calibration_from_trials(
+            scores, same, f"{description}, {probe_s:g} s probes against whole enrolment recordings",
+            len({item.speaker for item in probes}))
+        up_to = np.sqrt(probe_s * next_s) if next_s else 1.5 * probe_s
+        bands.append(DurationBand(float(round(up_to, 2)), calibration))
+    return tuple(bands)
+
+
+def probe_trials(scorer, probes: Sequence[TestItem], enrolled: Sequence[TestItem]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of every probe against every enrolled item from another recording, and which are
+    same-speaker trials."""
+    matrix = scorer.score_matrix(np.stack([p.embedding for p in probes]),
+                                 np.stack([e.embedding for e in enrolled]))
+    probe_keys = [(p.speaker, p.name) for p in probes]
+    enrolled_keys = [(e.speaker, e.name) for e in enrolled]
+    valid = np.array([[pk != ek for ek in enrolled_keys] for pk in probe_keys])
+    same = np.array([[pk[0] == ek[0] for ek in enrolled_keys] for pk in probe_keys])
+    return matrix[valid], same[valid]
 
 
 def top1_identification(matrix: np.ndarray, labels: np.ndarray) -> float | None:

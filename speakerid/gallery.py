@@ -14,6 +14,7 @@ records which encoder produced its vectors and refuses another one until :meth:`
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import sqlite3
@@ -36,7 +37,7 @@ from .config import LIMITS
 from .datasets import discover
 from .errors import SpeakerIDError
 from .preprocess import resample, to_mono
-from .scoring import unit
+from .scoring import Calibration, unit
 from .search import SpeakerIndex
 
 if TYPE_CHECKING:
@@ -111,7 +112,8 @@ class SpeakerInfo:
 class Match:
     name: str
     score: float
-    probability: float  # calibrated P(same speaker)
+    probability: float  # calibrated P(same speaker), for a clip of this length
+    threshold: float | None = None  # the score that means "same speaker" for a clip of this length
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ class _Centroids:
     rows: dict[str, int]  # name -> row of matrix
     index: SpeakerIndex  # top-k over matrix: exact, or HNSW for very large galleries
     statistics: tuple[np.ndarray, np.ndarray] | None  # per-row cohort statistics for AS-norm
+    calibration: Calibration  # refitted on this gallery for its encoder, else the encoder's
 
 
 class Gallery:
@@ -298,33 +301,68 @@ class Gallery:
     # --- identification -----------------------------------------------------------------------
     def identify(self, clip: ClipInput, top_k: int = 5) -> Identification:
         """Rank the enrolled speakers for one clip; ``speaker`` is None for an unknown voice."""
-        return self.identify_embedding(self._embed(clip), top_k)
+        embedding, speech_s = self._embed(clip)
+        return self.identify_embedding(embedding, top_k, speech_s)
 
-    def identify_embedding(self, embedding: np.ndarray, top_k: int = 5) -> Identification:
-        """Like :meth:`identify` for a vector from this gallery's encoder: one matrix product."""
+    def identify_embedding(self, embedding: np.ndarray, top_k: int = 5,
+                           speech_s: float | None = None) -> Identification:
+        """Like :meth:`identify` for a vector from this gallery's encoder: one matrix product.
+
+        ``speech_s``, the seconds of speech the vector was made from, picks the threshold and
+        probability map calibrated for clips of that length (None: full-length clips); the
+        threshold then rises with the number of enrolled speakers (see
+        :meth:`~speakerid.scoring.Calibration.for_gallery`)."""
         if top_k < 1:
             raise SpeakerIDError(f"top_k must be at least 1, not {top_k}")
         centroids = self._current_centroids()
-        threshold = self.encoder.threshold
+        calibration = centroids.calibration.for_duration(speech_s).for_gallery(len(centroids.names))
         if not centroids.names:
-            return Identification([], threshold)
+            return Identification([], calibration.threshold)
         query = _query(embedding, centroids.matrix.shape[1])
         rows = centroids.index.search(query, max(top_k, SHORTLIST)).indices[0]
         scores = self._scores(query, centroids, rows)
         best = np.argsort(-scores, kind="stable")[:top_k]
-        return Identification([self._match(centroids.names[rows[i]], scores[i]) for i in best],
-                              threshold)
+        return Identification([_match(centroids.names[rows[i]], scores[i], calibration) for i in best],
+                              calibration.threshold)
 
     def verify(self, clip: ClipInput, name: str) -> Match:
-        """Score one clip against one enrolled speaker (compare ``score`` with the threshold)."""
+        """Score one clip against one enrolled speaker (``score`` against ``threshold``)."""
         name = clean_name(name)
-        embedding = self._embed(clip)
+        embedding, speech_s = self._embed(clip)
         centroids = self._current_centroids()
         row = centroids.rows.get(name)
         if row is None:
             raise _not_enrolled(name)
         query = _query(embedding, centroids.matrix.shape[1])
-        return self._match(name, self._scores(query, centroids, np.array([row]))[0])
+        return _match(name, self._scores(query, centroids, np.array([row]))[0],
+                      centroids.calibration.for_duration(speech_s))
+
+    @property
+    def calibration(self) -> Calibration:
+        """The threshold and probability map identification uses: refitted on this gallery's own
+        voices (:func:`speakerid.gallery_calibration.fit_gallery_calibration`) when that was
+        applied for the current encoder, else the encoder's own."""
+        return self._current_centroids().calibration
+
+    def clip_embeddings(self) -> tuple[list[str], np.ndarray]:
+        """Every enrolled clip's speaker name and embedding (rows in the same order)."""
+        self.check_encoder()
+        with self._lock:
+            rows = self._conn.execute("SELECT s.name, c.embedding FROM clips c JOIN speakers s "
+                                      "ON s.id = c.speaker_id ORDER BY c.speaker_id, c.id").fetchall()
+        dim = self.encoder.model_config.embedding_dim
+        return [row[0] for row in rows], (np.stack([_vector(row[1]) for row in rows]) if rows
+                                          else np.zeros((0, dim), np.float32))
+
+    def set_calibration(self, calibration: Calibration | None) -> None:
+        """Use ``calibration`` with the current encoder from now on (None: back to the encoder's)."""
+        key = _calibration_key(self.encoder.encoder_id)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM meta WHERE key LIKE 'calibration:%'")  # stale for other encoders
+            if calibration is not None:
+                conn.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(calibration.to_dict())))
+        self._write(write)
 
     # --- editing ------------------------------------------------------------------------------
     def rename(self, old: str, new: str) -> SpeakerInfo:
@@ -460,8 +498,10 @@ class Gallery:
                                 self.encoder.embed_prepared(prepared), audio))
         return result
 
-    def _embed(self, clip: ClipInput) -> np.ndarray:
-        return self.encoder.embed_prepared(self.encoder.prepare(_as_clip(clip)))
+    def _embed(self, clip: ClipInput) -> tuple[np.ndarray, float]:
+        """The clip's embedding and its seconds of speech."""
+        prepared = self.encoder.prepare(_as_clip(clip))
+        return self.encoder.embed_prepared(prepared), prepared.speech_s
 
     def _scores(self, query: np.ndarray, centroids: _Centroids, rows: np.ndarray) -> np.ndarray:
         """The model's scores (AS-normalised when it ships a cohort, as its threshold expects)
@@ -470,9 +510,6 @@ class Gallery:
         if statistics is not None:
             statistics = (statistics[0][rows], statistics[1][rows])
         return self.encoder.score_matrix(query[None], centroids.matrix[rows], statistics)[0]
-
-    def _match(self, name: str, score: float) -> Match:
-        return Match(name, float(score), float(self.encoder.calibration.probability(float(score))))
 
     def _check_encoder(self, stored_id: str | None) -> None:
         if stored_id is not None and stored_id != self.encoder.encoder_id:
@@ -524,6 +561,10 @@ def clean_text(value: str | None, field: str) -> str | None:
     if len(cleaned) > MAX_TEXT_CHARS:
         raise SpeakerIDError(f"{field} is longer than {MAX_TEXT_CHARS} characters")
     return cleaned or None
+
+
+def _match(name: str, score: float, calibration: Calibration) -> Match:
+    return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold)
 
 
 def _require_enough_speech(speech_s: float) -> None:
@@ -612,14 +653,32 @@ def centroids(vectors: np.ndarray, starts: np.ndarray, metric: str) -> np.ndarra
     return (np.add.reduceat(vectors, starts, axis=0) / counts[:, None]).astype(np.float32)
 
 
+def _calibration_key(encoder_id: str) -> str:
+    return f"calibration:{encoder_id}"
+
+
+def _stored_calibration(conn: sqlite3.Connection, encoder: Encoder) -> Calibration:
+    """The calibration applied to this gallery for ``encoder``, else the encoder's own. A stored one
+    that does not read (a damaged or foreign file) is ignored: the encoder's is always valid."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?",
+                       (_calibration_key(encoder.encoder_id),)).fetchone()
+    if row is not None:
+        try:
+            return Calibration.from_dict(json.loads(row[0]))
+        except (ValueError, TypeError, RecursionError):
+            pass
+    return encoder.calibration
+
+
 def _load_centroids(conn: sqlite3.Connection, version: tuple[int, int], encoder: Encoder) -> _Centroids:
     metric = encoder.model_config.metric
+    calibration = _stored_calibration(conn, encoder)
     encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
     rows = conn.execute("SELECT c.speaker_id, s.name, c.embedding FROM clips c JOIN speakers s "
                         "ON s.id = c.speaker_id ORDER BY c.speaker_id").fetchall()
     if not rows:
         empty = np.zeros((0, 0), np.float32)
-        return _Centroids(version, None, [], empty, {}, SpeakerIndex(empty, metric), None)
+        return _Centroids(version, None, [], empty, {}, SpeakerIndex(empty, metric), None, calibration)
     ids = np.array([row[0] for row in rows])
     vectors = np.stack([_vector(row[2]) for row in rows])
     starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
@@ -627,7 +686,7 @@ def _load_centroids(conn: sqlite3.Connection, version: tuple[int, int], encoder:
     matrix = centroids(vectors, starts, metric)
     return _Centroids(version, encoder_id[0] if encoder_id else None, names, matrix,
                       {name: i for i, name in enumerate(names)}, SpeakerIndex(matrix, metric),
-                      encoder.cohort_statistics(matrix))
+                      encoder.cohort_statistics(matrix), calibration)
 
 
 # --- SQLite -----------------------------------------------------------------------------------

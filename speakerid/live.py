@@ -214,7 +214,7 @@ class LiveIdentifier:
                        f"{self.min_speech_s:.1f} s needed")
             return LiveResult(at_s, speech, level, None, message, time.perf_counter() - started)
         embedding = self.encoder.embed_prepared(prepared)
-        found = self.gallery.identify_embedding(embedding, self.top_k)
+        found = self.gallery.identify_embedding(embedding, self.top_k, speech)
         best = found.best
         if best is None:
             message = "no speakers enrolled"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,13 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Threshold and score-to-probability map, with a sentence that says how they were obtained."""
+    """Threshold and score-to-probability map, with a sentence that says how they were obtained.
+
+    A short clip scores lower against its own speaker than a long one, so one threshold cannot
+    mean the same at 3 s and at 30 s. ``bands`` hold a threshold and map fitted on probes of each
+    length (:meth:`for_duration` picks one); the top-level fields are those of full-length clips
+    and serve any probe longer than every band.
+    """
 
     threshold: float
     slope: float = 1.0
@@ -47,6 +54,8 @@ class Calibration:
     eer: float | None = None
     false_accept_rate: float | None = None  # of held-out different-speaker trials, at the threshold
     miss_rate: float | None = None  # of held-out same-speaker trials, at the threshold
+    bands: tuple[DurationBand, ...] = ()
+    tail: ImpostorTail | None = None  # the highest different-speaker scores, for larger galleries
 
     def probability(self, value: float | np.ndarray) -> float | np.ndarray:
         """P(same speaker | score) from the fitted logistic map: 0.5 at the threshold, more above
@@ -54,6 +63,30 @@ class Calibration:
         z = self.slope * np.asarray(value, dtype=np.float64) + self.offset
         p = 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
         return float(p) if np.ndim(p) == 0 else p
+
+    def for_duration(self, speech_s: float | None) -> Calibration:
+        """The calibration fitted for probes with ``speech_s`` seconds of speech (None: full length)."""
+        if speech_s is not None:
+            for band in self.bands:
+                if speech_s <= band.up_to_s:
+                    return band.calibration
+        return dataclasses.replace(self, bands=())
+
+    def for_gallery(self, speakers: int) -> Calibration:
+        """The calibration for naming one of ``speakers`` enrolled voices.
+
+        The threshold lets ``false_accept_rate`` of single comparisons through. A voice nobody
+        enrolled is compared with every enrolled one and named if its best score passes, so in a
+        gallery of 20 it would be named up to 20 times as often. Each comparison may therefore pass
+        only ``false_accept_rate / speakers``, a rate too small to count in the held-out trials:
+        it is read off the exponential fitted to their highest different-speaker scores (``tail``).
+        The probability map moves with the threshold, so that it stays even odds there.
+        """
+        if self.tail is None or speakers <= 1 or not self.false_accept_rate:
+            return self
+        threshold = max(self.threshold, self.tail.threshold(self.false_accept_rate / speakers))
+        return dataclasses.replace(self, threshold=threshold, offset=self.offset - self.slope * (
+            threshold - self.threshold))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -63,19 +96,88 @@ class Calibration:
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
-        """Read calibration.json; ValueError unless it holds exactly these fields as plain values."""
-        data = json.loads(Path(path).read_text())
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Calibration:
+        """From calibration.json; ValueError unless it holds exactly these fields as plain values."""
         if not isinstance(data, dict) or not set(data) <= {f.name for f in dataclasses.fields(cls)}:
-            raise ValueError("expected an object with threshold, slope, offset, method and error rates")
+            raise ValueError("expected an object with threshold, slope, offset, method, error rates and "
+                             "duration bands")
         for key in ("threshold", "slope", "offset", "eer", "false_accept_rate", "miss_rate"):
             value = data.get(key, 0.0)
             if key not in ("threshold", "slope", "offset") and value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) < 1e300:
-                raise ValueError(f"{key} must be a finite number, not {str(value)[:40]!r}")
+            _require_finite(key, value)
         if not isinstance(data.get("method", ""), str):
             raise ValueError("method must be text")
-        return cls(**data)
+        bands = data.get("bands", [])
+        if not isinstance(bands, list) or len(bands) > MAX_BANDS:
+            raise ValueError(f"bands must be a list of at most {MAX_BANDS}")
+        tail = data.get("tail")
+        return cls(**{**data, "bands": tuple(DurationBand.from_dict(band) for band in bands),
+                      "tail": None if tail is None else ImpostorTail.from_dict(tail)})
+
+
+@dataclass(frozen=True)
+class ImpostorTail:
+    """The top ``share`` of different-speaker scores as an exponential tail (peaks over a
+    threshold): P(score > t) = share * exp(-(t - start) / scale) for t above ``start``."""
+
+    start: float
+    scale: float
+    share: float
+
+    def threshold(self, false_accepts: float) -> float:
+        """The score that this share of different-speaker comparisons exceeds."""
+        return self.start + self.scale * math.log(self.share / false_accepts)
+
+    @classmethod
+    def fit(cls, different_scores: np.ndarray, share: float = 0.05,
+            min_points: int = 20) -> ImpostorTail | None:
+        """Fitted to the top ``share`` of the scores; None when that is fewer than ``min_points``."""
+        scores = np.asarray(different_scores, dtype=np.float64)
+        start = float(np.quantile(scores, 1 - share))
+        excess = scores[scores > start] - start
+        if len(excess) < min_points or excess.mean() <= 0:
+            return None
+        return cls(start, float(excess.mean()), share)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ImpostorTail:
+        if not isinstance(data, dict) or set(data) != {"start", "scale", "share"}:
+            raise ValueError("tail must hold start, scale and share")
+        for key, value in data.items():
+            _require_finite(key, value)
+        if not (data["scale"] > 0 and 0 < data["share"] <= 1):
+            raise ValueError("tail scale must be positive and share within (0, 1]")
+        return cls(float(data["start"]), float(data["scale"]), float(data["share"]))
+
+
+@dataclass(frozen=True)
+class DurationBand:
+    """The calibration for probes with at most ``up_to_s`` seconds of speech."""
+
+    up_to_s: float
+    calibration: Calibration
+
+    @classmethod
+    def from_dict(cls, data: Any) -> DurationBand:
+        if not isinstance(data, dict) or set(data) != {"up_to_s", "calibration"}:
+            raise ValueError("each band must hold up_to_s and calibration")
+        _require_finite("up_to_s", data["up_to_s"])
+        calibration = Calibration.from_dict(data["calibration"])
+        if calibration.bands:
+            raise ValueError("a band's calibration cannot hold bands of its own")
+        return cls(float(data["up_to_s"]), calibration)
+
+
+MAX_BANDS = 16
+
+
+def _require_finite(key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) < 1e300:
+        raise ValueError(f"{key} must be a finite number, not {str(value)[:40]!r}")
 
 
 def default_calibration(metric: str) -> Calibration:

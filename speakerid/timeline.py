@@ -156,9 +156,9 @@ def identify_timeline(prepared: Prepared, encoder: Encoder, gallery: Gallery,
     if encoder.model_config.metric == "cosine":
         embeddings = unit(embeddings)
     windows = []
-    threshold = encoder.threshold
+    threshold = encoder.calibration.for_duration(window_s).threshold
     for (start, end), vector in zip(spans, embeddings):
-        found = gallery.identify_embedding(vector, top_k=1)
+        found = gallery.identify_embedding(vector, top_k=1, speech_s=end - start)
         threshold = found.threshold
         best = found.best
         windows.append(WindowResult(start, end, found.speaker, best.name if best else None,

@@ -98,6 +98,10 @@ class TrainSettings:
         """The network: the starting model's when fine-tuning (a ported ECAPA-TDNN stays one)."""
         if self.init_from:
             model = _saved_configs(Path(self.init_from))[1]
+            if model.backbone == "fusion":
+                raise SpeakerIDError(
+                    f"{self.init_from} fuses several encoders and cannot be fine-tuned as one: start from "
+                    "one of its member folders (e.g. weights/ecapa or weights/fast)")
             if model.backbone == "resnet" and (model.channels, model.embedding_dim) != (
                     tuple(self.channels), self.embedding_dim):
                 raise SpeakerIDError(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from speakerid.evaluate import TestItem as Item  # not "Test...": pytest would try to collect it
-from speakerid.evaluate import calibrate, evaluate_items
+from speakerid.evaluate import calibrate, calibration_from_trials, evaluate_items, probe_trials
 from speakerid.metrics import equal_error_rate, false_accept_threshold, min_dcf
-from speakerid.scoring import Calibration, RawScorer
+from speakerid.scoring import Calibration, DurationBand, RawScorer
 
 
 def test_equal_error_rate_of_separated_and_of_overlapping_scores():
@@ -61,3 +63,67 @@ def test_top1_identification_enrols_each_speakers_first_clip():
     moved = [i if k % 3 == 0 else Item(i.speaker, i.name, items[(k + 3) % len(items)].embedding)
              for k, i in enumerate(items)]
     assert evaluate_items(moved, RawScorer("cosine")).top1_identification == 0.0
+
+
+def test_probe_trials_pair_each_probe_with_the_other_recordings():
+    enrolled = [Item("a", "a1", np.array([1.0, 0.0])), Item("a", "a2", np.array([1.0, 0.1])),
+                Item("b", "b1", np.array([0.0, 1.0]))]
+    probes = [Item("a", "a1", np.array([1.0, 0.0]))]  # a crop of a1: never scored against a1 itself
+    scores, same = probe_trials(RawScorer("cosine"), probes, enrolled)
+    assert list(same) == [True, False] and scores[0] > 0.99 and scores[1] == pytest.approx(0.0)
+
+
+def banded() -> Calibration:
+    short = Calibration(threshold=0.3, slope=10.0, offset=-3.0, method="3 s probes")
+    medium = Calibration(threshold=0.4, slope=10.0, offset=-4.0, method="6 s probes")
+    return Calibration(threshold=0.5, slope=10.0, offset=-5.0, method="full",
+                       bands=(DurationBand(4.24, short), DurationBand(8.49, medium)))
+
+
+def test_a_probe_is_judged_by_the_band_of_its_length(tmp_path):
+    calibration = banded()
+    assert calibration.for_duration(2.0).threshold == 0.3
+    assert calibration.for_duration(4.24).threshold == 0.3
+    assert calibration.for_duration(6.0).threshold == 0.4
+    assert calibration.for_duration(30.0).threshold == 0.5 and calibration.for_duration(30.0).bands == ()
+    assert calibration.for_duration(None).threshold == 0.5
+    assert calibration.for_duration(3.0).probability(0.3) == pytest.approx(0.5)
+    calibration.save(tmp_path / "calibration.json")
+    assert Calibration.load(tmp_path / "calibration.json") == calibration
+
+
+@pytest.mark.parametrize("bands", [
+    [{"up_to_s": "4", "calibration": {"threshold": 0.3}}],
+    [{"up_to_s": 4.0}],
+    [{"up_to_s": 4.0, "calibration": {"threshold": 0.3, "bands": [{"up_to_s": 1.0,
+                                                                    "calibration": {"threshold": 0}}]}}],
+    "not a list",
+])
+def test_malformed_bands_are_refused(tmp_path, bands):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"threshold": 0.5, "bands": bands}))
+    with pytest.raises(ValueError):
+        Calibration.load(path)
+
+
+def test_old_calibration_files_without_bands_still_load(tmp_path):
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"threshold": 3.6, "slope": 1.3, "offset": -4.9, "method": "old"}))
+    calibration = Calibration.load(path)
+    assert calibration.bands == () and calibration.for_duration(3.0) == calibration
+
+
+def test_a_larger_gallery_needs_a_higher_threshold_so_outsiders_stay_unnamed():
+    """An outsider meets every enrolled voice: with N voices each comparison may pass 1/N as often."""
+    rng = np.random.default_rng(3)
+    different, same = rng.normal(0, 1, 20000), rng.normal(5, 1, 500)
+    scores, labels = np.r_[same, different], np.r_[np.ones(500, bool), np.zeros(20000, bool)]
+    calibration = calibration_from_trials(scores, labels, "synthetic", 100)
+    assert calibration.tail is not None and calibration.for_gallery(1) == calibration
+    for speakers in (10, 50):
+        judged = calibration.for_gallery(speakers)
+        outsiders = rng.normal(0, 1, (20000, speakers)).max(axis=1)
+        assert np.mean(outsiders >= judged.threshold) <= 0.013  # ~1 % of outsiders named, not 10-50 %
+        assert judged.probability(judged.threshold) == pytest.approx(0.5)
+    thresholds = [calibration.for_gallery(n).threshold for n in (1, 10, 50)]
+    assert thresholds == sorted(thresholds) and len(set(thresholds)) == 3

