@@ -300,14 +300,19 @@ def wait_for_epoch(run: Path, process: subprocess.Popen, epoch: int, timeout_s: 
 
 
 def checkpoint_epoch(run: Path) -> int:
-    """The epoch a resume starts at (0 without a checkpoint), after reading every array in full:
-    a half-written archive fails its zip CRC or misses arrays."""
-    folder = run / "checkpoint"
-    if not (folder / "state.npz").exists():
+    """The epochs a resume keeps (0 without a checkpoint), after reading every saved value in full:
+    a torn file fails TensorFlow's checksums."""
+    import tensorflow as tf
+    from test_train import HISTORY_KEY  # here: the killed gallery processes import this module
+
+    latest = tf.train.latest_checkpoint(run / "checkpoint")
+    if latest is None:
         return 0
-    with np.load(folder / "state.npz", allow_pickle=False) as saved:
-        assert all(np.all(np.isfinite(saved[key])) for key in saved.files)
-    return json.loads((folder / "epoch.json").read_text())["next_epoch"]
+    reader = tf.train.load_checkpoint(latest)
+    values = [reader.get_tensor(name) for name in reader.get_variable_to_shape_map()]
+    assert all(np.all(np.isfinite(value)) for value in values if np.issubdtype(np.asarray(value).dtype,
+                                                                               np.floating))
+    return len(json.loads(reader.get_tensor(HISTORY_KEY)))
 
 
 def kill_in_the_epoch_after_a_checkpoint(run: Path, process: subprocess.Popen, resumed_at: int,
@@ -333,9 +338,48 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, dataset):
         assert read_status(run)["state"] == "running"  # status.json is replaced whole, never torn
         assert checkpoint_epoch(run) > resumed_at  # the run's own checkpoint survived the kill
         resumed_at = checkpoint_epoch(run)
-    rows_before = len(read_history(run))
     model_dir = train([dataset], run, settings, resume=True, progress=False)
     assert read_status(run)["state"] == "finished"
-    resumed_epochs = [int(row["epoch"]) for row in read_history(run)[rows_before:]]
-    assert resumed_epochs == list(range(resumed_at + 1, settings.epochs + 1))
+    assert [int(row["epoch"]) for row in read_history(run)] == list(range(1, settings.epochs + 1))
     assert Encoder.load(model_dir).embed_file(next(dataset.rglob("*.wav"))).shape == (32,)
+
+
+# Trains as TRAIN does, but stops for good while saving after epoch 2, at the point argv[4] names.
+HANG_WHILE_SAVING = """
+import sys, time
+import tensorflow as tf
+from speakerid import train as module
+
+def hang(*_):
+    print("saving", flush=True)
+    time.sleep(600)
+
+if sys.argv[4] == "checkpoint written, not yet named":
+    save = tf.train.CheckpointManager.save
+    def save_then_hang(self, *args, **kwargs):  # runs before the state file is pointed at it
+        hook = tf.train.CheckpointOptions(experimental_write_callbacks=[
+            lambda path: hang() if path.endswith("-2") else None])
+        return save(self, *args, options=hook, **kwargs)
+    tf.train.CheckpointManager.save = save_then_hang
+else:  # "checkpoint named, history.csv not yet rewritten"
+    write = module.RunMonitor.write_history
+    module.RunMonitor.write_history = lambda self, rows: hang() if len(rows) == 2 else write(self, rows)
+""" + TRAIN
+
+
+@pytest.mark.parametrize("point", ["checkpoint written, not yet named",
+                                   "checkpoint named, history.csv not yet rewritten"])
+def test_training_killed_inside_a_checkpoint_save_resumes_each_epoch_once(tmp_path, dataset, point):
+    from speakerid.train import TrainSettings, read_history, train
+
+    settings = TrainSettings.for_recipe("aam", **{**TRAINING, "epochs": 4})
+    run = tmp_path / "run"
+    child = start(HANG_WHILE_SAVING, dataset, run, json.dumps(settings.to_dict()), point)
+    wait_for_line(child, "saving")
+    kill_after(child, 0.0)
+    assert [int(row["epoch"]) for row in read_history(run)] == [1]  # the csv never runs ahead
+    written = point.startswith("checkpoint written")
+    assert checkpoint_epoch(run) == (1 if written else 2)
+    assert (run / "checkpoint" / "ckpt-2.index").is_file()  # the kill came after the new files
+    train([dataset], run, settings, resume=True, progress=False)
+    assert [int(row["epoch"]) for row in read_history(run)] == [1, 2, 3, 4]
