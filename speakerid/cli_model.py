@@ -20,6 +20,7 @@ from .cli import (
     add_json_option,
     add_model_option,
     emit,
+    import_tensorflow_quietly,
     load_encoder,
     progress_bar,
     say,
@@ -75,6 +76,7 @@ def add_train(subparsers: Subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from .encoder import activate_model
     from .train import TrainSettings, read_status, train
 
@@ -141,6 +143,7 @@ def add_calibrate(subparsers: Subparsers) -> None:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from .encoder import Encoder
     from .evaluate import evaluate_items, fit_scoring
     from .train import collect_speakers
