@@ -397,19 +397,35 @@ def add_gallery_reenroll(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "reenroll", run_gallery_reenroll,
                          "re-embed every stored clip with the model given by --weights",
                          "Re-embed every stored clip with another model (after training a new "
-                         "one), from the audio kept in the gallery; no recordings needed.")
+                         "one), from the audio kept in the gallery; no recordings needed. A clip "
+                         "the model's pipeline refuses is reported and kept, unused until a "
+                         "model accepts it (exit status 2).")
     add_model_option(parser)
     add_gallery_option(parser)
 
 
 def run_gallery_reenroll(args: argparse.Namespace) -> int:
     encoder = load_encoder(args)
+    refused: list[SpeakerIDError] = []
     with open_gallery(args, with_encoder=False) as gallery, \
             progress_bar("re-enrolling", "clip") as progress:
-        clips = gallery.reenroll(encoder, progress=progress)
+        clips = gallery.reenroll(encoder, progress=progress, on_refused=refusal_reporter(refused))
         count = len(gallery)
-    say(f"re-enrolled {clips} clip(s) of {count} speaker(s) with {encoder.encoder_id}")
-    return EXIT_OK
+    say(f"re-enrolled {clips} clip(s) of {count} speaker(s) with {encoder.encoder_id}"
+        + kept_note(refused))
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError], None]:
+    """An ``on_refused`` for re-enrolment: each clip the new model refuses, one line on stderr."""
+    def report(error: SpeakerIDError) -> None:
+        warn(f"kept, not re-enrolled: {error}")
+        refused.append(error)
+    return report
+
+
+def kept_note(refused: list[SpeakerIDError]) -> str:
+    return f"; kept {len(refused)} clip(s) the model refused (listed above)" if refused else ""
 
 
 GALLERY_ACTIONS: tuple[Callable[[Subparsers], None], ...] = (

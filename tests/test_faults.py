@@ -257,6 +257,118 @@ def test_killed_gallery_import_is_all_or_nothing(tmp_path, enrolled):
         assert after == done or reported != ["imported"]
 
 
+# Stops for good inside the migration from format 1, its transaction not yet committed.
+HANG_INSIDE_MIGRATION = """
+import sys, time
+from speakerid import gallery as module
+from test_faults import NumpyEncoder
+migrate = module._migrate
+def migrate_then_hang(conn):
+    migrate(conn)
+    print("inside", flush=True)
+    time.sleep(600)
+module._migrate = migrate_then_hang
+module.Gallery(sys.argv[1], NumpyEncoder())
+"""
+
+
+def test_kill_inside_the_format_migration_leaves_format_1_whole(tmp_path, enrolled):
+    from test_gallery import format_1_copy
+
+    path = format_1_copy(enrolled.path, tmp_path / "format1.sqlite")
+    with closing(sqlite3.connect(path)) as conn:
+        before = conn.execute("SELECT * FROM clips ORDER BY id").fetchall()
+    child = start(HANG_INSIDE_MIGRATION, path)
+    wait_for_line(child, "inside")
+    kill_after(child, 0.0)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert conn.execute("SELECT * FROM clips ORDER BY id").fetchall() == before
+    assert len(gallery_names(path)) == SPEAKERS  # opened (and migrated) whole
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+
+
+# --- model activation ------------------------------------------------------------------------------
+# Activates the run in argv[1] for the default gallery, stopping for good at the point argv[2] names.
+ACTIVATE = """
+import sys, time
+from speakerid import encoder, gallery, paths, runs
+
+def hang(*_):
+    print("inside", flush=True)
+    time.sleep(600)
+
+point = sys.argv[2]
+if point == "model switched, gallery not yet":
+    make_active = encoder.make_active
+    encoder.make_active = lambda installed: hang(make_active(installed))
+if point == "inside the gallery's switch":
+    adopt = gallery._adopt
+    gallery._adopt = lambda conn, encoder_id: hang(adopt(conn, encoder_id))
+def progress(done, total):
+    if point == "while re-enrolling" and done == 2:
+        hang()
+with gallery.Gallery(paths.gallery_path()) as opened:
+    runs.activate(sys.argv[1], opened, progress)
+"""
+ACTIVATION_POINTS = ["while re-enrolling", "model switched, gallery not yet", "inside the gallery's switch"]
+
+
+@pytest.fixture
+def switch(tmp_path, untrained_encoder) -> tuple[str, Path]:
+    """A default gallery enrolled with the active model; a finished run with another model. Returns
+    the active model's encoder id and the run."""
+    from synthetic import synth_voice
+
+    from speakerid import Encoder, paths
+    from speakerid.audio import from_array
+    from speakerid.encoder import install_model, make_active
+
+    make_active(install_model(untrained_encoder.save(tmp_path / "first")))
+    run = paths.runs_dir() / "second"
+    run.mkdir()
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    Encoder.create(untrained_encoder.model_config).save(run / "model")  # other random weights
+    with Gallery(paths.gallery_path(), Encoder.load()) as gallery:
+        for speaker in range(3):
+            gallery.enroll(f"speaker {speaker}", [from_array(synth_voice(speaker, 6.0, 16000, seed), 16000,
+                                                             f"{seed}.wav") for seed in range(2)])
+    return untrained_encoder.encoder_id, run
+
+
+def assert_the_gallery_follows_the_active_model() -> str:
+    """Every clip of the default gallery has a vector from the active model (once the gallery has
+    been used with it) and identifies; the active model's id."""
+    from speakerid import Encoder, paths
+
+    active = Encoder.load()
+    with Gallery(paths.gallery_path(), active) as gallery:
+        assert len(gallery.identify(gallery.clip_audio("speaker 1")[0]).matches) == 3
+    with closing(sqlite3.connect(paths.gallery_path())) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT DISTINCT encoder_id FROM clips").fetchall() == [(active.encoder_id,)]
+    return active.encoder_id
+
+
+@pytest.mark.parametrize("point", ACTIVATION_POINTS)
+def test_killed_activation_never_leaves_the_gallery_on_a_model_not_in_use(switch, point):
+    from speakerid import Encoder, paths, runs
+
+    first, run = switch
+    child = start(ACTIVATE, run, point)
+    wait_for_line(child, "inside")
+    kill_after(child, 0.0)
+    second = Encoder.load(run / "model").encoder_id
+    assert assert_the_gallery_follows_the_active_model() == (first if point == ACTIVATION_POINTS[0]
+                                                              else second)
+    totals = []
+    with Gallery(paths.gallery_path()) as gallery:  # activating again finishes the switch
+        runs.activate(run, gallery, lambda done, total: totals.append(total))
+    assert totals[:1] == ([4] if point == ACTIVATION_POINTS[0] else [])  # the 2 staged are kept
+    assert assert_the_gallery_follows_the_active_model() == second
+
+
 # --- training --------------------------------------------------------------------------------------
 TRAIN = """
 import json, sys
