@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
+
 
 def home() -> Path:
     root = os.environ.get("SPEAKERID_HOME")
@@ -24,9 +26,6 @@ def runs_dir() -> Path:
     path = home() / "runs"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-ACTIVE_MODEL_FILE = "active_model.json"
 
 
 def models_dir() -> Path:
