@@ -114,15 +114,25 @@ def reenroll(gallery: Gallery, encoder: Encoder) -> int:
     def progress(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"Re-enrolling the gallery: clip {done} of {total}")
 
+    refused: list[SpeakerIDError] = []
     try:
-        count = gallery.reenroll(encoder, progress)
+        count = gallery.reenroll(encoder, progress, on_refused=refused.append)
     except SpeakerIDError as exc:
         bar.empty()
         st.error(f"Re-enrolment failed: {exc}", icon=":material/error:")
         st.stop()
     bar.empty()
     st.toast(f"Gallery re-enrolled: {count} clip(s)", icon=":material/check_circle:")
+    if refused:
+        flash(refusals_note(refused), "warning")
     return count
+
+
+def refusals_note(refused: list[SpeakerIDError]) -> str:
+    """Markdown: the clips a new model refused, kept in the gallery but unused until one accepts them."""
+    lines = "\n".join(f"- {md(str(error))}" for error in refused)
+    return (f"**{len(refused)} clip(s) were kept but not re-enrolled**: the current model's audio "
+            f"pipeline refuses them, so they do not count until a model accepts them.\n\n{lines}")
 
 
 def clear_model_cache() -> None:

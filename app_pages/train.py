@@ -236,9 +236,10 @@ def render_activation(run_dir: Path) -> None:
 
     gallery = ui.open_gallery(current) if current is not None else Gallery(paths.gallery_path())
     bar = st.progress(0.0, text="Activating the model…")
+    refused: list[SpeakerIDError] = []
     try:
         _, clips = runs.activate(run_dir, gallery, progress=lambda d, t: bar.progress(
-            d / max(t, 1), text=f"Re-enrolling the gallery: clip {d} of {t}…"))
+            d / max(t, 1), text=f"Re-enrolling the gallery: clip {d} of {t}…"), on_refused=refused.append)
     except SpeakerIDError as exc:
         bar.empty()
         st.error(str(exc), icon=":material/error:")
@@ -247,6 +248,8 @@ def render_activation(run_dir: Path) -> None:
     ui.clear_model_cache()
     ui.flash(f"**{ui.md(run_dir.name)}** is now the active model"
              + (f"; {clips} gallery clip(s) re-enrolled." if clips else "."))
+    if refused:
+        ui.flash(ui.refusals_note(refused), "warning")
     st.rerun()
 
 

@@ -4,7 +4,8 @@ Every sub-command is an ``add_<name>(subparsers)`` function listed in :data:`COM
 the sub-command's parser with :func:`add_command` and names the function that runs it. Heavy imports
 (TensorFlow, through the encoder) happen inside those functions, so ``--help`` answers at once.
 
-A refused input ends with exit code 2 and one line on stderr, ``error: ...``, never a traceback.
+Any failure ends with exit code 2 and one line on stderr, ``error: ...``: a refused input says
+why, anything else also names the exception; the traceback is printed only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import json
 import os
 import sqlite3
 import sys
+import textwrap
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import __version__
 from .errors import SpeakerIDError
@@ -35,13 +38,27 @@ Subparsers = Any  # argparse's private _SubParsersAction
 
 
 # --- shared pieces for sub-commands -------------------------------------------------------------
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's parser, except that a usage mistake is one line too (the usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        warn(f"{message} (see {self.prog} --help)")
+        sys.exit(EXIT_REFUSED)
+
+
 def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: str,
                 description: str | None = None) -> argparse.ArgumentParser:
     """A sub-command parser whose ``run`` is called with the parsed arguments."""
     parser = subparsers.add_parser(name, help=summary, description=description or summary)
+    add_debug_option(parser, default=argparse.SUPPRESS)  # after the command too; never resets it
     if run is not None:
         parser.set_defaults(run=run)
     return parser
+
+
+def add_debug_option(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="on failure, print the full traceback as well")
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
@@ -72,13 +89,19 @@ def positive_int(text: str) -> int:
 
 
 def load_encoder(args: argparse.Namespace) -> Encoder:
-    """The model named by ``--weights`` (TensorFlow's start-up notices kept off the terminal)."""
-    if "tensorflow" not in sys.modules:
-        with native_stderr_silenced():
-            import tensorflow  # noqa: F401
+    """The model named by ``--weights``."""
+    import_tensorflow_quietly()
     from .encoder import Encoder
 
     return Encoder.load(args.weights)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up notices kept off the terminal (see
+    :func:`native_stderr_silenced`); every command that needs it calls this first."""
+    if "tensorflow" not in sys.modules:
+        with native_stderr_silenced():
+            import tensorflow  # noqa: F401
 
 
 def open_gallery(args: argparse.Namespace, with_encoder: bool = True) -> Gallery:
@@ -374,19 +397,35 @@ def add_gallery_reenroll(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "reenroll", run_gallery_reenroll,
                          "re-embed every stored clip with the model given by --weights",
                          "Re-embed every stored clip with another model (after training a new "
-                         "one), from the audio kept in the gallery; no recordings needed.")
+                         "one), from the audio kept in the gallery; no recordings needed. A clip "
+                         "the model's pipeline refuses is reported and kept, unused until a "
+                         "model accepts it (exit status 2).")
     add_model_option(parser)
     add_gallery_option(parser)
 
 
 def run_gallery_reenroll(args: argparse.Namespace) -> int:
     encoder = load_encoder(args)
+    refused: list[SpeakerIDError] = []
     with open_gallery(args, with_encoder=False) as gallery, \
             progress_bar("re-enrolling", "clip") as progress:
-        clips = gallery.reenroll(encoder, progress=progress)
+        clips = gallery.reenroll(encoder, progress=progress, on_refused=refusal_reporter(refused))
         count = len(gallery)
-    say(f"re-enrolled {clips} clip(s) of {count} speaker(s) with {encoder.encoder_id}")
-    return EXIT_OK
+    say(f"re-enrolled {clips} clip(s) of {count} speaker(s) with {encoder.encoder_id}"
+        + kept_note(refused))
+    return EXIT_REFUSED if refused else EXIT_OK
+
+
+def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError], None]:
+    """An ``on_refused`` for re-enrolment: each clip the new model refuses, one line on stderr."""
+    def report(error: SpeakerIDError) -> None:
+        warn(f"kept, not re-enrolled: {error}")
+        refused.append(error)
+    return report
+
+
+def kept_note(refused: list[SpeakerIDError]) -> str:
+    return f"; kept {len(refused)} clip(s) the model refused (listed above)" if refused else ""
 
 
 def add_gallery_calibrate(subparsers: Subparsers) -> None:
@@ -434,10 +473,10 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_enroll, add_identify, 
 
 # --- entry point --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m speakerid",
-        description="Tell who is speaking from a few seconds of voice.")
+    parser = OneLineParser(prog="python -m speakerid",
+                           description="Tell who is speaking from a few seconds of voice.")
     parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
+    add_debug_option(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from .cli_model import MODEL_COMMANDS  # imported here: cli_model builds on this module
 
@@ -447,14 +486,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one sub-command; the exit status is 0, or 2 for a refused input (1: cancelled)."""
+    """Run one sub-command; the exit status is 0, or 2 for any failure (1: cancelled)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (SpeakerIDError, OSError, sqlite3.Error) as exc:
-        warn(exc)
-        return EXIT_REFUSED
     except KeyboardInterrupt:
         warn("interrupted")
         return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        warn(failure(exc))
+        return EXIT_REFUSED
+
+
+def failure(exc: Exception) -> str:
+    """What went wrong, for one line: a refusal in its own words; anything else named, shortened."""
+    if isinstance(exc, SpeakerIDError | OSError | sqlite3.Error):
+        return str(exc)
+    detail = textwrap.shorten(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 400)
+    return f"unexpected {detail} (run again with --debug for the traceback)"

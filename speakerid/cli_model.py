@@ -15,13 +15,17 @@ from pathlib import Path
 from .cli import (
     EXIT_CANCELLED,
     EXIT_OK,
+    EXIT_REFUSED,
     Subparsers,
     add_command,
     add_json_option,
     add_model_option,
     emit,
+    import_tensorflow_quietly,
+    kept_note,
     load_encoder,
     progress_bar,
+    refusal_reporter,
     say,
 )
 from .errors import SpeakerIDError
@@ -57,7 +61,8 @@ def add_train(subparsers: Subparsers) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--activate", action="store_true",
-                        help="make the trained model the default for the app and the CLI")
+                        help="make the trained model the default for the app and the CLI, the "
+                             "default gallery re-enrolled with it first")
     hints = typing.get_type_hints(TrainSettings)
     for field in dataclasses.fields(TrainSettings):
         if field.name in SETTINGS_SKIPPED:
@@ -75,7 +80,7 @@ def add_train(subparsers: Subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .encoder import activate_model
+    import_tensorflow_quietly()
     from .train import TrainSettings, read_status, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
@@ -93,9 +98,19 @@ def run_train(args: argparse.Namespace) -> int:
         say(f"training stopped at epoch {status.get('epoch')}; continue with --resume")
         return EXIT_CANCELLED
     say(f"model saved to {model_dir}")
-    if args.activate:
-        say(f"active model: {activate_model(model_dir)}")
-    return EXIT_OK
+    return activate(args.out) if args.activate else EXIT_OK
+
+
+def activate(run_dir: Path) -> int:
+    """Make the run's model the default one, the default gallery re-enrolled with it first."""
+    from . import runs
+    from .gallery import Gallery
+
+    refused: list[SpeakerIDError] = []
+    with Gallery() as gallery, progress_bar("re-enrolling", "clip") as progress:
+        encoder, clips = runs.activate(run_dir, gallery, progress, refusal_reporter(refused))
+    say(f"active model: {encoder.path}; re-enrolled {clips} gallery clip(s)" + kept_note(refused))
+    return EXIT_REFUSED if refused else EXIT_OK
 
 
 def add_evaluate(subparsers: Subparsers) -> None:
@@ -141,6 +156,7 @@ def add_calibrate(subparsers: Subparsers) -> None:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    import_tensorflow_quietly()
     from .encoder import Encoder
     from .evaluate import evaluate_items, fit_scoring
     from .train import collect_speakers

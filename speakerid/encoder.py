@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -283,21 +284,27 @@ def default_model_dir() -> Path:
     return active if (active / CONFIG_FILE).is_file() else SHIPPED_WEIGHTS
 
 
-def activate_model(model_dir: str | Path) -> Path:
-    """Make a trained model the default for the app and CLI (copied, so the run can be deleted)."""
+def install_model(model_dir: str | Path) -> Path:
+    """Copy a trained model into the user's models folder (so the run can be deleted); refuses one
+    that does not load. Not active yet: see :func:`make_active`. The copy is renamed into place
+    whole, so a half-copied model is never installed."""
     source = Path(model_dir)
-    Encoder.load(source)  # refuse to activate something that does not load
-    target = paths.active_model_dir()
-    staging = target.with_name(target.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
-    backup = target.with_name(target.name + ".old")
-    shutil.rmtree(backup, ignore_errors=True)
-    if target.exists():
-        os.replace(target, backup)
-    os.replace(staging, target)
-    shutil.rmtree(backup, ignore_errors=True)
-    return target
+    Encoder.load(source)
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
+    partial = paths.models_dir() / f".{name}.partial"
+    shutil.copytree(source, partial)
+    os.replace(partial, partial.with_name(name))
+    return partial.with_name(name)
+
+
+def make_active(installed: Path) -> Path:
+    """Make an installed model the default for the app and CLI, in one atomic replace of the file
+    that names it; the model it replaces is deleted only then."""
+    previous = paths.active_model_dir()
+    _atomic_write_text(paths.home() / paths.ACTIVE_MODEL_FILE, json.dumps({"model": installed.name}))
+    if previous != installed:
+        shutil.rmtree(previous, ignore_errors=True)
+    return installed
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

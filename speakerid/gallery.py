@@ -8,7 +8,11 @@ or not there at all. Everything is validated and embedded *before* a write start
 Each clip keeps its embedding (speaker scores use the centroid of all of them) and its audio
 (mono FLAC, at most 48 kHz and 60 s), so that a new encoder can re-enrol everyone from the stored
 audio without asking for recordings again. Vectors from two encoders are never mixed: the gallery
-records which encoder produced its vectors and refuses another one until :meth:`Gallery.reenroll`.
+records which encoder produced its vectors and refuses another one until :meth:`Gallery.reenroll`,
+which stages the new vectors beside the current ones and switches to them in one transaction once
+every clip has one (a gallery whose staged set is complete adopts it when that encoder next uses
+it: see :func:`speakerid.runs.activate`). Clip ids are never reused (AUTOINCREMENT), so a staged
+vector cannot land on a clip enrolled after it was computed.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,7 +48,7 @@ from .search import SpeakerIndex
 if TYPE_CHECKING:
     from .encoder import Encoder
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: no AUTOINCREMENT on clips, no staged table (migrated when opened)
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 10_000
 MIN_NEW_SPEAKER_SPEECH_S = 3.0
@@ -78,7 +83,7 @@ SCHEMA = (
         notes TEXT,
         created TEXT NOT NULL)""",
     """CREATE TABLE clips (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         speaker_id INTEGER NOT NULL REFERENCES speakers(id) ON DELETE CASCADE,
         source TEXT NOT NULL,
         speech_s REAL NOT NULL,
@@ -87,13 +92,23 @@ SCHEMA = (
         embedding BLOB NOT NULL,
         audio BLOB NOT NULL)""",
     "CREATE INDEX clips_by_speaker ON clips(speaker_id)",
+    # Vectors of a re-enrolment in progress, one per clip and encoder; no embedding: the encoder's
+    # pipeline refused the clip (it is kept, with its current vector, unused under that encoder).
+    """CREATE TABLE staged (
+        clip_id INTEGER NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
+        encoder_id TEXT NOT NULL,
+        speech_s REAL,
+        embedding BLOB,
+        PRIMARY KEY (clip_id, encoder_id))""",
 )
 COLUMNS = {
     "meta": {"key", "value"},
     "speakers": {"id", "name", "gender", "party", "notes", "created"},
     "clips": {"id", "speaker_id", "source", "speech_s", "sample_rate", "encoder_id", "embedding",
               "audio"},
+    "staged": {"clip_id", "encoder_id", "speech_s", "embedding"},
 }
+READABLE_VERSIONS = (1, SCHEMA_VERSION)  # an exported file of either format can be imported
 DETAIL_FIELDS = ("gender", "party", "notes")
 _UNCHANGED: Any = object()
 
@@ -207,8 +222,9 @@ class Gallery:
                               "AND EXISTS (SELECT 1 FROM clips)")
 
     def check_encoder(self) -> None:
-        """Raise (asking for :meth:`reenroll`) when the stored vectors come from another encoder:
-        lets a caller refuse early, before it records or decodes anything."""
+        """Raise (asking for :meth:`reenroll`) when the stored vectors come from another encoder and
+        no complete staged set of this encoder's is there to adopt: lets a caller refuse early,
+        before it records or decodes anything."""
         self._check_encoder(self.encoder_id)
 
     # --- reading ------------------------------------------------------------------------------
@@ -331,6 +347,9 @@ class Gallery:
         embedding, speech_s = self._embed(clip)
         centroids = self._current_centroids()
         row = centroids.rows.get(name)
+        if row is None and name in self:
+            raise SpeakerIDError(f"{name!r} has no clip the model in use accepts (they were refused "
+                                 "when the gallery was re-enrolled); enrol another recording")
         if row is None:
             raise _not_enrolled(name)
         query = _query(embedding, centroids.matrix.shape[1])
@@ -429,9 +448,8 @@ class Gallery:
         if not replace:
             self.check_encoder()
         with closing(_open_snapshot(path)) as source:
-            source_encoder = _validate_gallery(source, path, encoder)
-            replaced = (None if source_encoder == encoder.encoder_id
-                        else _embed_stored(source, encoder, progress))
+            _validate_gallery(source, path, encoder)
+            replaced = _embed_stored(source, encoder, progress)
             speakers = source.execute("SELECT id, name, gender, party, notes FROM speakers").fetchall()
 
             def write(conn: sqlite3.Connection) -> None:
@@ -451,26 +469,51 @@ class Gallery:
             self._write(write)
         return [self.speaker(row[1]) for row in speakers]
 
-    def reenroll(self, encoder: Encoder, progress: Progress | None = None) -> int:
-        """Re-embed every clip from its stored audio with ``encoder``, then switch to it atomically.
+    def reenroll(self, encoder: Encoder, progress: Progress | None = None,
+                 on_refused: Callable[[SpeakerIDError], None] | None = None) -> int:
+        """Re-embed from its stored audio every clip whose vector is not from ``encoder``, then
+        switch to it atomically.
 
-        Embedding runs outside the write lock (other processes keep working); clips enrolled
-        meanwhile are embedded too before the switch. Returns the number of clips re-embedded.
+        The vectors are staged first (:meth:`stage`: other processes keep identifying with the
+        current ones meanwhile); the switch is one transaction, once clips enrolled in the meantime
+        are staged too. A clip the new pipeline refuses is reported to ``on_refused`` and kept, its
+        audio stored and its old vector unused, until a model accepts it. Returns the number of
+        clips re-embedded.
         """
-        embedded: dict[int, tuple[np.ndarray, float]] = {}
         switched = None
         while switched is None:
-            with closing(_open_snapshot(self.path)) as snapshot:
-                embedded.update(_embed_stored(snapshot, encoder, progress, skip=set(embedded)))
-            switched = self._write(lambda conn: _switch_encoder(conn, embedded, encoder.encoder_id))
+            self.stage(encoder, progress, on_refused)
+            switched = self._write(lambda conn: _adopt(conn, encoder.encoder_id))
         self._encoder = encoder
         return switched
 
+    def stage(self, encoder: Encoder, progress: Progress | None = None,
+              on_refused: Callable[[SpeakerIDError], None] | None = None) -> None:
+        """Embed with ``encoder`` every clip that has neither a vector nor a staged one of it yet,
+        each stored in its own short transaction beside the current vectors: nothing the gallery
+        answers changes, and a re-enrolment killed half-way goes on from where it stopped."""
+        encoder_id = encoder.encoder_id
+        with closing(_open_snapshot(self.path)) as snapshot:
+            todo = [row[0] for row in snapshot.execute(_UNSTAGED + " ORDER BY id", (encoder_id,) * 2)]
+            for done, clip_id in enumerate(todo, start=1):
+                try:
+                    vector, speech_s = _embed_clip(snapshot, clip_id, encoder)
+                    staged = (clip_id, encoder_id, speech_s, _blob(vector))
+                except SpeakerIDError as exc:
+                    if on_refused:
+                        on_refused(exc)
+                    staged = (clip_id, encoder_id, None, None)
+                self._write(partial(_insert_staged, row=staged))
+                if progress:
+                    progress(done, len(todo))
+
     # --- internals ----------------------------------------------------------------------------
     def _initialise(self) -> None:
-        """Create the schema in a new file; check it in an existing one."""
+        """Create the schema in a new file; check it in an existing one, migrating format 1."""
         if self._read_one("SELECT COUNT(*) FROM sqlite_master") == 0:
             self._write(_create_schema)
+        if _check_schema(self._conn, self.path, READABLE_VERSIONS) != SCHEMA_VERSION:
+            self._write(_migrate)
         _check_schema(self._conn, self.path)
 
     def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -512,10 +555,21 @@ class Gallery:
         return self.encoder.score_matrix(query[None], centroids.matrix[rows], statistics)[0]
 
     def _check_encoder(self, stored_id: str | None) -> None:
-        if stored_id is not None and stored_id != self.encoder.encoder_id:
-            raise _encoder_mismatch(stored_id, self.encoder.encoder_id)
+        """Stored vectors from another encoder: adopt this one's staged set if it is complete (an
+        activation killed between the model's switch and the gallery's), else raise."""
+        encoder_id = self.encoder.encoder_id
+        if stored_id is not None and stored_id != encoder_id:
+            self._write(lambda conn: _claim_encoder(conn, encoder_id))
 
     def _current_centroids(self) -> _Centroids:
+        """The centroids of the vectors from this encoder (see :meth:`_check_encoder`)."""
+        current = self._cached_centroids()
+        if current.encoder_id is not None and current.encoder_id != self.encoder.encoder_id:
+            self._check_encoder(current.encoder_id)
+            current = self._cached_centroids()  # this connection wrote: reloaded
+        return current
+
+    def _cached_centroids(self) -> _Centroids:
         """The cached centroid matrix, reloaded only when this or another connection wrote."""
         with self._lock:
             self._conn.execute("BEGIN")  # one snapshot for the version and the vectors
@@ -523,13 +577,14 @@ class Gallery:
                 version = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._own_writes)
                 if self._centroids is None or self._centroids.version != version:
                     self._centroids = _load_centroids(self._conn, version, self.encoder)
-                current = self._centroids
+                return self._centroids
             finally:
                 self._conn.execute("COMMIT")
-        self._check_encoder(current.encoder_id)
-        return current
 
 
+# The clips that still need a vector from an encoder (its id twice).
+_UNSTAGED = ("SELECT id FROM clips c WHERE encoder_id != ? AND NOT EXISTS "
+             "(SELECT 1 FROM staged s WHERE s.clip_id = c.id AND s.encoder_id = ?)")
 _INFO_QUERY = ("SELECT s.name, s.gender, s.party, s.notes, COUNT(c.id), "
                "ROUND(COALESCE(SUM(c.speech_s), 0.0), 3) "
                "FROM speakers s LEFT JOIN clips c ON c.speaker_id = s.id")
@@ -675,7 +730,8 @@ def _load_centroids(conn: sqlite3.Connection, version: tuple[int, int], encoder:
     calibration = _stored_calibration(conn, encoder)
     encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
     rows = conn.execute("SELECT c.speaker_id, s.name, c.embedding FROM clips c JOIN speakers s "
-                        "ON s.id = c.speaker_id ORDER BY c.speaker_id").fetchall()
+                        "ON s.id = c.speaker_id WHERE c.encoder_id = (SELECT value FROM meta WHERE "
+                        "key = 'encoder_id') ORDER BY c.speaker_id").fetchall()
     if not rows:
         empty = np.zeros((0, 0), np.float32)
         return _Centroids(version, None, [], empty, {}, SpeakerIndex(empty, metric), None, calibration)
@@ -758,31 +814,60 @@ def _create_schema(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
-def _check_schema(conn: sqlite3.Connection, label: Path) -> None:
+def _check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] = (SCHEMA_VERSION,)
+                  ) -> int:
     """Our tables with our columns, and no trigger or view: SQL stored in the file would run on
-    this gallery's own writes (a trigger) or stand in for a table (a view)."""
+    this gallery's own writes (a trigger) or stand in for a table (a view). Returns the format,
+    which must be one of ``versions`` (format 1 has no staged table)."""
     stored_sql = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchone()
     if stored_sql:
         raise SpeakerIDError(f"{label} is not a speakerid gallery (it holds a {stored_sql[0]}, "
                              f"{stored_sql[1]!r}; speakerid never creates one)")
-    for table, columns in COLUMNS.items():
-        found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if not columns <= found:
-            raise SpeakerIDError(f"{label} is not a speakerid gallery (table {table!r} is missing "
-                                 "or incomplete)")
+    _require_tables(conn, label, [table for table in COLUMNS if table != "staged"])
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version is None or not str(version[0]).isdigit():
         raise SpeakerIDError(f"{label} is not a speakerid gallery (no schema version)")
-    if int(version[0]) != SCHEMA_VERSION:
+    if int(version[0]) not in versions:
         raise SpeakerIDError(f"{label} has gallery format {version[0]}; this speakerid reads format "
                              f"{SCHEMA_VERSION} (a newer version may have written it)")
+    if int(version[0]) > 1:
+        _require_tables(conn, label, ["staged"])
+    return int(version[0])
+
+
+def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str]) -> None:
+    for table in tables:
+        found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if not COLUMNS[table] <= found:
+            raise SpeakerIDError(f"{label} is not a speakerid gallery (table {table!r} is missing "
+                                 "or incomplete)")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Format 1 to 2 inside one write (all or nothing): clips rebuilt with AUTOINCREMENT, as
+    SQLite's documentation says to change a table (new table, copy, drop, rename), and the staged
+    table added. The copy rewrites all stored audio once."""
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    if version == str(SCHEMA_VERSION):
+        return  # another process migrated it while we waited for the lock
+    clips, index, staged = SCHEMA[2:]
+    conn.execute(clips.replace("CREATE TABLE clips (", "CREATE TABLE clips_new (", 1))
+    conn.execute("INSERT INTO clips_new SELECT id, speaker_id, source, speech_s, sample_rate, "
+                 "encoder_id, embedding, audio FROM clips")
+    conn.execute("DROP TABLE clips")
+    conn.execute("ALTER TABLE clips_new RENAME TO clips")
+    conn.execute(index)
+    conn.execute(staged)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def _claim_encoder(conn: sqlite3.Connection, encoder_id: str) -> None:
-    """Inside a write: refuse vectors from another encoder unless the gallery is empty."""
+    """Inside a write: refuse vectors from another encoder unless the gallery is empty or holds a
+    complete staged set of this encoder's vectors (then adopted)."""
     stored = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
-    if stored and stored[0] != encoder_id and conn.execute("SELECT 1 FROM clips LIMIT 1").fetchone():
+    if (stored and stored[0] != encoder_id and conn.execute("SELECT 1 FROM clips LIMIT 1").fetchone()
+            and _adopt(conn, encoder_id) is None):
         raise _encoder_mismatch(stored[0], encoder_id)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('encoder_id', ?)", (encoder_id,))
 
@@ -834,71 +919,82 @@ def _insert_clips(conn: sqlite3.Connection, speaker_id: int, clips: Iterable[_Cl
              _blob(clip.embedding), clip.audio))
 
 
-def _switch_encoder(conn: sqlite3.Connection, embedded: dict[int, tuple[np.ndarray, float]],
-                    encoder_id: str) -> int | None:
-    """Store the new vectors and encoder id and count the clips; None (nothing written) when clips
-    appeared that are not embedded yet."""
-    clip_ids = {row[0] for row in conn.execute("SELECT id FROM clips")}
-    if clip_ids - embedded.keys():
+def _insert_staged(conn: sqlite3.Connection, row: tuple[int, str, float | None, bytes | None]) -> None:
+    """One staged vector (clip id, encoder id, seconds of speech, embedding), unless its clip was
+    removed meanwhile."""
+    conn.execute("INSERT OR REPLACE INTO staged SELECT ?, ?, ?, ? WHERE EXISTS "
+                 "(SELECT 1 FROM clips WHERE id = ?)", (*row, row[0]))
+
+
+def _adopt(conn: sqlite3.Connection, encoder_id: str) -> int | None:
+    """Inside a write: make the staged vectors of ``encoder_id`` the gallery's, if every clip has
+    one (refused clips keep their old vector, unused); the number of clips switched, or None
+    (nothing written) while some clip is not staged yet."""
+    if conn.execute(_UNSTAGED + " LIMIT 1", (encoder_id,) * 2).fetchone():
         return None
-    conn.executemany("UPDATE clips SET embedding = ?, speech_s = ?, encoder_id = ? WHERE id = ?",
-                     [(_blob(vector), speech_s, encoder_id, clip_id)
-                      for clip_id, (vector, speech_s) in embedded.items() if clip_id in clip_ids])
+    switched = conn.execute(
+        "UPDATE clips SET embedding = s.embedding, speech_s = s.speech_s, encoder_id = s.encoder_id "
+        "FROM staged s WHERE s.clip_id = clips.id AND s.encoder_id = ? AND s.embedding IS NOT NULL",
+        (encoder_id,)).rowcount
+    conn.execute("DELETE FROM staged")
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('encoder_id', ?)", (encoder_id,))
-    return len(clip_ids)
+    return switched
 
 
 # --- reading stored clips (re-enrolment and import) ---------------------------------------------
-def _embed_stored(conn: sqlite3.Connection, encoder: Encoder, progress: Progress | None = None,
-                  skip: set[int] | None = None) -> dict[int, tuple[np.ndarray, float]]:
-    """Embed the stored audio of every clip not in ``skip``: clip id -> (vector, seconds of speech)."""
-    skip = skip or set()
-    rows = [row for row in conn.execute("SELECT id FROM clips ORDER BY id") if row[0] not in skip]
+def _embed_stored(conn: sqlite3.Connection, encoder: Encoder, progress: Progress | None = None
+                  ) -> dict[int, tuple[np.ndarray, float]]:
+    """Embed every clip whose vector is not from ``encoder``: clip id -> (vector, seconds of speech)."""
+    rows = conn.execute("SELECT id FROM clips WHERE encoder_id != ? ORDER BY id",
+                        (encoder.encoder_id,)).fetchall()
     result: dict[int, tuple[np.ndarray, float]] = {}
     for done, (clip_id,) in enumerate(rows, start=1):
-        name, source, rate, audio = conn.execute(
-            "SELECT s.name, c.source, c.sample_rate, c.audio FROM clips c JOIN speakers s "
-            "ON s.id = c.speaker_id WHERE c.id = ?", (clip_id,)).fetchone()
-        clip = _decode_stored(audio, rate, f"{name}/{source}")
         try:
-            prepared = encoder.prepare(clip)
+            result[clip_id] = _embed_clip(conn, clip_id, encoder)
         except SpeakerIDError as exc:
-            raise SpeakerIDError(f"cannot re-enrol {name!r} with this encoder: {exc}") from None
-        result[clip_id] = (encoder.embed_prepared(prepared), prepared.speech_s)
+            raise SpeakerIDError(f"cannot re-enrol with this encoder: {exc}") from None
         if progress:
             progress(done, len(rows))
     return result
 
 
+def _embed_clip(conn: sqlite3.Connection, clip_id: int, encoder: Encoder) -> tuple[np.ndarray, float]:
+    """One stored clip's (vector, seconds of speech) from ``encoder``; a refusal names the clip."""
+    name, source, rate, audio = conn.execute(
+        "SELECT s.name, c.source, c.sample_rate, c.audio FROM clips c JOIN speakers s "
+        "ON s.id = c.speaker_id WHERE c.id = ?", (clip_id,)).fetchone()
+    prepared = encoder.prepare(_decode_stored(audio, rate, f"{name}/{source}"))
+    return encoder.embed_prepared(prepared), prepared.speech_s
+
+
 def _stored_clips(conn: sqlite3.Connection, speaker_id: int,
-                  replaced: dict[int, tuple[np.ndarray, float]] | None) -> Iterator[_Clip]:
-    """A speaker's clips as stored, or with the vectors of ``replaced`` (one clip in memory at a time)."""
+                  replaced: dict[int, tuple[np.ndarray, float]]) -> Iterator[_Clip]:
+    """A speaker's clips as stored, with the vectors of ``replaced`` where it has one (one clip in
+    memory at a time)."""
     ids = [row[0] for row in conn.execute("SELECT id FROM clips WHERE speaker_id = ? ORDER BY id",
                                           (speaker_id,))]
     for clip_id in ids:
         source, speech_s, rate, embedding, audio = conn.execute(
             "SELECT source, speech_s, sample_rate, embedding, audio FROM clips WHERE id = ?",
             (clip_id,)).fetchone()
-        vector, speech_s = replaced[clip_id] if replaced else (_vector(embedding), speech_s)
+        vector, speech_s = replaced.get(clip_id) or (_vector(embedding), speech_s)
         yield _Clip(source, speech_s, rate, vector, audio)
 
 
-def _validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) -> str | None:
-    """Refuse a file that is not an intact speakerid gallery; return its encoder id. Vectors that
-    claim to come from ``encoder`` must have its size (the others are re-embedded)."""
+def _validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) -> None:
+    """Refuse a file that is not an intact speakerid gallery (of either readable format). Vectors
+    that claim to come from ``encoder`` must have its size (the others are re-embedded)."""
     try:
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             raise SpeakerIDError(f"{label} is damaged ({check})")
-        _check_schema(conn, label)
+        _check_schema(conn, label, READABLE_VERSIONS)
         _validate_speakers(conn, label)
         encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
-        encoder_id = encoder_id[0] if encoder_id else None
-        dim = encoder.model_config.embedding_dim if encoder_id == encoder.encoder_id else None
-        _validate_clips(conn, label, encoder_id, dim)
+        _validate_clips(conn, label, encoder_id[0] if encoder_id else None,
+                        (encoder.encoder_id, encoder.model_config.embedding_dim))
     except sqlite3.DatabaseError as exc:
         raise SpeakerIDError(f"{label} is damaged or not a speakerid gallery ({exc})") from None
-    return encoder_id
 
 
 def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:
@@ -913,8 +1009,11 @@ def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:
             raise SpeakerIDError(f"{label} holds an invalid speaker {name!r}")
 
 
-def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | None, dim: int | None
-                    ) -> None:
+def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | None,
+                    ours: tuple[str, int]) -> None:
+    """Every clip row sound; the vectors of the file's encoder of one size, those claiming to be
+    from ours (id, dimension) of its size. A clip a re-enrolment refused keeps a vector from an
+    earlier encoder: it is re-embedded on import like any other vector not from ours."""
     dims = set()
     rows = conn.execute(
         "SELECT c.id, s.name, c.source, c.speech_s, c.sample_rate, c.encoder_id, c.embedding, "
@@ -922,10 +1021,12 @@ def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | Non
         "FROM clips c LEFT JOIN speakers s ON s.id = c.speaker_id")
     for clip_id, name, source, speech_s, rate, clip_encoder, embedding, size, head in rows:
         problem = (_clip_problem(name, source, speech_s, rate, clip_encoder, encoder_id)
-                   or _vector_problem(embedding, dim) or _audio_problem(size, head, rate))
+                   or _vector_problem(embedding, ours[1] if clip_encoder == ours[0] else None)
+                   or _audio_problem(size, head, rate))
         if problem:
             raise SpeakerIDError(f"{label} is damaged: clip {clip_id}: {problem}")
-        dims.add(len(embedding))
+        if clip_encoder == encoder_id:
+            dims.add(len(embedding))
     if len(dims) > 1:
         raise SpeakerIDError(f"{label} is damaged: its embeddings have different sizes")
 
@@ -941,8 +1042,10 @@ def _clip_problem(name: Any, source: Any, speech_s: Any, rate: Any, clip_encoder
         return "invalid seconds of speech"
     if not isinstance(rate, int) or not 1000 <= rate <= MAX_STORED_RATE:
         return "invalid sample rate"
-    if encoder_id is None or clip_encoder != encoder_id:
-        return "its vector comes from another encoder than the gallery's"
+    if encoder_id is None:
+        return "the gallery does not say which encoder made its vectors"
+    if not isinstance(clip_encoder, str) or not clip_encoder or len(clip_encoder) > MAX_NAME_CHARS:
+        return "invalid encoder id"
     return None
 
 

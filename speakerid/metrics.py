@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_curve
 
 
 def error_rates(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Miss and false-alarm rates for every threshold (accept when score >= threshold)."""
-    scores = np.asarray(scores, dtype=np.float64)
+    """Miss and false-alarm rates at every threshold (accept when score >= threshold), lowest
+    threshold first. scikit-learn's ``roc_curve`` places thresholds only at distinct scores, so
+    tied trials are accepted or rejected together: no rate counts half of a tie."""
     labels = np.asarray(labels).astype(bool)
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores, sorted_labels = scores[order], labels[order]
-    positives, negatives = sorted_labels.sum(), (~sorted_labels).sum()
-    if positives == 0 or negatives == 0:
+    if labels.all() or not labels.any():
         raise ValueError("need both same-speaker and different-speaker trials")
-    # threshold at sorted_scores[i]: everything before i is rejected
-    misses = np.concatenate([[0], np.cumsum(sorted_labels)]) / positives
-    false_alarms = 1 - np.concatenate([[0], np.cumsum(~sorted_labels)]) / negatives
-    thresholds = np.concatenate([sorted_scores, [sorted_scores[-1] + 1e-6]])
-    return misses, false_alarms, thresholds
+    false_alarms, hits, thresholds = roc_curve(labels, np.asarray(scores, dtype=np.float64),
+                                               drop_intermediate=False)
+    thresholds[0] = np.nextafter(thresholds[1], np.inf)  # its "reject all" is +inf: keep it finite
+    return (1 - hits)[::-1], false_alarms[::-1], thresholds[::-1]
 
 
 def equal_error_rate(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

@@ -198,19 +198,28 @@ def log_tail(run_dir: Path, lines: int = 20, max_bytes: int = 64 * 1024) -> str:
 
 
 def activate(run_dir: Path, gallery: Gallery | None = None,
-             progress: Callable[[int, int], None] | None = None) -> tuple[Encoder, int]:
-    """Make a finished run's model the active one and re-enrol ``gallery`` with it from the
-    stored audio; returns the new encoder and the number of clips re-embedded."""
-    from .encoder import Encoder, activate_model
+             progress: Callable[[int, int], None] | None = None,
+             on_refused: Callable[[SpeakerIDError], None] | None = None) -> tuple[Encoder, int]:
+    """Make a finished run's model the active one, re-enrolling ``gallery`` from its stored audio
+    without ever leaving it on a model that is not in use.
+
+    The model is installed, every clip is embedded with it beside the current vectors (which keep
+    answering, with the previous model still active), then the model switches in one step and the
+    gallery follows in one transaction; a kill between those two is finished by the gallery's
+    next use with the new model. Clips the new pipeline refuses go to ``on_refused`` and are kept.
+    Returns the new encoder and the number of clips re-embedded.
+    """
+    from .encoder import Encoder, install_model, make_active
 
     info = run_info(run_dir)
     if not info.finished:
         raise SpeakerIDError(f"{Path(run_dir).name} has no finished model to activate")
-    target = activate_model(info.model_dir)
-    encoder = Encoder.load(target)
-    clips = 0
-    if gallery is not None and len(gallery):
-        clips = gallery.reenroll(encoder, progress)
+    installed = install_model(info.model_dir)
+    encoder = Encoder.load(installed)
+    if gallery is not None:
+        gallery.stage(encoder, progress, on_refused)
+    make_active(installed)
+    clips = gallery.reenroll(encoder, progress, on_refused) if gallery is not None else 0
     return encoder, clips
 
 

@@ -193,24 +193,17 @@ def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, descr
 
     The equal-weight fit estimates the log-likelihood ratio. With equal priors, a voice just
     below a strict threshold would read "unknown speaker, 80 % probability"; at the prior the
-    threshold implies, a probability over 50 % means exactly what the verdict says.
+    threshold implies, a probability over 50 % means exactly what the verdict says. The fit is
+    scikit-learn's, L2-regularised: on trials that a threshold separates perfectly, an
+    unregularised slope grows without bound and every probability becomes 0 or 1.
     """
+    from sklearn.linear_model import LogisticRegression  # here: loading a model does not need it
+
     scores = np.concatenate([same_scores, different_scores]).astype(np.float64)
     labels = np.concatenate([np.ones(len(same_scores)), np.zeros(len(different_scores))])
-    weights = np.where(labels == 1, 0.5 / len(same_scores), 0.5 / len(different_scores))
     mean, spread = scores.mean(), scores.std() + 1e-9
-    x = (scores - mean) / spread
-    w, b = 1.0, 0.0
-    for _ in range(100):  # Newton's method on the weighted log-loss (convex, converges fast)
-        p = 1.0 / (1.0 + np.exp(-(w * x + b)))
-        g = weights * (p - labels)
-        h = weights * p * (1 - p)
-        grad = np.array([np.sum(g * x), np.sum(g)])
-        hess = np.array([[np.sum(h * x * x), np.sum(h * x)], [np.sum(h * x), np.sum(h)]])
-        step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
-        w, b = w - step[0], b - step[1]
-        if np.abs(step).max() < 1e-10:
-            break
+    fitted = LogisticRegression(class_weight="balanced").fit(((scores - mean) / spread)[:, None], labels)
+    w, b = fitted.coef_[0, 0], fitted.intercept_[0]
     slope = w / spread
     log_likelihood_ratio_at_threshold = slope * (threshold - mean) + b
     prior = 1.0 / (1.0 + np.exp(log_likelihood_ratio_at_threshold))

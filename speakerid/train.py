@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -189,17 +191,16 @@ class RunMonitor:
         now = time.time()
         if force or now - self._last_write > 1.0:
             self._status["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            _atomic_json(self.run_dir / "status.json", self._status)
+            _atomic_text(self.run_dir / "status.json", json.dumps(self._status, indent=2))
             self._last_write = now
 
-    def record_epoch(self, row: dict[str, float]) -> None:
-        path = self.run_dir / "history.csv"
-        new = not path.is_file()
-        with path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow({k: row.get(k, "") for k in HISTORY_FIELDS})
+    def write_history(self, rows: list[dict[str, float]]) -> None:
+        """history.csv replaced whole by the checkpoint's rows: never torn, never ahead of it."""
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS)
+        writer.writeheader()
+        writer.writerows({k: row.get(k, "") for k in HISTORY_FIELDS} for row in rows)
+        _atomic_text(self.run_dir / "history.csv", text.getvalue())
 
 
 # --- the driver --------------------------------------------------------------------------------
@@ -269,17 +270,20 @@ def _saved_configs(model_dir: Path) -> tuple[PipelineConfig, ModelConfig]:
 
 
 def _settings_for_run(run_dir: Path, settings: TrainSettings, resume: bool) -> TrainSettings:
+    """The saved settings when resuming; else these, and the folder cleared of an earlier run's
+    history and checkpoint (a resume must never continue someone else's)."""
     saved = run_dir / "settings.json"
     if resume and saved.is_file():
         return TrainSettings.from_dict(json.loads(saved.read_text()))
     saved.write_text(json.dumps(settings.to_dict(), indent=2))
     (run_dir / "history.csv").unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "checkpoint", ignore_errors=True)
     return settings
 
 
-def _atomic_json(path: Path, data: dict[str, Any]) -> None:
+def _atomic_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    tmp.write_text(text)
     os.replace(tmp, path)
 
 

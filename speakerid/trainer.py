@@ -8,9 +8,7 @@ multi-GPU machine and several workers.
 from __future__ import annotations
 
 import json
-import os
 import time
-import zipfile
 from pathlib import Path
 
 import keras
@@ -83,14 +81,20 @@ class Trainer:
                 self._start_from(Path(settings.init_from))
             self.head = None
             if settings.recipe == "aam":
-                self.head = AdditiveAngularMargin(len(audio), settings.aam_margin, settings.aam_scale)
+                self.head = AdditiveAngularMargin(len(audio), settings.aam_margin, settings.aam_scale,
+                                                  name="aam_head")
                 self.head.build((None, self.model_config.embedding_dim))
                 if settings.init_from:
                     self.head.centres.assign(self._speaker_centres())
             total = self.steps_per_epoch * settings.epochs
             self.optimizer = keras.optimizers.Adam(
-                WarmupPolynomialDecay(settings.learning_rate, settings.warmup_steps, total))
+                WarmupPolynomialDecay(settings.learning_rate, settings.warmup_steps, total), name="adam")
             self.optimizer.build(self._variables())
+        # The history rows as JSON: saved with the weights they belong to.
+        self._history = tf.Variable("[]", dtype=tf.string, trainable=False)
+        self._checkpoints = tf.train.CheckpointManager(
+            tf.train.Checkpoint(variables=self._checkpoint_variables(), history=self._history),
+            run_dir / "checkpoint", max_to_keep=1)
         self.validation = self._validation_windows()
 
     def _start_from(self, model_dir: Path) -> None:
@@ -113,9 +117,9 @@ class Trainer:
     # --- the loop --------------------------------------------------------------------------------
     def fit(self, resume: bool) -> bool:
         """Train until the last epoch (True) or a stop request (False, checkpoint saved)."""
-        start_epoch = self._restore() if resume else 0
+        history = self._restore() if resume else []
         step_fn = self._pair_step() if self.settings.recipe == "reference" else self._class_step()
-        for epoch in range(start_epoch, self.settings.epochs):
+        for epoch in range(len(history), self.settings.epochs):
             began = time.time()
             losses = []
             batches = self._batches(epoch)
@@ -129,13 +133,13 @@ class Trainer:
                                     steps=self.steps_per_epoch, message=f"loss {np.mean(losses[-20:]):.3f}")
                 if self.monitor.should_stop():
                     bar.close()
-                    self._save_checkpoint(epoch)  # the interrupted epoch is redone on resume
+                    self._save_checkpoint(history)  # the interrupted epoch is redone on resume
                     return False
             bar.close()
-            row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), **self.validate(),
-                   "learning_rate": float(self.optimizer.learning_rate), "seconds": time.time() - began}
-            self.monitor.record_epoch(row)
-            self._save_checkpoint(epoch + 1)
+            history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), **self.validate(),
+                            "learning_rate": float(self.optimizer.learning_rate),
+                            "seconds": time.time() - began})
+            self._save_checkpoint(history)
         return True
 
     def validate(self) -> dict[str, float]:
@@ -309,33 +313,34 @@ class Trainer:
         return step
 
     # --- checkpoints -----------------------------------------------------------------------------
-    def _checkpoint_variables(self) -> list:
+    def _checkpoint_variables(self) -> dict[str, tf.Variable]:
+        """Every weight and optimizer variable, keyed by its path: layers, head and optimizer are
+        named, so a resumed run finds each value by name, never by position."""
         head = self.head.weights if self.head is not None else []
-        return self.network.weights + head + self.optimizer.variables
+        return {v.path: v for v in self.network.weights + head + self.optimizer.variables}
 
-    def _save_checkpoint(self, next_epoch: int) -> None:
-        """All weights and optimizer state in one .npz (no pickle), replaced atomically."""
-        folder = self.run_dir / "checkpoint"
-        folder.mkdir(exist_ok=True)
-        arrays = {f"v{i}": np.asarray(v.numpy()) for i, v in enumerate(self._checkpoint_variables())}
-        tmp = folder / "state.tmp.npz"
-        np.savez(tmp, **arrays)
-        os.replace(tmp, folder / "state.npz")
-        (folder / "epoch.json").write_text(json.dumps({"next_epoch": next_epoch}))
+    def _save_checkpoint(self, history: list[dict[str, float]]) -> None:
+        """Weights, optimizer state and the history rows of the epochs they have seen, in one
+        TensorFlow checkpoint: its state file names it only once it is whole, so a kill at any
+        point leaves the previous one in force. history.csv is then rewritten from the rows."""
+        self._history.assign(json.dumps(history))
+        self._checkpoints.save()
+        self.monitor.write_history(history)
 
-    def _restore(self) -> int:
-        """The epoch to resume at, after loading the checkpoint; plain arrays only (never a pickle)."""
-        folder = self.run_dir / "checkpoint"
-        if not (folder / "state.npz").is_file():
-            return 0
-        try:
-            with np.load(folder / "state.npz", allow_pickle=False) as saved:
-                for i, variable in enumerate(self._checkpoint_variables()):
-                    variable.assign(saved[f"v{i}"])
-            return int(json.loads((folder / "epoch.json").read_text())["next_epoch"])
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-            raise SpeakerIDError(f"{folder} cannot be resumed (damaged, or not this run's checkpoint): "
-                                 f"{exc}") from None
+    def _restore(self) -> list[dict[str, float]]:
+        """The history rows of the latest checkpoint, after loading it (none: start afresh); the
+        next epoch to train is the one after them."""
+        latest = self._checkpoints.latest_checkpoint
+        history: list[dict[str, float]] = []
+        if latest is not None:
+            try:
+                self._checkpoints.checkpoint.restore(latest).assert_consumed()
+                history = json.loads(self._history.numpy().decode())
+            except (ValueError, AssertionError, tf.errors.OpError) as exc:
+                raise SpeakerIDError(f"{latest} cannot be resumed (damaged, or not this run's "
+                                     f"checkpoint): {' '.join(str(exc).split())[:300]}") from None
+        self.monitor.write_history(history)  # a kill may have come between checkpoint and csv
+        return history
 
 
 def _split_time(audio: list[SpeakerAudio], fraction: float) -> tuple[list[SpeakerAudio], list[SpeakerAudio]]:

@@ -140,3 +140,40 @@ def test_another_model_is_refused_once_for_many_files(tmp_path, model_dir, voice
     assert main(["identify", "--weights", str(other_dir), ann, bob]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gallery reenroll" in err
+
+
+def test_any_other_failure_is_one_line_too_and_debug_adds_the_traceback(tmp_path, capsys):
+    settings = tmp_path / "settings.json"
+    settings.write_text("{not json")  # json.loads raises: no SpeakerIDError anywhere on this path
+    command = ["train", str(tmp_path), "--out", str(tmp_path / "run"), "--settings", str(settings)]
+    assert_refused(run_cli(*command), "unexpected JSONDecodeError: Expecting property name")
+    for debug in (["--debug", *command], [*command, "--debug"]):  # before or after the command
+        assert main(debug) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("Traceback (most recent call last)") and "json.loads" in err
+        assert err.splitlines()[-1].startswith("error: unexpected JSONDecodeError")
+
+
+def test_a_usage_mistake_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["identify", "--top-k", "0", "clip.wav"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == ("error: argument --top-k: expected a whole number of at least 1, "
+                                       "not '0' (see python -m speakerid identify --help)\n")
+
+
+def test_reenrol_reports_each_clip_the_model_refuses_and_keeps_it(tmp_path, model_dir, untrained_encoder,
+                                                                   voice_file, capsys):
+    from test_gallery import with_min_speech
+
+    strict = with_min_speech(untrained_encoder, 8.0).save(tmp_path / "strict")
+    short, long = str(voice_file(0, 6.0, "short.wav")), str(voice_file(0, 12.0, "long.wav"))
+    assert main(["enroll", "--name", "Ann", "--weights", str(model_dir), short, long]) == 0
+    capsys.readouterr()
+    assert main(["gallery", "reenroll", "--weights", str(strict)]) == 2
+    out, err = capsys.readouterr()
+    assert err == ("error: kept, not re-enrolled: Ann/short.wav: the clip is only 6.00 s long; at least "
+                   "8.0 s of speech is needed\n")
+    assert "re-enrolled 1 clip(s) of 1 speaker(s)" in out and "kept 1 clip(s) the model refused" in out
+    assert main(["gallery", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["clips"] == 2

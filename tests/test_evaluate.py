@@ -10,7 +10,7 @@ import pytest
 from speakerid.evaluate import TestItem as Item  # not "Test...": pytest would try to collect it
 from speakerid.evaluate import calibrate, calibration_from_trials, evaluate_items, probe_trials
 from speakerid.metrics import equal_error_rate, false_accept_threshold, min_dcf
-from speakerid.scoring import Calibration, DurationBand, RawScorer
+from speakerid.scoring import Calibration, DurationBand, RawScorer, fit_calibration
 
 
 def test_equal_error_rate_of_separated_and_of_overlapping_scores():
@@ -28,6 +28,26 @@ def test_false_accept_threshold_lets_through_the_target_share_of_impostors():
     threshold, false_accepts, misses = false_accept_threshold(scores, labels, 0.01)
     assert threshold == 98.5 and false_accepts == pytest.approx(0.01) and misses == pytest.approx(0.48)
     assert false_accept_threshold(scores, labels, 0.0) == (99.5, 0.0, pytest.approx(0.49))
+
+
+def test_tied_scores_are_accepted_or_rejected_together():
+    """A threshold cannot split trials of equal score, whatever order they come in."""
+    labels = np.r_[np.zeros(50, bool), np.ones(50, bool)]
+    for order in (labels, labels[::-1]):  # every score the same: nobody can be told apart
+        assert equal_error_rate(np.full(100, 0.3), order)[0] == 0.5
+        assert min_dcf(np.full(100, 0.3), order)[0] == 1.0
+    scores, labels = np.array([0.0, 1.0, 1.0, 2.0]), np.array([False, False, True, True])
+    # an impostor ties a true speaker at 1.0: accepting no impostor means rejecting both
+    assert false_accept_threshold(scores, labels, 0.0) == (2.0, 0.0, 0.5)
+
+
+def test_probability_map_stays_finite_on_perfectly_separated_trials():
+    same, different = np.linspace(0.6, 0.9, 100), np.linspace(0.0, 0.4, 300)
+    calibration = fit_calibration(same, different, "separated trials", threshold=0.5)
+    assert np.isfinite(calibration.slope) and calibration.slope > 0
+    assert calibration.probability(0.5) == pytest.approx(0.5)
+    probabilities = calibration.probability(np.r_[same, different])
+    assert 0.0 < probabilities.min() and probabilities.max() < 1.0  # no trial is called certain
 
 
 def speakers_items(rng: np.random.Generator, speakers: int = 30, clips: int = 4,

@@ -257,6 +257,118 @@ def test_killed_gallery_import_is_all_or_nothing(tmp_path, enrolled):
         assert after == done or reported != ["imported"]
 
 
+# Stops for good inside the migration from format 1, its transaction not yet committed.
+HANG_INSIDE_MIGRATION = """
+import sys, time
+from speakerid import gallery as module
+from test_faults import NumpyEncoder
+migrate = module._migrate
+def migrate_then_hang(conn):
+    migrate(conn)
+    print("inside", flush=True)
+    time.sleep(600)
+module._migrate = migrate_then_hang
+module.Gallery(sys.argv[1], NumpyEncoder())
+"""
+
+
+def test_kill_inside_the_format_migration_leaves_format_1_whole(tmp_path, enrolled):
+    from test_gallery import format_1_copy
+
+    path = format_1_copy(enrolled.path, tmp_path / "format1.sqlite")
+    with closing(sqlite3.connect(path)) as conn:
+        before = conn.execute("SELECT * FROM clips ORDER BY id").fetchall()
+    child = start(HANG_INSIDE_MIGRATION, path)
+    wait_for_line(child, "inside")
+    kill_after(child, 0.0)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert conn.execute("SELECT * FROM clips ORDER BY id").fetchall() == before
+    assert len(gallery_names(path)) == SPEAKERS  # opened (and migrated) whole
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+
+
+# --- model activation ------------------------------------------------------------------------------
+# Activates the run in argv[1] for the default gallery, stopping for good at the point argv[2] names.
+ACTIVATE = """
+import sys, time
+from speakerid import encoder, gallery, paths, runs
+
+def hang(*_):
+    print("inside", flush=True)
+    time.sleep(600)
+
+point = sys.argv[2]
+if point == "model switched, gallery not yet":
+    make_active = encoder.make_active
+    encoder.make_active = lambda installed: hang(make_active(installed))
+if point == "inside the gallery's switch":
+    adopt = gallery._adopt
+    gallery._adopt = lambda conn, encoder_id: hang(adopt(conn, encoder_id))
+def progress(done, total):
+    if point == "while re-enrolling" and done == 2:
+        hang()
+with gallery.Gallery(paths.gallery_path()) as opened:
+    runs.activate(sys.argv[1], opened, progress)
+"""
+ACTIVATION_POINTS = ["while re-enrolling", "model switched, gallery not yet", "inside the gallery's switch"]
+
+
+@pytest.fixture
+def switch(tmp_path, untrained_encoder) -> tuple[str, Path]:
+    """A default gallery enrolled with the active model; a finished run with another model. Returns
+    the active model's encoder id and the run."""
+    from synthetic import synth_voice
+
+    from speakerid import Encoder, paths
+    from speakerid.audio import from_array
+    from speakerid.encoder import install_model, make_active
+
+    make_active(install_model(untrained_encoder.save(tmp_path / "first")))
+    run = paths.runs_dir() / "second"
+    run.mkdir()
+    (run / "status.json").write_text(json.dumps({"state": "finished"}))
+    Encoder.create(untrained_encoder.model_config).save(run / "model")  # other random weights
+    with Gallery(paths.gallery_path(), Encoder.load()) as gallery:
+        for speaker in range(3):
+            gallery.enroll(f"speaker {speaker}", [from_array(synth_voice(speaker, 6.0, 16000, seed), 16000,
+                                                             f"{seed}.wav") for seed in range(2)])
+    return untrained_encoder.encoder_id, run
+
+
+def assert_the_gallery_follows_the_active_model() -> str:
+    """Every clip of the default gallery has a vector from the active model (once the gallery has
+    been used with it) and identifies; the active model's id."""
+    from speakerid import Encoder, paths
+
+    active = Encoder.load()
+    with Gallery(paths.gallery_path(), active) as gallery:
+        assert len(gallery.identify(gallery.clip_audio("speaker 1")[0]).matches) == 3
+    with closing(sqlite3.connect(paths.gallery_path())) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT DISTINCT encoder_id FROM clips").fetchall() == [(active.encoder_id,)]
+    return active.encoder_id
+
+
+@pytest.mark.parametrize("point", ACTIVATION_POINTS)
+def test_killed_activation_never_leaves_the_gallery_on_a_model_not_in_use(switch, point):
+    from speakerid import Encoder, paths, runs
+
+    first, run = switch
+    child = start(ACTIVATE, run, point)
+    wait_for_line(child, "inside")
+    kill_after(child, 0.0)
+    second = Encoder.load(run / "model").encoder_id
+    assert assert_the_gallery_follows_the_active_model() == (first if point == ACTIVATION_POINTS[0]
+                                                              else second)
+    totals = []
+    with Gallery(paths.gallery_path()) as gallery:  # activating again finishes the switch
+        runs.activate(run, gallery, lambda done, total: totals.append(total))
+    assert totals[:1] == ([4] if point == ACTIVATION_POINTS[0] else [])  # the 2 staged are kept
+    assert assert_the_gallery_follows_the_active_model() == second
+
+
 # --- training --------------------------------------------------------------------------------------
 TRAIN = """
 import json, sys
@@ -300,14 +412,19 @@ def wait_for_epoch(run: Path, process: subprocess.Popen, epoch: int, timeout_s: 
 
 
 def checkpoint_epoch(run: Path) -> int:
-    """The epoch a resume starts at (0 without a checkpoint), after reading every array in full:
-    a half-written archive fails its zip CRC or misses arrays."""
-    folder = run / "checkpoint"
-    if not (folder / "state.npz").exists():
+    """The epochs a resume keeps (0 without a checkpoint), after reading every saved value in full:
+    a torn file fails TensorFlow's checksums."""
+    import tensorflow as tf
+    from test_train import HISTORY_KEY  # here: the killed gallery processes import this module
+
+    latest = tf.train.latest_checkpoint(run / "checkpoint")
+    if latest is None:
         return 0
-    with np.load(folder / "state.npz", allow_pickle=False) as saved:
-        assert all(np.all(np.isfinite(saved[key])) for key in saved.files)
-    return json.loads((folder / "epoch.json").read_text())["next_epoch"]
+    reader = tf.train.load_checkpoint(latest)
+    values = [reader.get_tensor(name) for name in reader.get_variable_to_shape_map()]
+    assert all(np.all(np.isfinite(value)) for value in values if np.issubdtype(np.asarray(value).dtype,
+                                                                               np.floating))
+    return len(json.loads(reader.get_tensor(HISTORY_KEY)))
 
 
 def kill_in_the_epoch_after_a_checkpoint(run: Path, process: subprocess.Popen, resumed_at: int,
@@ -333,9 +450,48 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, dataset):
         assert read_status(run)["state"] == "running"  # status.json is replaced whole, never torn
         assert checkpoint_epoch(run) > resumed_at  # the run's own checkpoint survived the kill
         resumed_at = checkpoint_epoch(run)
-    rows_before = len(read_history(run))
     model_dir = train([dataset], run, settings, resume=True, progress=False)
     assert read_status(run)["state"] == "finished"
-    resumed_epochs = [int(row["epoch"]) for row in read_history(run)[rows_before:]]
-    assert resumed_epochs == list(range(resumed_at + 1, settings.epochs + 1))
+    assert [int(row["epoch"]) for row in read_history(run)] == list(range(1, settings.epochs + 1))
     assert Encoder.load(model_dir).embed_file(next(dataset.rglob("*.wav"))).shape == (32,)
+
+
+# Trains as TRAIN does, but stops for good while saving after epoch 2, at the point argv[4] names.
+HANG_WHILE_SAVING = """
+import sys, time
+import tensorflow as tf
+from speakerid import train as module
+
+def hang(*_):
+    print("saving", flush=True)
+    time.sleep(600)
+
+if sys.argv[4] == "checkpoint written, not yet named":
+    save = tf.train.CheckpointManager.save
+    def save_then_hang(self, *args, **kwargs):  # runs before the state file is pointed at it
+        hook = tf.train.CheckpointOptions(experimental_write_callbacks=[
+            lambda path: hang() if path.endswith("-2") else None])
+        return save(self, *args, options=hook, **kwargs)
+    tf.train.CheckpointManager.save = save_then_hang
+else:  # "checkpoint named, history.csv not yet rewritten"
+    write = module.RunMonitor.write_history
+    module.RunMonitor.write_history = lambda self, rows: hang() if len(rows) == 2 else write(self, rows)
+""" + TRAIN
+
+
+@pytest.mark.parametrize("point", ["checkpoint written, not yet named",
+                                   "checkpoint named, history.csv not yet rewritten"])
+def test_training_killed_inside_a_checkpoint_save_resumes_each_epoch_once(tmp_path, dataset, point):
+    from speakerid.train import TrainSettings, read_history, train
+
+    settings = TrainSettings.for_recipe("aam", **{**TRAINING, "epochs": 4})
+    run = tmp_path / "run"
+    child = start(HANG_WHILE_SAVING, dataset, run, json.dumps(settings.to_dict()), point)
+    wait_for_line(child, "saving")
+    kill_after(child, 0.0)
+    assert [int(row["epoch"]) for row in read_history(run)] == [1]  # the csv never runs ahead
+    written = point.startswith("checkpoint written")
+    assert checkpoint_epoch(run) == (1 if written else 2)
+    assert (run / "checkpoint" / "ckpt-2.index").is_file()  # the kill came after the new files
+    train([dataset], run, settings, resume=True, progress=False)
+    assert [int(row["epoch"]) for row in read_history(run)] == [1, 2, 3, 4]

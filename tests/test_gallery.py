@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from synthetic import synth_voice, write_wav
 
 from speakerid import SpeakerIDError
 from speakerid.audio import AudioClip, from_array
-from speakerid.gallery import Gallery
+from speakerid.gallery import SCHEMA, Gallery
 
 RATE = 16000
 ODD_NAMES = ["AC/DC", "O'Brien \"the voice\"", "Zoë 🎤 Ünïcödé", "'; DROP TABLE speakers;--",
@@ -253,6 +254,79 @@ def test_encoder_change_is_refused_until_reenrolled(tmp_path, three, untrained_e
     with Gallery(tmp_path / "fresh.sqlite", other_encoder) as fresh:  # import from another encoder
         fresh.import_(exported)
         assert fresh.encoder_id == other_encoder.encoder_id and len(fresh) == 3
+
+
+def with_min_speech(encoder, seconds: float):
+    """The same network behind a pipeline that refuses clips with less speech: another encoder_id."""
+    from speakerid import Encoder
+
+    preprocess = dataclasses.replace(encoder.pipeline.preprocess, min_speech_s=seconds)
+    return Encoder(encoder.network, dataclasses.replace(encoder.pipeline, preprocess=preprocess),
+                   encoder.model_config)
+
+
+def test_reenrolment_keeps_and_reports_the_clips_a_new_pipeline_refuses(gallery, untrained_encoder):
+    gallery.enroll("long and short", [clip(0, 12.0), clip(0, 6.0, seed=1)])  # 10-11 s of speech, 5 s
+    gallery.enroll("short only", [clip(1, 6.0)])
+    gallery.enroll("long", [clip(2, 12.0)])
+    strict, refused = with_min_speech(untrained_encoder, 8.0), []
+    assert gallery.reenroll(strict, on_refused=refused.append) == 2
+    assert sorted(str(error).split(": ")[0] for error in refused) == [
+        "long and short/spk0_1.wav", "short only/spk1_0.wav"]
+    assert gallery.encoder_id == strict.encoder_id
+    assert [info.clips for info in gallery.speakers()] == [1, 2, 1]  # every clip kept
+    assert {match.name for match in gallery.identify(clip(2, 12.0)).matches} == {"long", "long and short"}
+    with pytest.raises(SpeakerIDError, match="'short only' has no clip the model in use accepts"):
+        gallery.verify(clip(1, 12.0), "short only")
+    # kept whole: back on the first model, they count again (its vectors of them were kept too,
+    # so only the two others are re-embedded)
+    assert gallery.reenroll(untrained_encoder, on_refused=refused.append) == 2 and len(refused) == 2
+    assert len(gallery.identify(clip(1, 6.0)).matches) == 3
+
+
+def clip_ids(path: Path) -> set[int]:
+    with closing(sqlite3.connect(path)) as conn:
+        return {row[0] for row in conn.execute("SELECT id FROM clips")}
+
+
+def test_clip_ids_are_never_reused(gallery):
+    """A vector computed for a clip (a re-enrolment in progress) can never land on a later one."""
+    gallery.enroll("first", [clip(0, 6.0)])
+    gallery.enroll("second", [clip(1, 6.0), clip(1, 6.0, seed=1)])
+    before = clip_ids(gallery.path)
+    gallery.remove("second")  # held the highest ids: SQLite hands those out again without AUTOINCREMENT
+    gallery.enroll("third", [clip(2, 6.0)])
+    assert min(clip_ids(gallery.path) - before) > max(before)
+
+
+def format_1_copy(source: Path, target: Path) -> Path:
+    """The gallery as format 1 stored it: clip ids without AUTOINCREMENT, no staged table."""
+    with closing(sqlite3.connect(target)) as conn:
+        for statement in SCHEMA[:4]:
+            conn.execute(statement.replace(" AUTOINCREMENT", ""))
+        conn.execute("ATTACH DATABASE ? AS source", (str(source),))
+        for table in ("meta", "speakers", "clips"):
+            conn.execute(f"INSERT INTO {table} SELECT * FROM source.{table}")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.commit()
+    return target
+
+
+def test_a_format_1_gallery_is_migrated_whole_and_imported_as_it_is(tmp_path, three, untrained_encoder):
+    old = format_1_copy(three.export(tmp_path / "export.sqlite"), tmp_path / "format1.sqlite")
+    with Gallery(tmp_path / "fresh.sqlite", untrained_encoder) as fresh:  # read without migrating
+        fresh.import_(old)
+        assert fresh.speakers() == three.speakers()
+    ids = clip_ids(old)
+    with Gallery(old, untrained_encoder) as migrated:
+        assert migrated.speakers() == three.speakers() and clip_ids(old) == ids
+        assert migrated.identify(clip(1)).to_dict() == three.identify(clip(1)).to_dict()
+        migrated.remove("speaker 2")  # enrolled last: it held the highest ids
+        migrated.enroll("new", [clip(2, 6.0, seed=5)])
+    assert min(clip_ids(old) - ids) > max(ids)  # never reused once migrated
+    with closing(sqlite3.connect(old)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
 
 
 def test_import_folder_both_layouts(tmp_path, gallery):

@@ -100,27 +100,33 @@ def trainer(tmp_path_factory) -> Trainer:
     return Trainer(settings, settings.pipeline(), audio, run, RunMonitor(run, 1), progress=False)
 
 
-def write_checkpoint(trainer: Trainer, arrays: dict[str, np.ndarray]) -> Path:
+def write_checkpoint(trainer: Trainer, values: dict[str, np.ndarray]) -> Path:
+    """A TensorFlow checkpoint in the trainer's folder holding ``values`` under the given names."""
+    import tensorflow as tf
+
     folder = trainer.run_dir / "checkpoint"
-    folder.mkdir(exist_ok=True)
-    np.savez(folder / "state.npz", **arrays)  # np.savez pickles object arrays
-    (folder / "epoch.json").write_text(json.dumps({"next_epoch": 1}))
-    return folder / "state.npz"
+    shutil.rmtree(folder, ignore_errors=True)
+    checkpoint = tf.train.Checkpoint(variables={name: tf.Variable(value) for name, value in values.items()},
+                                     history=tf.Variable("[]"))
+    return Path(tf.train.CheckpointManager(checkpoint, folder, max_to_keep=1).save())
 
 
-def test_a_pickled_checkpoint_is_refused_on_resume_and_never_unpickled(trainer, marker):
-    state = write_checkpoint(trainer, {"v0": pickled(marker)})
-    assert_payload_is_live(marker, lambda: np.load(state, allow_pickle=True)["v0"])
+def test_a_damaged_checkpoint_is_refused_on_resume(trainer):
+    trainer._save_checkpoint([])
+    (data,) = (trainer.run_dir / "checkpoint").glob("*.data-*")
+    data.write_bytes(data.read_bytes()[:-16] + bytes(16))
     with pytest.raises(SpeakerIDError, match="cannot be resumed"):
         trainer.fit(resume=True)
-    assert not marker.exists()
 
 
 def test_a_checkpoint_of_another_model_is_refused_on_resume(trainer):
-    count = len(trainer._checkpoint_variables())
-    write_checkpoint(trainer, {f"v{i}": np.zeros(3, np.float32) for i in range(count)})
-    with pytest.raises(SpeakerIDError, match="not this run's checkpoint"):
-        trainer.fit(resume=True)
+    names = list(trainer._checkpoint_variables())
+    for values in ({name: np.zeros(3, np.float32) for name in names},  # every name, other shapes
+                   {name: v.numpy() for name, v in trainer._checkpoint_variables().items()
+                    if name != names[0]}):  # one variable missing
+        write_checkpoint(trainer, values)
+        with pytest.raises(SpeakerIDError, match="not this run's checkpoint"):
+            trainer.fit(resume=True)
 
 
 def test_a_pickled_audio_cache_file_is_never_unpickled(tmp_path, marker):

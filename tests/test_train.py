@@ -20,6 +20,7 @@ from speakerid.scoring import score
 from speakerid.train import TrainSettings, read_history, read_status, request_stop, split_speakers, train
 
 SMALL = dict(channels=(8, 16, 16, 32), embedding_dim=32, batch_size=16, calibration_speakers=0.25)
+HISTORY_KEY = "history/.ATTRIBUTES/VARIABLE_VALUE"  # the trainer's checkpoint keeps its rows there
 
 
 def synth_clip(index: int, clip: int, seconds: float) -> np.ndarray:
@@ -35,6 +36,14 @@ def make_dataset(root: Path, speakers: range, clips: int = 2, seconds: float = 4
         for clip in range(clips):
             write_wav(folder / f"{clip}.wav", voice(index, clip, seconds))
     return root
+
+
+def checkpointed_history(run: Path) -> list[dict] | None:
+    """The history rows saved in the run's latest checkpoint (where a resume starts), or None."""
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(run / "checkpoint")
+    return None if latest is None else json.loads(tf.train.load_variable(latest, HISTORY_KEY))
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +145,7 @@ def test_stop_request_keeps_a_checkpoint_and_resume_finishes(dataset, tmp_path):
     process = subprocess.Popen([sys.executable, "-c", _STOPPING_SCRIPT, str(dataset), str(run)])
     assert process.wait(timeout=300) == 0
     assert read_status(run)["state"] == "cancelled"  # ...and a new one stops it after epoch 1
-    assert (run / "checkpoint" / "state.npz").is_file()
-    stopped_at = json.loads((run / "checkpoint" / "epoch.json").read_text())["next_epoch"]
-    assert stopped_at == 1
+    assert [row["epoch"] for row in checkpointed_history(run)] == [1]
     settings = TrainSettings.from_dict(json.loads((run / "settings.json").read_text()))
     finished = train([dataset], run, settings, resume=True, progress=False)
     assert read_status(run)["state"] == "finished" and (finished / "encoder.weights.h5").is_file()
@@ -151,11 +158,11 @@ _STOPPING_SCRIPT = """
 import sys
 from pathlib import Path
 from speakerid import train as t
-original = t.RunMonitor.record_epoch
-def record_and_stop(self, row):
-    original(self, row)
+original = t.RunMonitor.write_history
+def write_and_stop(self, rows):
+    original(self, rows)
     t.request_stop(self.run_dir)
-t.RunMonitor.record_epoch = record_and_stop
+t.RunMonitor.write_history = write_and_stop
 settings = t.TrainSettings.for_recipe("aam", epochs=2, steps_per_epoch=6, channels=(8, 16, 16, 32),
                                       embedding_dim=32, batch_size=16, calibration_speakers=0.25)
 if __name__ == "__main__":
