@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import numpy as np
 import pytest
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError, plots
-from speakerid.analysis import ENROL_MIN_SPEECH_S, analyse, analyse_steps, speech_check, window_spans
+from speakerid.analysis import (
+    ENROL_MIN_SPEECH_S,
+    analyse,
+    analyse_steps,
+    short_of,
+    speech_check,
+    window_spans,
+)
 from speakerid.audio import from_array
 from speakerid.config import FeatureConfig, PipelineConfig, reference_pipeline
 from speakerid.features import split_windows
@@ -67,6 +75,15 @@ def test_speech_check_says_whether_a_recording_is_enough(untrained_encoder):
     long = speech_check(from_array(synth_voice(2, 40.0, RATE, pauses=False), RATE), untrained_encoder,
                         recording=True)
     assert long.ok and "longer than needed" in long.message
+
+
+def test_a_clip_just_short_of_the_minimum_never_reads_as_enough(untrained_encoder):
+    check = speech_check(from_array(synth_voice(1, 1.0, RATE, pauses=False), RATE), untrained_encoder, 1.0)
+    said = float(re.match(r"only ([0-9.]+) s of speech", check.message).group(1))
+    assert not check.ok and said < 1.0 and said == pytest.approx(check.speech_s, abs=0.01)
+    assert "at least 1 s" in check.message
+    assert (short_of(3.17, 5.0), short_of(0.96, 1.0), short_of(0.999, 1.0), short_of(2.46, 2.5)) == (
+        "3.2", "0.96", "0.99", "2.46")
 
 
 def png(fig) -> bytes:
