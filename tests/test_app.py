@@ -403,6 +403,9 @@ def test_start_a_training_run(tmp_path, fake_training):
     rerun(at)
     assert "3 speakers" in texts(at) and "Twenty or more" in texts(at)
     assert at.number_input(key="train_batch_reference").value == 16  # the recipe's own defaults
+    assert "additive angular margin" in at.radio(key="train_recipe").help
+    assert "1e-04 means 0.0001" in at.number_input(key="train_lr_reference").help
+    assert all(at.number_input(key=f"train_{name}_reference").help for name in ("epochs", "batch", "crop"))
     at.number_input(key="train_epochs_reference").set_value(3)
     at.text_input(key="train_label").input("newsroom")
     at.button(key="train_start").click()
@@ -434,6 +437,7 @@ def test_a_running_run_shows_progress_curves_and_can_be_stopped():
     assert ":blue[:material/sync: Running]" in texts(at)
     assert at.get("progress")[0].proto.value == 25  # (3 - 1 + 10/20) / 10 epochs
     assert len(at.get("image")) == 1  # loss, distances and EER curves
+    assert not any(b.key == "train_delete_ask" for b in at.button)  # not while it runs
     at.button(key="train_stop").click()
     rerun(at)
     assert (run_dir / "STOP").exists()
@@ -459,6 +463,23 @@ def test_a_failed_run_shows_its_log():
     at = open_app("train")
     assert "Failed" in texts(at) and "failed message" in texts(at)
     assert at.expander[-1].label == "Log" and "epoch 1: 100%" in at.code[0].value
+
+
+def test_a_run_that_is_not_running_can_be_deleted_after_confirmation():
+    write_run("old-run", "cancelled", dead_pid())
+    at = open_app("train")
+    at.button(key="train_delete_ask").click()
+    rerun(at)
+    assert "This cannot be undone" in texts(at)
+    at.button(key="train_delete_cancel").click()
+    rerun(at)
+    assert (paths.runs_dir() / "old-run").is_dir() and "This cannot be undone" not in texts(at)
+    at.button(key="train_delete_ask").click()
+    rerun(at)
+    at.button(key="train_delete_yes").click()
+    rerun(at)
+    assert "Deleted **old\\-run**" in texts(at) and "No training runs yet" in texts(at)
+    assert not (paths.runs_dir() / "old-run").exists()
 
 
 def test_a_finished_run_reports_and_becomes_active(monkeypatch, weights):
