@@ -1,4 +1,8 @@
-"""Identify (home page): who is speaking in an uploaded or recorded clip, and how the app decided."""
+"""Identify (home page): who is speaking in an uploaded or recorded clip, and how the app decided.
+
+The page is drawn before TensorFlow has loaded (it is imported in the background, see speakerid_ui);
+the model is loaded, and the modules that need TensorFlow imported, once a clip is there.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,8 @@ import logging
 import streamlit as st
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, plots
-from speakerid.analysis import STEPS, Analysis, analyse_steps
-from speakerid.timeline import TIMELINE_MIN_DURATION_S, identify_timeline
+from speakerid import SpeakerIDError
+from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +20,12 @@ st.title("Who is speaking?")
 st.caption("Upload a clip or record one. The app prepares the audio, shows each step, and compares "
            "the voice with everyone enrolled in the gallery.")
 
-encoder = ui.require_encoder()
-gallery = ui.require_gallery(encoder)
-speakers = gallery.speakers()
+speakers = ui.require_speakers()
 if not speakers:
     ui.onboarding("identify")
+encoder = ui.loaded_encoder()  # None while TensorFlow loads: the page does not wait for it
+if encoder is not None:
+    ui.require_gallery(encoder)  # a gallery from another model is re-enrolled before anything else
 
 source = st.radio("Source", ["Upload a clip", "Record in the browser"], horizontal=True,
                   key="identify_source", label_visibility="collapsed")
@@ -44,6 +48,13 @@ if clip is None:
     st.stop()
 if source == "Upload a clip":
     st.audio(data)
+encoder = ui.require_encoder()
+gallery = ui.require_gallery(encoder)
+
+# TensorFlow (and matplotlib): imported now that the model, which needs them too, has loaded.
+from speakerid import plots  # noqa: E402
+from speakerid.analysis import STEPS, Analysis, analyse_steps  # noqa: E402
+from speakerid.timeline import identify_timeline  # noqa: E402
 
 gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
 key = ui.digest(data, uploaded.name, ui.model_location()[0], str(ui.model_location()[1]),

@@ -12,7 +12,6 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, plots, runs
 from speakerid.archive import extract_zip
 from speakerid.datasets import discover
-from speakerid.encoder import default_model_dir
 from speakerid.train import TrainSettings, read_history, request_stop
 
 RECIPES = {
@@ -115,7 +114,7 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
                  key="train_start"):
         settings = TrainSettings.for_recipe(recipe, epochs=int(epochs), batch_size=int(batch),
                                             learning_rate=float(rate), crop_s=float(crop),
-                                            init_from=str(default_model_dir()) if fine_tune else None)
+                                            init_from=str(paths.default_model_dir()) if fine_tune else None)
         try:
             run_dir = runs.launch(folder, settings, label=label.strip() or None)
         except SpeakerIDError as exc:
@@ -267,7 +266,6 @@ def render_report(run_dir: Path) -> None:
 
 
 def render_activation(run_dir: Path) -> None:
-    current, _ = ui.load_encoder()
     if runs.in_use(run_dir):
         st.success("This model is in use.", icon=":material/check_circle:")
         return
@@ -282,6 +280,7 @@ def render_activation(run_dir: Path) -> None:
         return
     from speakerid import Gallery
 
+    current, _ = ui.load_encoder()
     gallery = ui.open_gallery(current) if current is not None else Gallery(paths.gallery_path())
     bar = st.progress(0.0, text="Activating the model…")
     try:

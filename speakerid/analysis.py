@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .audio import AudioClip, decode_bytes
+from .audio import AudioClip
 from .errors import SpeakerIDError
 from .features import frames_per_second, window_layout
 from .preprocess import Prepared, prepare
@@ -65,11 +65,6 @@ def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
     rate = frames_per_second(pipeline)
     starts, length = window_layout(frame_count, pipeline)
     return [(s / rate, (s + length) / rate) for s in starts]
-
-
-def decode_upload(data: bytes, name: str) -> AudioClip:
-    """An uploaded or recorded file as audio (SpeakerIDError with a readable message otherwise)."""
-    return decode_bytes(data, name or "upload")
 
 
 def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5

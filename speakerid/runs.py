@@ -241,9 +241,8 @@ def in_use(run_dir: Path) -> bool:
     """Whether the model the library loads by default is this run's model (same weights)."""
     import filecmp
 
-    from .encoder import WEIGHTS_FILE, default_model_dir
-
-    mine, current = Path(run_dir) / "model" / WEIGHTS_FILE, default_model_dir() / WEIGHTS_FILE
+    mine = Path(run_dir) / "model" / paths.WEIGHTS_FILE
+    current = paths.default_model_dir() / paths.WEIGHTS_FILE
     try:
         return mine.is_file() and current.is_file() and filecmp.cmp(mine, current, shallow=False)
     except OSError:

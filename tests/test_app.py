@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -91,12 +92,26 @@ def speakers() -> dict[str, object]:
 
 
 def open_app(page: str | None = None) -> AppTest:
+    """The app after its first page and, as in a browser, the redraw once the model has loaded."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
+    if not model_loaded():
+        at.run()
     if page is not None:
         at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def model_loaded() -> bool:
+    """Wait for the model's libraries, which the app imports in the background; whether they were
+    in already."""
+    import speakerid_ui
+
+    importing = speakerid_ui._importing()
+    done = importing.done()
+    importing.result(TIMEOUT)
+    return done
 
 
 def texts(at: AppTest) -> str:
@@ -141,6 +156,27 @@ def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
     assert "Unknown speaker" in page and "Closest:" in page
     score = next(m for m in at.metric if m.label == "Score")
     assert float(score.value) < THRESHOLD
+
+
+def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
+    import speakerid_ui
+
+    enrol("Alice", wav(0, 6.0))
+    release = threading.Event()
+    monkeypatch.setattr(speakerid_ui, "_import_model_code", lambda: release.wait(TIMEOUT))
+    speakerid_ui._importing.cache_clear()  # as in a fresh server: nothing imported yet
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    try:
+        at.run()
+        assert not at.exception and not speakerid_ui.model_code_loaded()
+        assert at.title[0].value == "Who is speaking?" and at.file_uploader(key="identify_upload")
+        assert "loading the speaker model" in texts(at) and "**1** speaker enrolled" in texts(at)
+    finally:
+        release.set()
+    at.file_uploader(key="identify_upload").upload("clip.wav", wav(0, 6.0), "audio/wav")
+    rerun(at)  # the analysis waits for the model
+    assert ":green[:material/check_circle:] Alice" in texts(at)
+    assert "loading the speaker model" not in texts(at)
 
 
 def test_identify_from_a_browser_recording():
@@ -484,7 +520,7 @@ def test_a_run_that_is_not_running_can_be_deleted_after_confirmation():
 
 def test_a_finished_run_reports_and_becomes_active(monkeypatch, weights):
     monkeypatch.delenv("SPEAKERID_WEIGHTS")
-    monkeypatch.setattr("speakerid.encoder.SHIPPED_WEIGHTS", weights)  # "shipped" = the test model
+    monkeypatch.setattr("speakerid.paths.SHIPPED_WEIGHTS", weights)  # "shipped" = the test model
     enrol("Alice", wav(0, 6.0), model=weights)
     run_dir = write_run("done-run", "finished", dead_pid())
     make_model(run_dir / "model", seed=5)
