@@ -7,12 +7,16 @@ the model is loaded, and the modules that need TensorFlow imported, once a clip 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError
+from speakerid import SpeakerIDError, verdict
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
+
+if TYPE_CHECKING:
+    from speakerid.gallery import Identification
 
 log = logging.getLogger(__name__)
 
@@ -90,30 +94,45 @@ def render_features(analysis: Analysis) -> None:
 
 
 def render_verdict(analysis: Analysis) -> None:
+    """The answer in words and one probability; how it was decided, for whoever asks."""
     found = analysis.identification
-    best = found.best if found is not None else None
+    best = found.best
+    closest = next((s for s in speakers if best is not None and s.name == best.name), None)
+    said = verdict.decide(found, analysis.speech_s, closest)
     st.markdown("##### Verdict")
-    with st.container(border=True):
-        if best is None:
-            st.markdown("### :material/group_off: Nobody to compare with")
+    with st.container(border=True, key="verdict"):
+        icon = {"match": ":green[:material/check_circle:]", "unknown": ":orange[:material/help:]",
+                "empty": ":material/group_off:"}[said.kind]
+        st.markdown(f"### {icon} {ui.md(said.headline)}")
+        if said.kind == "empty":
             st.caption("Enrol speakers in the Gallery first; then this clip can be identified.")
             return
-        if found.speaker is not None:
-            st.markdown(f"### :green[:material/check_circle:] {ui.md(found.speaker)}")
-            info = next((s for s in speakers if s.name == found.speaker), None)
-            details = [x for x in (info.gender, info.party) if x] if info else []
-            st.caption(" · ".join(ui.md(x) for x in details) if details else "Enrolled speaker")
-        else:
-            st.markdown("### :orange[:material/help:] Unknown speaker")
-            st.caption(f"No enrolled voice reaches the threshold. Closest: {ui.md(best.name)}.")
-        cols = st.columns(3)
-        margin = best.score - found.threshold
-        cols[0].metric("Score", f"{best.score:.2f}", delta=f"{margin:+.2f} vs threshold")
-        cols[1].metric("Threshold", f"{found.threshold:.2f}")
-        cols[2].metric("Probability", f"{best.probability:.0%}",
-                       help="Calibrated probability that the clip and the best match share a speaker")
-        st.caption(f"Calibration: {encoder.calibration.method}")
-    ui.show(plots.matches(found, title="Top matches"))
+        details = ([x for x in (closest.gender, closest.party) if x]
+                   if said.kind == "match" and closest is not None else [])
+        if details:
+            st.caption(" · ".join(ui.md(x) for x in details))
+        st.markdown(ui.md(said.summary))
+        if said.advice:
+            st.info("**A close call.** What would settle it:\n"
+                    + "\n".join(f"- {ui.md(line)}" for line in said.advice), icon=":material/lightbulb:")
+        with st.expander("How this was decided"):
+            for paragraph in verdict.explain(found, analysis.speech_s, closest,
+                                             encoder.calibration.false_accept_rate):
+                st.markdown(ui.md(paragraph))
+            st.caption(f"For specialists: {ui.md(encoder.calibration.method)}")
+    render_matches(found)
+
+
+def render_matches(found: Identification) -> None:
+    """Every ranked voice with the probability that it is the one in the clip, names in full."""
+    st.markdown("##### Top matches")
+    with st.container(key="matches"):
+        for match in found.matches:
+            named = ":green[:material/check_circle:] " if match.score >= found.threshold else ""
+            st.markdown(f"{named}**{ui.md(match.name)}** · {verdict.percent(match.probability)}")
+            st.progress(min(max(match.probability, 0.0), 1.0))
+    st.caption("Each bar: the probability that the voice in the clip is that person's. "
+               ":material/check_circle: close enough to be named.")
 
 
 left, right = st.columns([3, 2], gap="large")

@@ -22,7 +22,7 @@ from speakerid.analysis import (
 from speakerid.audio import from_array
 from speakerid.config import FeatureConfig, PipelineConfig, reference_pipeline
 from speakerid.features import split_windows
-from speakerid.gallery import Gallery, Identification, Match
+from speakerid.gallery import Gallery
 from speakerid.timeline import Segment, Timeline
 
 RATE = 16000
@@ -100,8 +100,6 @@ def test_every_figure_renders(untrained_encoder):
         plots.pipeline_waveforms(result.prepared),
         plots.waveform(signal, RATE, kept=[(0.0, 4.0), (6.0, 9.0)], title="speech"),
         plots.spectrogram(result.features, result.frames_per_second, result.windows, title="mel"),
-        plots.matches(Identification([Match("A", 0.9, 0.97), Match("B", 0.3, 0.02)], 0.5), title="top"),
-        plots.matches(Identification([], 0.5)),
         plots.timeline(Timeline([Segment(0, 4, "A", 0.9, 0.9, 2), Segment(6, 9, None, 0.2, 0.1, 2)],
                                 [], 0.5, 9.0, 7.0)),
         plots.timeline(Timeline([], [], 0.5, 9.0, 0.0)),

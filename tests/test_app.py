@@ -144,18 +144,21 @@ def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
     at.file_uploader(key="identify_upload").upload("clip.wav", alice, "audio/wav")
     rerun(at)
     page = texts(at)
-    assert ":green[:material/check_circle:] Alice" in page and "Blue party" in page
-    assert {m.label for m in at.metric} >= {"Input", "Speech kept", "Score", "Threshold", "Probability"}
-    assert "test calibration" in page  # the calibration sentence is shown
-    assert len(at.get("image")) == 3  # waveforms, spectrogram, ranked matches
+    assert ":green[:material/check_circle:] Alice\\: " in page and "Blue party" in page
+    assert "probability that this is Alice's voice" in page
+    assert {m.label for m in at.metric} >= {"Input", "Speech kept"}
+    assert [e.label for e in at.expander if e.label == "How this was decided"]
+    assert "names Alice" in page and "test calibration" in page  # plain words, then the specialists'
+    assert len(at.get("image")) == 2  # waveforms, spectrogram
+    assert len(at.get("progress")) == 2  # one bar per enrolled voice, the best first, named:
+    assert ":green[:material/check_circle:] **Alice** · " in page and "\n**Bob** · " in page
     assert not at.error
 
     at.file_uploader(key="identify_upload").clear().upload("other.wav", wav(7, 6.0), "audio/wav")
     rerun(at)
     page = texts(at)
-    assert "Unknown speaker" in page and "Closest:" in page
-    score = next(m for m in at.metric if m.label == "Score")
-    assert float(score.value) < THRESHOLD
+    assert "Unknown speaker" in page and "closest" in page and "names nobody" in page
+    assert ":green[:material/check_circle:] **" not in page
 
 
 def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
@@ -175,7 +178,7 @@ def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
         release.set()
     at.file_uploader(key="identify_upload").upload("clip.wav", wav(0, 6.0), "audio/wav")
     rerun(at)  # the analysis waits for the model
-    assert ":green[:material/check_circle:] Alice" in texts(at)
+    assert ":green[:material/check_circle:] Alice\\: " in texts(at)
     assert "loading the speaker model" not in texts(at)
 
 
