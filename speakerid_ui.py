@@ -255,7 +255,7 @@ def sidebar_status() -> None:
     with st.sidebar:
         st.caption("MODEL")
         if model_code_loaded():
-            model_summary()
+            _model_summary()
         else:
             st.fragment(_wait_for_model, run_every=1.0)()
         try:
@@ -273,7 +273,8 @@ def _wait_for_model() -> None:
     st.markdown(":gray[:material/hourglass_top: loading the speaker model…]")
 
 
-def model_summary() -> None:
+def _model_summary() -> None:
+    """The model in use, and how its threshold was set."""
     encoder, _ = load_encoder()
     if encoder is None:
         st.markdown(":orange[no model installed]")
