@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run test lint bench screenshots clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# The README's screenshots (docs/screenshots/), taken by the browser test; plain test runs leave them.
+screenshots: $(STAMP)
+	SPEAKERID_SCREENSHOTS=1 $(PY) -m pytest -q tests/test_browser.py
 
 # Accuracy and speed against the reference recipe, an MFCC baseline and Resemblyzer
 # (which lives in its own environment, .bench-venv, never in the app's).

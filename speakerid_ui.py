@@ -1,25 +1,29 @@
 """Shared pieces of the Streamlit pages: cached model and gallery, friendly errors, small widgets.
 
-Presentation only: everything computed comes from the ``speakerid`` package.
+Presentation only: everything computed comes from the ``speakerid`` package. Nothing here imports
+TensorFlow: it is imported in a background thread, so the first page draws in about the time of
+any Streamlit page, and pages wait for the model only where they use it.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import streamlit as st
 
 from speakerid import SpeakerIDError, paths
-from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip
+from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes
+from speakerid.gallery import Gallery, SpeakerInfo
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from speakerid.encoder import Encoder
-    from speakerid.gallery import Gallery
 
 AUDIO_TYPES = sorted({ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS})
 PAGES = {
@@ -32,13 +36,30 @@ PAGES = {
 
 # --- model and gallery, loaded once per process ------------------------------------------------
 def model_location() -> tuple[str, float]:
-    """The model directory the library would load now, and its config's modification time (so a
-    newly activated model is picked up)."""
-    from speakerid.encoder import CONFIG_FILE, default_model_dir
+    """The model directory the library would load now, and the newest modification time of its
+    files (so a newly activated or recalibrated model is picked up)."""
+    folder = paths.default_model_dir()
+    stamps = [p.stat().st_mtime for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+    return str(folder), max(stamps, default=0.0)
 
-    folder = default_model_dir()
-    config = folder / CONFIG_FILE
-    return str(folder), config.stat().st_mtime if config.is_file() else 0.0
+
+def _import_model_code() -> None:
+    import speakerid.encoder  # noqa: F401 (TensorFlow and Keras: most of the time a model takes to load)
+
+
+@functools.cache
+def _importing() -> Future[None]:
+    """TensorFlow, imported in a background thread from the first call on, so that pages draw
+    meanwhile. Only imported there: the network is built in the page's thread (:func:`load_encoder`),
+    because Streamlit resets Keras's global state when any script run ends, which would garble
+    the layer names of a network being built in another thread."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakerid-import").submit(
+        _import_model_code)
+
+
+def model_code_loaded() -> bool:
+    """Whether the model's libraries are in (their import starts, in the background, if not)."""
+    return _importing().done()
 
 
 @st.cache_resource(show_spinner="Loading the speaker model…", max_entries=4)
@@ -50,18 +71,25 @@ def _load_encoder(folder: str, stamp: float) -> Encoder:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _open_gallery(path: str, model: str, stamp: float, _encoder: Encoder) -> Gallery:
-    from speakerid import Gallery
-
     return Gallery(path, encoder=_encoder)
 
 
 def load_encoder() -> tuple[Encoder | None, str | None]:
-    """(encoder, None), or (None, why) when no usable model is installed."""
+    """(encoder, None), or (None, why) when no usable model is installed; waits while it loads."""
+    importing = _importing()
+    if not importing.done():
+        with st.spinner("Loading the speaker model…"):
+            importing.result()
     folder, stamp = model_location()
     try:
         return _load_encoder(folder, stamp), None
     except SpeakerIDError as exc:
         return None, str(exc)
+
+
+def loaded_encoder() -> Encoder | None:
+    """The model (as :func:`require_encoder`) once its libraries are in, else None at once."""
+    return require_encoder() if model_code_loaded() else None
 
 
 def require_encoder() -> Encoder:
@@ -87,8 +115,26 @@ def open_gallery(encoder: Encoder) -> Gallery:
     try:
         return _open_gallery(str(paths.gallery_path()), folder, stamp, encoder)
     except SpeakerIDError as exc:
-        st.error(f"The gallery cannot be opened: {exc}", icon=":material/error:")
-        st.stop()
+        gallery_failed(exc)
+
+
+def enrolled_speakers() -> list[SpeakerInfo]:
+    """Everyone enrolled, read without the model (pages list them before it has loaded)."""
+    with Gallery(paths.gallery_path()) as gallery:
+        return gallery.speakers()
+
+
+def require_speakers() -> list[SpeakerInfo]:
+    """:func:`enrolled_speakers`, or the page stops saying why the gallery cannot be read."""
+    try:
+        return enrolled_speakers()
+    except SpeakerIDError as exc:
+        gallery_failed(exc)
+
+
+def gallery_failed(problem: SpeakerIDError) -> NoReturn:
+    st.error(f"The gallery cannot be opened: {problem}", icon=":material/error:")
+    st.stop()
 
 
 def require_gallery(encoder: Encoder) -> Gallery:
@@ -143,10 +189,8 @@ def clear_model_cache() -> None:
 # --- audio inputs -------------------------------------------------------------------------------
 def decode(uploaded) -> AudioClip | None:
     """An UploadedFile (upload or recording) decoded, or None after showing why it is unusable."""
-    from speakerid.analysis import decode_upload
-
     try:
-        return decode_upload(uploaded.getvalue(), uploaded.name)
+        return decode_bytes(uploaded.getvalue(), uploaded.name or "upload")
     except SpeakerIDError as exc:
         st.error(f"**{uploaded.name}** cannot be used: {without_name(str(exc), uploaded.name)}",
                  icon=":material/error:")
@@ -218,26 +262,40 @@ def env_note() -> str | None:
 
 def sidebar_status() -> None:
     """Which model is in use and how big the gallery is."""
-    encoder, problem = load_encoder()
     with st.sidebar:
         st.caption("MODEL")
-        if encoder is None:
-            st.markdown(":orange[no model installed]")
-            return
-        where = Path(encoder.path).name if encoder.path else "in memory"
-        st.markdown(f"**{encoder.model_config.backbone}** · `{where}`")
-        calibration = encoder.calibration
-        st.caption(f"threshold {encoder.threshold:.2f}"
-                   + (f" · {calibration.false_accept_rate:.0%} false accepts"
-                      if calibration.false_accept_rate is not None else "")
-                   + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))
-        folder, stamp = model_location()
+        if model_code_loaded():
+            _model_summary()
+        else:
+            st.fragment(_wait_for_model, run_every=1.0)()
         try:
-            count = len(_open_gallery(str(paths.gallery_path()), folder, stamp, encoder))
+            count = len(enrolled_speakers())
         except SpeakerIDError:  # the pages report gallery problems themselves
             return
         st.caption("GALLERY")
         st.markdown(f"**{count}** speaker{'s' if count != 1 else ''} enrolled")
+
+
+def _wait_for_model() -> None:
+    """Polled while the model's libraries load; then the whole page is redrawn, with the model."""
+    if model_code_loaded():
+        st.rerun()
+    st.markdown(":gray[:material/hourglass_top: loading the speaker model…]")
+
+
+def _model_summary() -> None:
+    """The model in use, and how its threshold was set."""
+    encoder, _ = load_encoder()
+    if encoder is None:
+        st.markdown(":orange[no model installed]")
+        return
+    where = Path(encoder.path).name if encoder.path else "in memory"
+    st.markdown(f"**{encoder.model_config.backbone}** · `{where}`")
+    calibration = encoder.calibration
+    st.caption(f"threshold {encoder.threshold:.2f}"
+               + (f" · {calibration.false_accept_rate:.0%} false accepts"
+                  if calibration.false_accept_rate is not None else "")
+               + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))
 
 
 # --- messages that survive a rerun ----------------------------------------------------------------

@@ -12,7 +12,6 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
-from speakerid.analysis import ENROL_MIN_SPEECH_S, speech_check
 from speakerid.archive import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
@@ -26,6 +25,9 @@ ui.show_flash()
 
 encoder = ui.require_encoder()
 gallery = ui.require_gallery(encoder)
+# TensorFlow: imported once the model (which loads it in the background) is there, after the title.
+from speakerid.analysis import ENROL_MIN_SPEECH_S, speech_check  # noqa: E402
+
 speakers = gallery.speakers()
 names = [s.name for s in speakers]
 round_ = st.session_state.setdefault("gallery_round", 0)  # bumped to reset the forms after a change

@@ -1,15 +1,22 @@
-"""Identify (home page): who is speaking in an uploaded or recorded clip, and how the app decided."""
+"""Identify (home page): who is speaking in an uploaded or recorded clip, and how the app decided.
+
+The page is drawn before TensorFlow has loaded (it is imported in the background, see speakerid_ui);
+the model is loaded, and the modules that need TensorFlow imported, once a clip is there.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, plots
-from speakerid.analysis import STEPS, Analysis, analyse_steps
-from speakerid.timeline import TIMELINE_MIN_DURATION_S, identify_timeline
+from speakerid import SpeakerIDError, verdict
+from speakerid.timeline import TIMELINE_MIN_DURATION_S
+
+if TYPE_CHECKING:
+    from speakerid.gallery import Identification
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +24,12 @@ st.title("Who is speaking?")
 st.caption("Upload a clip or record one. The app prepares the audio, shows each step, and compares "
            "the voice with everyone enrolled in the gallery.")
 
-encoder = ui.require_encoder()
-gallery = ui.require_gallery(encoder)
-speakers = gallery.speakers()
+speakers = ui.require_speakers()
 if not speakers:
     ui.onboarding("identify")
+encoder = ui.loaded_encoder()  # None while TensorFlow loads: the page does not wait for it
+if encoder is not None:
+    ui.require_gallery(encoder)  # a gallery from another model is re-enrolled before anything else
 
 source = st.radio("Source", ["Upload a clip", "Record in the browser"], horizontal=True,
                   key="identify_source", label_visibility="collapsed")
@@ -44,6 +52,13 @@ if clip is None:
     st.stop()
 if source == "Upload a clip":
     st.audio(data)
+encoder = ui.require_encoder()
+gallery = ui.require_gallery(encoder)
+
+# TensorFlow (and matplotlib): imported now that the model, which needs them too, has loaded.
+from speakerid import plots  # noqa: E402
+from speakerid.analysis import STEPS, Analysis, analyse_steps  # noqa: E402
+from speakerid.timeline import identify_timeline  # noqa: E402
 
 gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
 key = ui.digest(data, uploaded.name, ui.model_location()[0], str(ui.model_location()[1]),
@@ -79,30 +94,45 @@ def render_features(analysis: Analysis) -> None:
 
 
 def render_verdict(analysis: Analysis) -> None:
+    """The answer in words and one probability; how it was decided, for whoever asks."""
     found = analysis.identification
-    best = found.best if found is not None else None
+    best = found.best
+    closest = next((s for s in speakers if best is not None and s.name == best.name), None)
+    said = verdict.decide(found, analysis.speech_s, closest)
     st.markdown("##### Verdict")
-    with st.container(border=True):
-        if best is None:
-            st.markdown("### :material/group_off: Nobody to compare with")
+    with st.container(border=True, key="verdict"):
+        icon = {"match": ":green[:material/check_circle:]", "unknown": ":orange[:material/help:]",
+                "empty": ":material/group_off:"}[said.kind]
+        st.markdown(f"### {icon} {ui.md(said.headline)}")
+        if said.kind == "empty":
             st.caption("Enrol speakers in the Gallery first; then this clip can be identified.")
             return
-        if found.speaker is not None:
-            st.markdown(f"### :green[:material/check_circle:] {ui.md(found.speaker)}")
-            info = next((s for s in speakers if s.name == found.speaker), None)
-            details = [x for x in (info.gender, info.party) if x] if info else []
-            st.caption(" · ".join(ui.md(x) for x in details) if details else "Enrolled speaker")
-        else:
-            st.markdown("### :orange[:material/help:] Unknown speaker")
-            st.caption(f"No enrolled voice reaches the threshold. Closest: {ui.md(best.name)}.")
-        cols = st.columns(3)
-        margin = best.score - found.threshold
-        cols[0].metric("Score", f"{best.score:.2f}", delta=f"{margin:+.2f} vs threshold")
-        cols[1].metric("Threshold", f"{found.threshold:.2f}")
-        cols[2].metric("Probability", f"{best.probability:.0%}",
-                       help="Calibrated probability that the clip and the best match share a speaker")
-        st.caption(f"Calibration: {encoder.calibration.method}")
-    ui.show(plots.matches(found, title="Top matches"))
+        details = ([x for x in (closest.gender, closest.party) if x]
+                   if said.kind == "match" and closest is not None else [])
+        if details:
+            st.caption(" · ".join(ui.md(x) for x in details))
+        st.markdown(ui.md(said.summary))
+        if said.advice:
+            st.info("**A close call.** What would settle it:\n"
+                    + "\n".join(f"- {ui.md(line)}" for line in said.advice), icon=":material/lightbulb:")
+        with st.expander("How this was decided"):
+            for paragraph in verdict.explain(found, analysis.speech_s, closest,
+                                             encoder.calibration.false_accept_rate):
+                st.markdown(ui.md(paragraph))
+            st.caption(f"For specialists: {ui.md(encoder.calibration.method)}")
+    render_matches(found)
+
+
+def render_matches(found: Identification) -> None:
+    """Every ranked voice with the probability that it is the one in the clip, names in full."""
+    st.markdown("##### Top matches")
+    with st.container(key="matches"):
+        for match in found.matches:
+            named = ":green[:material/check_circle:] " if match.score >= found.threshold else ""
+            st.markdown(f"{named}**{ui.md(match.name)}** · {verdict.percent(match.probability)}")
+            st.progress(min(max(match.probability, 0.0), 1.0))
+    st.caption("Each bar: the probability that the voice in the clip is that person's. "
+               ":material/check_circle: close enough to be named.")
 
 
 left, right = st.columns([3, 2], gap="large")

@@ -12,7 +12,6 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, plots, runs
 from speakerid.archive import extract_zip
 from speakerid.datasets import discover
-from speakerid.encoder import default_model_dir
 from speakerid.train import TrainSettings, read_history, request_stop
 
 RECIPES = {
@@ -78,16 +77,34 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
             if len(speakers) < 10:
                 st.warning("Training needs several speakers: a few are held out to calibrate the "
                            "threshold. Twenty or more give a useful model.", icon=":material/warning:")
-    recipe = st.radio("Recipe", list(RECIPES), format_func=str.upper, horizontal=True, key="train_recipe")
+    recipe = st.radio("Recipe", list(RECIPES), format_func=str.upper, horizontal=True, key="train_recipe",
+                      help="How the model learns. **AAM** (additive angular margin) trains it to tell "
+                           "the training speakers apart with a safety margin between any two of them, so "
+                           "that different people's voiceprints stay far apart. **REFERENCE** is the "
+                           "system this project started from.")
     st.caption(RECIPES[recipe])
     defaults = TrainSettings.for_recipe(recipe)
     cols = st.columns(4)
-    epochs = cols[0].number_input("Epochs", 1, 500, defaults.epochs, key=f"train_epochs_{recipe}")
-    batch = cols[1].number_input("Batch size", 2, 1024, defaults.batch_size, key=f"train_batch_{recipe}")
-    rate = cols[2].number_input("Learning rate", 1e-6, 1.0, defaults.learning_rate, format="%.0e",
-                                step=defaults.learning_rate / 2, key=f"train_lr_{recipe}")
-    crop = cols[3].number_input("Crop (s)", 0.5, 10.0, defaults.crop_s, step=0.5, key=f"train_crop_{recipe}",
-                                disabled=recipe != "aam", help="Length of the random training crops (AAM)")
+    epochs = cols[0].number_input(
+        "Epochs", 1, 500, defaults.epochs, key=f"train_epochs_{recipe}",
+        help="How many times training goes through all the recordings. More takes longer; the "
+             "curves below show when the model stops improving.")
+    batch = cols[1].number_input(
+        "Batch size", 2, 1024, defaults.batch_size, key=f"train_batch_{recipe}",
+        help="How many recordings the model learns from in each step. Larger batches need more memory; "
+             "the recipe's default suits an ordinary computer.")
+    rate = cols[2].number_input(
+        "Learning rate", 1e-6, 1.0, defaults.learning_rate, format="%.0e",
+        step=defaults.learning_rate / 2, key=f"train_lr_{recipe}",
+        help=f"How big each learning step is, in computer notation: {defaults.learning_rate:.0e} means "
+             f"{defaults.learning_rate:g}. Too high and training goes astray, too low and it crawls. "
+             "The default suits learning from scratch; fine-tuning the model in use needs a smaller "
+             "one, such as 2e-4 (0.0002).")
+    crop = cols[3].number_input(
+        "Crop (s)", 0.5, 10.0, defaults.crop_s, step=0.5, key=f"train_crop_{recipe}",
+        disabled=recipe != "aam",
+        help="AAM only: each step hears a random stretch of this many seconds from each recording. "
+             "Longer crops give the model more of each voice per step but train more slowly.")
     fine_tune = recipe == "aam" and st.checkbox(
         "Start from the model in use (fine-tune)", key="train_fine_tune",
         help="Keeps what the current model has learnt and adapts it to these speakers. A few "
@@ -97,7 +114,7 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
                  key="train_start"):
         settings = TrainSettings.for_recipe(recipe, epochs=int(epochs), batch_size=int(batch),
                                             learning_rate=float(rate), crop_s=float(crop),
-                                            init_from=str(default_model_dir()) if fine_tune else None)
+                                            init_from=str(paths.default_model_dir()) if fine_tune else None)
         try:
             run_dir = runs.launch(folder, settings, label=label.strip() or None)
         except SpeakerIDError as exc:
@@ -123,11 +140,14 @@ def describe(info: runs.RunInfo) -> str:
 
 
 names = [r.name for r in all_runs]
-if st.session_state.get("train_selected") not in names:
-    st.session_state["train_selected"] = names[0]
+selected = st.session_state.get("train_selected")
+# Set on every run, not only the first: the browser keeps showing an option's old label (with an
+# old state) while the selection itself is unchanged, unless the value comes from here.
+st.session_state["train_selected"] = selected if selected in names else names[0]
 chosen = st.selectbox("Run", names, key="train_selected",
                       format_func=lambda n: describe(next(r for r in all_runs if r.name == n)))
 run_dir = paths.runs_dir() / chosen
+shown = next(r for r in all_runs if r.name == chosen)
 
 
 def progress_fraction(status: dict) -> float:
@@ -140,8 +160,11 @@ def progress_fraction(status: dict) -> float:
     return min(max(done / epochs, 0.0), 1.0)
 
 
-def render_run(run_dir: Path) -> None:
+def render_run(run_dir: Path, shown: runs.RunInfo) -> None:
+    """The run as it is now (redrawn every 2 s while it runs); ``shown``: as the selector shows it."""
     info = runs.run_info(run_dir)
+    if (info.state, info.alive) != (shown.state, shown.alive):
+        st.rerun()  # redraw the whole page: the selector, the buttons, and polling only while it runs
     status = info.status
     color, icon = STATE_LOOK.get(info.state, (":gray", ":material/help:"))
     st.markdown(f"#### {color}[{icon} {info.state.capitalize()}]")
@@ -185,10 +208,34 @@ def render_run(run_dir: Path) -> None:
     if tail:
         with st.expander("Log", expanded=info.state == "failed"):
             st.code(tail, language=None)
-    if st.session_state.get("train_was_alive") and not info.alive:
-        st.session_state["train_was_alive"] = False
-        st.rerun()  # the run just ended: redraw the whole page (report, buttons) and stop polling
-    st.session_state["train_was_alive"] = info.alive
+    if not info.alive:
+        render_deletion(run_dir)
+
+
+def render_deletion(run_dir: Path) -> None:
+    """Delete a run that is not running, after a confirmation."""
+    st.divider()
+    if st.session_state.get("train_confirm_delete") != run_dir.name:
+        if st.button(f"Delete {run_dir.name}…", icon=":material/delete:", key="train_delete_ask"):
+            st.session_state["train_confirm_delete"] = run_dir.name
+            st.rerun()
+        return
+    in_use = " The model in use is a copy: it stays." if runs.in_use(run_dir) else ""
+    st.warning(f"Delete **{ui.md(run_dir.name)}** with its checkpoints, model and logs? This cannot be "
+               f"undone.{in_use}", icon=":material/delete_forever:")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete", type="primary", key="train_delete_yes", width="stretch"):
+        st.session_state.pop("train_confirm_delete", None)
+        try:
+            runs.delete(run_dir)
+        except SpeakerIDError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            ui.flash(f"Deleted **{ui.md(run_dir.name)}**.")
+            st.rerun()
+    if no.button("Cancel", key="train_delete_cancel", width="stretch"):
+        st.session_state.pop("train_confirm_delete", None)
+        st.rerun()
 
 
 def render_report(run_dir: Path) -> None:
@@ -219,7 +266,6 @@ def render_report(run_dir: Path) -> None:
 
 
 def render_activation(run_dir: Path) -> None:
-    current, _ = ui.load_encoder()
     if runs.in_use(run_dir):
         st.success("This model is in use.", icon=":material/check_circle:")
         return
@@ -234,6 +280,7 @@ def render_activation(run_dir: Path) -> None:
         return
     from speakerid import Gallery
 
+    current, _ = ui.load_encoder()
     gallery = ui.open_gallery(current) if current is not None else Gallery(paths.gallery_path())
     bar = st.progress(0.0, text="Activating the model…")
     refused: list[SpeakerIDError] = []
@@ -253,5 +300,4 @@ def render_activation(run_dir: Path) -> None:
     st.rerun()
 
 
-alive = runs.run_info(run_dir).alive
-st.fragment(render_run, run_every=2.0 if alive else None)(run_dir)
+st.fragment(render_run, run_every=2.0 if shown.alive else None)(run_dir, shown)

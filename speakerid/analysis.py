@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .audio import AudioClip, decode_bytes
+from .audio import AudioClip
 from .errors import SpeakerIDError
 from .features import frames_per_second, window_layout
 from .preprocess import Prepared, prepare
@@ -64,11 +65,6 @@ def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
     rate = frames_per_second(pipeline)
     starts, length = window_layout(frame_count, pipeline)
     return [(s / rate, (s + length) / rate) for s in starts]
-
-
-def decode_upload(data: bytes, name: str) -> AudioClip:
-    """An uploaded or recorded file as audio (SpeakerIDError with a readable message otherwise)."""
-    return decode_bytes(data, name or "upload")
 
 
 def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5
@@ -122,8 +118,8 @@ def speech_check(clip: AudioClip, encoder: Encoder, min_speech_s: float = ENROL_
     if clip.duration_s < encoder.pipeline.preprocess.min_speech_s:
         what = "recording" if recording else "clip"
         return SpeechCheck(clip.duration_s, 0.0, False,
-                           f"the {what} is only {clip.duration_s:.1f} s long; at least "
-                           f"{min_speech_s:.0f} s of speech is needed")
+                           f"the {what} is only {short_of(clip.duration_s, min_speech_s)} s long; at "
+                           f"least {min_speech_s:g} s of speech is needed")
     try:
         prepared = prepare(clip, encoder.pipeline.preprocess, require_speech=False)
     except SpeakerIDError as exc:
@@ -135,10 +131,16 @@ def speech_check(clip: AudioClip, encoder: Encoder, min_speech_s: float = ENROL_
     if speech < min_speech_s:
         more = "keep talking" if recording else "use a longer clip"
         return SpeechCheck(clip.duration_s, speech, False,
-                           f"only {speech:.1f} s of speech captured; {more} to reach at least "
-                           f"{min_speech_s:.0f} s")
+                           f"only {short_of(speech, min_speech_s)} s of speech captured; {more} to "
+                           f"reach at least {min_speech_s:g} s")
     note = ""
     if recording and clip.duration_s > ENROL_MAX_USEFUL_S:
         note = f" (longer than needed: {ENROL_MAX_USEFUL_S:.0f} s is plenty)"
     return SpeechCheck(clip.duration_s, speech, True,
                        f"{speech:.1f} s of speech in {clip.duration_s:.1f} s: good{note}")
+
+
+def short_of(value: float, limit: float) -> str:
+    """``value`` (below ``limit``) in seconds that read below it: 0.99 of 1 s is "0.99", not "1.0"."""
+    text = f"{value:.1f}"
+    return text if float(text) < limit else f"{math.floor(value * 100) / 100:.2f}"

@@ -22,14 +22,12 @@ from .config import PipelineConfig
 from .errors import SpeakerIDError
 from .features import log_mel, split_windows
 from .model import ModelConfig, build_encoder, inference_form
+from .paths import CONFIG_FILE, SHIPPED_WEIGHTS, WEIGHTS_FILE, default_model_dir  # noqa: F401 (re-exported)
 from .preprocess import Prepared, prepare
 from .runtime import single_threaded_blas
 from .scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
 from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "encoder.weights.h5"
 CALIBRATION_FILE = "calibration.json"
 COHORT_FILE = "cohort.npy"
 FORMAT_VERSION = 1
@@ -274,14 +272,6 @@ def weights_file(model_dir: Path) -> Path | None:
         if (model_dir / name).is_file():
             return model_dir / name
     return None
-
-
-def default_model_dir() -> Path:
-    """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``."""
-    if os.environ.get("SPEAKERID_WEIGHTS"):
-        return Path(os.environ["SPEAKERID_WEIGHTS"])
-    active = paths.active_model_dir()
-    return active if (active / CONFIG_FILE).is_file() else SHIPPED_WEIGHTS
 
 
 def install_model(model_dir: str | Path) -> Path:

@@ -1,4 +1,5 @@
-"""Where user data lives: ``$SPEAKERID_HOME`` when set, else the platform's per-user data folder."""
+"""Where user data lives (``$SPEAKERID_HOME`` when set, else the platform's per-user data folder),
+and which model folder the library loads: both known without importing TensorFlow."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 import platformdirs
 
 ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+CONFIG_FILE = "config.json"  # a model folder's pipeline and network (see speakerid.encoder)
+WEIGHTS_FILE = "encoder.weights.h5"
 
 
 def home() -> Path:
@@ -46,3 +50,11 @@ def active_model_dir() -> Path:
     if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
         return home() / "active_model"
     return home() / "models" / name
+
+
+def default_model_dir() -> Path:
+    """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``."""
+    if os.environ.get("SPEAKERID_WEIGHTS"):
+        return Path(os.environ["SPEAKERID_WEIGHTS"])
+    active = active_model_dir()
+    return active if (active / CONFIG_FILE).is_file() else SHIPPED_WEIGHTS

@@ -1,4 +1,4 @@
-"""Figures for the app and reports: waveforms, spectrograms, matches, timelines, training curves.
+"""Figures for the app and reports: waveforms, spectrograms, timelines, training curves.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, so
 figures can be drawn from several threads); the caller shows, saves or closes it.
@@ -14,7 +14,6 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 if TYPE_CHECKING:
-    from .gallery import Identification
     from .preprocess import Prepared
     from .timeline import Timeline
 
@@ -24,7 +23,6 @@ INK = "#1f2933"
 MUTED = "#7b8794"
 ACCENT = "#2563eb"
 MATCH = "#16a34a"
-BELOW = "#9aa5b1"
 REMOVED = "#ef4444"
 SILENCE = "#f59e0b"
 UNKNOWN = "#9aa5b1"
@@ -168,39 +166,6 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
         ax.set_ylim(0, top)
     if title:
         ax.set_title(title, fontsize=10, loc="left", pad=14 if windows else 6)
-    return fig
-
-
-def matches(identification: Identification, title: str | None = None) -> Figure:
-    """Ranked matches as horizontal bars (best on top), with the decision threshold as a line."""
-    items = list(identification.matches)
-    threshold = identification.threshold
-    fig, axes = _figure(7, 0.55 * max(len(items), 1) + 1.0)
-    ax = axes[0, 0]
-    if not items:
-        ax.text(0.5, 0.5, "no enrolled speakers", ha="center", va="center", color=MUTED,
-                transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
-    names = [m.name for m in items][::-1]
-    scores = np.array([m.score for m in items][::-1])
-    colors = [MATCH if s >= threshold else BELOW for s in scores]
-    low = min(0.0, float(scores.min()), threshold)
-    high = max(float(scores.max()), threshold)
-    span = max(high - low, 1e-3)
-    ax.barh(range(len(items)), scores - low, left=low, color=colors, height=0.6)
-    ax.axvline(threshold, color=INK, linestyle="--", linewidth=1)
-    ax.text(threshold, len(items) - 0.45, f" threshold {threshold:.2f}", fontsize=8, color=INK,
-            va="bottom")
-    for row, match in enumerate(items[::-1]):
-        ax.text(match.score + span * 0.01, row, f"{match.score:.2f} · {match.probability:.0%}",
-                va="center", fontsize=8, color=INK)
-    ax.set_yticks(range(len(items)), names, fontsize=9)
-    ax.set_xlim(low, high + span * 0.25)
-    ax.set_ylim(-0.6, len(items) - 0.1)
-    ax.set_xlabel("similarity score (label: score · calibrated probability)", fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10, loc="left")
     return fig
 
 

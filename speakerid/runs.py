@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -171,10 +172,32 @@ def list_runs(root: Path | None = None) -> list[RunInfo]:
     root = root or paths.runs_dir()
     if not root.is_dir():
         return []
-    runs = [run_info(p) for p in root.iterdir()
-            if p.is_dir() and not p.name.startswith(".")
-            and any((p / name).exists() for name in ("status.json", LAUNCH_FILE, "settings.json"))]
+    runs = [run_info(p) for p in root.iterdir() if is_run(p)]
     return sorted(runs, key=lambda r: -r.updated)
+
+
+def delete(run_dir: Path) -> None:
+    """Delete a run that is not running, with everything in it (checkpoints, model, logs).
+
+    The folder is first renamed to a hidden name, so a deletion cut short never leaves a half run
+    in the list (hidden folders are not runs). An activated model survives: activation copied it.
+    """
+    run_dir = Path(run_dir)
+    if not is_run(run_dir):
+        raise SpeakerIDError(f"{run_dir} is not a training run")
+    info = run_info(run_dir)
+    if info.alive:
+        raise SpeakerIDError(f"{run_dir.name} is still running; stop it before deleting it")
+    doomed = run_dir.with_name(f".deleting-{run_dir.name}")
+    shutil.rmtree(doomed, ignore_errors=True)  # what an earlier deletion cut short left
+    os.replace(run_dir, doomed)
+    shutil.rmtree(doomed)
+
+
+def is_run(path: Path) -> bool:
+    """A visible folder with a run's status, launch or settings file (see :func:`launch`)."""
+    return (path.is_dir() and not path.name.startswith(".")
+            and any((path / name).exists() for name in ("status.json", LAUNCH_FILE, "settings.json")))
 
 
 def read_evaluation(run_dir: Path) -> dict[str, Any] | None:
@@ -227,9 +250,8 @@ def in_use(run_dir: Path) -> bool:
     """Whether the model the library loads by default is this run's model (same weights)."""
     import filecmp
 
-    from .encoder import WEIGHTS_FILE, default_model_dir
-
-    mine, current = Path(run_dir) / "model" / WEIGHTS_FILE, default_model_dir() / WEIGHTS_FILE
+    mine = Path(run_dir) / "model" / paths.WEIGHTS_FILE
+    current = paths.default_model_dir() / paths.WEIGHTS_FILE
     try:
         return mine.is_file() and current.is_file() and filecmp.cmp(mine, current, shallow=False)
     except OSError:

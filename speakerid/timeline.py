@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import SpeakerIDError
-from .features import frames_per_second, window_starts
 from .scoring import unit
 
 if TYPE_CHECKING:
@@ -138,6 +137,8 @@ def identify_timeline(prepared: Prepared, encoder: Encoder, gallery: Gallery,
                       progress: Progress | None = None, original_duration_s: float | None = None
                       ) -> Timeline:
     """Windowed identification of a prepared clip against ``gallery``."""
+    from .features import frames_per_second, window_starts  # TensorFlow: not for the constants above
+
     if window_s <= 0 or hop_s <= 0:
         raise SpeakerIDError("the timeline's window and hop must be positive")
     features = encoder.features(prepared)

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import io
 import math
+import re
 
 import numpy as np
 import pytest
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError, plots
-from speakerid.analysis import ENROL_MIN_SPEECH_S, analyse, analyse_steps, speech_check, window_spans
+from speakerid.analysis import (
+    ENROL_MIN_SPEECH_S,
+    analyse,
+    analyse_steps,
+    short_of,
+    speech_check,
+    window_spans,
+)
 from speakerid.audio import from_array
 from speakerid.config import FeatureConfig, PipelineConfig, reference_pipeline
 from speakerid.features import split_windows
-from speakerid.gallery import Gallery, Identification, Match
+from speakerid.gallery import Gallery
 from speakerid.timeline import Segment, Timeline
 
 RATE = 16000
@@ -69,6 +77,15 @@ def test_speech_check_says_whether_a_recording_is_enough(untrained_encoder):
     assert long.ok and "longer than needed" in long.message
 
 
+def test_a_clip_just_short_of_the_minimum_never_reads_as_enough(untrained_encoder):
+    check = speech_check(from_array(synth_voice(1, 1.0, RATE, pauses=False), RATE), untrained_encoder, 1.0)
+    said = float(re.match(r"only ([0-9.]+) s of speech", check.message).group(1))
+    assert not check.ok and said < 1.0 and said == pytest.approx(check.speech_s, abs=0.01)
+    assert "at least 1 s" in check.message
+    assert (short_of(3.17, 5.0), short_of(0.96, 1.0), short_of(0.999, 1.0), short_of(2.46, 2.5)) == (
+        "3.2", "0.96", "0.99", "2.46")
+
+
 def png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
@@ -83,8 +100,6 @@ def test_every_figure_renders(untrained_encoder):
         plots.pipeline_waveforms(result.prepared),
         plots.waveform(signal, RATE, kept=[(0.0, 4.0), (6.0, 9.0)], title="speech"),
         plots.spectrogram(result.features, result.frames_per_second, result.windows, title="mel"),
-        plots.matches(Identification([Match("A", 0.9, 0.97), Match("B", 0.3, 0.02)], 0.5), title="top"),
-        plots.matches(Identification([], 0.5)),
         plots.timeline(Timeline([Segment(0, 4, "A", 0.9, 0.9, 2), Segment(6, 9, None, 0.2, 0.1, 2)],
                                 [], 0.5, 9.0, 7.0)),
         plots.timeline(Timeline([], [], 0.5, 9.0, 0.0)),

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
@@ -91,12 +92,26 @@ def speakers() -> dict[str, object]:
 
 
 def open_app(page: str | None = None) -> AppTest:
+    """The app after its first page and, as in a browser, the redraw once the model has loaded."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
+    if not model_loaded():
+        at.run()
     if page is not None:
         at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def model_loaded() -> bool:
+    """Wait for the model's libraries, which the app imports in the background; whether they were
+    in already."""
+    import speakerid_ui
+
+    importing = speakerid_ui._importing()
+    done = importing.done()
+    importing.result(TIMEOUT)
+    return done
 
 
 def texts(at: AppTest) -> str:
@@ -129,18 +144,42 @@ def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
     at.file_uploader(key="identify_upload").upload("clip.wav", alice, "audio/wav")
     rerun(at)
     page = texts(at)
-    assert ":green[:material/check_circle:] Alice" in page and "Blue party" in page
-    assert {m.label for m in at.metric} >= {"Input", "Speech kept", "Score", "Threshold", "Probability"}
-    assert "test calibration" in page  # the calibration sentence is shown
-    assert len(at.get("image")) == 3  # waveforms, spectrogram, ranked matches
+    assert ":green[:material/check_circle:] Alice\\: " in page and "Blue party" in page
+    assert "probability that this is Alice's voice" in page
+    assert {m.label for m in at.metric} >= {"Input", "Speech kept"}
+    assert [e.label for e in at.expander if e.label == "How this was decided"]
+    assert "names Alice" in page and "test calibration" in page  # plain words, then the specialists'
+    assert len(at.get("image")) == 2  # waveforms, spectrogram
+    assert len(at.get("progress")) == 2  # one bar per enrolled voice, the best first, named:
+    assert ":green[:material/check_circle:] **Alice** · " in page and "\n**Bob** · " in page
     assert not at.error
 
     at.file_uploader(key="identify_upload").clear().upload("other.wav", wav(7, 6.0), "audio/wav")
     rerun(at)
     page = texts(at)
-    assert "Unknown speaker" in page and "Closest:" in page
-    score = next(m for m in at.metric if m.label == "Score")
-    assert float(score.value) < THRESHOLD
+    assert "Unknown speaker" in page and "closest" in page and "names nobody" in page
+    assert ":green[:material/check_circle:] **" not in page
+
+
+def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
+    import speakerid_ui
+
+    enrol("Alice", wav(0, 6.0))
+    release = threading.Event()
+    monkeypatch.setattr(speakerid_ui, "_import_model_code", lambda: release.wait(TIMEOUT))
+    speakerid_ui._importing.cache_clear()  # as in a fresh server: nothing imported yet
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    try:
+        at.run()
+        assert not at.exception and not speakerid_ui.model_code_loaded()
+        assert at.title[0].value == "Who is speaking?" and at.file_uploader(key="identify_upload")
+        assert "loading the speaker model" in texts(at) and "**1** speaker enrolled" in texts(at)
+    finally:
+        release.set()
+    at.file_uploader(key="identify_upload").upload("clip.wav", wav(0, 6.0), "audio/wav")
+    rerun(at)  # the analysis waits for the model
+    assert ":green[:material/check_circle:] Alice\\: " in texts(at)
+    assert "loading the speaker model" not in texts(at)
 
 
 def test_identify_from_a_browser_recording():
@@ -403,6 +442,9 @@ def test_start_a_training_run(tmp_path, fake_training):
     rerun(at)
     assert "3 speakers" in texts(at) and "Twenty or more" in texts(at)
     assert at.number_input(key="train_batch_reference").value == 16  # the recipe's own defaults
+    assert "additive angular margin" in at.radio(key="train_recipe").help
+    assert "1e-04 means 0.0001" in at.number_input(key="train_lr_reference").help
+    assert all(at.number_input(key=f"train_{name}_reference").help for name in ("epochs", "batch", "crop"))
     at.number_input(key="train_epochs_reference").set_value(3)
     at.text_input(key="train_label").input("newsroom")
     at.button(key="train_start").click()
@@ -434,6 +476,7 @@ def test_a_running_run_shows_progress_curves_and_can_be_stopped():
     assert ":blue[:material/sync: Running]" in texts(at)
     assert at.get("progress")[0].proto.value == 25  # (3 - 1 + 10/20) / 10 epochs
     assert len(at.get("image")) == 1  # loss, distances and EER curves
+    assert not any(b.key == "train_delete_ask" for b in at.button)  # not while it runs
     at.button(key="train_stop").click()
     rerun(at)
     assert (run_dir / "STOP").exists()
@@ -461,9 +504,26 @@ def test_a_failed_run_shows_its_log():
     assert at.expander[-1].label == "Log" and "epoch 1: 100%" in at.code[0].value
 
 
+def test_a_run_that_is_not_running_can_be_deleted_after_confirmation():
+    write_run("old-run", "cancelled", dead_pid())
+    at = open_app("train")
+    at.button(key="train_delete_ask").click()
+    rerun(at)
+    assert "This cannot be undone" in texts(at)
+    at.button(key="train_delete_cancel").click()
+    rerun(at)
+    assert (paths.runs_dir() / "old-run").is_dir() and "This cannot be undone" not in texts(at)
+    at.button(key="train_delete_ask").click()
+    rerun(at)
+    at.button(key="train_delete_yes").click()
+    rerun(at)
+    assert "Deleted **old\\-run**" in texts(at) and "No training runs yet" in texts(at)
+    assert not (paths.runs_dir() / "old-run").exists()
+
+
 def test_a_finished_run_reports_and_becomes_active(monkeypatch, weights):
     monkeypatch.delenv("SPEAKERID_WEIGHTS")
-    monkeypatch.setattr("speakerid.encoder.SHIPPED_WEIGHTS", weights)  # "shipped" = the test model
+    monkeypatch.setattr("speakerid.paths.SHIPPED_WEIGHTS", weights)  # "shipped" = the test model
     enrol("Alice", wav(0, 6.0), model=weights)
     run_dir = write_run("done-run", "finished", dead_pid())
     make_model(run_dir / "model", seed=5)

@@ -97,6 +97,25 @@ def test_launch_resume_and_refusals(tmp_path, fake_training):
         runs.launch(tmp_path / "missing", settings)
 
 
+def test_a_run_that_is_not_running_can_be_deleted(tmp_path):
+    done = write_status(tmp_path / "done", state="finished", pid=dead_pid())
+    (done / "model").mkdir()
+    (done / "model" / "encoder.weights.h5").write_bytes(b"weights")
+    failed = write_status(tmp_path / "failed", state="failed", pid=dead_pid())
+    (tmp_path / ".deleting-failed").mkdir()  # left by a deletion cut short
+    alive = write_status(tmp_path / "alive", state="running", pid=os.getpid())
+    runs.delete(done)
+    runs.delete(failed)
+    assert not done.exists() and not failed.exists()
+    assert os.listdir(tmp_path) == ["alive"]
+    with pytest.raises(SpeakerIDError, match="still running"):
+        runs.delete(alive)
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(SpeakerIDError, match="not a training run"):
+        runs.delete(tmp_path / "notes")
+    assert alive.is_dir() and (tmp_path / "notes").is_dir()
+
+
 def test_log_tail_keeps_the_last_state_of_progress_bars(tmp_path):
     (tmp_path / "train.log").write_text("start\nepoch 1: 10%\repoch 1: 50%\repoch 1: 100%\r\ndone\n")
     assert runs.log_tail(tmp_path) == "start\nepoch 1: 100%\ndone"

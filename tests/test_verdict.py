@@ -1,0 +1,76 @@
+"""The verdict in words: answer phrases by probability band, close calls and their advice, the
+plain-language explanation. Pure Python: no model, no Streamlit."""
+
+from __future__ import annotations
+
+import pytest
+
+from speakerid.gallery import Identification, Match, SpeakerInfo
+from speakerid.verdict import decide, distinct, explain, percent
+
+THRESHOLD = 3.61
+JARGON = ("as-norm", "cohort", "logistic", "prior", "calibrat", "embedding", "cosine", "threshold")
+
+
+def found(*matches: tuple[str, float, float], threshold: float = THRESHOLD) -> Identification:
+    return Identification([Match(name, score, p) for name, score, p in matches], threshold)
+
+
+def enrolled(name: str, clips: int, seconds: float) -> SpeakerInfo:
+    return SpeakerInfo(name, None, None, None, clips, seconds)
+
+
+@pytest.mark.parametrize("probability, words", [
+    (0.999, "almost certain"), (0.95, "very likely"), (0.8, "likely"), (0.6, "possible")])
+def test_a_name_leads_with_how_sure_it_is(probability, words):
+    said = decide(found(("Pushpa Kamal Dahal", 5.0, probability), ("Sher Bahadur Deuba", 1.0, 0.01)), 12.0)
+    assert said.kind == "match" and said.headline == f"Pushpa Kamal Dahal: {words}"
+    assert said.summary == f"{percent(probability)} probability that this is Pushpa Kamal Dahal's voice."
+    assert bool(said.advice) == (words == "possible")  # only a weak match is a close call
+
+
+def test_an_unknown_voice_names_the_closest_and_says_whether_it_was_close():
+    near = decide(found(("Ram Thapa", 3.2, 0.3)), 4.0, enrolled("Ram Thapa", 3, 60.0))
+    assert near.kind == "unknown"
+    assert near.headline == "Unknown speaker: closest is Ram Thapa, not close enough"
+    assert near.advice[0].startswith("A longer clip of this voice: this one has 4.0 s of speech")
+    assert "Another enrolment clip of Ram Thapa" in near.advice[1]
+    far = decide(found(("Ram Thapa", 0.4, 0.001)), 4.0)
+    assert far.headline == "Unknown speaker: nobody enrolled sounds like this (closest: Ram Thapa)"
+    assert far.summary == "under 1% probability that this is Ram Thapa's voice." and not far.advice
+
+
+def test_a_score_just_under_the_threshold_is_a_close_call_whatever_its_probability():
+    said = decide(found(("Sita Rai", THRESHOLD - 0.05, 0.05)), 20.0)
+    assert "not close enough" in said.headline
+    assert said.advice[0] == "Another clip of this voice, from a different recording."
+
+
+def test_a_thin_enrolment_is_the_first_thing_to_fix():
+    said = decide(found(("Sita Rai", 3.5, 0.4)), 15.0, enrolled("Sita Rai", 1, 8.0))
+    assert said.advice[0].startswith("Another enrolment clip of Sita Rai")
+    assert said.advice[0].endswith("so far 1 clip and 8 s of speech.")
+
+
+def test_nobody_enrolled():
+    said = decide(found(), 5.0)
+    assert said.kind == "empty" and said.headline == "Nobody to compare with"
+    assert "Nobody is enrolled" in explain(found(), 5.0)[0]
+
+
+def test_the_explanation_gives_the_numbers_in_plain_words():
+    text = " ".join(explain(found(("Ram Thapa", 4.2, 0.93), ("Sita Rai", 0.1, 0.0)), 7.4,
+                            enrolled("Ram Thapa", 2, 24.0), false_accept_rate=0.01))
+    assert "score of 4.20" in text and "from a score of 3.61" in text and "names Ram Thapa" in text
+    assert "1% of comparisons between two different people" in text and "93%" in text
+    assert "7.4 s" in text and "Ram Thapa is enrolled with 2 clips and 24 s of speech" in text
+    assert not [word for word in JARGON if word in text.casefold()]
+    below = " ".join(explain(found(("Ram Thapa", 3.6071, 0.49)), 7.4))
+    assert "score of 3.607" in below and "from a score of 3.610" in below and "names nobody" in below
+
+
+def test_numbers_never_read_wrong():
+    assert (percent(0.996), percent(0.004), percent(0.5)) == ("over 99%", "under 1%", "50%")
+    assert distinct(4.2, 3.61) == ("4.20", "3.61")
+    assert distinct(3.6148, 3.6149) == ("3.6148", "3.6149")
+    assert distinct(3.61, 3.61) == ("3.61", "3.61")
