@@ -27,6 +27,7 @@ encoder = ui.require_encoder()
 gallery = ui.require_gallery(encoder)
 # TensorFlow: imported once the model (which loads it in the background) is there, after the title.
 from speakerid.analysis import ENROL_MIN_SPEECH_S, speech_check  # noqa: E402
+from speakerid.gallery_calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration  # noqa: E402
 
 speakers = gallery.speakers()
 names = [s.name for s in speakers]
@@ -131,10 +132,10 @@ def run_enrolment(name: str, clips: list[AudioClip], details: dict[str, str | No
     done(f"**{ui.md(info.name)}** now has {info.clips} clip(s), {ui.seconds(info.seconds)} of speech.")
 
 
-enrol_tab, add_tab, edit_tab, folder_tab, file_tab = st.tabs(
+enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab = st.tabs(
     [":material/person_add: Enrol a speaker", ":material/library_add: Add clips",
      ":material/edit: Edit or remove", ":material/folder_open: Import a folder",
-     ":material/swap_vert: Export / import"])
+     ":material/swap_vert: Export / import", ":material/tune: Calibrate"])
 
 # --- enrol a new speaker ----------------------------------------------------------------------
 with enrol_tab:
@@ -303,3 +304,33 @@ with file_tab:
                 else:
                     bar.empty()
                     done(f"Imported {len(imported)} speaker(s) from {ui.md(upload.name)}.")
+
+
+# --- refit the threshold on these voices ---------------------------------------------------------
+with calibrate_tab:
+    st.caption(
+        "The model's threshold was set on speakers from its training corpora (Indian telephone speech, "
+        "American audiobooks). Your voices come through other microphones, channels and languages. Once "
+        f"{MIN_SPEAKERS_WITH_TWO_CLIPS} or more speakers have two clips or more, their clips are tests "
+        "with known answers: each clip is compared with every speaker, as a new clip would be, and the "
+        "threshold is set where 1 % of comparisons with the wrong speaker pass. Only clips of full "
+        "length are refit; short clips keep the model's own thresholds.")
+    current = gallery.calibration
+    own = current is not gallery.encoder.calibration
+    st.markdown(f"Threshold in use: **{current.threshold:.2f}** "
+                f"({'refit on this gallery' if own else 'the model’s own'}).")
+    if st.button("Refit on this gallery", key="calibrate_fit", icon=":material/tune:"):
+        try:
+            st.session_state["calibrate_refit"] = fit_gallery_calibration(gallery)
+        except SpeakerIDError as exc:
+            st.warning(str(exc), icon=":material/info:")
+    refit = st.session_state.get("calibrate_refit")
+    if refit is not None:
+        st.info(refit.summary(), icon=":material/insights:")
+        if st.button("Use this threshold", type="primary", key="calibrate_apply"):
+            gallery.set_calibration(refit.calibration)
+            del st.session_state["calibrate_refit"]
+            done(f"Threshold {refit.calibration.threshold:.2f} is in use for this gallery.")
+    if own and st.button("Back to the model's threshold", key="calibrate_reset"):
+        gallery.set_calibration(None)
+        done("The model's own threshold is in use again.")

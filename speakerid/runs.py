@@ -246,6 +246,21 @@ def activate(run_dir: Path, gallery: Gallery | None = None,
     return encoder, clips
 
 
+def fine_tuning_start(model_dir: Path) -> Path:
+    """The folder a run that fine-tunes ``model_dir`` starts from: the model itself, or for a fused
+    model its heaviest-weighted member (the ECAPA port in the shipped one), since a fusion is not
+    one network to train. SpeakerIDError when the folder holds no model."""
+    try:
+        meta = json.loads((Path(model_dir) / paths.CONFIG_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise SpeakerIDError(f"{model_dir} holds no model to fine-tune: {exc}") from None
+    members = meta.get("fusion", {}).get("members") if isinstance(meta, dict) else None
+    if not members:
+        return Path(model_dir)
+    heaviest = max(members, key=lambda member: member.get("weight", 0))
+    return Path(model_dir) / str(heaviest.get("path", ""))
+
+
 def in_use(run_dir: Path) -> bool:
     """Whether the model the library loads by default is this run's model (same weights)."""
     import filecmp

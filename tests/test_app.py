@@ -289,6 +289,29 @@ def test_enrol_from_a_recording_checks_the_speech_live():
     assert speakers()["Hari"].clips == 1
 
 
+def test_the_threshold_is_refit_on_the_gallerys_own_voices_and_reset():
+    from speakerid import Encoder, Gallery
+    from speakerid.audio import decode_bytes
+
+    at = open_app("gallery")
+    at.button(key="calibrate_fit").click()
+    rerun(at)
+    assert "needs at least 10 speakers with two or more clips" in texts(at)
+    with Gallery(paths.gallery_path(), Encoder.load()) as gallery:
+        for speaker in range(10):
+            gallery.enroll(f"Speaker {speaker}", [decode_bytes(wav(speaker, 5.0, seed), f"{seed}.wav")
+                                                  for seed in (0, 1)])
+    at.button(key="calibrate_fit").click()
+    rerun(at)
+    assert "20 same-speaker and 180 different-speaker trials from 10 enrolled speakers" in texts(at)
+    at.button(key="calibrate_apply").click()
+    rerun(at)
+    assert "refit on this gallery" in texts(at)
+    at.button(key="calibrate_reset").click()
+    rerun(at)
+    assert "the model’s own" in texts(at)
+
+
 def test_add_clips_edit_and_remove_with_confirmation():
     enrol("Alice", wav(0, 6.0))
     enrol("Bob", wav(1, 6.0))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from speakerid.evaluate import TestItem as Item  # not "Test...": pytest would try to collect it
-from speakerid.evaluate import calibrate, calibration_from_trials, evaluate_items, probe_trials
+from speakerid.evaluate import calibrate, calibration_from_trials, evaluate_items, probe_trials, same_corpus
 from speakerid.metrics import equal_error_rate, false_accept_threshold, min_dcf
 from speakerid.scoring import Calibration, DurationBand, RawScorer, fit_calibration
 
@@ -89,7 +89,7 @@ def test_probe_trials_pair_each_probe_with_the_other_recordings():
     enrolled = [Item("a", "a1", np.array([1.0, 0.0])), Item("a", "a2", np.array([1.0, 0.1])),
                 Item("b", "b1", np.array([0.0, 1.0]))]
     probes = [Item("a", "a1", np.array([1.0, 0.0]))]  # a crop of a1: never scored against a1 itself
-    scores, same = probe_trials(RawScorer("cosine"), probes, enrolled)
+    scores, same, _ = probe_trials(RawScorer("cosine"), probes, enrolled)
     assert list(same) == [True, False] and scores[0] > 0.99 and scores[1] == pytest.approx(0.0)
 
 
@@ -147,3 +147,27 @@ def test_a_larger_gallery_needs_a_higher_threshold_so_outsiders_stay_unnamed():
         assert judged.probability(judged.threshold) == pytest.approx(0.5)
     thresholds = [calibration.for_gallery(n).threshold for n in (1, 10, 50)]
     assert thresholds == sorted(thresholds) and len(set(thresholds)) == 3
+
+
+def test_calibration_counts_different_speakers_only_within_a_corpus():
+    """A telephone call against an audiobook is an easy "different": such pairs are left out."""
+    vector = np.array([1.0, 0.0])
+    enrolled = [Item("phone/a", "a1", vector), Item("studio/b", "b1", vector), Item("phone/c", "c1", vector)]
+    probes = [Item("phone/a", "a2", vector)]
+    scores, same, _ = probe_trials(RawScorer("cosine"), probes, enrolled)
+    assert list(same) == [True, False] and len(scores) == 2  # studio/b is not a trial
+    firsts, seconds = np.array(["phone/a", "x", "phone/a"]), np.array(["phone/c", "y", "studio/b"])
+    assert list(same_corpus(firsts, seconds)) == [True, True, False]
+
+
+def test_the_threshold_holds_in_the_corpus_whose_impostors_score_highest():
+    rng = np.random.default_rng(5)
+    studio, phone = rng.normal(0, 1, 5000), rng.normal(1.5, 1, 500)  # telephone voices sound alike
+    same = rng.normal(6, 1, 300)
+    scores = np.r_[same, studio, phone]
+    labels = np.r_[np.ones(300, bool), np.zeros(5500, bool)]
+    corpora = np.array(["studio"] * 5300 + ["phone"] * 500)
+    pooled = calibration_from_trials(scores, labels, "synthetic", 50)
+    strict = calibration_from_trials(scores, labels, "synthetic", 50, corpora=corpora)
+    assert np.mean(phone >= pooled.threshold) > 0.02  # the average lets phone impostors through
+    assert np.mean(phone >= strict.threshold) <= 0.01 and "set by phone" in strict.method

@@ -38,12 +38,12 @@ def fused(members, tmp_path_factory):
     return Encoder.load(folder)
 
 
-def test_the_fused_cosine_is_the_weighted_sum_of_the_members(fused, members):
+def test_the_fused_cosine_is_the_weighted_sum_of_the_members(fused):
     features = [fused.features(fused.prepare(from_array(synth_voice(i, 3.0, RATE), RATE))) for i in (1, 2)]
     a, b = (fused.embed_features(f) for f in features)
     assert np.linalg.norm(a) == pytest.approx(1.0, abs=1e-5) and a.shape == (22,)
-    ecapa = [members[0].embed_features(f[:, :80]) for f in features]
-    resnet = [members[1].embed_features(f[:, 80:]) for f in features]
+    ecapa = [fused.members[0].embed_features(f[:, :80]) for f in features]
+    resnet = [fused.members[1].embed_features(f[:, 80:]) for f in features]
     expected = 0.7 * cosine(*ecapa) + 0.3 * cosine(*resnet)
     assert float(a @ b) == pytest.approx(expected, abs=1e-5)
 

@@ -155,3 +155,16 @@ def test_in_use_compares_the_weights(tmp_path, monkeypatch, untrained_encoder):
     assert runs.in_use(run_dir)
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(tmp_path / "elsewhere"))
     assert not runs.in_use(run_dir) and not runs.in_use(tmp_path / "none")
+
+
+def test_fine_tuning_a_fused_model_starts_from_its_heaviest_member(tmp_path):
+    plain, fused = tmp_path / "plain", tmp_path / "fused"
+    for folder, meta in ((plain, {"model": {}}),
+                         (fused, {"fusion": {"members": [{"path": "fast", "weight": 0.4},
+                                                         {"path": "ecapa", "weight": 0.6}]}})):
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(meta))
+    assert runs.fine_tuning_start(plain) == plain
+    assert runs.fine_tuning_start(fused) == fused / "ecapa"
+    with pytest.raises(SpeakerIDError, match="no model to fine-tune"):
+        runs.fine_tuning_start(tmp_path / "nothing")

@@ -46,7 +46,7 @@ def mean_eer(fusion: FusedEncoder, cohort: list[np.ndarray], whole: list[TestIte
     fusion.normaliser = ScoreNormaliser(np.stack(cohort), "cosine")
     vectors = np.stack([item.embedding for item in whole])
     scores, same = pair_scores(fusion.score_matrix(vectors, vectors), np.array([i.speaker for i in whole]))
-    probe_scores, probe_same = probe_trials(fusion, probes, whole)
+    probe_scores, probe_same, _ = probe_trials(fusion, probes, whole)
     return equal_error_rate(scores, same)[0], equal_error_rate(probe_scores, probe_same)[0]
 
 
