@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -190,13 +191,7 @@ def render_run(run_dir: Path, shown: runs.RunInfo) -> None:
             st.rerun()
     elif info.resumable:
         if buttons[0].button("Resume", icon=":material/play_arrow:", type="primary", key="train_resume"):
-            try:
-                runs.resume(run_dir)
-            except SpeakerIDError as exc:
-                st.error(str(exc), icon=":material/error:")
-            else:
-                ui.flash(f"Resumed **{ui.md(run_dir.name)}**.")
-                st.rerun()
+            act_on_run(runs.resume, run_dir, "Resumed")
 
     history = read_history(run_dir)
     if history:
@@ -215,6 +210,17 @@ def render_run(run_dir: Path, shown: runs.RunInfo) -> None:
         render_deletion(run_dir)
 
 
+def act_on_run(action: Callable[[Path], object], run_dir: Path, done: str) -> None:
+    """Resume or delete a run: say why when refused, else say it was done and redraw."""
+    try:
+        action(run_dir)
+    except SpeakerIDError as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        ui.flash(f"{done} **{ui.md(run_dir.name)}**.")
+        st.rerun()
+
+
 def render_deletion(run_dir: Path) -> None:
     """Delete a run that is not running, after a confirmation."""
     st.divider()
@@ -229,13 +235,7 @@ def render_deletion(run_dir: Path) -> None:
     yes, no = st.columns(2)
     if yes.button("Yes, delete", type="primary", key="train_delete_yes", width="stretch"):
         st.session_state.pop("train_confirm_delete", None)
-        try:
-            runs.delete(run_dir)
-        except SpeakerIDError as exc:
-            st.error(str(exc), icon=":material/error:")
-        else:
-            ui.flash(f"Deleted **{ui.md(run_dir.name)}**.")
-            st.rerun()
+        act_on_run(runs.delete, run_dir, "Deleted")
     if no.button("Cancel", key="train_delete_cancel", width="stretch"):
         st.session_state.pop("train_confirm_delete", None)
         st.rerun()
