@@ -75,13 +75,6 @@ class FusedEncoder(SpeakerModel):
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         return self._fuse([m.embed_windows(part) for m, part in self._parts(windows, axis=2)])
 
-    def member_weights(self) -> dict[str, float]:
-        return dict(zip(self.names, self.weights))
-
-    def with_weights(self, weights: Sequence[float]) -> FusedEncoder:
-        """The same members fused by other weights (uncalibrated, no cohort)."""
-        return FusedEncoder(self.members, weights, self.names)
-
     def _parts(self, features: np.ndarray, axis: int):
         for member, low, high in zip(self.members, self._bands, self._bands[1:]):
             yield member, np.take(features, np.arange(low, high), axis=axis)

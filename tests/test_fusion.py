@@ -54,9 +54,9 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_a_fused_folder_loads_as_one_model(fused):
     assert isinstance(fused, FusedEncoder)
-    assert fused.member_weights() == {"ecapa": 0.7, "fast": 0.3}
+    assert dict(zip(fused.names, fused.weights)) == {"ecapa": 0.7, "fast": 0.3}
     assert fused.model_config.backbone == "fusion" and fused.model_config.embedding_dim == 22
-    assert fused.encoder_id != fused.with_weights([0.5, 0.5]).encoder_id
+    assert fused.encoder_id != FusedEncoder(fused.members, [0.5, 0.5], fused.names).encoder_id
 
 
 def test_features_sit_side_by_side_on_one_frame_axis(fused):
