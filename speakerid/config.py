@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import SpeakerIDError
+from .paths import CONFIG_FILE
+
 SilenceMethod = Literal["none", "pydub", "energy", "webrtc"]
 Backbone = Literal["resnet", "densenet121", "ecapa", "fusion"]
 FeatureKind = Literal["log_mel", "fbank"]
@@ -114,6 +117,20 @@ def reference_pipeline() -> PipelineConfig:
             window_s=3.0, window_hop_s=1.5,
         ),
     )
+
+
+def read_config(model_dir: Path) -> tuple[dict[str, Any], PipelineConfig, ModelConfig]:
+    """config.json of a model directory: the whole object, its pipeline and its network settings
+    (read without TensorFlow, so a training run can plan before importing it)."""
+    config_path = Path(model_dir) / CONFIG_FILE
+    if not config_path.is_file():
+        raise SpeakerIDError(f"no trained encoder in {model_dir}: expected {CONFIG_FILE} "
+                             "(train one with `python -m speakerid train`)")
+    try:  # plain values only (see _known_fields): nothing in a config is executed
+        meta = json.loads(config_path.read_text())
+        return meta, PipelineConfig.from_dict(meta["pipeline"]), ModelConfig.from_dict(meta["model"])
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
 
 
 def ecapa_pipeline() -> PipelineConfig:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import paths
 from .audio import AudioClip, from_array, load_audio
-from .config import PipelineConfig
+from .config import PipelineConfig, read_config
 from .errors import SpeakerIDError
 from .features import log_mel, split_windows
 from .model import ModelConfig, build_encoder, inference_form
@@ -181,7 +181,7 @@ class Encoder(SpeakerModel):
     def save(self, path: str | Path, extra: dict | None = None, quantised: bool = False) -> Path:
         """Write weights, pipeline config and calibration; ``extra`` goes into config.json.
 
-        ``quantised``: kernels as int8 with per-channel scales (:mod:`speakerid.weight_store`)."""
+        ``quantised``: kernels as int8 with a scale per group of inputs (:mod:`speakerid.weight_store`)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT_VERSION, "pipeline": self.pipeline.to_dict(),
@@ -228,19 +228,6 @@ class Encoder(SpeakerModel):
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         """Embeddings of a batch of equal-length feature windows (batch, frames, n_mels)."""
         return self._forward(np.asarray(windows, dtype=np.float32)).numpy()
-
-def read_config(path: Path) -> tuple[dict, PipelineConfig, ModelConfig]:
-    """config.json of a model directory: the whole object, its pipeline and its network settings."""
-    config_path = path / CONFIG_FILE
-    if not config_path.is_file():
-        raise SpeakerIDError(f"no trained encoder in {path}: expected {CONFIG_FILE} "
-                             "(train one with `python -m speakerid train`)")
-    try:  # plain values only (see config._known_fields): nothing in a config is executed
-        meta = json.loads(config_path.read_text())
-        return meta, PipelineConfig.from_dict(meta["pipeline"]), ModelConfig.from_dict(meta["model"])
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
-
 
 def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
     """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""

@@ -34,7 +34,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from .cache import SpeakerAudio, load_speakers
-from .config import ModelConfig, PipelineConfig, reference_model, reference_pipeline
+from .config import ModelConfig, PipelineConfig, read_config, reference_model, reference_pipeline
 from .datasets import SpeakerSource, discover
 from .errors import SpeakerIDError
 
@@ -93,13 +93,13 @@ class TrainSettings:
     def pipeline(self) -> PipelineConfig:
         """The audio pipeline: the starting model's when fine-tuning, else the recipe's."""
         if self.init_from:
-            return _saved_configs(Path(self.init_from))[0]
+            return read_config(Path(self.init_from))[1]
         return reference_pipeline() if self.recipe == "reference" else PipelineConfig()
 
     def model(self) -> ModelConfig:
         """The network: the starting model's when fine-tuning (a ported ECAPA-TDNN stays one)."""
         if self.init_from:
-            model = _saved_configs(Path(self.init_from))[1]
+            model = read_config(Path(self.init_from))[2]
             if model.backbone == "fusion":
                 raise SpeakerIDError(
                     f"{self.init_from} fuses several encoders and cannot be fine-tuned as one: start from "
@@ -258,15 +258,6 @@ def split_speakers(speakers: list[SpeakerSource], settings: TrainSettings
     if len(training) < 2:
         raise SpeakerIDError(f"training needs at least 2 speakers; found {len(training)}")
     return training, calibration
-
-
-def _saved_configs(model_dir: Path) -> tuple[PipelineConfig, ModelConfig]:
-    """The pipeline and network settings in a model directory's config.json (plain values only)."""
-    try:
-        meta = json.loads((model_dir / "config.json").read_text())
-        return PipelineConfig.from_dict(meta["pipeline"]), ModelConfig.from_dict(meta["model"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise SpeakerIDError(f"{model_dir} is not a model to start from: {exc}") from None
 
 
 def _settings_for_run(run_dir: Path, settings: TrainSettings, resume: bool) -> TrainSettings:
