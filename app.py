@@ -18,6 +18,9 @@ import streamlit as st
 import streamlit_webrtc  # noqa: F401, I001
 
 import speakerid_ui as ui
+import streamlit_fixes
+
+streamlit_fixes.keep_upload_urls_across_reruns()
 
 # A local image: Streamlit fetches a material-icon favicon from fonts.gstatic.com, which a newsroom
 # offline (or behind a strict proxy) cannot reach.

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,6 +49,8 @@ if not CHROMIUM.is_file():
                 allow_module_level=True)
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install -r requirements-dev.txt)")
+from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402 (after the skips above)
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 
 # --- audio and model ------------------------------------------------------------------------------
@@ -216,14 +219,16 @@ def page(browser, server, request):
     context.grant_permissions(["microphone"], origin=server["url"])
     opened = context.new_page()
     opened.set_default_timeout(STEP_TIMEOUT_MS)
+    SCRIPT_RUNS[opened] = ScriptRuns(opened)
     yield opened
     # the page as the test left it, next to the server's log: what a failure looked like
     opened.screenshot(path=str(server["log"].with_name(f"{request.node.name}.png")), full_page=True)
     context.close()
 
 
-IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
+IDLE = ("() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState !== 'running'"
+        " && (!document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running'))")
 # Text in these containers that overflows its box, and match names smaller than the body text.
 LAYOUT_PROBLEMS = """(containers) => {
     const body = parseFloat(getComputedStyle(document.documentElement).fontSize);
@@ -243,32 +248,66 @@ LAYOUT_PROBLEMS = """(containers) => {
 }"""
 
 
-def wait_idle(page) -> None:
-    """Until Streamlit has finished running the script (no "Running..." indicator)."""
-    page.wait_for_function(IDLE)
-    page.wait_for_timeout(300)
+class ScriptRuns:
+    """Whether a script run the browser asked for is still to come, read from the app's websocket.
 
-
-def upload(page, label: str, path: Path, fill=lambda: None, attempts: int = 3) -> None:
-    """Fill the form with ``fill``, set the uploader's file and wait until the uploader lists it.
-
-    Now and then a fresh session's upload sends nothing to the server, and neither does any later
-    upload in that session; a reload (a new session) cures it, so each retry reloads the page and
-    fills the form again.
+    A field left with Tab sends its rerun request at once, but the page shows the run only once
+    the server has started it, later still on a busy machine: a test that waits for "not running"
+    can act before the run it caused, and a file set in an uploader that run redraws is lost.
     """
+
+    DONE = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
+
+    def __init__(self, page) -> None:
+        self.frames = 0
+        self.last_request = self.last_finish = -1
+        page.on("websocket", self._watch)
+
+    def _watch(self, socket) -> None:
+        socket.on("framesent", self._sent)
+        socket.on("framereceived", self._received)
+
+    def _sent(self, payload: bytes | str) -> None:
+        self.frames += 1
+        if isinstance(payload, bytes):
+            message = BackMsg.FromString(payload)
+            if message.WhichOneof("type") == "rerun_script" and not message.rerun_script.fragment_id:
+                self.last_request = self.frames
+
+    def _received(self, payload: bytes | str) -> None:
+        self.frames += 1
+        if isinstance(payload, bytes):
+            message = ForwardMsg.FromString(payload)
+            if message.WhichOneof("type") == "script_finished" and message.script_finished in self.DONE:
+                self.last_finish = self.frames
+
+    @property
+    def requested_run_done(self) -> bool:
+        """The last page run the browser asked for has finished (requests made while a run goes on
+        are merged into one run, which finishes after them all)."""
+        return self.last_finish > self.last_request
+
+
+SCRIPT_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def wait_idle(page) -> None:
+    """Until Streamlit has finished the runs asked for (its own reruns included) and stays idle."""
+    runs = SCRIPT_RUNS.get(page)
+    settled = 0
+    while settled < 2:  # idle twice, 300 ms apart: a rerun the app starts itself shows in between
+        page.wait_for_function(IDLE)
+        settled = settled + 1 if runs is None or runs.requested_run_done else 0
+        page.wait_for_timeout(300 if settled else 100)
+
+
+def upload(page, label: str, path: Path) -> None:
+    """Set the uploader's file once the page is idle (a file set while the page reruns is lost with
+    the old uploader) and wait until the uploader lists it."""
+    wait_idle(page)
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
-    for attempt in range(attempts):
-        if attempt:
-            page.reload()
-        fill()
-        wait_idle(page)  # a file set while the page reruns is lost with the old uploader
-        uploader.locator('input[type="file"]').set_input_files(str(path))
-        try:
-            uploader.get_by_text(path.name).first.wait_for(timeout=20_000)
-            return
-        except playwright_api.TimeoutError:
-            continue
-    pytest.fail(f"the {label!r} uploader never listed {path.name} in {attempts} sessions")
+    uploader.locator('input[type="file"]').set_input_files(str(path))
+    uploader.get_by_text(path.name).first.wait_for()
 
 
 def screenshot(page, name: str) -> None:
@@ -282,12 +321,10 @@ def screenshot(page, name: str) -> None:
 
 
 def enrol(page, name: str, clip: Path, party: str) -> None:
-    def fill() -> None:
-        page.get_by_label("Name", exact=True).first.fill(name)
-        page.get_by_label("Party or organisation (optional)").first.fill(party)
-        page.get_by_label("Party or organisation (optional)").first.press("Tab")
-
-    upload(page, "Audio files", clip, fill)
+    page.get_by_label("Name", exact=True).first.fill(name)
+    page.get_by_label("Party or organisation (optional)").first.fill(party)
+    page.get_by_label("Party or organisation (optional)").first.press("Tab")
+    upload(page, "Audio files", clip)
     page.get_by_text("of speech in").first.wait_for()
     wait_idle(page)
     page.get_by_role("button", name=f"Enrol {name}").click()
