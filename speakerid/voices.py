@@ -27,6 +27,7 @@ import math
 import string
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,10 +86,14 @@ def voice_clips(clip: AudioClip, timeline: Timeline, voice: str,
     long_enough = [s for s in segments if s.duration_s >= min_segment_s]
     if not long_enough:
         raise SpeakerIDError(f"{voice} has no segment of {min_segment_s:g} s or more to enrol from")
+    return [segment_audio(clip, s) for s in long_enough]
+
+
+def segment_audio(clip: AudioClip, segment: Segment) -> AudioClip:
+    """The part of ``clip`` (the clip the timeline was made from) under ``segment``."""
     rate = clip.sample_rate
-    return [AudioClip(clip.samples[int(s.start_s * rate):int(math.ceil(s.end_s * rate))], rate,
-                      f"{clip.name or 'clip'} {s.start_s:.1f}-{s.end_s:.1f} s")
-            for s in long_enough]
+    return AudioClip(clip.samples[int(segment.start_s * rate):int(math.ceil(segment.end_s * rate))],
+                     rate, f"{clip.name or 'clip'} {segment.start_s:.1f}-{segment.end_s:.1f} s")
 
 
 def enroll_voice(gallery: Gallery, clip: AudioClip, timeline: Timeline, voice: str, name: str,
@@ -276,3 +281,22 @@ def _hop(timeline: Timeline) -> float:
     starts = [w.start_s for w in timeline.windows]
     steps = np.diff(starts)
     return float(np.median(steps)) if len(steps) else max(timeline.windows[0].end_s, 1e-3)
+
+
+def save_voices(clip: AudioClip, timeline: Timeline, folder: str | Path) -> dict[str, list[Path]]:
+    """Write each found voice's segments as WAV files, one sub-folder per voice ("voice-a", ...),
+    ready for ``python -m speakerid enroll --name NAME FOLDER/voice-a/*.wav``."""
+    import soundfile as sf
+
+    written: dict[str, list[Path]] = {}
+    for voice in found_voices(timeline):
+        target = Path(folder) / voice.lower().replace(" ", "-")
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for number, segment in enumerate((s for s in timeline.segments if s.voice == voice), start=1):
+            audio = segment_audio(clip, segment)
+            path = target / f"{number:02d}_{segment.start_s:.1f}-{segment.end_s:.1f}s.wav"
+            sf.write(str(path), audio.samples, audio.sample_rate, subtype="PCM_16")
+            paths.append(path)
+        written[voice] = paths
+    return written

@@ -9,6 +9,7 @@ turns' edges, and which voices were found. Without espeak-ng the voices come fro
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -194,3 +195,26 @@ def test_a_timeline_without_embeddings_is_returned_unchanged(gallery):
 
     bare = Timeline([], [], 0.5, 10.0, 8.0, None, TimeMap([(0.0, 8.0)]))
     assert find_voices(bare, gallery) is bare
+
+
+def test_the_cli_saves_and_enrols_found_voices(tmp_path, conversation, gallery, capsys):
+    from speakerid.cli import main
+
+    clip = conversation[0]
+    path = tmp_path / "debate.wav"
+    sf.write(str(path), clip.samples, clip.sample_rate)
+    options = ["--weights", str(FAST_MODEL), "--gallery", str(tmp_path / "g.sqlite")]
+    assert main(["timeline", str(path), *options, "--enroll", "Voice Q=Nobody"]) == 2
+    assert "Voice Q not found" in capsys.readouterr().err
+    capsys.readouterr()
+    assert main(["timeline", str(path), *options, "--save-voices", str(tmp_path / "voices"),
+                 "--enroll", "Voice B = Jane Doe", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["voices"] == ["Voice A", "Voice B"]
+    assert [e["name"] for e in report["enrolled"]] == ["Jane Doe"] and "Jane Doe" in gallery
+    saved = sorted((tmp_path / "voices" / "voice-a").glob("*.wav"))
+    assert [str(p) for p in saved] == report["saved"]["Voice A"] and len(saved) == 2
+    assert main(["enroll", "--name", "Sam", *options, *map(str, saved)]) == 0
+    assert main(["timeline", str(path), *options]) == 0
+    out = capsys.readouterr().out
+    assert "voices nobody enrolled: none" in out and "Sam" in out and "Jane Doe" in out
