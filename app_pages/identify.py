@@ -60,7 +60,7 @@ gallery = ui.require_gallery(encoder)
 from speakerid import plots  # noqa: E402
 from speakerid.analysis import STEPS, Analysis, analyse_steps  # noqa: E402
 from speakerid.timeline import identify_timeline  # noqa: E402
-from speakerid.voices import VOICE_HOP_S, enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
+from speakerid.voices import enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
 
 gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
 key = ui.digest(data, uploaded.name, ui.model_location()[0], str(ui.model_location()[1]),
@@ -215,7 +215,7 @@ if clip.duration_s >= TIMELINE_MIN_DURATION_S:
         bar = st.progress(0.0, text="Identifying the clip window by window…")
         try:
             timeline = find_voices(identify_timeline(
-                analysis.prepared, encoder, gallery, hop_s=VOICE_HOP_S,
+                analysis.prepared, encoder, gallery,
                 original_duration_s=clip.duration_s,
                 progress=lambda done, total: bar.progress(
                     done / max(total, 1), text=f"Identifying window {done} of {total}…")), gallery)

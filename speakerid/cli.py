@@ -276,13 +276,13 @@ def voice_and_name(text: str) -> tuple[str, str]:
 def run_timeline(args: argparse.Namespace) -> int:
     from .audio import load_audio
     from .timeline import identify_timeline
-    from .voices import VOICE_HOP_S, enroll_voice, find_voices, found_voices, save_voices
+    from .voices import enroll_voice, find_voices, found_voices, save_voices
 
     with open_gallery(args) as gallery, progress_bar("timeline", "window") as progress:
         gallery.check_encoder()
         clip = load_audio(args.file)
         timeline = find_voices(identify_timeline(
-            gallery.encoder.prepare(clip), gallery.encoder, gallery, hop_s=VOICE_HOP_S,
+            gallery.encoder.prepare(clip), gallery.encoder, gallery,
             progress=progress, original_duration_s=clip.duration_s), gallery)
         voices = found_voices(timeline)
         missing = [voice for voice, _ in args.enroll if voice not in voices]

@@ -26,7 +26,8 @@ import dataclasses
 import math
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,7 +41,6 @@ from .timeline import MERGE_GAP_S, Segment, Timeline, build_segments, window_bou
 if TYPE_CHECKING:
     from .gallery import Gallery, SpeakerInfo
 
-VOICE_HOP_S = 0.5  # the timeline's hop when voices are to be found: finer turn edges
 MIN_VOICE_S = 4.0  # a group with less speech than this is not reported as a voice
 SNAP_S = 1.0  # a turn change this close to a pause is moved onto it
 MIN_ENROL_SEGMENT_S = 2.0  # shorter segments of a voice are not kept as enrolment clips
@@ -300,3 +300,30 @@ def save_voices(clip: AudioClip, timeline: Timeline, folder: str | Path) -> dict
             paths.append(path)
         written[voice] = paths
     return written
+
+
+@dataclass(frozen=True)
+class ScriptComparison:
+    """How a timeline reads against the known turns of a conversation (tests and benchmarks)."""
+
+    turns: int
+    right: int  # turns whose best-overlapping segment has the right label
+    edge_error_s: float  # mean distance of those segments' starts and ends from the turns'
+    voice_of: dict[str, str]  # each unenrolled speaker of the script: the voice label they got
+
+
+def compare_with_script(segments: Sequence[Segment], script: Sequence[tuple[float, float, str]],
+                        enrolled: Collection[str]) -> ScriptComparison:
+    """Score ``segments`` against ``script`` (start, end, speaker per turn). A turn of an enrolled
+    speaker is right when named; a turn of anyone else when it has a found voice that is theirs
+    alone: the first voice they get, and no other speaker's."""
+    right, errors, voice_of, owner = 0, [], {}, {}
+    for start, end, speaker in script:
+        best = max(segments, key=lambda s: min(s.end_s, end) - max(s.start_s, start))
+        errors += [abs(best.start_s - start), abs(best.end_s - end)]
+        if speaker in enrolled:
+            right += best.speaker == speaker
+        elif best.voice is not None:
+            voice_of.setdefault(speaker, best.voice)
+            right += voice_of[speaker] == best.voice and owner.setdefault(best.voice, speaker) == speaker
+    return ScriptComparison(len(script), right, float(np.mean(errors)) if errors else 0.0, voice_of)
