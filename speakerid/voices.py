@@ -172,8 +172,7 @@ def refine_cuts(labels: Sequence[str | None], embeddings: np.ndarray, centres: S
             nearest = min(pauses, key=lambda t: abs(t - cut), default=None)
             if nearest is not None and abs(nearest - cut) <= snap_s:
                 cut = float(nearest)
-            low = bounds[changes[n - 1] + 1] if n else bounds[0]
-            cut = float(np.clip(cut, max(low, bounds[first]), bounds[last]))
+            cut = float(np.clip(cut, bounds[first], bounds[last]))  # inside the two turns
             # the windows of one turn that lie past the cut own nothing: the bounds stay in order
             bounds[first + 1:k + 2] = [min(t, cut) for t in bounds[first + 1:k + 2]]
             bounds[k + 1:last + 1] = [max(t, cut) for t in bounds[k + 1:last + 1]]
