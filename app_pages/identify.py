@@ -17,6 +17,7 @@ from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
 if TYPE_CHECKING:
     from speakerid.gallery import Identification
+    from speakerid.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ gallery = ui.require_gallery(encoder)
 from speakerid import plots  # noqa: E402
 from speakerid.analysis import STEPS, Analysis, analyse_steps  # noqa: E402
 from speakerid.timeline import identify_timeline  # noqa: E402
+from speakerid.voices import enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
 
 gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
 key = ui.digest(data, uploaded.name, ui.model_location()[0], str(ui.model_location()[1]),
@@ -170,19 +172,53 @@ else:
                       expanded=False)
     st.session_state["identify_result"] = (key, analysis)
 
-if clip.duration_s >= TIMELINE_MIN_DURATION_S and speakers:
+
+
+def render_voice_enrolment(timeline: Timeline) -> None:
+    """A name field per voice found in the clip: its segments become that speaker's enrolment clips."""
+    voices = found_voices(timeline)
+    if not voices:
+        return
+    st.markdown("###### Voices nobody enrolled")
+    st.caption("Each voice below was heard in the clip but matches nobody in the gallery. Listen, "
+               "name it and enrol it: its segments are kept as enrolment clips.")
+    for index, voice in enumerate(voices):
+        try:
+            clips = voice_clips(clip, timeline, voice)
+        except SpeakerIDError as exc:
+            st.caption(f"**{voice}**: {exc}.")
+            continue
+        speech = sum(c.duration_s for c in clips)
+        with st.form(key=f"voice_form_{index}", border=True):
+            st.markdown(f"**{voice}** · {len(clips)} segment(s), {ui.seconds(speech)}")
+            longest = max(clips, key=lambda c: c.duration_s)
+            st.audio(longest.samples.mean(axis=1), sample_rate=longest.sample_rate)
+            name = st.text_input("Name", key=f"voice_name_{index}", placeholder="Who is this?")
+            if st.form_submit_button("Enrol this voice", key=f"voice_enrol_{index}"):
+                try:
+                    info = enroll_voice(gallery, clip, timeline, voice, name)
+                except SpeakerIDError as exc:
+                    st.error(f"{voice} could not be enrolled: {exc}", icon=":material/error:")
+                else:
+                    ui.flash(f"Enrolled **{ui.md(info.name)}** from {voice}: {len(clips)} clip(s).")
+                    st.rerun()
+
+
+if clip.duration_s >= TIMELINE_MIN_DURATION_S:
     st.divider()
     st.markdown("##### Who speaks when")
+    ui.show_flash()
     cached_timeline = st.session_state.get("identify_timeline")
     if cached_timeline is not None and cached_timeline[0] == key:
         timeline = cached_timeline[1]
     else:
         bar = st.progress(0.0, text="Identifying the clip window by window…")
         try:
-            timeline = identify_timeline(
-                analysis.prepared, encoder, gallery, original_duration_s=clip.duration_s,
+            timeline = find_voices(identify_timeline(
+                analysis.prepared, encoder, gallery,
+                original_duration_s=clip.duration_s,
                 progress=lambda done, total: bar.progress(
-                    done / max(total, 1), text=f"Identifying window {done} of {total}…"))
+                    done / max(total, 1), text=f"Identifying window {done} of {total}…")), gallery)
         except SpeakerIDError as exc:
             bar.empty()
             st.error(f"The timeline could not be computed: {exc}", icon=":material/error:")
@@ -193,9 +229,10 @@ if clip.duration_s >= TIMELINE_MIN_DURATION_S and speakers:
                                            f"{ui.seconds(timeline.duration_s)}"))
     totals = timeline.speaking_time()
     st.dataframe(
-        [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.speaker or "unknown",
+        [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.label or "unknown",
           "score": round(s.score, 2), "probability": f"{s.probability:.0%}"}
          for s in timeline.segments],
         hide_index=True, width="stretch")
     st.caption("Speaking time: " + " · ".join(f"{name or 'unknown'} {ui.seconds(t)}"
                                               for name, t in totals.items()))
+    render_voice_enrolment(timeline)

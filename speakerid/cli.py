@@ -28,7 +28,8 @@ from .errors import SpeakerIDError
 
 if TYPE_CHECKING:
     from .encoder import Encoder
-    from .gallery import Gallery, Identification
+    from .gallery import Gallery, Identification, SpeakerInfo
+    from .timeline import Timeline
 
 EXIT_OK = 0
 EXIT_CANCELLED = 1
@@ -242,6 +243,74 @@ def run_identify(args: argparse.Namespace) -> int:
     if args.json:
         say(json.dumps(results, indent=2))
     return EXIT_REFUSED if refused else EXIT_OK
+
+
+def add_timeline(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers, "timeline", run_timeline,
+        "who speaks when in a recording, with the voices nobody enrolled",
+        "Identify a recording window by window and say who speaks when. Windows that match nobody "
+        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.voices). "
+        "--save-voices writes each found voice's segments as WAV files (enrol them later with: "
+        "enroll --name NAME DIR/voice-a/*.wav); --enroll 'Voice A=Name' enrols a found voice at "
+        "once from its segments.")
+    parser.add_argument("file", type=Path, metavar="FILE", help="audio or video file")
+    parser.add_argument("--save-voices", type=Path, metavar="DIR",
+                        help="write each found voice's segments to DIR/voice-a/, DIR/voice-b/, ...")
+    parser.add_argument("--enroll", action="append", default=[], type=voice_and_name,
+                        metavar="VOICE=NAME",
+                        help="enrol a found voice under NAME (repeatable), e.g. 'Voice A=Jane Doe'")
+    add_model_option(parser)
+    add_gallery_option(parser)
+    add_json_option(parser)
+
+
+def voice_and_name(text: str) -> tuple[str, str]:
+    """argparse type for --enroll: 'Voice A=Jane Doe' -> ('Voice A', 'Jane Doe')."""
+    voice, _, name = text.partition("=")
+    if not voice.strip() or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected VOICE=NAME, e.g. 'Voice A=Jane Doe', not {text!r}")
+    return " ".join(voice.split()), name.strip()
+
+
+def run_timeline(args: argparse.Namespace) -> int:
+    from .audio import load_audio
+    from .timeline import identify_timeline
+    from .voices import enroll_voice, find_voices, found_voices, save_voices
+
+    with open_gallery(args) as gallery, progress_bar("timeline", "window") as progress:
+        gallery.check_encoder()
+        clip = load_audio(args.file)
+        timeline = find_voices(identify_timeline(
+            gallery.encoder.prepare(clip), gallery.encoder, gallery,
+            progress=progress, original_duration_s=clip.duration_s), gallery)
+        voices = found_voices(timeline)
+        missing = [voice for voice, _ in args.enroll if voice not in voices]
+        if missing:  # refused before anything is written
+            raise SpeakerIDError(f"{', '.join(missing)} not found in {args.file}; the voices found "
+                                 f"are: {', '.join(voices) or 'none'}")
+        saved = save_voices(clip, timeline, args.save_voices) if args.save_voices else {}
+        enrolled = [enroll_voice(gallery, clip, timeline, voice, name) for voice, name in args.enroll]
+    emit(args, {"file": str(args.file), "voices": voices,
+                "saved": {voice: [str(p) for p in paths] for voice, paths in saved.items()},
+                "enrolled": [asdict(info) for info in enrolled], **timeline.to_dict()},
+         describe_timeline(str(args.file), timeline, voices, saved, enrolled))
+    return EXIT_OK
+
+
+def describe_timeline(label: str, timeline: Timeline, voices: list[str], saved: dict[str, list[Path]],
+                      enrolled: list[SpeakerInfo]) -> str:
+    """Segments, speaking time and what was saved or enrolled, for a terminal."""
+    lines = [f"{label}: {timeline.duration_s:.1f} s, {len(timeline.segments)} segment(s); voices "
+             f"nobody enrolled: {', '.join(voices) or 'none'}"]
+    lines += [f"  {s.start_s:7.1f}-{s.end_s:7.1f} s  {s.label or 'unknown'}  (score {s.score:.2f}, "
+              f"probability {s.probability:.0%})" for s in timeline.segments]
+    lines.append("speaking time: " + ", ".join(f"{name or 'unknown'} {seconds:.1f} s"
+                                               for name, seconds in timeline.speaking_time().items()))
+    lines += [f"saved {voice}: {len(paths)} file(s) in {paths[0].parent}" for voice, paths in saved.items()]
+    lines += [f"enrolled {info.name}: {info.clips} clip(s), {info.seconds:.1f} s of speech"
+              for info in enrolled]
+    return "\n".join(lines)
 
 
 def add_verify(subparsers: Subparsers) -> None:
@@ -467,7 +536,8 @@ GALLERY_ACTIONS: tuple[Callable[[Subparsers], None], ...] = (
     add_gallery_list, add_gallery_rename, add_gallery_remove, add_gallery_export,
     add_gallery_import, add_gallery_import_folder, add_gallery_reenroll, add_gallery_calibrate)
 
-COMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_enroll, add_identify, add_verify, add_gallery)
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_enroll, add_identify, add_timeline, add_verify,
+                                                      add_gallery)
 """The top-level sub-commands, in the order ``--help`` lists them."""
 
 

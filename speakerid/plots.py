@@ -178,14 +178,16 @@ def speaker_colors(names: Sequence[str | None]) -> dict[str | None, str]:
 
 
 def timeline(result: Timeline, title: str | None = None) -> Figure:
-    """Who speaks when: one lane per speaker (unknown last), segments as bars on the clip's time."""
+    """Who speaks when: one lane per speaker, then per found voice (unknown last), segments as bars
+    on the clip's time."""
     names = sorted({s.speaker for s in result.segments if s.speaker is not None}, key=str.casefold)
-    lanes: list[str | None] = [*names, None] if any(s.speaker is None for s in result.segments) else names
+    names += list(dict.fromkeys(s.voice for s in result.segments if s.voice is not None))
+    lanes: list[str | None] = [*names, None] if any(s.label is None for s in result.segments) else names
     colors = speaker_colors(lanes)
     fig, axes = _figure(9, 0.5 * max(len(lanes), 1) + 1.2)
     ax = axes[0, 0]
     for row, lane in enumerate(lanes):
-        spans = [(s.start_s, s.end_s - s.start_s) for s in result.segments if s.speaker == lane]
+        spans = [(s.start_s, s.end_s - s.start_s) for s in result.segments if s.label == lane]
         ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[lane])
     ax.set_yticks(range(len(lanes)), [lane if lane is not None else "unknown" for lane in lanes],
                   fontsize=9)

@@ -11,7 +11,7 @@ clip, where pauses shorter than ``merge_gap_s`` inside one speaker's turn are br
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +56,12 @@ class Segment:
     score: float  # mean best score of its windows
     probability: float  # mean calibrated probability of its windows
     windows: int
+    voice: str | None = None  # a voice found by clustering (speakerid.voices) when speaker is None
+
+    @property
+    def label(self) -> str | None:
+        """The enrolled name, else the found voice's label, else None (unknown)."""
+        return self.speaker if self.speaker is not None else self.voice
 
     @property
     def duration_s(self) -> float:
@@ -69,12 +75,16 @@ class Timeline:
     threshold: float
     duration_s: float  # of the original clip
     speech_s: float
+    # what speakerid.voices needs to label the windows again: their unit embeddings (one row per
+    # window) and the map from speech time back to the clip
+    embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
+    time_map: TimeMap | None = field(default=None, repr=False, compare=False)
 
     def speaking_time(self) -> dict[str | None, float]:
-        """Seconds attributed to each speaker (None: unknown), longest first."""
+        """Seconds attributed to each speaker or found voice (None: unknown), longest first."""
         totals: dict[str | None, float] = {}
         for segment in self.segments:
-            totals[segment.speaker] = totals.get(segment.speaker, 0.0) + segment.duration_s
+            totals[segment.label] = totals.get(segment.label, 0.0) + segment.duration_s
         return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
     def to_dict(self) -> dict[str, Any]:
@@ -168,7 +178,7 @@ def identify_timeline(prepared: Prepared, encoder: Encoder, gallery: Gallery,
     time_map = TimeMap.from_prepared(prepared)
     duration = original_duration_s if original_duration_s is not None else prepared.stages[0].duration_s
     segments = build_segments(windows, time_map, merge_gap_s, smooth)
-    return Timeline(segments, windows, threshold, duration, prepared.speech_s)
+    return Timeline(segments, windows, threshold, duration, prepared.speech_s, embeddings, time_map)
 
 
 def smooth_labels(labels: Sequence[str | None]) -> list[str | None]:
@@ -180,18 +190,29 @@ def smooth_labels(labels: Sequence[str | None]) -> list[str | None]:
     return result
 
 
-def build_segments(windows: Sequence[WindowResult], time_map: TimeMap,
-                   merge_gap_s: float = MERGE_GAP_S, smooth: bool = True) -> list[Segment]:
-    """Merge labelled windows into segments on the original clip's time (see the module doc)."""
-    if not windows:
-        return []
-    labels = [w.speaker for w in windows]
-    if smooth:
-        labels = smooth_labels(labels)
-    # each window owns the speech from the middle of its overlap with the previous window to the
-    # middle of its overlap with the next one
+def window_bounds(windows: Sequence[WindowResult], time_map: TimeMap) -> list[float]:
+    """Where each window's stretch of speech begins, and the end of the last (speech time): each
+    window owns the speech from the middle of its overlap with the previous window to the middle
+    of its overlap with the next one."""
     bounds = [0.0] + [(windows[i].end_s + windows[i + 1].start_s) / 2 for i in range(len(windows) - 1)]
     bounds.append(max(windows[-1].end_s, time_map.speech_s))
+    return bounds
+
+
+def build_segments(windows: Sequence[WindowResult], time_map: TimeMap,
+                   merge_gap_s: float = MERGE_GAP_S, smooth: bool = True,
+                   labels: Sequence[str | None] | None = None,
+                   bounds: Sequence[float] | None = None) -> list[Segment]:
+    """Merge labelled windows into segments on the original clip's time (see the module doc).
+
+    ``labels`` (default: each window's verdict) and ``bounds`` (default: :func:`window_bounds`)
+    let :mod:`speakerid.voices` merge windows it has labelled again, with refined turn edges."""
+    if not windows:
+        return []
+    labels = [w.speaker for w in windows] if labels is None else list(labels)
+    if smooth:
+        labels = smooth_labels(labels)
+    bounds = window_bounds(windows, time_map) if bounds is None else list(bounds)
     runs: list[tuple[float, float, str | None, list[WindowResult]]] = []
     for i, (window, label) in enumerate(zip(windows, labels)):
         a, b = bounds[i], max(bounds[i + 1], bounds[i])

@@ -226,6 +226,30 @@ def test_a_long_clip_gets_a_timeline():
     assert "Speaking time" in texts(at)
 
 
+def test_a_voice_found_in_the_timeline_is_enrolled_from_it(monkeypatch):
+    fast = ROOT / "weights" / "fast"  # a trained model: the untrained one hears every window apart
+    monkeypatch.setenv("SPEAKERID_WEIGHTS", str(fast))
+    enrol("Alice", wav(0, 8.0, seed=3), model=fast)
+    gap = np.zeros(RATE, np.float32)
+    turns = [synth_voice(speaker, 8.0, RATE, seed, pauses=False) for seed, speaker in enumerate((0, 1, 0, 1))]
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.concatenate([x for turn in turns for x in (gap, turn)]), RATE, format="WAV")
+    at = open_app()
+    at.file_uploader(key="identify_upload").upload("debate.wav", buffer.getvalue(), "audio/wav")
+    rerun(at)
+    table = at.dataframe[-1].value
+    assert list(table["speaker"]) == ["Alice", "Voice A", "Alice", "Voice A"]
+    assert "Voices nobody enrolled" in texts(at)
+    at.text_input(key="voice_name_0").input("Bob")
+    at.button(key="voice_enrol_0").click()
+    rerun(at)
+    assert "Enrolled **Bob** from Voice A" in texts(at)
+    assert speakers()["Bob"].clips == 2
+    assert list(at.dataframe[-1].value["speaker"]) == ["Alice", "Bob", "Alice", "Bob"]
+
+
 def test_without_a_model_every_page_explains_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(tmp_path / "no-model"))
     at = open_app()

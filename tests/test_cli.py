@@ -18,7 +18,7 @@ import pytest
 from speakerid.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = [["enroll"], ["identify"], ["verify"], ["gallery"], ["gallery", "list"],
+SUBCOMMANDS = [["enroll"], ["identify"], ["timeline"], ["verify"], ["gallery"], ["gallery", "list"],
                ["gallery", "rename"], ["gallery", "remove"], ["gallery", "export"],
                ["gallery", "import"], ["gallery", "import-folder"], ["gallery", "reenroll"]]
 
