@@ -41,6 +41,9 @@ class FetchLimits:
     max_bytes: int = MAX_UPLOAD_BYTES
 
 
+DEFAULT_LIMITS = FetchLimits()
+
+
 @dataclass(frozen=True)
 class FetchedAudio:
     """Decoded audio of a link, with the page's title and address to keep as its source."""
@@ -70,13 +73,13 @@ def parse_time(text: str | None) -> float | None:
 
 
 def fetch_audio(url: str, start_s: float | None = None, end_s: float | None = None,
-                limits: FetchLimits = FetchLimits(), progress: DownloadProgress | None = None
+                limits: FetchLimits = DEFAULT_LIMITS, progress: DownloadProgress | None = None
                 ) -> FetchedAudio:
     """Download the audio of ``url`` and decode it, cut to [start_s, end_s] when given."""
     url = url.strip()
     if not is_link(url):
         raise LinkError(f"{url!r} is not a web link (it must start with http:// or https://)")
-    _check_span(start_s, end_s)
+    check_span(start_s, end_s)
     from yt_dlp import YoutubeDL  # imported here: only links need it
 
     with tempfile.TemporaryDirectory(prefix="speakerid-link-") as folder:
@@ -96,7 +99,7 @@ def fetch_audio(url: str, start_s: float | None = None, end_s: float | None = No
             raise LinkError(f"{url}: the site gave no file to download")
         data = files[0].read_bytes()
     clip = decode_bytes(data, title, limits.max_bytes, limits.max_duration_s)
-    return FetchedAudio(_cut(clip, start_s, end_s), title, info.get("webpage_url") or url)
+    return FetchedAudio(cut(clip, start_s, end_s), title, info.get("webpage_url") or url)
 
 
 def _options(folder: Path, limits: FetchLimits, progress: DownloadProgress | None) -> dict[str, Any]:
@@ -147,7 +150,8 @@ def _check_declared(info: dict[str, Any], url: str, limits: FetchLimits) -> None
                         "download limit")
 
 
-def _check_span(start_s: float | None, end_s: float | None) -> None:
+def check_span(start_s: float | None, end_s: float | None) -> None:
+    """Refuse a negative start or an end before the start, before anything is downloaded."""
     if start_s is not None and start_s < 0:
         raise SpeakerIDError("the start time cannot be negative")
     if start_s is not None and end_s is not None and end_s <= start_s:
@@ -155,7 +159,7 @@ def _check_span(start_s: float | None, end_s: float | None) -> None:
                              f"time ({_duration_text(start_s)})")
 
 
-def _cut(clip: AudioClip, start_s: float | None, end_s: float | None) -> AudioClip:
+def cut(clip: AudioClip, start_s: float | None, end_s: float | None) -> AudioClip:
     """The part of ``clip`` between the two times (the whole clip when neither is given)."""
     if start_s is None and end_s is None:
         return clip
