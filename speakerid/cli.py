@@ -95,23 +95,36 @@ def add_input_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE_OR_LINK",
                         help=f"{what}, or web links (a video page, a podcast, a media file; fetched "
                              "with yt-dlp, audio only)")
-    parser.add_argument("--start", metavar="TIME", help="use each input from this time on (90, 1:30 "
-                                                        "or 1:02:03)")
-    parser.add_argument("--end", metavar="TIME", help="use each input up to this time")
-    parser.add_argument("--max-duration", metavar="TIME", default="4:00:00",
+    parser.add_argument("--start", type=time_value, metavar="TIME",
+                        help="use each input from this time on (90, 1:30 or 1:02:03)")
+    parser.add_argument("--end", type=time_value, metavar="TIME", help="use each input up to this time")
+    parser.add_argument("--max-duration", type=time_value, default=4 * 3600.0, metavar="TIME",
                         help="refuse a link whose media is longer (default: 4:00:00)")
     parser.add_argument("--max-size-mb", type=positive_int, default=200, metavar="MB",
                         help="refuse a link whose download is larger (default: 200)")
 
 
+def time_value(text: str) -> float:
+    """argparse type: seconds from ``90``, ``1:30`` or ``1:02:03``."""
+    from .fetch import parse_time
+
+    try:
+        seconds = parse_time(text)
+    except SpeakerIDError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds is None:
+        raise argparse.ArgumentTypeError("expected a time such as 90 or 1:30, not an empty value")
+    return seconds
+
+
 def input_arguments(args: argparse.Namespace) -> tuple[list[Input], Span, FetchLimits]:
     """The inputs (links as typed, everything else a path), the span to use and the link limits."""
-    from .fetch import FetchLimits, is_link, parse_time
+    from .fetch import FetchLimits, is_link
     from .inputs import Span
 
     inputs: list[Input] = [item if is_link(item) else Path(item) for item in args.files]
-    limits = FetchLimits(parse_time(args.max_duration) or 0.0, args.max_size_mb * 1_000_000)
-    return inputs, Span(parse_time(args.start), parse_time(args.end)), limits
+    limits = FetchLimits(args.max_duration, args.max_size_mb * 1_000_000)
+    return inputs, Span(args.start, args.end), limits
 
 
 def load_encoder(args: argparse.Namespace) -> Encoder:
