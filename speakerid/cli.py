@@ -99,9 +99,9 @@ def add_input_options(parser: argparse.ArgumentParser, what: str) -> None:
                         help="use each input from this time on (90, 1:30 or 1:02:03)")
     parser.add_argument("--end", type=time_value, metavar="TIME", help="use each input up to this time")
     parser.add_argument("--max-duration", type=time_value, default=4 * 3600.0, metavar="TIME",
-                        help="refuse a link whose media is longer (default: 4:00:00)")
+                        help="refuse an input whose media is longer (default: 4:00:00)")
     parser.add_argument("--max-size-mb", type=positive_int, default=200, metavar="MB",
-                        help="refuse a link whose download is larger (default: 200)")
+                        help="refuse a link whose download, or a file, is larger (default: 200)")
 
 
 def time_value(text: str) -> float:
