@@ -15,6 +15,7 @@ from speakerid import SpeakerIDError, paths
 from speakerid.archive import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
+from speakerid.fetch import FetchedAudio
 
 GENDERS = ["", "female", "male", "other"]
 
@@ -62,14 +63,16 @@ else:
 
 
 # --- audio input shared by enrolment and adding clips -----------------------------------------
-def audio_inputs(prefix: str, min_total_s: float) -> tuple[list[AudioClip], bool]:
-    """Uploads or a recording, each checked for speech as soon as it arrives.
+def audio_inputs(prefix: str, min_total_s: float) -> tuple[list[AudioClip | FetchedAudio], bool]:
+    """Uploads, a web link or a recording, each checked for speech as soon as it arrives.
 
     Returns the usable clips and whether they hold enough speech together.
     """
-    mode = st.radio("Audio", ["Upload files", "Record now"], horizontal=True,
+    mode = st.radio("Audio", ["Upload files", "From a link", "Record now"], horizontal=True,
                     key=f"{prefix}_mode_{round_}")
     recording = mode == "Record now"
+    if mode == "From a link":
+        return link_clip(f"{prefix}_{round_}", min_total_s)
     if recording:
         recorded = st.audio_input("Record 5 to 30 seconds of the person speaking",
                                   key=f"{prefix}_record_{round_}")
@@ -107,6 +110,29 @@ def audio_inputs(prefix: str, min_total_s: float) -> tuple[list[AudioClip], bool
     return clips, enough
 
 
+def link_clip(prefix: str, min_total_s: float) -> tuple[list[FetchedAudio], bool]:
+    """The audio of a link (its page's title and address are kept as the clip's source), checked
+    for speech like an upload."""
+    fetched = ui.link_input(prefix)
+    if fetched is None:
+        return [], False
+    checks = st.session_state.setdefault("_speech_checks", {})
+    key = ui.digest(fetched.url, str(fetched.clip.samples.shape),
+                    fetched.clip.samples[:fetched.clip.sample_rate].tobytes())
+    if key not in checks:
+        checks[key] = speech_check(fetched.clip, encoder, 1.0)
+    check = checks[key]
+    label = f"[{ui.md(fetched.title)}]({fetched.url})"
+    if not check.ok:
+        st.warning(f"{label}: {check.message}", icon=":material/warning:")
+        return [], False
+    st.success(f"{label}: {check.message}", icon=":material/graphic_eq:")
+    if check.speech_s < min_total_s:
+        st.info(f"{ui.seconds(check.speech_s)} of speech; at least {min_total_s:.0f} s is needed.",
+                icon=":material/info:")
+    return [fetched], check.speech_s >= min_total_s
+
+
 def details_inputs(prefix: str, info=None) -> dict[str, str | None]:
     cols = st.columns([1, 2])
     current = info.gender if info and info.gender else ""
@@ -120,7 +146,8 @@ def details_inputs(prefix: str, info=None) -> dict[str, str | None]:
     return {"gender": gender or None, "party": party.strip() or None, "notes": notes.strip() or None}
 
 
-def run_enrolment(name: str, clips: list[AudioClip], details: dict[str, str | None], verb: str) -> None:
+def run_enrolment(name: str, clips: list[AudioClip | FetchedAudio], details: dict[str, str | None],
+                  verb: str) -> None:
     with st.status(f"{verb} {name}…", expanded=False) as status:
         try:
             info = gallery.enroll(name, clips, **details)
@@ -185,8 +212,9 @@ with edit_tab:
             except SpeakerIDError as exc:
                 st.error(str(exc), icon=":material/error:")
                 stored = []
-            for clip in stored[:10]:
-                st.caption(clip.name.split("/", 1)[-1])
+            for clip, source in zip(stored[:10], gallery.clip_sources(info.name)):
+                st.caption(f":material/link: [{ui.md(source.source)}]({source.url})" if source.url
+                           else ui.md(source.source))
                 st.audio(clip.samples[:, 0], sample_rate=clip.sample_rate)
         st.divider()
         if st.session_state.get("confirm_remove") == info.name:

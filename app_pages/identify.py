@@ -1,4 +1,5 @@
-"""Identify (home page): who is speaking in an uploaded or recorded clip, and how the app decided.
+"""Identify (home page): who is speaking in an uploaded, linked or recorded clip, and how the app
+decided; several uploads at once give a table of verdicts to download.
 
 The page is drawn before TensorFlow has loaded (it is imported in the background, see speakerid_ui);
 the model is loaded, and the modules that need TensorFlow imported, once a clip is there.
@@ -16,14 +17,17 @@ from speakerid import SpeakerIDError, verdict
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
 if TYPE_CHECKING:
+    from streamlit.runtime.uploaded_file_manager import UploadedFile
+
     from speakerid.gallery import Identification
     from speakerid.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
 st.title("Who is speaking?")
-st.caption("Upload a clip or record one. The app prepares the audio, shows each step, and compares "
-           "the voice with everyone enrolled in the gallery.")
+st.caption("Upload a clip, paste a link or record one. The app prepares the audio, shows each step, "
+           "and compares the voice with everyone enrolled in the gallery. Several uploads at once "
+           "give a table of verdicts.")
 
 speakers = ui.require_speakers()
 if not speakers:
@@ -32,27 +36,84 @@ encoder = ui.loaded_encoder()  # None while TensorFlow loads: the page does not 
 if encoder is not None:
     ui.require_gallery(encoder)  # a gallery from another model is re-enrolled before anything else
 
-source = st.radio("Source", ["Upload a clip", "Record in the browser"], horizontal=True,
+
+
+def render_batch(uploads: list[UploadedFile]) -> None:
+    """Several uploads: one row per clip (failures with their reason), as a table to download."""
+    from speakerid.batch import identify_batch, report_bytes
+    from speakerid.inputs import EncodedAudio
+
+    encoder = ui.require_encoder()
+    gallery = ui.require_gallery(encoder)
+    key = ui.digest(*(u.getvalue() for u in uploads), *(u.name for u in uploads),
+                    ui.model_location()[0], str(ui.model_location()[1]),
+                    ";".join(f"{s.name}:{s.clips}" for s in speakers))
+    cached = st.session_state.get("identify_batch")
+    if cached is not None and cached[0] == key:
+        results = cached[1]
+    else:
+        bar = st.progress(0.0, text=f"Identifying {len(uploads)} clips…")
+        results = list(identify_batch(
+            [EncodedAudio(u.name, u.getvalue()) for u in uploads], gallery, top_k=5,
+            progress=lambda done, total: bar.progress(done / total,
+                                                      text=f"Identified {done} of {total} clips…")))
+        bar.empty()
+        st.session_state["identify_batch"] = (key, results)
+    rows = [result.row() for result in results]
+    failed = sum(row["error"] is not None for row in rows)
+    st.markdown(f"##### {len(rows)} clips" + (f" · {failed} could not be identified" if failed else ""))
+    st.dataframe(
+        [{"clip": row["input"], "verdict": row["verdict"],
+          "probability": "" if row["probability"] is None else verdict.percent(row["probability"]),
+          "speech": "" if row["speech_s"] is None else ui.seconds(row["speech_s"]),
+          "segments": "" if row["segments"] is None else len(row["segments"]),
+          "problem": ui.without_name(row["error"] or "", row["input"])} for row in rows],
+        hide_index=True, width="stretch", key="batch_table")
+    st.caption("Probability: that the voice is the named person's (or the closest one's, for an "
+               f"unknown speaker). Clips of {TIMELINE_MIN_DURATION_S:.0f} s or more get who speaks "
+               "when: the download has each segment.")
+    left, right = st.columns(2)
+    left.download_button("Download the table (CSV)", report_bytes(results, ".csv"),
+                         "speakerid-report.csv", "text/csv", icon=":material/download:")
+    right.download_button("Download with segments (JSON)", report_bytes(results, ".json"),
+                          "speakerid-report.json", "application/json", icon=":material/download:")
+
+
+source = st.radio("Source", ["Upload clips", "Paste a link", "Record in the browser"], horizontal=True,
                   key="identify_source", label_visibility="collapsed")
-if source == "Upload a clip":
-    uploaded = st.file_uploader(
-        "Audio or video file", type=ui.AUDIO_TYPES, key="identify_upload",
-        help="WAV, MP3, M4A, OGG/Opus, FLAC, WebM, MP4 and more; up to 200 MB. Long recordings are "
-             "fine: the head and tail of recordings over 5 minutes are trimmed.")
+uploaded = fetched = None
+if source == "Upload clips":
+    uploads = st.file_uploader(
+        "Audio or video files", type=ui.AUDIO_TYPES, key="identify_upload", accept_multiple_files=True,
+        help="WAV, MP3, M4A, OGG/Opus, FLAC, WebM, MP4 and more; up to 200 MB each. Long recordings "
+             "are fine: the head and tail of recordings over 5 minutes are trimmed. One clip shows "
+             "every step; several give a table.") or []
+    if len(uploads) > 1:
+        render_batch(uploads)
+        st.stop()
+    uploaded = uploads[0] if uploads else None
+elif source == "Paste a link":
+    fetched = ui.link_input("identify")
 else:
     uploaded = st.audio_input("Record a few seconds of speech", key="identify_record")
 
-if uploaded is None:
+if uploaded is None and fetched is None:
     st.caption("Tip: 3 to 30 seconds of clear speech is enough. For clips longer than "
                f"{TIMELINE_MIN_DURATION_S:.0f} s the app also shows who speaks when.")
     st.stop()
 
-data = uploaded.getvalue()
-clip = ui.decode(uploaded)
-if clip is None:
-    st.stop()
-if source == "Upload a clip":
-    st.audio(data)
+if fetched is not None:
+    clip = fetched.clip
+    data = clip.samples[:clip.sample_rate].tobytes()  # with the address and length: this clip's key
+    name = fetched.url + str(clip.samples.shape)
+    st.caption(f":material/link: [{ui.md(fetched.title)}]({fetched.url}) · {ui.seconds(clip.duration_s)}")
+else:
+    data, name = uploaded.getvalue(), uploaded.name
+    clip = ui.decode(uploaded)
+    if clip is None:
+        st.stop()
+    if source == "Upload clips":
+        st.audio(data)
 encoder = ui.require_encoder()
 gallery = ui.require_gallery(encoder)
 
@@ -63,7 +124,7 @@ from speakerid.timeline import identify_timeline  # noqa: E402
 from speakerid.voices import enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
 
 gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
-key = ui.digest(data, uploaded.name, ui.model_location()[0], str(ui.model_location()[1]),
+key = ui.digest(data, name, ui.model_location()[0], str(ui.model_location()[1]),
                 gallery_signature)
 
 

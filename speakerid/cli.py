@@ -28,7 +28,9 @@ from .errors import SpeakerIDError
 
 if TYPE_CHECKING:
     from .encoder import Encoder
+    from .fetch import DownloadProgress, FetchLimits
     from .gallery import Gallery, Identification, SpeakerInfo
+    from .inputs import Input, Span
     from .timeline import Timeline
 
 EXIT_OK = 0
@@ -87,6 +89,43 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
     return value
+
+
+def add_input_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """Inputs that may be files or web links, with the part to use and the limits on links."""
+    parser.add_argument("files", nargs="+", metavar="FILE_OR_LINK",
+                        help=f"{what}, or web links (a video page, a podcast, a media file; fetched "
+                             "with yt-dlp, audio only)")
+    parser.add_argument("--start", type=time_value, metavar="TIME",
+                        help="use each input from this time on (90, 1:30 or 1:02:03)")
+    parser.add_argument("--end", type=time_value, metavar="TIME", help="use each input up to this time")
+    parser.add_argument("--max-duration", type=time_value, default=4 * 3600.0, metavar="TIME",
+                        help="refuse an input whose media is longer (default: 4:00:00)")
+    parser.add_argument("--max-size-mb", type=positive_int, default=200, metavar="MB",
+                        help="refuse a link whose download, or a file, is larger (default: 200)")
+
+
+def time_value(text: str) -> float:
+    """argparse type: seconds from ``90``, ``1:30`` or ``1:02:03``."""
+    from .fetch import parse_time
+
+    try:
+        seconds = parse_time(text)
+    except SpeakerIDError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds is None:
+        raise argparse.ArgumentTypeError("expected a time such as 90 or 1:30, not an empty value")
+    return seconds
+
+
+def input_arguments(args: argparse.Namespace) -> tuple[list[Input], Span, FetchLimits]:
+    """The inputs (links as typed, everything else a path), the span to use and the link limits."""
+    from .fetch import FetchLimits, is_link
+    from .inputs import Span
+
+    inputs: list[Input] = [item if is_link(item) else Path(item) for item in args.files]
+    limits = FetchLimits(args.max_duration, args.max_size_mb * 1_000_000)
+    return inputs, Span(args.start, args.end), limits
 
 
 def load_encoder(args: argparse.Namespace) -> Encoder:
@@ -150,6 +189,30 @@ def progress_bar(description: str, unit: str, enabled: bool = True
             bar.close()
 
 
+@contextmanager
+def download_bar() -> Iterator[DownloadProgress]:
+    """A ``progress(bytes_done, bytes_total)`` callback drawing a byte-count bar on stderr, one
+    download after another (a count that starts again from zero is a new download)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int | None) -> None:
+        nonlocal bar
+        if bar is None or done < bar.n:
+            if bar is not None:
+                bar.close()
+            bar = tqdm(desc="downloading", unit="B", unit_scale=True, total=total, file=sys.stderr,
+                       disable=None)
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def say(text: str) -> None:
     """Print to stdout without breaking a progress bar that is being drawn."""
     from tqdm import tqdm
@@ -199,15 +262,21 @@ def add_enroll(subparsers: Subparsers) -> None:
     parser.add_argument("--gender", help="optional detail kept with the speaker")
     parser.add_argument("--party", help="optional detail kept with the speaker")
     parser.add_argument("--notes", help="optional free text kept with the speaker")
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files")
+    add_input_options(parser, "audio files")
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
 
 
 def run_enroll(args: argparse.Namespace) -> int:
+    """Links are fetched first (a page's title and address are kept as the clip's source)."""
+    from .inputs import load_input
+
+    inputs, span, limits = input_arguments(args)
+    with download_bar() as progress:
+        clips = [load_input(item, span, limits, progress) for item in inputs]
     with open_gallery(args) as gallery:
-        info = gallery.enroll(args.name, args.files, gender=args.gender, party=args.party,
+        info = gallery.enroll(args.name, clips, gender=args.gender, party=args.party,
                               notes=args.notes)
     emit(args, asdict(info),
          f"enrolled {info.name}: {info.clips} clip(s), {info.seconds:.1f} s of speech")
@@ -215,34 +284,51 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def add_identify(subparsers: Subparsers) -> None:
-    parser = add_command(subparsers, "identify", run_identify, "tell who is speaking in each file")
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files")
+    parser = add_command(subparsers, "identify", run_identify, "tell who is speaking in each file",
+                         "Tell who is speaking in each file, each audio file under a folder and "
+                         "each link. A file that fails is reported and the others go on (exit "
+                         "status 2 if any failed). --report writes one row per clip, failures "
+                         "included, with the timeline's segments for clips of 20 s or more.")
+    add_input_options(parser, "audio files or folders")
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K",
                         help="how many ranked matches to show (default: 5)")
+    parser.add_argument("--report", type=Path, metavar="PATH",
+                        help="also write one row per clip to PATH (.csv or .json): verdict, score, "
+                             "probability, seconds of speech, error, timeline segments")
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
 
 
 def run_identify(args: argparse.Namespace) -> int:
-    """Each file on its own: a refused file is reported and the others are still identified."""
-    results, refused = [], 0
-    with open_gallery(args) as gallery, progress_bar("identifying", "file", len(args.files) > 1) as progress:
+    """Each input on its own: a refused one is reported and the others are still identified; the
+    report, when asked for, has a row for every clip."""
+    from .batch import check_report_path, identify_batch, write_report
+
+    inputs, span, limits = input_arguments(args)
+    report = check_report_path(args.report) if args.report is not None else None
+    results, printed = [], []
+    with open_gallery(args) as gallery, download_bar() as downloading, \
+            progress_bar("identifying", "file", len(inputs) > 1) as progress:
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
-        for done, path in enumerate(args.files, start=1):
-            try:
-                result = gallery.identify(path, top_k=args.top_k)
-            except SpeakerIDError as exc:
-                warn(exc)
-                refused += 1
-            else:
-                results.append({"file": str(path), **result.to_dict()})
-                if not args.json:
-                    say(describe(str(path), result))
-            progress(done, len(args.files))
+        for result in identify_batch(inputs, gallery, args.top_k, span, limits,
+                                     timeline=report is not None, progress=progress,
+                                     download_progress=downloading):
+            results.append(result)
+            if result.error is not None:
+                warn(result.error)
+                continue
+            label = f"{result.input} ({result.title})" if result.title else result.input
+            printed.append({"file": result.input, **result.identification.to_dict()})
+            if not args.json:
+                say(describe(label, result.identification))
     if args.json:
-        say(json.dumps(results, indent=2))
-    return EXIT_REFUSED if refused else EXIT_OK
+        say(json.dumps(printed, indent=2))
+    if report is not None:
+        write_report(results, report)
+        if not args.json:
+            say(f"wrote {len(results)} row(s) to {report}")
+    return EXIT_REFUSED if any(result.error is not None for result in results) else EXIT_OK
 
 
 def add_timeline(subparsers: Subparsers) -> None:

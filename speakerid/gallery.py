@@ -41,6 +41,7 @@ from .audio import AudioClip, load_audio
 from .config import LIMITS
 from .datasets import discover
 from .errors import SpeakerIDError
+from .fetch import FetchedAudio, is_link
 from .preprocess import resample, to_mono
 from .scoring import Calibration, unit
 from .search import SpeakerIndex
@@ -48,7 +49,8 @@ from .search import SpeakerIndex
 if TYPE_CHECKING:
     from .encoder import Encoder
 
-SCHEMA_VERSION = 2  # 1: no AUTOINCREMENT on clips, no staged table (migrated when opened)
+SCHEMA_VERSION = 3  # 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url (both migrated)
+URL_FORMAT = 3  # the first format whose clips keep the web address they were fetched from
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 10_000
 MIN_NEW_SPEAKER_SPEECH_S = 3.0
@@ -66,7 +68,7 @@ EMBEDDING_DTYPE = np.dtype("<f4")
 SHORTLIST = 50
 FLAC_MAGIC = b"fLaC"
 
-ClipInput = str | Path | AudioClip
+ClipInput = str | Path | AudioClip | FetchedAudio
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each unit of long work."""
 T = TypeVar("T")
@@ -86,6 +88,7 @@ SCHEMA = (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         speaker_id INTEGER NOT NULL REFERENCES speakers(id) ON DELETE CASCADE,
         source TEXT NOT NULL,
+        url TEXT,
         speech_s REAL NOT NULL,
         sample_rate INTEGER NOT NULL,
         encoder_id TEXT NOT NULL,
@@ -104,11 +107,11 @@ SCHEMA = (
 COLUMNS = {
     "meta": {"key", "value"},
     "speakers": {"id", "name", "gender", "party", "notes", "created"},
-    "clips": {"id", "speaker_id", "source", "speech_s", "sample_rate", "encoder_id", "embedding",
-              "audio"},
+    "clips": {"id", "speaker_id", "source", "url", "speech_s", "sample_rate", "encoder_id",
+              "embedding", "audio"},
     "staged": {"clip_id", "encoder_id", "speech_s", "embedding"},
 }
-READABLE_VERSIONS = (1, SCHEMA_VERSION)  # an exported file of either format can be imported
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)  # an exported file of any format can be imported
 DETAIL_FIELDS = ("gender", "party", "notes")
 _UNCHANGED: Any = object()
 
@@ -121,6 +124,15 @@ class SpeakerInfo:
     notes: str | None
     clips: int
     seconds: float  # of speech, summed over the clips
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """Where an enrolled clip came from: a file's name, or a web page's title and address."""
+
+    source: str
+    url: str | None
+    speech_s: float
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,7 @@ class _Clip:
     sample_rate: int
     embedding: np.ndarray
     audio: bytes
+    url: str | None = None  # the page it was fetched from, for a clip from a link
 
 
 @dataclass(frozen=True)
@@ -262,6 +275,18 @@ class Gallery:
         if not rows and name not in self:
             raise _not_enrolled(name)
         return [_decode_stored(audio, rate, f"{name}/{source}") for source, rate, audio in rows]
+
+    def clip_sources(self, name: str) -> list[ClipSource]:
+        """Where each of a speaker's clips came from, in the order they were enrolled, so that a
+        voice taken from the web can be traced back to its page."""
+        name = clean_name(name)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.source, c.url, c.speech_s FROM clips c JOIN speakers s "
+                "ON s.id = c.speaker_id WHERE s.name = ? ORDER BY c.id", (name,)).fetchall()
+        if not rows and name not in self:
+            raise _not_enrolled(name)
+        return [ClipSource(*row) for row in rows]
 
     # --- enrolment ----------------------------------------------------------------------------
     def enroll(self, name: str, clips: Sequence[ClipInput] | ClipInput, gender: str | None = None,
@@ -529,7 +554,7 @@ class Gallery:
 
     def _embed_inputs(self, clips: Sequence[ClipInput] | ClipInput) -> list[_Clip]:
         """Decode, check and embed every clip (raises before anything is written)."""
-        items = [clips] if isinstance(clips, str | Path | AudioClip) else list(clips)
+        items = [clips] if isinstance(clips, str | Path | AudioClip | FetchedAudio) else list(clips)
         if not items:
             raise SpeakerIDError("no clips given: enrolment needs at least one recording")
         result = []
@@ -537,8 +562,9 @@ class Gallery:
             clip = _as_clip(item)
             prepared = self.encoder.prepare(clip)
             audio, rate = _storable_audio(clip)
-            result.append(_Clip(clip.name or "clip", prepared.speech_s, rate,
-                                self.encoder.embed_prepared(prepared), audio))
+            source, url = (item.title, item.url) if isinstance(item, FetchedAudio) else (clip.name, None)
+            result.append(_Clip(source or "clip", prepared.speech_s, rate,
+                                self.encoder.embed_prepared(prepared), audio, url))
         return result
 
     def _embed(self, clip: ClipInput) -> tuple[np.ndarray, float]:
@@ -642,6 +668,8 @@ def _encoder_mismatch(stored_id: str, encoder_id: str) -> SpeakerIDError:
 
 # --- audio and vectors ------------------------------------------------------------------------
 def _as_clip(item: ClipInput) -> AudioClip:
+    if isinstance(item, FetchedAudio):
+        return item.clip
     return item if isinstance(item, AudioClip) else load_audio(item)
 
 
@@ -824,41 +852,47 @@ def _check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int]
     if stored_sql:
         raise SpeakerIDError(f"{label} is not a speakerid gallery (it holds a {stored_sql[0]}, "
                              f"{stored_sql[1]!r}; speakerid never creates one)")
-    _require_tables(conn, label, [table for table in COLUMNS if table != "staged"])
+    _require_tables(conn, label, ["meta"])
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version is None or not str(version[0]).isdigit():
         raise SpeakerIDError(f"{label} is not a speakerid gallery (no schema version)")
     if int(version[0]) not in versions:
         raise SpeakerIDError(f"{label} has gallery format {version[0]}; this speakerid reads format "
                              f"{SCHEMA_VERSION} (a newer version may have written it)")
-    if int(version[0]) > 1:
-        _require_tables(conn, label, ["staged"])
+    _require_tables(conn, label, ["speakers", "clips"] + (["staged"] if int(version[0]) > 1 else []),
+                    int(version[0]))
     return int(version[0])
 
 
-def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str]) -> None:
+def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str],
+                    version: int = SCHEMA_VERSION) -> None:
     for table in tables:
         found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        if not COLUMNS[table] <= found:
+        expected = COLUMNS[table] - ({"url"} if table == "clips" and version < URL_FORMAT else set())
+        if not expected <= found:
             raise SpeakerIDError(f"{label} is not a speakerid gallery (table {table!r} is missing "
                                  "or incomplete)")
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Format 1 to 2 inside one write (all or nothing): clips rebuilt with AUTOINCREMENT, as
-    SQLite's documentation says to change a table (new table, copy, drop, rename), and the staged
-    table added. The copy rewrites all stored audio once."""
-    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
-    if version == str(SCHEMA_VERSION):
+    """Older formats to this one inside one write (all or nothing). Format 1: clips rebuilt with
+    AUTOINCREMENT and the url column, as SQLite's documentation says to change a table (new table,
+    copy, drop, rename; this rewrites all stored audio once), and the staged table added. Format 2:
+    the url column added in place (after the audio: only a clip's source listing reads it)."""
+    version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    if version == SCHEMA_VERSION:
         return  # another process migrated it while we waited for the lock
-    clips, index, staged = SCHEMA[2:]
-    conn.execute(clips.replace("CREATE TABLE clips (", "CREATE TABLE clips_new (", 1))
-    conn.execute("INSERT INTO clips_new SELECT id, speaker_id, source, speech_s, sample_rate, "
-                 "encoder_id, embedding, audio FROM clips")
-    conn.execute("DROP TABLE clips")
-    conn.execute("ALTER TABLE clips_new RENAME TO clips")
-    conn.execute(index)
-    conn.execute(staged)
+    if version == 1:
+        clips, index, staged = SCHEMA[2:]
+        columns = "id, speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio"
+        conn.execute(clips.replace("CREATE TABLE clips (", "CREATE TABLE clips_new (", 1))
+        conn.execute(f"INSERT INTO clips_new ({columns}) SELECT {columns} FROM clips")
+        conn.execute("DROP TABLE clips")
+        conn.execute("ALTER TABLE clips_new RENAME TO clips")
+        conn.execute(index)
+        conn.execute(staged)
+    else:
+        conn.execute("ALTER TABLE clips ADD COLUMN url TEXT")
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
@@ -913,9 +947,9 @@ def _insert_clips(conn: sqlite3.Connection, speaker_id: int, clips: Iterable[_Cl
                         (speaker_id, clip.audio)).fetchone():
             continue  # this exact audio is already enrolled for the speaker
         conn.execute(
-            "INSERT INTO clips (speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (speaker_id, clip.source, float(clip.speech_s), clip.sample_rate, encoder_id,
+            "INSERT INTO clips (speaker_id, source, url, speech_s, sample_rate, encoder_id, embedding, "
+            "audio) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (speaker_id, clip.source, clip.url, float(clip.speech_s), clip.sample_rate, encoder_id,
              _blob(clip.embedding), clip.audio))
 
 
@@ -973,12 +1007,18 @@ def _stored_clips(conn: sqlite3.Connection, speaker_id: int,
     memory at a time)."""
     ids = [row[0] for row in conn.execute("SELECT id FROM clips WHERE speaker_id = ? ORDER BY id",
                                           (speaker_id,))]
+    url = _url_column(conn)
     for clip_id in ids:
-        source, speech_s, rate, embedding, audio = conn.execute(
-            "SELECT source, speech_s, sample_rate, embedding, audio FROM clips WHERE id = ?",
+        source, url_value, speech_s, rate, embedding, audio = conn.execute(
+            f"SELECT source, {url}, speech_s, sample_rate, embedding, audio FROM clips WHERE id = ?",
             (clip_id,)).fetchone()
         vector, speech_s = replaced.get(clip_id) or (_vector(embedding), speech_s)
-        yield _Clip(source, speech_s, rate, vector, audio)
+        yield _Clip(source, speech_s, rate, vector, audio, url_value)
+
+
+def _url_column(conn: sqlite3.Connection) -> str:
+    """What to select for a clip's address: the column, or NULL in a file from before it."""
+    return "url" if any(row[1] == "url" for row in conn.execute("PRAGMA table_info(clips)")) else "NULL"
 
 
 def _validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) -> None:
@@ -1015,12 +1055,14 @@ def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | Non
     from ours (id, dimension) of its size. A clip a re-enrolment refused keeps a vector from an
     earlier encoder: it is re-embedded on import like any other vector not from ours."""
     dims = set()
+    url = _url_column(conn)
     rows = conn.execute(
-        "SELECT c.id, s.name, c.source, c.speech_s, c.sample_rate, c.encoder_id, c.embedding, "
+        f"SELECT c.id, s.name, c.source, {url}, c.speech_s, c.sample_rate, c.encoder_id, c.embedding, "
         f"length(c.audio), substr(c.audio, 1, {FLAC_HEADER_BYTES}) "
         "FROM clips c LEFT JOIN speakers s ON s.id = c.speaker_id")
-    for clip_id, name, source, speech_s, rate, clip_encoder, embedding, size, head in rows:
+    for clip_id, name, source, url_value, speech_s, rate, clip_encoder, embedding, size, head in rows:
         problem = (_clip_problem(name, source, speech_s, rate, clip_encoder, encoder_id)
+                   or _url_problem(url_value)
                    or _vector_problem(embedding, ours[1] if clip_encoder == ours[0] else None)
                    or _audio_problem(size, head, rate))
         if problem:
@@ -1029,6 +1071,13 @@ def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | Non
             dims.add(len(embedding))
     if len(dims) > 1:
         raise SpeakerIDError(f"{label} is damaged: its embeddings have different sizes")
+
+
+def _url_problem(url: Any) -> str | None:
+    """Why a stored web address cannot be trusted (a page link would show it), or None."""
+    if url is None or (isinstance(url, str) and len(url) <= MAX_TEXT_CHARS and is_link(url)):
+        return None
+    return "invalid web address"
 
 
 def _clip_problem(name: Any, source: Any, speech_s: Any, rate: Any, clip_encoder: Any,

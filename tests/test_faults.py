@@ -273,9 +273,9 @@ module.Gallery(sys.argv[1], NumpyEncoder())
 
 
 def test_kill_inside_the_format_migration_leaves_format_1_whole(tmp_path, enrolled):
-    from test_gallery import format_1_copy
+    from test_gallery import older_copy
 
-    path = format_1_copy(enrolled.path, tmp_path / "format1.sqlite")
+    path = older_copy(enrolled.path, tmp_path / "format1.sqlite", 1)
     with closing(sqlite3.connect(path)) as conn:
         before = conn.execute("SELECT * FROM clips ORDER BY id").fetchall()
     child = start(HANG_INSIDE_MIGRATION, path)
@@ -286,7 +286,7 @@ def test_kill_inside_the_format_migration_leaves_format_1_whole(tmp_path, enroll
         assert conn.execute("SELECT * FROM clips ORDER BY id").fetchall() == before
     assert len(gallery_names(path)) == SPEAKERS  # opened (and migrated) whole
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
 
 
 # --- model activation ------------------------------------------------------------------------------

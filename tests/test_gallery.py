@@ -17,7 +17,8 @@ from synthetic import synth_voice, write_wav
 
 from speakerid import SpeakerIDError
 from speakerid.audio import AudioClip, from_array
-from speakerid.gallery import SCHEMA, Gallery
+from speakerid.fetch import FetchedAudio
+from speakerid.gallery import SCHEMA, ClipSource, Gallery
 
 RATE = 16000
 ODD_NAMES = ["AC/DC", "O'Brien \"the voice\"", "Zoë 🎤 Ünïcödé", "'; DROP TABLE speakers;--",
@@ -299,21 +300,28 @@ def test_clip_ids_are_never_reused(gallery):
     assert min(clip_ids(gallery.path) - before) > max(before)
 
 
-def format_1_copy(source: Path, target: Path) -> Path:
-    """The gallery as format 1 stored it: clip ids without AUTOINCREMENT, no staged table."""
+CLIP_COLUMNS_BEFORE_URL = "id, speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio"
+
+
+def older_copy(source: Path, target: Path, version: int) -> Path:
+    """The gallery as an older format stored it: no url column (format 2); also clip ids without
+    AUTOINCREMENT and no staged table (format 1)."""
     with closing(sqlite3.connect(target)) as conn:
-        for statement in SCHEMA[:4]:
-            conn.execute(statement.replace(" AUTOINCREMENT", ""))
+        for statement in SCHEMA[:4] if version == 1 else SCHEMA:
+            conn.execute(statement.replace(" AUTOINCREMENT", "" if version == 1 else " AUTOINCREMENT")
+                         .replace("        url TEXT,\n", ""))
         conn.execute("ATTACH DATABASE ? AS source", (str(source),))
-        for table in ("meta", "speakers", "clips"):
+        for table in ("meta", "speakers"):
             conn.execute(f"INSERT INTO {table} SELECT * FROM source.{table}")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.execute(f"INSERT INTO clips ({CLIP_COLUMNS_BEFORE_URL}) "
+                     f"SELECT {CLIP_COLUMNS_BEFORE_URL} FROM source.clips")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
         conn.commit()
     return target
 
 
 def test_a_format_1_gallery_is_migrated_whole_and_imported_as_it_is(tmp_path, three, untrained_encoder):
-    old = format_1_copy(three.export(tmp_path / "export.sqlite"), tmp_path / "format1.sqlite")
+    old = older_copy(three.export(tmp_path / "export.sqlite"), tmp_path / "format1.sqlite", 1)
     with Gallery(tmp_path / "fresh.sqlite", untrained_encoder) as fresh:  # read without migrating
         fresh.import_(old)
         assert fresh.speakers() == three.speakers()
@@ -326,7 +334,31 @@ def test_a_format_1_gallery_is_migrated_whole_and_imported_as_it_is(tmp_path, th
     assert min(clip_ids(old) - ids) > max(ids)  # never reused once migrated
     with closing(sqlite3.connect(old)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+
+
+def test_a_clip_from_a_link_keeps_its_page_title_and_address(tmp_path, gallery, untrained_encoder):
+    page = FetchedAudio(clip(0, 6.0, seed=3), "Press conference, 30 November",
+                        "https://example.org/watch?v=1")
+    gallery.enroll("speaker 0", [clip(0), page])
+    assert [(s.source, s.url) for s in gallery.clip_sources("speaker 0")] == [
+        ("spk0_0.wav", None), ("Press conference, 30 November", "https://example.org/watch?v=1")]
+    with Gallery(tmp_path / "copy.sqlite", untrained_encoder) as copy:  # kept through export/import
+        copy.import_(gallery.export(tmp_path / "export.sqlite"))
+        assert copy.clip_sources("speaker 0") == gallery.clip_sources("speaker 0")
+
+
+def test_a_format_2_gallery_gets_the_url_column_in_place(tmp_path, three, untrained_encoder):
+    old = older_copy(three.export(tmp_path / "export.sqlite"), tmp_path / "format2.sqlite", 2)
+    ids = clip_ids(old)
+    with Gallery(old, untrained_encoder) as migrated:
+        assert migrated.speakers() == three.speakers() and clip_ids(old) == ids
+        assert [s.url for s in migrated.clip_sources("speaker 1")] == [None, None]
+        migrated.enroll("speaker 1", [FetchedAudio(clip(1, 6.0, seed=4), "Debate", "http://tv.example/1")])
+        assert migrated.clip_sources("speaker 1")[-1] == ClipSource("Debate", "http://tv.example/1",
+                                                                   pytest.approx(6.0, abs=1.0))
+    with closing(sqlite3.connect(old)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
 
 
 def test_import_folder_both_layouts(tmp_path, gallery):

@@ -1,0 +1,140 @@
+"""Identify many clips in one go (files, folders, links, uploads) and write one report row each.
+
+A newsroom gets recordings by the folder; a batch must run unattended, so a clip that fails is
+recorded with its reason and the batch goes on. The CLI's ``identify`` and the Identify page's
+several-uploads table both run :func:`identify_batch` and write :func:`write_report`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import SpeakerIDError
+from .fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits
+from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
+from .timeline import TIMELINE_MIN_DURATION_S, Timeline, identify_timeline
+
+if TYPE_CHECKING:
+    from .gallery import Gallery, Identification
+
+log = logging.getLogger(__name__)
+
+REPORT_FORMATS = (".csv", ".json")
+REPORT_COLUMNS = ("input", "title", "verdict", "speaker", "score", "probability", "speech_s",
+                  "duration_s", "error", "segments")
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """One input's outcome: its identification, or the reason it failed (``error``)."""
+
+    input: str
+    identification: Identification | None = None
+    title: str | None = None  # the page's title, for a link
+    speech_s: float | None = None
+    duration_s: float | None = None
+    timeline: Timeline | None = None  # for clips long enough to have one, when asked for
+    error: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The report's row: verdict in words, the best match's score and probability, and the
+        timeline's segments (start, end, speaker, score, probability) for long clips."""
+        found = self.identification
+        best = found.best if found is not None else None
+        if self.error is not None:
+            verdict = "error"
+        elif best is None:
+            verdict = "empty gallery"
+        else:
+            verdict = found.speaker or "unknown speaker"
+        return {"input": self.input, "title": self.title, "verdict": verdict,
+                "speaker": found.speaker if found is not None else None,
+                "score": round(best.score, 4) if best else None,
+                "probability": round(best.probability, 4) if best else None,
+                "speech_s": _rounded(self.speech_s), "duration_s": _rounded(self.duration_s),
+                "error": self.error,
+                "segments": None if self.timeline is None else [
+                    {"start_s": round(s.start_s, 2), "end_s": round(s.end_s, 2), "speaker": s.speaker,
+                     "score": round(s.score, 4), "probability": round(s.probability, 4)}
+                    for s in self.timeline.segments]}
+
+
+def check_report_path(path: str | Path) -> Path:
+    """Refuse a report name whose format is unknown, before hours of work are spent."""
+    path = Path(path)
+    if path.suffix.lower() not in REPORT_FORMATS:
+        raise SpeakerIDError(f"{path.name}: the report must end in .csv or .json")
+    if not path.parent.is_dir():
+        raise SpeakerIDError(f"{path.parent}: no such folder for the report")
+    return path
+
+
+def identify_batch(inputs: Sequence[Input], gallery: Gallery, top_k: int = 5, span: Span = WHOLE,
+                   limits: FetchLimits = DEFAULT_LIMITS, timeline: bool = True,
+                   progress: Progress | None = None,
+                   download_progress: DownloadProgress | None = None) -> Iterator[ClipResult]:
+    """Identify every input (folders expanded) in order, yielding each result as it is ready;
+    ``progress(done, total)`` after each. With ``timeline``, clips long enough also get who
+    speaks when."""
+    items = expand(inputs)
+    for done, item in enumerate(items, start=1):
+        yield _identify_one(item, gallery, top_k, span, limits, timeline, download_progress)
+        if progress is not None:
+            progress(done, len(items))
+
+
+def report_bytes(results: Sequence[ClipResult], suffix: str) -> bytes:
+    """The report in the format named by ``suffix`` (.csv: segments as a JSON text column)."""
+    rows = [result.row() for result in results]
+    if suffix.lower() == ".json":
+        return (json.dumps(rows, indent=2, ensure_ascii=False) + "\n").encode()
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=REPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        segments = row["segments"]
+        writer.writerow({**row, "segments": "" if segments is None else json.dumps(segments)})
+    return text.getvalue().encode()
+
+
+def write_report(results: Sequence[ClipResult], path: str | Path) -> Path:
+    """Write the report to ``path`` (.csv or .json); written whole, so a reader never sees half."""
+    path = check_report_path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(report_bytes(results, path.suffix))
+    partial.replace(path)
+    return path
+
+
+def _identify_one(item: Input, gallery: Gallery, top_k: int, span: Span, limits: FetchLimits,
+                  with_timeline: bool, download_progress: DownloadProgress | None) -> ClipResult:
+    name = label(item)
+    try:
+        loaded = load_input(item, span, limits, download_progress)
+        clip = audio_of(loaded)
+        title = loaded.title if isinstance(loaded, FetchedAudio) else None
+        encoder = gallery.encoder
+        prepared = encoder.prepare(clip)
+        found = gallery.identify_embedding(encoder.embed_prepared(prepared), top_k, prepared.speech_s)
+        timeline = None
+        if with_timeline and found.best is not None and clip.duration_s >= TIMELINE_MIN_DURATION_S:
+            timeline = identify_timeline(prepared, encoder, gallery, original_duration_s=clip.duration_s)
+        return ClipResult(name, found, title, prepared.speech_s, clip.duration_s, timeline)
+    except SpeakerIDError as exc:
+        return ClipResult(name, error=str(exc))
+    except Exception as exc:  # a bug must not lose the rest of an unattended batch
+        log.exception("identifying %s failed", name)
+        return ClipResult(name, error=f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
