@@ -20,6 +20,7 @@ from .errors import SpeakerIDError
 from .fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits
 from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
 from .timeline import TIMELINE_MIN_DURATION_S, Timeline, identify_timeline
+from .voices import find_voices
 
 if TYPE_CHECKING:
     from .gallery import Gallery, Identification
@@ -63,6 +64,7 @@ class ClipResult:
                 "error": self.error,
                 "segments": None if self.timeline is None else [
                     {"start_s": round(s.start_s, 2), "end_s": round(s.end_s, 2), "speaker": s.speaker,
+                     "voice": s.voice,
                      "score": round(s.score, 4), "probability": round(s.probability, 4)}
                     for s in self.timeline.segments]}
 
@@ -126,7 +128,8 @@ def _identify_one(item: Input, gallery: Gallery, top_k: int, span: Span, limits:
         found = gallery.identify_embedding(encoder.embed_prepared(prepared), top_k, prepared.speech_s)
         timeline = None
         if with_timeline and found.best is not None and clip.duration_s >= TIMELINE_MIN_DURATION_S:
-            timeline = identify_timeline(prepared, encoder, gallery, original_duration_s=clip.duration_s)
+            timeline = find_voices(identify_timeline(prepared, encoder, gallery,
+                                                     original_duration_s=clip.duration_s), gallery)
         return ClipResult(name, found, title, prepared.speech_s, clip.duration_s, timeline)
     except SpeakerIDError as exc:
         return ClipResult(name, error=str(exc))

@@ -71,7 +71,7 @@ def test_a_batch_of_files_folders_and_links_gives_one_row_each(tmp_path, enrolle
     assert "could not be fetched" in rows[site.url("gone.wav")]["error"]
     segments = json.loads(rows[str(clips / "day2" / "debate.wav")]["segments"])
     assert segments and segments[-1]["end_s"] <= 24.0 + 1e-6
-    assert {"start_s", "end_s", "speaker", "score", "probability"} == set(segments[0])
+    assert {"start_s", "end_s", "speaker", "voice", "score", "probability"} == set(segments[0])
     assert rows[str(clips / "ann_again.wav")]["segments"] == ""  # short: no timeline
 
     assert main(["identify", *enrolled, str(clips), "--report", str(tmp_path / "out.json")]) == 0
