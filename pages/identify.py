@@ -15,6 +15,8 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, verdict
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
+ui.ensure_app_frame()
+
 if TYPE_CHECKING:
     from speakerid.gallery import Identification
 

@@ -16,6 +16,8 @@ from speakerid.archive import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
 
+ui.ensure_app_frame()
+
 GENDERS = ["", "female", "male", "other"]
 
 st.title("Gallery")
