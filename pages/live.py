@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit_webrtc import AudioSinkTrack, WebRtcMode, webrtc_streamer
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, plots
+from speakerid import SpeakerIDError
 from speakerid.live import BUFFER_S, HOP_S, LiveIdentifier
 
 ui.ensure_app_frame()
@@ -38,6 +38,7 @@ if identifier is None or st.session_state.get("live_model") != model_key:
     if identifier is not None:
         identifier.stop()
     identifier = LiveIdentifier(encoder, gallery)
+    identifier.warm_up()  # while the page is read and the microphone connects
     st.session_state["live_identifier"] = identifier
     st.session_state["live_model"] = model_key
     # one sink per identifier, kept across reruns: streamlit-webrtc attaches each new stream to it
@@ -106,15 +107,13 @@ def current_speaker() -> None:
                        help="Seconds of audio heard when the speaker was last identified")
 
 
-@st.fragment(run_every=2 * HOP_S if playing else None)
-def score_history() -> None:
-    """The scores over time: a figure, so redrawn less often than the numbers above."""
     history = [r for r in identifier.history if r.identification is not None and r.identification.best]
-    if len(history) >= 2:
-        ui.show(plots.live_history([r.at_s for r in history],
-                                   [r.identification.best.score for r in history],
-                                   history[-1].identification.threshold, [r.speaker for r in history]))
+    if len(history) >= 2:  # drawn by the browser: a figure drawn here every second would slow the stream
+        st.caption("Best score over time, against the threshold")
+        st.line_chart({"seconds": [r.at_s for r in history],
+                       "best score": [r.identification.best.score for r in history],
+                       "threshold": [r.identification.threshold for r in history]},
+                      x="seconds", y=["best score", "threshold"], height=180)
 
 
 current_speaker()
-score_history()

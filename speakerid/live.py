@@ -196,6 +196,23 @@ class LiveIdentifier:
             self.history.clear()
             self.started = time.monotonic()
 
+    def warm_up(self) -> threading.Thread:
+        """Run the encoder once on silence of two lengths, on a thread, before the stream starts.
+
+        The first calls trace the network for the shapes that live updates use: seconds of pure
+        Python that, during a stream, would hold the interpreter while frames arrive."""
+        features = self.encoder.pipeline.features
+        frames_per_s = self.rate / features.hop_length
+
+        def run() -> None:
+            for seconds in (self.min_speech_s, self.buffer_s):
+                self.encoder.embed_windows(np.zeros((1, int(seconds * frames_per_s), features.n_mels),
+                                                    np.float32))
+
+        thread = threading.Thread(target=run, name="speakerid-live-warm-up", daemon=True)
+        thread.start()
+        return thread
+
     # --- the worker ---------------------------------------------------------------------------
     def start(self) -> None:
         """Ingest and identify on two worker threads (if not running already) until :meth:`stop`,

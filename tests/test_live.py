@@ -164,6 +164,7 @@ def test_the_worker_keeps_up_with_frames_and_names_the_speaker(untrained_encoder
     gallery.enroll("Maya", from_array(voice, 48000, "maya.wav"))
     live = LiveIdentifier(untrained_encoder, gallery, hop_s=1.5)
     live.idle_stop_s = 0.5
+    live.warm_up().join()
     live.start()
     live.start()  # already running: nothing more
     for frame in av_frames(voice, 48000):
