@@ -38,8 +38,8 @@ BUFFER_S = 6.0
 HOP_S = 1.5
 MIN_SPEECH_S = 1.5
 HISTORY = 120
-TICK_S = 0.25  # how often the worker takes the queued frames
-IDLE_STOP_S = 5.0  # the worker ends after this long without a frame (the browser left)
+TICK_S = 0.25  # how often the workers take the queued frames and check whether an update is due
+IDLE_STOP_S = 5.0  # the workers end after this long without a frame (the browser left)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ class LiveIdentifier:
         self._ingesting = threading.Lock()  # one ingest at a time keeps the frames in order
         self.idle_stop_s = IDLE_STOP_S
         self.latest: LiveResult | None = None
-        self.problem: str | None = None  # why the worker's last identification failed
+        self.problem: str | None = None  # why the workers' last identification failed
         self.history: deque[LiveResult] = deque(maxlen=HISTORY)
         self.started = time.monotonic()
 
@@ -213,7 +213,7 @@ class LiveIdentifier:
         thread.start()
         return thread
 
-    # --- the worker ---------------------------------------------------------------------------
+    # --- the workers --------------------------------------------------------------------------
     def start(self) -> None:
         """Ingest and identify on two worker threads (if not running already) until :meth:`stop`,
         or until no frame has come for ``idle_stop_s`` seconds (a browser that left sends none).
