@@ -1,4 +1,5 @@
-"""Shared pieces of the Streamlit pages: cached model and gallery, friendly errors, small widgets.
+"""Shared pieces of the Streamlit pages: the frame around them (navigation, sidebar), cached model
+and gallery, friendly errors, small widgets.
 
 Presentation only: everything computed comes from the ``speakerid`` package. Nothing here imports
 TensorFlow: it is imported in a background thread, so the first page draws in about the time of
