@@ -1,41 +1,14 @@
 """speakerid app: `streamlit run app.py` (or `make run`).
 
-Identify (home), Gallery, Live and Train pages; all the work is done by the speakerid package.
-
-The pages live in ``app_pages/``, one file each, routed by ``st.navigation`` below. Not in
-``pages/``: Streamlit 1.67 runs a ``pages/`` folder in its legacy multipage mode until this
-script has called ``st.navigation`` once, so a first request for ``/gallery`` after a restart
-would run the page without this script (no navigation, no sidebar, and streamlit-webrtc
-imported after TensorFlow, which crashes the server).
+Identify (home), Gallery, Live and Train pages, one file each in ``pages/``, routed by
+``st.navigation`` (in ``speakerid_ui.app_frame``); all the work is done by the speakerid package.
+Each page first calls ``speakerid_ui.ensure_app_frame``: Streamlit 1.67 runs a page asked for by
+URL as a fresh server's first request straight from ``pages/``, without this script.
 """
-
-from pathlib import Path
-
-import streamlit as st
-
-# streamlit-webrtc (the Live page) must be imported before TensorFlow: its SRTP library crashes the
-# process when it initialises after TensorFlow has loaded.
-import streamlit_webrtc  # noqa: F401, I001
 
 import speakerid_ui as ui
 import streamlit_fixes
 
 streamlit_fixes.keep_upload_urls_across_reruns()
 
-# A local image: Streamlit fetches a material-icon favicon from fonts.gstatic.com, which a newsroom
-# offline (or behind a strict proxy) cannot reach.
-ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
-st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
-
-pages = [
-    st.Page(ui.PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
-    st.Page(ui.PAGES["gallery"], title="Gallery", icon=":material/groups:"),
-    st.Page(ui.PAGES["live"], title="Live", icon=":material/mic:"),
-    st.Page(ui.PAGES["train"], title="Train", icon=":material/model_training:"),
-]
-page = st.navigation(pages)
-with st.sidebar:
-    st.markdown("### :material/record_voice_over: Speaker ID")
-    st.caption("Who is speaking in this clip?")
-ui.sidebar_status()
-page.run()
+ui.run_page(ui.app_frame())

@@ -1,4 +1,5 @@
-"""Shared pieces of the Streamlit pages: cached model and gallery, friendly errors, small widgets.
+"""Shared pieces of the Streamlit pages: the frame around them (navigation, sidebar), cached model
+and gallery, friendly errors, small widgets.
 
 Presentation only: everything computed comes from the ``speakerid`` package. Nothing here imports
 TensorFlow: it is imported in a background thread, so the first page draws in about the time of
@@ -8,13 +9,20 @@ any Streamlit page, and pages wait for the model only where they use it.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
+import json
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import streamlit as st
+
+# streamlit-webrtc (the Live page) must be imported before TensorFlow: its SRTP library crashes the
+# process when it initialises after TensorFlow has loaded. Every page imports this module first.
+import streamlit_webrtc  # noqa: F401, I001
 
 from speakerid import SpeakerIDError, paths
 from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes
@@ -22,17 +30,67 @@ from speakerid.gallery import Gallery, SpeakerInfo
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from streamlit.navigation.page import StreamlitPage
 
     from speakerid.encoder import Encoder
     from speakerid.fetch import FetchedAudio
 
 AUDIO_TYPES = sorted({ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS})
 PAGES = {
-    "identify": "app_pages/identify.py",
-    "gallery": "app_pages/gallery.py",
-    "live": "app_pages/live.py",
-    "train": "app_pages/train.py",
+    "identify": "pages/identify.py",
+    "gallery": "pages/gallery.py",
+    "live": "pages/live.py",
+    "train": "pages/train.py",
 }
+
+
+# --- the frame around every page -----------------------------------------------------------------
+# A local image: Streamlit fetches a material-icon favicon from fonts.gstatic.com, which a newsroom
+# offline (or behind a strict proxy) cannot reach.
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+_this_run = threading.local()  # a script run stays on one thread: whether app.py is running it
+
+
+def app_frame() -> StreamlitPage:
+    """What app.py draws around every page (settings, navigation, sidebar); returns the page the
+    URL asks for, to run with :func:`run_page`."""
+    st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
+    page = st.navigation([
+        st.Page(PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
+        st.Page(PAGES["gallery"], title="Gallery", icon=":material/groups:"),
+        st.Page(PAGES["live"], title="Live", icon=":material/mic:"),
+        st.Page(PAGES["train"], title="Train", icon=":material/model_training:"),
+    ])
+    with st.sidebar:
+        st.markdown("### :material/record_voice_over: Speaker ID")
+        st.caption("Who is speaking in this clip?")
+    sidebar_status()
+    return page
+
+
+def run_page(page: StreamlitPage) -> None:
+    """Run the page app.py's navigation chose (what :func:`ensure_app_frame` checks for)."""
+    _this_run.through_app = True
+    try:
+        page.run()
+    finally:
+        _this_run.through_app = False
+
+
+def ensure_app_frame() -> None:
+    """Called first by every page: run it inside the app's frame, whatever the first request was.
+
+    With a top-level ``pages/`` folder, Streamlit 1.67 starts in its legacy multipage mode: until
+    app.py has called ``st.navigation`` once, a page asked for by URL (``/live`` as the first
+    request to a fresh server) runs straight from ``pages/``, without app.py; Streamlit's AppTest
+    starts every run so. Such a run draws the frame, runs the page app.py's navigation picks, as
+    app.py would, and stops there. The navigation ends legacy mode for the whole server. Not a
+    rerun: that would lose a button click made in this run; and the page's widgets keep the ids
+    they have when app.py runs it.
+    """
+    if not getattr(_this_run, "through_app", False):
+        run_page(app_frame())
+        st.stop()
 
 
 # --- model and gallery, loaded once per process ------------------------------------------------
@@ -46,6 +104,18 @@ def model_location() -> tuple[str, float]:
 
 def _import_model_code() -> None:
     import speakerid.encoder  # noqa: F401 (TensorFlow and Keras: most of the time a model takes to load)
+
+    _freeze_garbage_collection()
+
+
+def _freeze_garbage_collection() -> None:
+    """Keep what is loaded now (libraries, model) out of every later garbage collection.
+
+    After every script run, fragments included, Streamlit runs a full collection and Keras's
+    ``clear_session`` another; with TensorFlow loaded each scans millions of objects (about 0.45 s
+    each on a busy 2-core machine), twice a second on the Live page, holding the interpreter while
+    audio frames arrive. Frozen, a collection sees only what the pages made since (under 15 ms)."""
+    gc.freeze()
 
 
 @functools.cache
@@ -67,7 +137,9 @@ def model_code_loaded() -> bool:
 def _load_encoder(folder: str, stamp: float) -> Encoder:
     from speakerid import Encoder
 
-    return Encoder.load(folder)
+    encoder = Encoder.load(folder)
+    _freeze_garbage_collection()
+    return encoder
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -297,6 +369,30 @@ def _model_summary() -> None:
                + (f" · {calibration.false_accept_rate:.0%} false accepts"
                   if calibration.false_accept_rate is not None else "")
                + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))
+
+
+# --- Live over networks -------------------------------------------------------------------------
+ICE_SERVERS_ENV = "SPEAKERID_ICE_SERVERS"
+
+
+def ice_servers() -> list[dict]:
+    """The STUN/TURN servers for the Live page's WebRTC connection, from ``SPEAKERID_ICE_SERVERS``
+    (a JSON list of RTCIceServer objects: ``[{"urls": "turn:host:3478", "username": ...,
+    "credential": ...}]``); none by default, enough when the browser and the app share a machine
+    or a network without NAT between them."""
+    text = os.environ.get(ICE_SERVERS_ENV, "").strip()
+    if not text:
+        return []
+    try:
+        servers = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpeakerIDError(f"{ICE_SERVERS_ENV} is not valid JSON ({exc.msg} at character {exc.pos})"
+                             ) from None
+    if not isinstance(servers, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("urls"), str | list) for s in servers):
+        raise SpeakerIDError(f'{ICE_SERVERS_ENV} must be a JSON list of servers like '
+                             f'[{{"urls": "stun:stun.example.org:3478"}}]')
+    return servers
 
 
 # --- messages that survive a rerun ----------------------------------------------------------------

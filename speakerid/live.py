@@ -3,12 +3,18 @@
 :class:`LiveIdentifier` keeps the last ``buffer_s`` seconds of audio, resampled to the encoder's
 rate, and identifies the speaker in it every ``hop_s`` seconds of new audio when enough speech is
 present. Audio arrives in frames of any rate, channel count and sample type (WebRTC delivers
-48 kHz int16 frames of 20 ms, interleaved or planar); :meth:`LiveIdentifier.push` is cheap and
-thread-safe, so a media thread can feed it while another thread calls :meth:`LiveIdentifier.update`.
+48 kHz int16 frames of 20 ms, interleaved or planar).
+
+Keeping up with a live stream: the media thread only queues each frame
+(:meth:`LiveIdentifier.push_frame`, a deque append). Two worker threads (:meth:`LiveIdentifier.start`)
+do the rest: one takes the queued frames in batches a few times a second and converts and resamples
+each batch at once, so the buffer and the level follow the stream even while the other identifies,
+at most once per hop. No frame is dropped when identification is slow.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -32,6 +38,10 @@ BUFFER_S = 6.0
 HOP_S = 1.5
 MIN_SPEECH_S = 1.5
 HISTORY = 120
+TICK_S = 0.25  # how often the workers take the queued frames and check whether an update is due
+IDLE_STOP_S = 5.0  # the workers end after this long without a frame (the browser left)
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,14 @@ class LiveIdentifier:
         self._stream_rate: int | None = None
         self._lock = threading.Lock()
         self._busy = threading.Lock()
+        self._frames: deque[Any] = deque()  # av.AudioFrame-like, queued by the media thread
+        self._last_frame = time.monotonic()
+        self._workers: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._ingesting = threading.Lock()  # one ingest at a time keeps the frames in order
+        self.idle_stop_s = IDLE_STOP_S
         self.latest: LiveResult | None = None
+        self.problem: str | None = None  # why the workers' last identification failed
         self.history: deque[LiveResult] = deque(maxlen=HISTORY)
         self.started = time.monotonic()
 
@@ -128,14 +145,34 @@ class LiveIdentifier:
             self._append(block)
 
     def push_frame(self, frame: Any) -> None:
-        """Add an ``av.AudioFrame`` (what streamlit-webrtc's audio callback receives)."""
-        channels = len(frame.layout.channels)
-        planar = bool(frame.format.is_planar)
-        array = frame.to_ndarray()
+        """Queue an ``av.AudioFrame`` (what a WebRTC audio sink receives); :meth:`ingest` reads it.
+
+        Called on the media thread for every 20 ms frame, so it does nothing else."""
+        self._frames.append(frame)
+        self._last_frame = time.monotonic()
+
+    def ingest(self) -> int:
+        """Add the queued frames to the buffer, each run of frames of one format as one block;
+        how many frames were taken."""
+        with self._ingesting:
+            taken = []
+            while self._frames:
+                taken.append(self._frames.popleft())
+            start = 0
+            for end in range(1, len(taken) + 1):
+                if end == len(taken) or _frame_format(taken[end]) != _frame_format(taken[start]):
+                    self._push_frames(taken[start:end])
+                    start = end
+            return len(taken)
+
+    def _push_frames(self, frames: list[Any]) -> None:
+        """Frames of one format (rate, channels, layout) as one block."""
+        rate, channels, planar, _ = _frame_format(frames[0])
+        block = np.concatenate([frame.to_ndarray() for frame in frames], axis=1)
         if planar:
-            self.push(array, int(frame.sample_rate), channels, layout="planar")
+            self.push(block, rate, channels, layout="planar")
         else:
-            self.push(array.reshape(-1), int(frame.sample_rate), channels)
+            self.push(block.reshape(-1), rate, channels)
 
     def _append(self, block: np.ndarray) -> None:
         if len(block) == 0:  # the resampler holds back its first few milliseconds
@@ -151,12 +188,70 @@ class LiveIdentifier:
 
     def reset(self) -> None:
         with self._lock:
+            self._frames.clear()
             self._ring[:] = 0
             self._filled = self._received = self._last_update = 0
             self._stream, self._stream_rate = None, None
             self.latest = None
             self.history.clear()
             self.started = time.monotonic()
+
+    def warm_up(self) -> threading.Thread:
+        """Run the encoder once on silence of two lengths, on a thread, before the stream starts.
+
+        The first calls trace the network for the shapes that live updates use: seconds of pure
+        Python that, during a stream, would hold the interpreter while frames arrive."""
+        features = self.encoder.pipeline.features
+        frames_per_s = self.rate / features.hop_length
+
+        def run() -> None:
+            for seconds in (self.min_speech_s, self.buffer_s):
+                self.encoder.embed_windows(np.zeros((1, int(seconds * frames_per_s), features.n_mels),
+                                                    np.float32))
+
+        thread = threading.Thread(target=run, name="speakerid-live-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    # --- the workers --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Ingest and identify on two worker threads (if not running already) until :meth:`stop`,
+        or until no frame has come for ``idle_stop_s`` seconds (a browser that left sends none).
+        Apart, so that the buffer and the level keep up while an identification runs."""
+        with self._lock:
+            if self.running:
+                return
+            self._stop.clear()
+            self._last_frame = time.monotonic()
+            self._workers = [threading.Thread(target=loop, name=f"speakerid-live-{loop.__name__}",
+                                              daemon=True)
+                             for loop in (self._ingest_loop, self._identify_loop)]
+            for worker in self._workers:
+                worker.start()
+
+    def stop(self) -> None:
+        """End the workers (an identification in progress finishes first)."""
+        self._stop.set()
+
+    @property
+    def running(self) -> bool:
+        return any(worker.is_alive() for worker in self._workers)
+
+    def _ingest_loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            if not self.ingest() and time.monotonic() - self._last_frame > self.idle_stop_s:
+                self._stop.set()
+
+    def _identify_loop(self) -> None:
+        while not self._stop.wait(TICK_S):
+            try:
+                self.update()
+                self.problem = None
+            except SpeakerIDError as exc:
+                self.problem = str(exc)
+            except Exception:  # a bug must not end the stream silently: logged, and said on the page
+                _LOGGER.exception("live identification failed")
+                self.problem = "live identification failed (the details are in the server's log)"
 
     # --- state --------------------------------------------------------------------------------
     @property
@@ -185,7 +280,10 @@ class LiveIdentifier:
 
     # --- identification -----------------------------------------------------------------------
     def update(self, force: bool = False) -> LiveResult | None:
-        """Identify the buffer when due (or when ``force``); None when not due or already running."""
+        """Identify the buffer when due (or when ``force``); None when not due or already running.
+
+        Queued frames are ingested first."""
+        self.ingest()
         if not (force or self.due()) or self._filled == 0:
             return None
         if not self._busy.acquire(blocking=False):
@@ -223,3 +321,9 @@ class LiveIdentifier:
         else:
             message = f"{best.name} (score {best.score:.2f}, {best.probability:.0%})"
         return LiveResult(at_s, speech, level, found, message, time.perf_counter() - started)
+
+
+def _frame_format(frame: Any) -> tuple[int, int, bool, str]:
+    """(sample rate, channels, planar, sample type) of an ``av.AudioFrame``."""
+    return (int(frame.sample_rate), len(frame.layout.channels), bool(frame.format.is_planar),
+            frame.format.name)

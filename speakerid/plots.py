@@ -258,19 +258,3 @@ def precision_recall(points: Sequence[dict[str, float]], threshold: float | None
         ax.legend(fontsize=8, frameon=False, loc="lower left")
     ax.set_title("precision / recall vs threshold (held-out speakers)", fontsize=10, loc="left")
     return fig
-
-
-def live_history(times: Sequence[float], scores: Sequence[float], threshold: float,
-                 labels: Sequence[str | None]) -> Figure:
-    """The best score over the last seconds of a live session, coloured by the speaker found."""
-    colors = speaker_colors(labels)
-    fig, axes = _figure(9, 1.8)
-    ax = axes[0, 0]
-    if times:
-        ax.plot(times, scores, color=MUTED, linewidth=1)
-        ax.scatter(times, scores, c=[colors[label] for label in labels], s=18, zorder=3)
-    ax.axhline(threshold, color=INK, linestyle="--", linewidth=1)
-    ax.set_xlabel("seconds since start", fontsize=8)
-    ax.set_ylabel("best score", fontsize=8)
-    ax.grid(color=MUTED, alpha=0.2)
-    return fig

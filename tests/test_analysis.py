@@ -109,7 +109,6 @@ def test_every_figure_renders(untrained_encoder):
         plots.training_curves([{"epoch": 1, "loss": 2.0}]),
         plots.precision_recall([{"threshold": t, "precision": t, "recall": 1 - t}
                                 for t in np.linspace(0, 1, 5)], threshold=0.5),
-        plots.live_history([1.5, 3.0], [0.4, 0.8], 0.5, [None, "A"]),
     ]
     for fig in figures:
         assert png(fig).startswith(b"\x89PNG")

@@ -98,7 +98,7 @@ def open_app(page: str | None = None) -> AppTest:
     if not model_loaded():
         at.run()
     if page is not None:
-        at.switch_page(f"app_pages/{page}.py").run()
+        at.switch_page(f"pages/{page}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -255,10 +255,10 @@ def test_without_a_model_every_page_explains_what_to_do(tmp_path, monkeypatch):
     at = open_app()
     assert "No speaker model is installed yet" in texts(at)
     for page in ("gallery", "live"):
-        at.switch_page(f"app_pages/{page}.py")
+        at.switch_page(f"pages/{page}.py")
         rerun(at)
         assert "No speaker model is installed yet" in texts(at)
-    at.switch_page("app_pages/train.py")
+    at.switch_page("pages/train.py")
     rerun(at)
     assert at.title[0].value == "Train a model" and "No training runs yet" in texts(at)
 
@@ -588,7 +588,7 @@ def test_a_finished_run_reports_and_becomes_active(monkeypatch, weights):
     from speakerid import Encoder
 
     assert Encoder.load().encoder_id == Encoder.load(run_dir / "model").encoder_id
-    at.switch_page("app_pages/identify.py")
+    at.switch_page("pages/identify.py")
     rerun(at)
     assert "another model" not in texts(at)  # the gallery follows the new model
 
@@ -615,6 +615,22 @@ def test_live_page_shows_the_current_speaker():
 
     samples, rate = sf.read(io.BytesIO(voice), dtype="int16")
     identifier.push(samples, rate)
+    identifier.update()  # what the page's worker does while the microphone streams
     rerun(at)
     assert ":green[:material/record_voice_over:] Maya" in texts(at)
     assert {m.label: m.value for m in at.metric}["Heard"] == "6.0 s"
+
+
+def test_live_stun_and_turn_servers_come_from_the_environment(monkeypatch):
+    import speakerid_ui
+    from speakerid import SpeakerIDError
+
+    assert speakerid_ui.ice_servers() == []  # one machine or a LAN: none needed
+    servers = [{"urls": ["stun:stun.example.org:3478"]},
+               {"urls": "turn:turn.example.org:3478", "username": "desk", "credential": "s3cret"}]
+    monkeypatch.setenv("SPEAKERID_ICE_SERVERS", json.dumps(servers))
+    assert speakerid_ui.ice_servers() == servers
+    for bad in ("[{urls: 1}", '{"urls": "stun:x"}', '[{"url": "stun:x"}]'):
+        monkeypatch.setenv("SPEAKERID_ICE_SERVERS", bad)
+        with pytest.raises(SpeakerIDError, match="SPEAKERID_ICE_SERVERS"):
+            speakerid_ui.ice_servers()

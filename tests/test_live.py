@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -104,7 +105,26 @@ def test_silence_is_reported_as_listening(untrained_encoder, gallery):
     assert live.received_s == 0 and live.latest is None and live.update(force=True) is None
 
 
-def test_av_frames_packed_and_planar(untrained_encoder, gallery):
+def wait_for(condition, timeout_s: float = 60.0) -> None:
+    """Until ``condition()`` holds (the live worker runs on its own thread); fails after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def av_frames(signal: np.ndarray, rate: int) -> list:
+    """``signal`` as the 20 ms int16 mono frames WebRTC delivers."""
+    av = pytest.importorskip("av")
+    out = []
+    for block in frames(as_int16(signal), rate):
+        frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = rate
+        out.append(frame)
+    return out
+
+
+def test_av_frames_packed_and_planar_are_queued_then_taken_in_batches(untrained_encoder, gallery):
     av = pytest.importorskip("av")
     live = LiveIdentifier(untrained_encoder, gallery)
     samples = as_int16(0.2 * np.ones(960 * 2))
@@ -116,6 +136,8 @@ def test_av_frames_packed_and_planar(untrained_encoder, gallery):
     planar.sample_rate = 48000
     for _ in range(49):
         live.push_frame(planar)
+    assert live.received_s == 0  # the media thread only queues
+    assert live.ingest() == 50 and live.ingest() == 0
     assert live.received_s == pytest.approx(1.0, abs=0.05)
     assert np.median(live.buffer()[-RATE // 2:]) == pytest.approx(0.2, abs=0.01)
 
@@ -135,3 +157,19 @@ def test_pushing_from_another_thread_while_identifying(untrained_encoder, galler
     results.append(live.update(force=True))
     assert live.received_s == pytest.approx(4.0, abs=0.05)
     assert results[-1].identification is not None
+
+
+def test_the_worker_keeps_up_with_frames_and_names_the_speaker(untrained_encoder, gallery):
+    voice = synth_voice(3, 6.0, 48000, seed=1, pauses=False)
+    gallery.enroll("Maya", from_array(voice, 48000, "maya.wav"))
+    live = LiveIdentifier(untrained_encoder, gallery, hop_s=1.5)
+    live.idle_stop_s = 0.5
+    live.warm_up().join()
+    live.start()
+    live.start()  # already running: nothing more
+    for frame in av_frames(voice, 48000):
+        live.push_frame(frame)
+    wait_for(lambda: live.latest is not None and live.latest.at_s > 5.9)
+    assert live.received_s == pytest.approx(6.0, abs=0.05)  # every frame, none dropped
+    assert live.latest.speaker == "Maya" and live.problem is None
+    wait_for(lambda: not live.running)  # no more frames: it ends by itself

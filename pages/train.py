@@ -15,6 +15,8 @@ from speakerid.archive import extract_zip
 from speakerid.datasets import discover
 from speakerid.train import TrainSettings, read_history, request_stop
 
+ui.ensure_app_frame()
+
 RECIPES = {
     "aam": "**Recommended.** Thin ResNet trained as a speaker classifier with an angular-margin "
            "softmax on random crops, with noise, reverberation and telephone augmentation.",

@@ -17,6 +17,8 @@ from speakerid.audio import AudioClip
 from speakerid.datasets import discover
 from speakerid.fetch import FetchedAudio
 
+ui.ensure_app_frame()
+
 GENDERS = ["", "female", "male", "other"]
 
 st.title("Gallery")

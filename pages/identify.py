@@ -16,6 +16,8 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, verdict
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
+ui.ensure_app_frame()
+
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 

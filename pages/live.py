@@ -1,14 +1,22 @@
-"""Live: who is speaking right now, from the microphone, updated every second or two."""
+"""Live: who is speaking right now, from the microphone, updated every second or two.
+
+The browser's microphone reaches the server over WebRTC (streamlit-webrtc). Each audio frame is
+only queued (a sink on the media thread); the identifier's worker threads take the frames in
+batches and identify at most once per hop, and the page redraws what they found.
+"""
 
 from __future__ import annotations
 
-import sys
-
 import streamlit as st
+from streamlit_webrtc import AudioSinkTrack, WebRtcMode, webrtc_streamer
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, plots
+from speakerid import SpeakerIDError
 from speakerid.live import BUFFER_S, HOP_S, LiveIdentifier
+
+ui.ensure_app_frame()
+
+LEVEL_FLOOR_DB = -60.0  # the level meter's empty end
 
 st.title("Live")
 st.caption(f"Identify continuously from the microphone: the app listens to the last {BUFFER_S:.0f} s "
@@ -18,40 +26,31 @@ encoder = ui.require_encoder()
 gallery = ui.require_gallery(encoder)
 if len(gallery) == 0:
     ui.onboarding("live")
+try:
+    ice_servers = ui.ice_servers()
+except SpeakerIDError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
 
 model_key = ui.model_location()
 identifier: LiveIdentifier | None = st.session_state.get("live_identifier")
 if identifier is None or st.session_state.get("live_model") != model_key:
+    if identifier is not None:
+        identifier.stop()
     identifier = LiveIdentifier(encoder, gallery)
+    identifier.warm_up()  # while the page is read and the microphone connects
     st.session_state["live_identifier"] = identifier
     st.session_state["live_model"] = model_key
-
-
-def on_audio(frame):
-    """Runs on the WebRTC media thread for every 20 ms frame: only buffers it."""
-    identifier.push_frame(frame)
-    return frame
-
-
-if "streamlit_webrtc" not in sys.modules and "tensorflow" in sys.modules:
-    # importing it now would crash the server (see app.py): it must come before TensorFlow
-    st.error("The microphone component was not loaded at start-up; restart the app with "
-             "`streamlit run app.py`.", icon=":material/error:")
-    st.stop()
-try:
-    from streamlit_webrtc import WebRtcMode, webrtc_streamer
-except ImportError:  # a dependency of the app: reported, not raised
-    st.error("The live page needs the streamlit-webrtc package (pip install -r requirements.txt).",
-             icon=":material/error:")
-    st.stop()
+    # one sink per identifier, kept across reruns: streamlit-webrtc attaches each new stream to it
+    st.session_state["live_sink"] = AudioSinkTrack(identifier.push_frame)
 
 try:
     ctx = webrtc_streamer(
         key="live-microphone",
         mode=WebRtcMode.SENDONLY,
-        audio_frame_callback=on_audio,
+        sink_audio_track=st.session_state["live_sink"],
         media_stream_constraints={"audio": True, "video": False},
-        rtc_configuration={"iceServers": []},  # the browser and the app are on one machine or LAN
+        rtc_configuration={"iceServers": ice_servers},
         translations={"start": "Start listening", "stop": "Stop"},
     )
 except Exception as exc:  # no browser session (e.g. a scripted run): say so instead of failing
@@ -62,21 +61,24 @@ playing = bool(ctx is not None and ctx.state.playing)
 if playing and not st.session_state.get("live_was_playing"):
     identifier.reset()  # a new session starts with an empty buffer; the last result stays after Stop
 st.session_state["live_was_playing"] = playing
-if not playing:
+if playing:
+    identifier.start()
+else:
+    identifier.stop()
     st.caption("Press **Start listening** and allow the microphone. Speak, or play a recording near "
                "the microphone; the current speaker appears below.")
 
 
 @st.fragment(run_every=1.0 if playing else None)
 def current_speaker() -> None:
-    try:
-        identifier.update()
-    except SpeakerIDError as exc:
-        st.error(str(exc), icon=":material/error:")
-        return
+    """What the workers found; redrawn every second while listening (only reads, never computes)."""
+    if playing:
+        identifier.start()  # again if they stopped for want of audio
+    if identifier.problem:
+        st.error(identifier.problem, icon=":material/error:")
     latest = identifier.latest
     heard = identifier.received_s
-    with st.container(border=True):
+    with st.container(border=True, key="live_now"):
         if latest is None:
             st.markdown("### :gray[:material/hearing: Waiting for audio…]" if not heard else
                         "### :gray[:material/hearing: Listening…]")
@@ -95,16 +97,23 @@ def current_speaker() -> None:
                        f"closest: {ui.md(best.name)}, score {best.score:.2f} "
                        f"(threshold {latest.identification.threshold:.2f})")
         cols = st.columns(3)
-        cols[0].metric("Heard", ui.seconds(heard))
-        level = identifier.level_db() if heard else None
-        cols[1].metric("Input level", f"{level:.0f} dBFS" if level is not None and level > -100 else "—")
+        cols[0].metric("Heard", ui.seconds(heard), help="Seconds of audio received since Start")
+        level = identifier.level_db() if heard else LEVEL_FLOOR_DB
+        with cols[1]:
+            st.caption("Input level")
+            st.progress(min(max(1 - level / LEVEL_FLOOR_DB, 0.0), 1.0),
+                        text=f"{level:.0f} dBFS" if level > LEVEL_FLOOR_DB else "silent")
         cols[2].metric("Last update", f"at {latest.at_s:.0f} s" if latest is not None else "—",
                        help="Seconds of audio heard when the speaker was last identified")
+
+
     history = [r for r in identifier.history if r.identification is not None and r.identification.best]
-    if len(history) >= 2:
-        ui.show(plots.live_history([r.at_s for r in history],
-                                   [r.identification.best.score for r in history],
-                                   history[-1].identification.threshold, [r.speaker for r in history]))
+    if len(history) >= 2:  # drawn by the browser: a figure drawn here every second would slow the stream
+        st.caption("Best score over time, against the threshold")
+        st.line_chart({"seconds": [r.at_s for r in history],
+                       "best score": [r.identification.best.score for r in history],
+                       "threshold": [r.identification.threshold for r in history]},
+                      x="seconds", y=["best score", "threshold"], height=180)
 
 
 current_speaker()
