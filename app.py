@@ -7,8 +7,5 @@ URL as a fresh server's first request straight from ``pages/``, without this scr
 """
 
 import speakerid_ui as ui
-import streamlit_fixes
-
-streamlit_fixes.keep_upload_urls_across_reruns()
 
 ui.run_page(ui.app_frame())

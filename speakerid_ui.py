@@ -24,6 +24,7 @@ import streamlit as st
 # process when it initialises after TensorFlow has loaded. Every page imports this module first.
 import streamlit_webrtc  # noqa: F401, I001
 
+import streamlit_fixes
 from speakerid import SpeakerIDError, paths
 from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes
 from speakerid.gallery import Gallery, SpeakerInfo
@@ -54,6 +55,7 @@ _this_run = threading.local()  # a script run stays on one thread: whether app.p
 def app_frame() -> StreamlitPage:
     """What app.py draws around every page (settings, navigation, sidebar); returns the page the
     URL asks for, to run with :func:`run_page`."""
+    streamlit_fixes.keep_upload_urls_across_reruns()
     st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
     page = st.navigation([
         st.Page(PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
