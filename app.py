@@ -17,12 +17,14 @@ import streamlit as st
 # process when it initialises after TensorFlow has loaded.
 import streamlit_webrtc  # noqa: F401, I001
 
+import access_gate
 import speakerid_ui as ui
 
 # A local image: Streamlit fetches a material-icon favicon from fonts.gstatic.com, which a newsroom
 # offline (or behind a strict proxy) cannot reach.
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
+access_gate.require_access()  # before any page, the sidebar or the gallery: nobody in by default
 
 pages = [
     st.Page(ui.PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),

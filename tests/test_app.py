@@ -71,8 +71,12 @@ def weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def app_env(weights, monkeypatch):
+def app_env(weights, monkeypatch, streamlit_option):
+    """The test model; the app open as on one's own computer (bound to localhost, no password file
+    read)."""
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(weights))
+    streamlit_option("server.address", "localhost")
+    streamlit_option("secrets.files", [])
 
 
 def enrol(name: str, audio: bytes, model: Path | None = None, **details) -> None:
