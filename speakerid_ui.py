@@ -254,6 +254,12 @@ def onboarding(where: str) -> None:
                          icon=":material/person_add:")
 
 
+def data_roots_help() -> str:
+    """Where a typed server folder may be (the app reads nothing outside these)."""
+    roots = ", ".join(f"`{root}`" for root in paths.data_roots())
+    return f"Only folders inside {roots} can be read (set `{paths.DATA_ROOTS_VARIABLE}` to change them)."
+
+
 def env_note() -> str | None:
     if os.environ.get("SPEAKERID_WEIGHTS"):
         return f"SPEAKERID_WEIGHTS={os.environ['SPEAKERID_WEIGHTS']}"
