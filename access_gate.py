@@ -1,5 +1,5 @@
-"""The app's front door: ``app.py`` calls :func:`require_access` before it draws any page or the
-sidebar, so nobody gets in by default.
+"""The app's front door: ``app.py`` asks :func:`may_enter` before it draws any page or the sidebar,
+and calls :func:`turn_away` for a session that may not, so nobody gets in by default.
 
 - A password hash in ``.streamlit/secrets.toml`` (``python -m speakerid app-password``): every
   browser session signs in with the password first.
@@ -12,6 +12,8 @@ Presentation only (the hashing is :mod:`speakerid.access`); imports neither Tens
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import streamlit as st
 
 from speakerid import SpeakerIDError
@@ -20,16 +22,20 @@ from speakerid.access import HASH_KEY, SECRETS_SECTION, is_local_address, passwo
 SIGNED_IN = "_signed_in_with"  # session key: the hash this session's password matched
 
 
-def require_access() -> None:
-    """Return if this browser session may use the app; otherwise draw why not (or the sign-in
-    form) and stop the script run."""
+def may_enter() -> bool:
+    """Whether this browser session may see the app: signed in with the password set, or, with
+    none set, served on this computer only. A changed password signs everyone out."""
     stored = configured_password_hash()
     if stored is None:
-        if is_local_address(st.get_option("server.address")):
-            return
+        return is_local_address(st.get_option("server.address"))
+    return st.session_state.get(SIGNED_IN) == stored
+
+
+def turn_away() -> NoReturn:
+    """Draw the sign-in form, or why the app is closed, and stop the script run."""
+    stored = configured_password_hash()
+    if stored is None:
         refuse_without_password()
-    if st.session_state.get(SIGNED_IN) == stored:  # a changed password signs everyone out
-        return
     sign_in(stored)
     st.stop()
 
@@ -43,7 +49,7 @@ def configured_password_hash() -> str | None:
     return stored if isinstance(stored, str) and stored else None
 
 
-def refuse_without_password() -> None:
+def refuse_without_password() -> NoReturn:
     st.title("Speaker ID is closed")
     st.error("**This server listens on the network, but no password is set, so it serves nothing.** "
              "On the server, in the project folder, run `python -m speakerid app-password`, then restart "

@@ -24,7 +24,6 @@ import speakerid_ui as ui
 # offline (or behind a strict proxy) cannot reach.
 ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
-access_gate.require_access()  # before any page, the sidebar or the gallery: nobody in by default
 
 pages = [
     st.Page(ui.PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
@@ -32,7 +31,12 @@ pages = [
     st.Page(ui.PAGES["live"], title="Live", icon=":material/mic:"),
     st.Page(ui.PAGES["train"], title="Train", icon=":material/model_training:"),
 ]
-page = st.navigation(pages)
+# Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. The
+# page is still routed (hidden), so signing in from a page's address opens that page.
+allowed = access_gate.may_enter()
+page = st.navigation(pages, position="sidebar" if allowed else "hidden")
+if not allowed:
+    access_gate.turn_away()
 with st.sidebar:
     st.markdown("### :material/record_voice_over: Speaker ID")
     st.caption("Who is speaking in this clip?")

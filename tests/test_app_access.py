@@ -53,6 +53,8 @@ def test_with_a_password_set_nobody_gets_in_without_it(streamlit_option, stored_
     at = visit(stored_hash)
     assert at.text_input(key="sign_in_password").value == ""
     assert shows_nothing_of_the_app(at)
+    at.switch_page("app_pages/gallery.py").run()  # a page's own address: the same form
+    assert at.text_input(key="sign_in_password") and shows_nothing_of_the_app(at)
 
     at.text_input(key="sign_in_password").input("correct horse battery!")
     at.button(key="sign_in_submit").click()
@@ -62,12 +64,13 @@ def test_with_a_password_set_nobody_gets_in_without_it(streamlit_option, stored_
 
     at.text_input(key="sign_in_password").input(PASSWORD)
     at.button(key="sign_in_submit").click()
-    at.run()
+    at.run()  # signed in: the page that was asked for, with the sidebar
     assert not at.exception and not at.error
-    assert at.title[0].value == "Who is speaking?" and "**1** speaker enrolled" in texts(at)
     assert not [t for t in at.text_input if t.key == "sign_in_password"]
-    at.switch_page("app_pages/gallery.py").run()  # the session stays signed in across pages
-    assert "Secretname" in texts(at) + str([e.value for e in at.selectbox])
+    assert at.title[0].value == "Gallery" and "Secretname" in texts(at) + str([e.value for e in at.selectbox])
+    assert "**1** speaker enrolled" in texts(at)
+    at.switch_page("app_pages/identify.py").run()  # and stays signed in from page to page
+    assert at.title[0].value == "Who is speaking?" and not at.exception
 
 
 def test_on_the_network_without_a_password_nothing_is_served(streamlit_option):
