@@ -24,6 +24,7 @@ import streamlit as st
 # process when it initialises after TensorFlow has loaded. Every page imports this module first.
 import streamlit_webrtc  # noqa: F401, I001
 
+import access_gate
 import streamlit_fixes
 from speakerid import SpeakerIDError, paths
 from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes
@@ -57,12 +58,17 @@ def app_frame() -> StreamlitPage:
     URL asks for, to run with :func:`run_page`."""
     streamlit_fixes.keep_upload_urls_across_reruns()
     st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
+    # Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. The
+    # page is still routed (hidden), so signing in from a page's address opens that page.
+    allowed = access_gate.may_enter()
     page = st.navigation([
         st.Page(PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
         st.Page(PAGES["gallery"], title="Gallery", icon=":material/groups:"),
         st.Page(PAGES["live"], title="Live", icon=":material/mic:"),
         st.Page(PAGES["train"], title="Train", icon=":material/model_training:"),
-    ])
+    ], position="sidebar" if allowed else "hidden")
+    if not allowed:
+        access_gate.turn_away()
     with st.sidebar:
         st.markdown("### :material/record_voice_over: Speaker ID")
         st.caption("Who is speaking in this clip?")
@@ -327,6 +333,12 @@ def onboarding(where: str) -> None:
         if where != "gallery":
             st.page_link(PAGES["gallery"], label="Enrol speakers in the Gallery",
                          icon=":material/person_add:")
+
+
+def data_roots_help() -> str:
+    """Where a typed server folder may be (the app reads nothing outside these)."""
+    roots = ", ".join(f"`{root}`" for root in paths.data_roots())
+    return f"Only folders inside {roots} can be read (set `{paths.DATA_ROOTS_VARIABLE}` to change them)."
 
 
 def env_note() -> str | None:

@@ -267,10 +267,11 @@ with folder_tab:
     kind = st.radio("From", ["A folder on this computer", "A zip archive"], horizontal=True,
                     key="import_kind")
     if kind == "A folder on this computer":
-        typed = st.text_input("Folder", placeholder="/path/to/speakers", key="import_folder").strip()
+        typed = st.text_input("Folder", placeholder=str(paths.data_roots()[0] / "speakers"),
+                              key="import_folder", help=ui.data_roots_help()).strip()
         if typed:
-            folder = Path(typed).expanduser()
             try:
+                folder = paths.inside_data_roots(typed)
                 found = discover(folder)
             except SpeakerIDError as exc:
                 st.error(str(exc), icon=":material/error:")

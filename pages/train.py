@@ -41,10 +41,18 @@ def dataset_picker() -> Path | None:
     kind = st.radio("Dataset", ["A folder on this computer", "A zip archive"], horizontal=True,
                     key="train_kind")
     if kind == "A folder on this computer":
-        typed = st.text_input("Dataset folder", placeholder="/path/to/dataset", key="train_folder",
+        typed = st.text_input("Dataset folder", placeholder=str(paths.data_roots()[0] / "dataset"),
+                              key="train_folder",
                               help="One folder per speaker with their clips inside, or one audio file "
-                                   "per speaker (Name.mp3) with an optional CSV of names and genders.")
-        return Path(typed.strip()).expanduser() if typed.strip() else None
+                                   "per speaker (Name.mp3) with an optional CSV of names and genders. "
+                                   + ui.data_roots_help())
+        if not typed.strip():
+            return None
+        try:
+            return paths.inside_data_roots(typed.strip())
+        except SpeakerIDError as exc:
+            st.error(str(exc), icon=":material/block:")
+            return None
     archive = st.file_uploader("Zip archive of the dataset", type=["zip"], key="train_zip")
     unpacked = st.session_state.get("train_unpacked")
     if archive is None:

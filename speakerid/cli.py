@@ -634,9 +634,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
     add_debug_option(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from .cli_model import MODEL_COMMANDS  # imported here: cli_model builds on this module
+    from .cli_app import APP_COMMANDS  # imported here: both build on this module
+    from .cli_model import MODEL_COMMANDS
 
-    for add in (*COMMANDS, *MODEL_COMMANDS):
+    for add in (*COMMANDS, *MODEL_COMMANDS, *APP_COMMANDS):
         add(subparsers)
     return parser
 

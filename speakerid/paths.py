@@ -1,5 +1,6 @@
 """Where user data lives (``$SPEAKERID_HOME`` when set, else the platform's per-user data folder),
-and which model folder the library loads: both known without importing TensorFlow."""
+which model folder the library loads, and which server folders the app may read: all known without
+importing TensorFlow."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import SpeakerIDError
+
 ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 CONFIG_FILE = "config.json"  # a model folder's pipeline and network (see speakerid.encoder)
 WEIGHTS_FILE = "encoder.weights.h5"
+DATA_ROOTS_VARIABLE = "SPEAKERID_DATA_ROOTS"
 
 
 def home() -> Path:
@@ -58,3 +62,29 @@ def default_model_dir() -> Path:
         return Path(os.environ["SPEAKERID_WEIGHTS"])
     active = active_model_dir()
     return active if (active / CONFIG_FILE).is_file() else SHIPPED_WEIGHTS
+
+
+def data_roots() -> list[Path]:
+    """The folders the app may read a typed server path from: ``$SPEAKERID_DATA_ROOTS`` (folders
+    separated by ``os.pathsep``), else ``data/`` in :func:`home` (created). A web page must not
+    reach every folder the server's user can."""
+    listed = [Path(entry).expanduser() for entry in
+              os.environ.get(DATA_ROOTS_VARIABLE, "").split(os.pathsep) if entry.strip()]
+    if listed:
+        return [root.resolve() for root in listed]
+    default = home() / "data"
+    default.mkdir(exist_ok=True)
+    return [default.resolve()]
+
+
+def inside_data_roots(typed: str | Path) -> Path:
+    """``typed`` as an absolute path (``~``, ``..`` and symlinks resolved), if it lies in one of
+    :func:`data_roots`; otherwise a refusal that says where data may be, checked before anything
+    is read, so a refused path does not even reveal whether it exists."""
+    path = Path(typed).expanduser().resolve()
+    roots = data_roots()
+    if any(path.is_relative_to(root) for root in roots):
+        return path
+    listed = ", ".join(str(root) for root in roots)
+    raise SpeakerIDError(f"{typed} is outside the folders this app may read ({listed}); move the data "
+                         f"there or add its folder to {DATA_ROOTS_VARIABLE} when starting the app")

@@ -30,6 +30,23 @@ def speakerid_home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
+def streamlit_option():
+    """streamlit_option(name, value): a Streamlit config option (``server.address``, ``secrets.files``)
+    set for this test only, as a flag or config.toml would set it for a server."""
+    from streamlit import config
+
+    saved = {}
+
+    def set_option(name: str, value) -> None:
+        saved.setdefault(name, config.get_option(name))
+        config.set_option(name, value)
+
+    yield set_option
+    for name, value in saved.items():
+        config.set_option(name, value)
+
+
+@pytest.fixture
 def voice():
     """voice(speaker, seconds, sample_rate=16000, seed=0) -> float32 speech-like signal."""
     return synth_voice

@@ -71,8 +71,13 @@ def weights(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def app_env(weights, monkeypatch):
+def app_env(weights, monkeypatch, tmp_path, streamlit_option):
+    """The test model; the app open as on one's own computer (bound to localhost, no password file
+    read), with this test's folder as the data root the pages may read."""
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(weights))
+    monkeypatch.setenv("SPEAKERID_DATA_ROOTS", str(tmp_path))
+    streamlit_option("server.address", "localhost")
+    streamlit_option("secrets.files", [])
 
 
 def enrol(name: str, audio: bytes, model: Path | None = None, **details) -> None:
@@ -429,6 +434,17 @@ def test_import_a_folder_and_a_zip(tmp_path):
     at.button(key="import_zip_go").click()
     rerun(at)
     assert "path traversal" in at.error[0].value
+
+
+@pytest.mark.parametrize("page, key", [("gallery", "import_folder"), ("train", "train_folder")])
+def test_a_server_folder_outside_the_data_roots_is_refused(tmp_path, monkeypatch, page, key):
+    dataset(tmp_path / "elsewhere" / "speakers")  # real speakers, just out of bounds
+    monkeypatch.setenv("SPEAKERID_DATA_ROOTS", str(tmp_path / "data"))
+    at = open_app(page)
+    at.text_input(key=key).input(str(tmp_path / "data" / ".." / "elsewhere" / "speakers"))
+    rerun(at)
+    assert "is outside the folders this app may read" in at.error[0].value
+    assert "Ram" not in texts(at) and "speaker(s)" not in texts(at) and "3 speakers" not in texts(at)
 
 
 def test_export_and_import_gallery_files(tmp_path):
