@@ -53,7 +53,7 @@ def test_with_a_password_set_nobody_gets_in_without_it(streamlit_option, stored_
     at = visit(stored_hash)
     assert at.text_input(key="sign_in_password").value == ""
     assert shows_nothing_of_the_app(at)
-    at.switch_page("app_pages/gallery.py").run()  # a page's own address: the same form
+    at.switch_page("pages/gallery.py").run()  # a page's own address: the same form
     assert at.text_input(key="sign_in_password") and shows_nothing_of_the_app(at)
 
     at.text_input(key="sign_in_password").input("correct horse battery!")
@@ -69,7 +69,7 @@ def test_with_a_password_set_nobody_gets_in_without_it(streamlit_option, stored_
     assert not [t for t in at.text_input if t.key == "sign_in_password"]
     assert at.title[0].value == "Gallery" and "Secretname" in texts(at) + str([e.value for e in at.selectbox])
     assert "**1** speaker enrolled" in texts(at)
-    at.switch_page("app_pages/identify.py").run()  # and stays signed in from page to page
+    at.switch_page("pages/identify.py").run()  # and stays signed in from page to page
     assert at.title[0].value == "Who is speaking?" and not at.exception
 
 

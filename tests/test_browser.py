@@ -152,7 +152,9 @@ def streamlit_server(script: str, env: dict[str, str], log_path: Path) -> Iterat
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+             # not the developer's .streamlit/secrets.toml: a password set there would gate every page
+             "--secrets.files", str(log_path.with_name("no-secrets.toml"))],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             url = f"http://127.0.0.1:{port}"
