@@ -29,6 +29,7 @@ from .errors import SpeakerIDError
 if TYPE_CHECKING:
     from .encoder import Encoder
     from .gallery import Gallery, Identification
+    from .timeline import Timeline
 
 EXIT_OK = 0
 EXIT_CANCELLED = 1
@@ -149,6 +150,31 @@ def progress_bar(description: str, unit: str, enabled: bool = True
             bar.close()
 
 
+@contextmanager
+def stage_bars() -> Iterator[Callable[[str, float, float], None]]:
+    """A ``progress(stage, done, total)`` callback (:data:`speakerid.longform.StageProgress`)
+    drawing one bar per stage of a long recording on stderr when it is a terminal."""
+    from tqdm import tqdm
+
+    from .longform import STAGES
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: float, total: float) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(desc=STAGES[stage], total=round(total), file=sys.stderr,
+                                     disable=None, leave=False, unit="")
+        bar.total = round(total)
+        bar.update(round(done) - bar.n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
 def say(text: str) -> None:
     """Print to stdout without breaking a progress bar that is being drawn."""
     from tqdm import tqdm
@@ -188,6 +214,26 @@ def describe(label: str, result: Identification) -> str:
     return "\n".join(lines)
 
 
+def describe_timeline(timeline: Timeline) -> str:
+    """Who speaks when, a segment a line, then each speaker's total."""
+    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.speaker or 'unknown'}  (score {s.score:.3f})"
+             for s in timeline.segments]
+    lines.append("  speaking time: " + ", ".join(f"{name or 'unknown'} {clock(seconds)}"
+                                                  for name, seconds in timeline.speaking_time().items()))
+    return "\n".join(lines)
+
+
+def timeline_dict(timeline: Timeline) -> dict[str, Any]:
+    """The timeline for --json: its segments (its windows would run to thousands of lines)."""
+    return {key: value for key, value in timeline.to_dict().items() if key != "windows"}
+
+
+def clock(seconds: float) -> str:
+    """h:mm:ss"""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
 # --- enroll / identify / verify -------------------------------------------------------------------
 def add_enroll(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "enroll", run_enroll,
@@ -218,26 +264,35 @@ def add_identify(subparsers: Subparsers) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="audio files")
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K",
                         help="how many ranked matches to show (default: 5)")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also say who speaks when (windows of 3 s across the speech)")
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
 
 
 def run_identify(args: argparse.Namespace) -> int:
-    """Each file on its own: a refused file is reported and the others are still identified."""
+    """Each file on its own: a refused file is reported and the others are still identified.
+    A long recording is streamed (bounded memory), with a bar for each stage."""
+    from .longform import identify_recording
+
     results, refused = [], 0
-    with open_gallery(args) as gallery, progress_bar("identifying", "file", len(args.files) > 1) as progress:
+    with (open_gallery(args) as gallery, stage_bars() as stages,
+          progress_bar("identifying", "file", len(args.files) > 1) as progress):
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
         for done, path in enumerate(args.files, start=1):
             try:
-                result = gallery.identify(path, top_k=args.top_k)
+                result, timeline = identify_recording(path, gallery, args.top_k, args.timeline, stages)
             except SpeakerIDError as exc:
                 warn(exc)
                 refused += 1
             else:
-                results.append({"file": str(path), **result.to_dict()})
+                results.append({"file": str(path), **result.to_dict(),
+                                **({"timeline": timeline_dict(timeline)} if timeline else {})})
                 if not args.json:
                     say(describe(str(path), result))
+                    if timeline:
+                        say(describe_timeline(timeline))
             progress(done, len(args.files))
     if args.json:
         say(json.dumps(results, indent=2))

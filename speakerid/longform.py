@@ -46,7 +46,7 @@ from .spill import Spill
 if TYPE_CHECKING:
     from .config import FeatureConfig, PreprocessConfig
     from .encoder import SpeakerModel
-    from .gallery import Gallery
+    from .gallery import Gallery, Identification
     from .timeline import Timeline
 
 Span = tuple[float, float]
@@ -55,16 +55,47 @@ StageProgress = Callable[[str, float, float], None]
 
 STAGES = {"decode": "decoding (s)", "speech": "finding speech (s)", "features": "features (s)",
           "embed": "embedding (window)", "timeline": "timeline (window)"}
-STREAM_MIN_DURATION_S = 600.0  # files at least this long, or of unknown length, are streamed
+STREAM_MIN_DURATION_S = 600.0  # files at least this long are streamed
+STREAM_MIN_BYTES = 32 * 1024 * 1024  # and files of unknown length at least this big
 BLOCK_SAMPLES = 1 << 20  # about a minute at 16 kHz: what one read of the resampled signal holds
 FEATURE_BLOCK_FRAMES = 6000  # a minute of 10 ms frames framed at once
 EMBED_BATCH = 4  # 20 s windows per forward pass: ECAPA holds ~8 MB of activations per window-second
 
 
 def is_long(source: str | Path | bytes) -> bool:
-    """Whether a file should go through :class:`LongRecording` rather than be decoded whole."""
+    """Whether a file should go through :class:`LongRecording` rather than be decoded whole: it
+    declares a long duration, or declares none and is big."""
     duration = probe_duration(source)
-    return duration is None or duration >= STREAM_MIN_DURATION_S
+    if duration is not None:
+        return duration >= STREAM_MIN_DURATION_S
+    if isinstance(source, bytes):
+        return len(source) >= STREAM_MIN_BYTES
+    return Path(source).is_file() and Path(source).stat().st_size >= STREAM_MIN_BYTES
+
+
+def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, timeline: bool = False,
+                       progress: StageProgress | None = None) -> tuple[Identification, Timeline | None]:
+    """Who speaks in a file, and with ``timeline`` when: streamed when it is long (see
+    :func:`is_long`), decoded whole otherwise, so a short clip's results are those of
+    :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly."""
+    def windows_done(done: int, total: int) -> None:
+        if progress:
+            progress("timeline", done, total)
+
+    if is_long(source):
+        with LongRecording(source, gallery.encoder, progress=progress) as recording:
+            found = gallery.identify_embedding(recording.embedding(), top_k, recording.speech_s)
+            return found, recording.timeline(gallery, windows_done) if timeline else None
+    from .audio import load_audio
+    from .timeline import identify_timeline
+
+    clip = load_audio(source)
+    prepared = gallery.encoder.prepare(clip)
+    found = gallery.identify_embedding(gallery.encoder.embed_prepared(prepared), top_k, prepared.speech_s)
+    if not timeline:
+        return found, None
+    return found, identify_timeline(prepared, gallery.encoder, gallery, progress=windows_done,
+                                    original_duration_s=clip.duration_s)
 
 
 class LongRecording:
