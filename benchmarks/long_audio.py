@@ -100,13 +100,16 @@ def write_m4a(path: Path, turns: list[np.ndarray], seconds: float) -> None:
             out.mux(packet)
 
 
-def enrol(gallery: Path, weights: Path, turns: list[np.ndarray], folder: Path, count: int) -> None:
-    import soundfile as sf
+def enrol(gallery: Path, weights: Path, turns: list[np.ndarray], count: int) -> None:
+    """The first ``count`` voices, each from its own turn (in this process: the CLI's start-up,
+    TensorFlow and the model, would be paid once per speaker)."""
+    from speakerid.audio import from_array
+    from speakerid.encoder import Encoder
+    from speakerid.gallery import Gallery
 
-    for index, turn in enumerate(turns[:count]):
-        clip = folder / f"voice{index}.wav"
-        sf.write(clip, turn, 16000)
-        run_cli(ROOT, ["enroll", "--name", f"voice {index}", str(clip)], weights, gallery)
+    with Gallery(gallery, Encoder.load(weights)) as enrolled:
+        for index, turn in enumerate(turns[:count]):
+            enrolled.enroll(f"voice {index}", from_array(turn, 16000))
 
 
 def run_cli(root: Path, args: list[str], weights: Path, gallery: Path) -> tuple[float, float, str]:
@@ -141,7 +144,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="speakerid-long-") as folder:
         folder = Path(folder)
         gallery = folder / "gallery.sqlite"
-        enrol(gallery, args.weights.resolve(), turns, folder, args.speakers)
+        enrol(gallery, args.weights.resolve(), turns, args.speakers)
         for minutes in args.minutes:
             path = folder / f"recording-{minutes:g}min.m4a"
             write_m4a(path, turns, minutes * 60)

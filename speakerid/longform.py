@@ -19,6 +19,7 @@ detection stream; ``pydub`` (the reference recipe) reads the trimmed signal whol
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -59,7 +60,10 @@ STREAM_MIN_DURATION_S = 600.0  # files at least this long are streamed
 STREAM_MIN_BYTES = 32 * 1024 * 1024  # and files of unknown length at least this big
 BLOCK_SAMPLES = 1 << 20  # about a minute at 16 kHz: what one read of the resampled signal holds
 FEATURE_BLOCK_FRAMES = 6000  # a minute of 10 ms frames framed at once
-EMBED_BATCH = 4  # 20 s windows per forward pass: ECAPA holds ~8 MB of activations per window-second
+# Windows per forward pass: ECAPA's activations take about 3 MB per second of window (a batch of
+# four 20 s windows added 250 MB to the peak, one window 65 MB, at the same speed per window).
+EMBED_BATCH = 1
+TIMELINE_BATCH = 8  # 3 s windows
 
 
 def is_long(source: str | Path | bytes) -> bool:
@@ -73,19 +77,55 @@ def is_long(source: str | Path | bytes) -> bool:
     return Path(source).is_file() and Path(source).stat().st_size >= STREAM_MIN_BYTES
 
 
+@dataclass(frozen=True)
+class RecordingSummary:
+    """What a page shows of a long recording, and no signal: an envelope short enough to plot."""
+
+    name: str
+    duration_s: float
+    input_rate: int
+    channels: int
+    sample_rate: int
+    trim: Span  # the part kept by trimming, on the input's timeline
+    spans: list[Span]  # the speech, on the trimmed timeline
+    trimmed_s: float
+    speech_s: float
+    overview: np.ndarray  # see LongRecording.overview
+    overview_rate: float
+    identification: Identification
+    timeline: Timeline | None
+
+    def speech_on_input(self) -> list[Span]:
+        """The speech spans on the input's timeline."""
+        return [(self.trim[0] + a, self.trim[0] + b) for a, b in self.spans]
+
+
+def summarise_recording(source: str | Path | bytes, gallery: Gallery, name: str | None = None,
+                        top_k: int = 5, timeline: bool = False,
+                        progress: StageProgress | None = None) -> RecordingSummary:
+    """A long recording streamed once: its verdict, its timeline when asked for, and what to plot."""
+    def windows_done(done: int, total: int) -> None:
+        if progress:
+            progress("timeline", done, total)
+
+    with LongRecording(source, gallery.encoder, name, progress) as recording:
+        found = gallery.identify_embedding(recording.embedding(), top_k, recording.speech_s)
+        who_when = recording.timeline(gallery, windows_done) if timeline else None
+        overview, rate = recording.overview()
+        return RecordingSummary(recording.name, recording.duration_s, recording.input_rate,
+                                recording.channels, recording.sample_rate, recording.trim,
+                                recording.spans, recording.trimmed_s, recording.speech_s, overview,
+                                rate, found, who_when)
+
+
 def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, timeline: bool = False,
                        progress: StageProgress | None = None) -> tuple[Identification, Timeline | None]:
     """Who speaks in a file, and with ``timeline`` when: streamed when it is long (see
     :func:`is_long`), decoded whole otherwise, so a short clip's results are those of
     :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly."""
-    def windows_done(done: int, total: int) -> None:
-        if progress:
-            progress("timeline", done, total)
-
     if is_long(source):
-        with LongRecording(source, gallery.encoder, progress=progress) as recording:
-            found = gallery.identify_embedding(recording.embedding(), top_k, recording.speech_s)
-            return found, recording.timeline(gallery, windows_done) if timeline else None
+        summary = summarise_recording(source, gallery, None, top_k, timeline, progress)
+        return summary.identification, summary.timeline
     from .audio import load_audio
     from .timeline import identify_timeline
 
@@ -94,8 +134,9 @@ def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, tim
     found = gallery.identify_embedding(gallery.encoder.embed_prepared(prepared), top_k, prepared.speech_s)
     if not timeline:
         return found, None
-    return found, identify_timeline(prepared, gallery.encoder, gallery, progress=windows_done,
-                                    original_duration_s=clip.duration_s)
+    return found, identify_timeline(
+        prepared, gallery.encoder, gallery, original_duration_s=clip.duration_s,
+        progress=lambda done, total: progress("timeline", done, total) if progress else None)
 
 
 class LongRecording:
@@ -252,7 +293,7 @@ class LongRecording:
 
         return timeline_of_features(self.features, self.frame_count, TimeMap(self.spans, self.trim[0]),
                                     self.duration_s, self.speech_s, self.model, gallery,
-                                    progress=progress, **options)
+                                    progress=progress, batch=TIMELINE_BATCH, **options)
 
     def overview(self, columns: int = 2000) -> tuple[np.ndarray, float]:
         """The mono input at the pipeline's rate as a (signal, rate) pair short enough to plot:

@@ -148,10 +148,11 @@ def timeline_of_features(read: Callable[[int, int], np.ndarray], frame_count: in
                          duration_s: float, speech_s: float, encoder: Encoder, gallery: Gallery,
                          window_s: float = WINDOW_S, hop_s: float = HOP_S,
                          merge_gap_s: float = MERGE_GAP_S, smooth: bool = True,
-                         progress: Progress | None = None) -> Timeline:
+                         progress: Progress | None = None, batch: int = BATCH) -> Timeline:
     """:func:`identify_timeline` from features read a batch of windows at a time:
     ``read(start, count)`` gives frames ``start`` to ``start + count`` of the prepared speech
-    (a long recording's come from disk, see :mod:`speakerid.longform`)."""
+    (a long recording's come from disk, see :mod:`speakerid.longform`); ``batch`` windows are
+    embedded at once."""
     from .features import frames_per_second, window_starts  # TensorFlow: not for the constants above
 
     if window_s <= 0 or hop_s <= 0:
@@ -162,12 +163,12 @@ def timeline_of_features(read: Callable[[int, int], np.ndarray], frame_count: in
     starts = window_starts(frame_count, size, hop)
     windows: list[WindowResult] = []
     threshold = encoder.calibration.for_duration(window_s).threshold
-    for first in range(0, len(starts), BATCH):
-        batch = starts[first:first + BATCH]
-        vectors = encoder.embed_windows(np.stack([read(s, size) for s in batch]))
+    for first in range(0, len(starts), batch):
+        group = starts[first:first + batch]
+        vectors = encoder.embed_windows(np.stack([read(s, size) for s in group]))
         if encoder.model_config.metric == "cosine":
             vectors = unit(vectors)
-        for start, vector in zip(batch, vectors):
+        for start, vector in zip(group, vectors):
             span = (start / rate, min(start + size, frame_count) / rate)
             found = gallery.identify_embedding(vector, top_k=1, speech_s=span[1] - span[0])
             threshold = found.threshold
@@ -176,7 +177,7 @@ def timeline_of_features(read: Callable[[int, int], np.ndarray], frame_count: in
                                         best.score if best else float("nan"),
                                         best.probability if best else 0.0))
         if progress:
-            progress(min(first + BATCH, len(starts)), len(starts))
+            progress(min(first + batch, len(starts)), len(starts))
     segments = build_segments(windows, time_map, merge_gap_s, smooth)
     return Timeline(segments, windows, threshold, duration_s, speech_s)
 

@@ -42,6 +42,7 @@ def tiny_blocks(monkeypatch):
     monkeypatch.setattr(longform, "BLOCK_SAMPLES", 7919)
     monkeypatch.setattr(longform, "FEATURE_BLOCK_FRAMES", 97)
     monkeypatch.setattr(longform, "EMBED_BATCH", 3)
+    monkeypatch.setattr(longform, "TIMELINE_BATCH", 5)
     monkeypatch.setattr(longform, "VAD_BLOCK_FRAMES", 101)
 
 
