@@ -8,6 +8,7 @@ spans, the frame count or the features.
 from __future__ import annotations
 
 import dataclasses
+import json
 import tracemalloc
 
 import numpy as np
@@ -152,3 +153,21 @@ def test_memory_does_not_grow_with_the_length_of_the_file(tmp_path, tiny_blocks,
     assert peaks[4] < decoded_4_min / 4, peaks
     # the largest reads: a block of the signal (32 768 samples) or of VAD frames (101 x 480)
     assert max(reads) <= 101 * 480
+
+
+def test_cli_prints_who_speaks_when_in_a_streamed_file(tmp_path, monkeypatch, capsys):
+    from speakerid.cli import main
+
+    model = small_encoder(PipelineConfig()).save(tmp_path / "model")
+    with Gallery(tmp_path / "gallery.sqlite", Encoder.load(model)) as gallery:
+        gallery.enroll("voice 0", _clip(0))
+    path = tmp_path / "talk.wav"
+    sf.write(path, conversation(4.0, 4)[:, 0], RATE)
+    monkeypatch.setattr(longform, "STREAM_MIN_DURATION_S", 10.0)
+    common = [str(path), "--weights", str(model), "--gallery", str(tmp_path / "gallery.sqlite")]
+    assert main(["identify", *common, "--timeline", "--json"]) == 0
+    timeline = json.loads(capsys.readouterr().out)[0]["timeline"]
+    assert timeline["segments"] and "windows" not in timeline
+    assert timeline["duration_s"] == pytest.approx(16.0)
+    assert main(["identify", *common, "--timeline"]) == 0
+    assert "speaking time: " in capsys.readouterr().out
