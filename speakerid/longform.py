@@ -300,7 +300,7 @@ class LongRecording:
         the minimum and maximum of each of ``columns`` stretches, in turn."""
         step = max(1, -(-self._signal.rows // columns))
         pairs = []
-        for block in self._signal.blocks(0, self._signal.rows, step * 1024):
+        for block in self._signal.blocks(0, self._signal.rows, step * max(1, BLOCK_SAMPLES // step)):
             block = np.pad(block, (0, -len(block) % step), mode="edge").reshape(-1, step)
             pairs.append(np.stack([block.min(axis=1), block.max(axis=1)], axis=1).reshape(-1))
         return np.concatenate(pairs), 2 * self.sample_rate / step
