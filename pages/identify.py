@@ -14,6 +14,8 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, verdict
+from speakerid.longform import STAGES as LONG_STAGES
+from speakerid.longform import is_long
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
 ui.ensure_app_frame()
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
     from speakerid.gallery import Identification
+    from speakerid.longform import RecordingSummary
     from speakerid.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -104,6 +107,7 @@ if uploaded is None and fetched is None:
                f"{TIMELINE_MIN_DURATION_S:.0f} s the app also shows who speaks when.")
     st.stop()
 
+long_upload = False
 if fetched is not None:
     clip = fetched.clip
     data = clip.samples[:clip.sample_rate].tobytes()  # with the address and length: this clip's key
@@ -111,8 +115,9 @@ if fetched is not None:
     st.caption(f":material/link: [{ui.md(fetched.title)}]({fetched.url}) · {ui.seconds(clip.duration_s)}")
 else:
     data, name = uploaded.getvalue(), uploaded.name
-    clip = ui.decode(uploaded)
-    if clip is None:
+    long_upload = source == "Upload clips" and is_long(data)  # streamed, never decoded whole
+    clip = None if long_upload else ui.decode(uploaded)
+    if clip is None and not long_upload:
         st.stop()
     if source == "Upload clips":
         st.audio(data)
@@ -122,6 +127,7 @@ gallery = ui.require_gallery(encoder)
 # TensorFlow (and matplotlib): imported now that the model, which needs them too, has loaded.
 from speakerid import plots  # noqa: E402
 from speakerid.analysis import STEPS, Analysis, analyse_steps  # noqa: E402
+from speakerid.longform import summarise_recording  # noqa: E402
 from speakerid.timeline import identify_timeline  # noqa: E402
 from speakerid.voices import enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
 
@@ -156,6 +162,48 @@ def render_features(analysis: Analysis) -> None:
             else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
     ui.show(plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows,
                               title=f"log-mel spectrogram of the speech: {text}"))
+
+
+def render_long_preparation(summary: RecordingSummary) -> None:
+    """A long recording's preparation: its figures and its envelope (nothing longer is kept)."""
+    st.markdown("##### 1 · Preparing the audio")
+    cols = st.columns(4)
+    cols[0].metric("Input", ui.seconds(summary.duration_s),
+                   help=f"{summary.channels} channel(s), {summary.input_rate} Hz")
+    cols[1].metric("After trimming", ui.seconds(summary.trimmed_s),
+                   help="kept {:.1f}-{:.1f} s".format(*summary.trim))
+    cols[2].metric("Speech kept", ui.seconds(summary.speech_s),
+                   delta=f"-{ui.seconds(max(summary.trimmed_s - summary.speech_s, 0))} silence",
+                   delta_color="off", help=f"{len(summary.spans)} segment(s) of speech")
+    cols[3].metric("Sample rate", f"{summary.sample_rate / 1000:g} kHz")
+    ui.show(plots.waveform(summary.overview, summary.overview_rate, kept=summary.speech_on_input(),
+                           title=f"input, mono at {summary.sample_rate} Hz: {ui.seconds(summary.duration_s)}",
+                           removed_label="trimmed ends and silence"))
+
+
+def render_long_features(summary: RecordingSummary) -> None:
+    st.caption("A long recording is read, prepared and embedded a block at a time, so that its length "
+               "does not decide the memory it needs; the encoder's windows are averaged as for a short clip.")
+
+
+def analyse_long_upload() -> None:
+    """Stream the upload once (verdict, timeline, envelope) and keep only what the page shows."""
+    bar = st.progress(0.0, text="Reading the recording…")
+
+    def progress(stage: str, done: float, total: float) -> None:
+        bar.progress(min(done / max(total, 1e-9), 1.0),
+                     text=f"{LONG_STAGES[stage]}: {done:.0f} of {total:.0f}")
+
+    try:
+        summary = summarise_recording(data, gallery, uploaded.name, top_k=5, timeline=True,
+                                      progress=progress)
+    except SpeakerIDError as exc:
+        bar.empty()
+        st.error(ui.without_name(str(exc), uploaded.name), icon=":material/error:")
+        st.stop()
+    bar.empty()
+    st.session_state["identify_result"] = (key, summary)
+    st.session_state["identify_timeline"] = (key, find_voices(summary.timeline, gallery))
 
 
 def render_verdict(analysis: Analysis) -> None:
@@ -202,6 +250,11 @@ def render_matches(found: Identification) -> None:
 
 left, right = st.columns([3, 2], gap="large")
 renderers = {"prepare": render_preparation, "features": render_features}
+if long_upload:
+    renderers = {"prepare": render_long_preparation, "features": render_long_features}
+    if st.session_state.get("identify_result", (None,))[0] != key:
+        with left:
+            analyse_long_upload()
 cached = st.session_state.get("identify_result")
 if cached is not None and cached[0] == key:
     analysis = cached[1]
@@ -243,6 +296,12 @@ def render_voice_enrolment(timeline: Timeline) -> None:
     if not voices:
         return
     st.markdown("###### Voices nobody enrolled")
+    if clip is None:  # a long recording: streamed, its audio is not kept
+        st.caption(f"{', '.join(voices)}: heard in the recording, matching nobody in the gallery. A "
+                   "recording this long is not kept in memory, so its voices cannot be enrolled from "
+                   "here: cut a few minutes around a voice and upload that, or enrol a clip of it in "
+                   "the Gallery.")
+        return
     st.caption("Each voice below was heard in the clip but matches nobody in the gallery. Listen, "
                "name it and enrol it: its segments are kept as enrolment clips.")
     for index, voice in enumerate(voices):
@@ -267,7 +326,7 @@ def render_voice_enrolment(timeline: Timeline) -> None:
                     st.rerun()
 
 
-if clip.duration_s >= TIMELINE_MIN_DURATION_S:
+if long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S:
     st.divider()
     st.markdown("##### Who speaks when")
     ui.show_flash()

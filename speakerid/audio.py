@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from .errors import SpeakerIDError
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_DURATION_S = 4 * 3600.0
+MAX_FILE_BYTES = 2 * 1024 ** 3  # a file read block by block: only its duration limits it
+BLOCK_FRAMES = 1 << 18  # about 5 s at 48 kHz
 SUPPORTED_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac",
                         ".mp4", ".webm", ".mkv", ".aiff", ".aif")
 
@@ -111,38 +114,115 @@ def _decode_with_soundfile(data: bytes, name: str, max_duration_s: float) -> Aud
 
 
 def _decode_with_pyav(data: bytes, name: str, max_duration_s: float) -> AudioClip:
-    import av  # imported lazily: only needed for formats libsndfile does not read
+    blocks = list(_pyav_blocks(data, name, max_duration_s, block_frames=1))
+    if not blocks:
+        raise SpeakerIDError(f"{name}: the file contains no audio samples")
+    return AudioClip(_joined([b.samples for b in blocks]), blocks[-1].sample_rate, name)
+
+
+def audio_blocks(source: str | Path | bytes, name: str | None = None,
+                 max_duration_s: float = MAX_DURATION_S, block_frames: int = BLOCK_FRAMES
+                 ) -> Iterator[AudioClip]:
+    """The audio of a file (or an in-memory one) as consecutive clips of about ``block_frames``,
+    decoded as they are consumed: an hour-long recording never has to fit in memory whole.
+
+    The same decoders and checks as :func:`load_audio`; samples are made finite block by block."""
+    name = name or (Path(source).name if not isinstance(source, bytes) else "upload")
+    if not isinstance(source, bytes):
+        if not Path(source).is_file():
+            raise SpeakerIDError(f"{name}: no such file")
+        _check_size(Path(source).stat().st_size, MAX_FILE_BYTES, name)
+    else:
+        _check_size(len(source), MAX_FILE_BYTES, name)
+    try:
+        sound = sf.SoundFile(_readable(source))
+    except Exception:  # libsndfile does not know the format: FFmpeg's turn
+        sound = None
+    if sound is None:
+        blocks = _pyav_blocks(source, name, max_duration_s, block_frames)
+    else:
+        blocks = _soundfile_blocks(sound, name, max_duration_s, block_frames)
+    empty = True
+    for block in blocks:
+        empty = False
+        yield AudioClip(_finite(block.samples), block.sample_rate, name)
+    if empty:
+        raise SpeakerIDError(f"{name}: the file contains no audio samples")
+
+
+def probe_duration(source: str | Path | bytes) -> float | None:
+    """The duration a file declares in its header, without decoding it; None when it declares none
+    (or cannot be read: decoding will say why)."""
+    try:
+        with sf.SoundFile(_readable(source)) as sound:
+            return sound.frames / sound.samplerate if sound.frames > 0 else None
+    except Exception:  # not a libsndfile format
+        pass
+    import av
 
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
+        with av.open(_readable(source), mode="r") as container:
+            return container.duration / av.time_base if container.duration else None
+    except Exception:  # unreadable: the decoder reports it
+        return None
+
+
+def _readable(source: str | Path | bytes) -> str | io.BytesIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else str(source)
+
+
+def _soundfile_blocks(sound: sf.SoundFile, name: str, max_duration_s: float, block_frames: int
+                      ) -> Iterator[AudioClip]:
+    with sound:
+        if sound.frames > 0:
+            _check_duration(sound.frames, sound.samplerate, max_duration_s, name)
+        try:
+            for block in sound.blocks(block_frames, dtype="float32", always_2d=True):
+                yield AudioClip(block, int(sound.samplerate), name)
+        except Exception as exc:
+            raise SpeakerIDError(f"{name}: the file is damaged: {_short(exc)}") from None
+
+
+def _pyav_blocks(source: str | Path | bytes, name: str, max_duration_s: float, block_frames: int
+                 ) -> Iterator[AudioClip]:
+    """FFmpeg's decoded frames, gathered into blocks of at least ``block_frames``."""
+    import av  # imported lazily: only needed for formats libsndfile does not read
+
+    pending: list[np.ndarray] = []
+    held = frames = rate = 0
+    try:
+        with av.open(_readable(source), mode="r") as container:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
                 raise SpeakerIDError(f"{name}: the file has no audio track")
-            stream = streams[0]
             # Packed float, not planar: PyAV reads past the plane table of an 8-channel planar
             # frame (a segfault), while a packed frame always has exactly one plane.
             resampler = av.AudioResampler(format="flt")
-            chunks: list[np.ndarray] = []
-            frames = 0
-            rate = 0
-            for frame in container.decode(stream):
+            for frame in container.decode(streams[0]):
                 for out in resampler.resample(frame):
                     rate = out.sample_rate
                     block = out.to_ndarray().reshape(-1, len(out.layout.channels))
-                    chunks.append(block)
-                    frames += block.shape[0]
+                    pending.append(block)
+                    held += len(block)
+                    frames += len(block)
                     _check_duration(frames, rate, max_duration_s, name)
+                    if held >= block_frames:
+                        yield AudioClip(_joined(pending), rate, name)
+                        pending, held = [], 0
     except SpeakerIDError:
         raise
     except Exception as exc:
         suffix = Path(name).suffix.lower() or "(no extension)"
         hint = "" if suffix in SUPPORTED_EXTENSIONS else f" ({suffix} is not an audio format we know)"
         raise SpeakerIDError(f"{name}: not a readable audio file{hint}: {_short(exc)}") from None
-    if not chunks:
-        raise SpeakerIDError(f"{name}: the file contains no audio samples")
-    channels = min(c.shape[1] for c in chunks)
-    samples = np.concatenate([c[:, :channels] for c in chunks]).astype(np.float32)
-    return AudioClip(samples, int(rate), name)
+    if pending:
+        yield AudioClip(_joined(pending), rate, name)
+
+
+def _joined(blocks: list[np.ndarray]) -> np.ndarray:
+    """Blocks end to end, on the channels they all have (a stream may change its layout)."""
+    channels = min(b.shape[1] for b in blocks)
+    return np.concatenate([b[:, :channels] for b in blocks]).astype(np.float32, copy=False)
 
 
 def _finite(samples: np.ndarray) -> np.ndarray:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import SpeakerIDError
-from .fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits
+from .fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
 from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
+from .longform import StageProgress, is_long, summarise_recording
 from .timeline import TIMELINE_MIN_DURATION_S, Timeline, identify_timeline
 from .voices import find_voices
 
@@ -82,13 +83,18 @@ def check_report_path(path: str | Path) -> Path:
 def identify_batch(inputs: Sequence[Input], gallery: Gallery, top_k: int = 5, span: Span = WHOLE,
                    limits: FetchLimits = DEFAULT_LIMITS, timeline: bool = True,
                    progress: Progress | None = None,
-                   download_progress: DownloadProgress | None = None) -> Iterator[ClipResult]:
+                   download_progress: DownloadProgress | None = None,
+                   stage_progress: StageProgress | None = None) -> Iterator[ClipResult]:
     """Identify every input (folders expanded) in order, yielding each result as it is ready;
     ``progress(done, total)`` after each. With ``timeline``, clips long enough also get who
-    speaks when."""
+    speaks when. A long recording file is streamed in bounded memory (:mod:`speakerid.longform`),
+    ``stage_progress`` following its stages."""
     items = expand(inputs)
     for done, item in enumerate(items, start=1):
-        yield _identify_one(item, gallery, top_k, span, limits, timeline, download_progress)
+        if _streamable(item, span):
+            yield _identify_long(item, gallery, top_k, timeline, stage_progress)
+        else:
+            yield _identify_one(item, gallery, top_k, span, limits, timeline, download_progress)
         if progress is not None:
             progress(done, len(items))
 
@@ -114,6 +120,24 @@ def write_report(results: Sequence[ClipResult], path: str | Path) -> Path:
     partial.write_bytes(report_bytes(results, path.suffix))
     partial.replace(path)
     return path
+
+
+def _streamable(item: Input, span: Span) -> bool:
+    """A local file, used whole, long enough to be streamed rather than decoded at once."""
+    return (isinstance(item, str | Path) and not is_link(item) and span == WHOLE
+            and Path(item).is_file() and is_long(item))
+
+
+def _identify_long(path: str | Path, gallery: Gallery, top_k: int, with_timeline: bool,
+                   progress: StageProgress | None) -> ClipResult:
+    name = str(path)
+    try:
+        summary = summarise_recording(path, gallery, None, top_k, with_timeline, progress)
+        timeline = find_voices(summary.timeline, gallery) if summary.timeline is not None else None
+        return ClipResult(name, summary.identification, None, summary.speech_s, summary.duration_s,
+                          timeline)
+    except SpeakerIDError as exc:
+        return ClipResult(name, error=str(exc))
 
 
 def _identify_one(item: Input, gallery: Gallery, top_k: int, span: Span, limits: FetchLimits,

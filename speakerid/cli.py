@@ -213,6 +213,31 @@ def download_bar() -> Iterator[DownloadProgress]:
             bar.close()
 
 
+@contextmanager
+def stage_bars() -> Iterator[Callable[[str, float, float], None]]:
+    """A ``progress(stage, done, total)`` callback (:data:`speakerid.longform.StageProgress`)
+    drawing one bar per stage of a long recording on stderr when it is a terminal."""
+    from tqdm import tqdm
+
+    from .longform import STAGES
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: float, total: float) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(desc=STAGES[stage], total=round(total), file=sys.stderr,
+                                     disable=None, leave=False, unit="")
+        bar.total = round(total)
+        bar.update(round(done) - bar.n)
+
+    try:
+        yield update
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
 def say(text: str) -> None:
     """Print to stdout without breaking a progress bar that is being drawn."""
     from tqdm import tqdm
@@ -250,6 +275,26 @@ def describe(label: str, result: Identification) -> str:
     lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
               f"{match.probability:6.1%}" for rank, match in enumerate(result.matches, start=1)]
     return "\n".join(lines)
+
+
+def describe_timeline(timeline: Timeline) -> str:
+    """Who speaks when, a segment a line (enrolled names, else the found voice), then the totals."""
+    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label or 'unknown'}  (score {s.score:.3f}, "
+             f"probability {s.probability:.0%})" for s in timeline.segments]
+    lines.append("  speaking time: " + ", ".join(f"{name or 'unknown'} {clock(seconds)}"
+                                                  for name, seconds in timeline.speaking_time().items()))
+    return "\n".join(lines)
+
+
+def timeline_dict(timeline: Timeline) -> dict[str, Any]:
+    """The timeline for --json: its segments (its windows would run to thousands of lines)."""
+    return {key: value for key, value in timeline.to_dict().items() if key != "windows"}
+
+
+def clock(seconds: float) -> str:
+    """h:mm:ss"""
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 # --- enroll / identify / verify -------------------------------------------------------------------
@@ -295,6 +340,8 @@ def add_identify(subparsers: Subparsers) -> None:
     parser.add_argument("--report", type=Path, metavar="PATH",
                         help="also write one row per clip to PATH (.csv or .json): verdict, score, "
                              "probability, seconds of speech, error, timeline segments")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also say who speaks when (windows of 3 s across the speech)")
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -302,26 +349,31 @@ def add_identify(subparsers: Subparsers) -> None:
 
 def run_identify(args: argparse.Namespace) -> int:
     """Each input on its own: a refused one is reported and the others are still identified; the
-    report, when asked for, has a row for every clip."""
+    report, when asked for, has a row for every clip. A long recording is streamed (bounded
+    memory), with a bar for each stage."""
     from .batch import check_report_path, identify_batch, write_report
 
     inputs, span, limits = input_arguments(args)
     report = check_report_path(args.report) if args.report is not None else None
     results, printed = [], []
-    with open_gallery(args) as gallery, download_bar() as downloading, \
-            progress_bar("identifying", "file", len(inputs) > 1) as progress:
+    with (open_gallery(args) as gallery, download_bar() as downloading, stage_bars() as stages,
+          progress_bar("identifying", "file", len(inputs) > 1) as progress):
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
         for result in identify_batch(inputs, gallery, args.top_k, span, limits,
-                                     timeline=report is not None, progress=progress,
-                                     download_progress=downloading):
+                                     timeline=report is not None or args.timeline, progress=progress,
+                                     download_progress=downloading, stage_progress=stages):
             results.append(result)
             if result.error is not None:
                 warn(result.error)
                 continue
             label = f"{result.input} ({result.title})" if result.title else result.input
-            printed.append({"file": result.input, **result.identification.to_dict()})
+            shown_timeline = result.timeline if args.timeline else None
+            printed.append({"file": result.input, **result.identification.to_dict(),
+                            **({"timeline": timeline_dict(shown_timeline)} if shown_timeline else {})})
             if not args.json:
                 say(describe(label, result.identification))
+                if shown_timeline:
+                    say(describe_timeline(shown_timeline))
     if args.json:
         say(json.dumps(printed, indent=2))
     if report is not None:
@@ -380,19 +432,15 @@ def run_timeline(args: argparse.Namespace) -> int:
     emit(args, {"file": str(args.file), "voices": voices,
                 "saved": {voice: [str(p) for p in paths] for voice, paths in saved.items()},
                 "enrolled": [asdict(info) for info in enrolled], **timeline.to_dict()},
-         describe_timeline(str(args.file), timeline, voices, saved, enrolled))
+         describe_found_voices(str(args.file), timeline, voices, saved, enrolled))
     return EXIT_OK
 
 
-def describe_timeline(label: str, timeline: Timeline, voices: list[str], saved: dict[str, list[Path]],
-                      enrolled: list[SpeakerInfo]) -> str:
-    """Segments, speaking time and what was saved or enrolled, for a terminal."""
+def describe_found_voices(label: str, timeline: Timeline, voices: list[str],
+                          saved: dict[str, list[Path]], enrolled: list[SpeakerInfo]) -> str:
+    """The timeline with the voices nobody enrolled, and what was saved or enrolled of them."""
     lines = [f"{label}: {timeline.duration_s:.1f} s, {len(timeline.segments)} segment(s); voices "
-             f"nobody enrolled: {', '.join(voices) or 'none'}"]
-    lines += [f"  {s.start_s:7.1f}-{s.end_s:7.1f} s  {s.label or 'unknown'}  (score {s.score:.2f}, "
-              f"probability {s.probability:.0%})" for s in timeline.segments]
-    lines.append("speaking time: " + ", ".join(f"{name or 'unknown'} {seconds:.1f} s"
-                                               for name, seconds in timeline.speaking_time().items()))
+             f"nobody enrolled: {', '.join(voices) or 'none'}", describe_timeline(timeline)]
     lines += [f"saved {voice}: {len(paths)} file(s) in {paths[0].parent}" for voice, paths in saved.items()]
     lines += [f"enrolled {info.name}: {info.clips} clip(s), {info.seconds:.1f} s of speech"
               for info in enrolled]

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import paths
 from .audio import AudioClip, from_array, load_audio
-from .config import PipelineConfig, read_config
+from .config import FeatureConfig, PipelineConfig, read_config
 from .errors import SpeakerIDError
 from .features import log_mel, split_windows
 from .model import ModelConfig, build_encoder, inference_form
@@ -58,6 +58,15 @@ class SpeakerModel:
         raise NotImplementedError
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def pool_windows(self, vectors: np.ndarray) -> np.ndarray:
+        """One clip's embedding from its windows' vectors (:meth:`embed_windows`)."""
+        raise NotImplementedError
+
+    @property
+    def feature_configs(self) -> list[FeatureConfig]:
+        """The front ends whose features :meth:`features` sets side by side, in that order."""
         raise NotImplementedError
 
     @property
@@ -220,14 +229,21 @@ class Encoder(SpeakerModel):
         windows = split_windows(features, self.pipeline)
         if windows.shape[1] < self.model_config.min_frames:  # repeat a very short clip to fit
             windows = np.tile(windows, (1, -(-self.model_config.min_frames // windows.shape[1]), 1))
-        vectors = self._forward(windows.astype(np.float32)).numpy()
-        if self.model_config.metric == "cosine":
-            return unit(unit(vectors).mean(axis=0)).astype(np.float32)
-        return vectors.mean(axis=0).astype(np.float32)
+        return self.pool_windows(self._forward(windows.astype(np.float32)).numpy())
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         """Embeddings of a batch of equal-length feature windows (batch, frames, n_mels)."""
         return self._forward(np.asarray(windows, dtype=np.float32)).numpy()
+
+    def pool_windows(self, vectors: np.ndarray) -> np.ndarray:
+        """The windows' mean: of unit vectors, made unit again, for cosine scoring."""
+        if self.model_config.metric == "cosine":
+            return unit(unit(vectors).mean(axis=0)).astype(np.float32)
+        return vectors.mean(axis=0).astype(np.float32)
+
+    @property
+    def feature_configs(self) -> list[FeatureConfig]:
+        return [self.pipeline.features]
 
 def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
     """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""

@@ -53,25 +53,47 @@ def log_mel_batch(waveforms: tf.Tensor, sample_rate: int, config: FeatureConfig)
         return fbank_batch(waveforms, sample_rate, config)
     short = config.win_length - tf.shape(waveforms)[-1]
     waveforms = tf.pad(waveforms, [[0, 0], [0, tf.maximum(short, 0)]])
-    stft = tf.signal.stft(waveforms, frame_length=config.win_length, frame_step=config.hop_length,
-                          fft_length=config.n_fft, window_fn=tf.signal.hann_window)
-    power = tf.math.square(tf.abs(stft))
-    mel = tf.tensordot(power, tf.constant(mel_matrix(sample_rate, config)), axes=1)
-    return tf.math.log(mel + LOG_FLOOR)
+    return spectral_frames(waveforms, sample_rate, config)
 
 
 def fbank_batch(waveforms: tf.Tensor, sample_rate: int, config: FeatureConfig) -> tf.Tensor:
     """SpeechBrain's Fbank: centred Hamming-window frames (``torch.stft(center=True)``, zero padding),
     power spectrum, triangular mel filters, 10 log10 floored at 1e-10 and at 80 dB under the peak."""
     half = config.n_fft // 2
-    waveforms = tf.pad(waveforms, [[0, 0], [half, half]])
-    stft = tf.signal.stft(waveforms, frame_length=config.win_length, frame_step=config.hop_length,
-                          fft_length=config.n_fft, window_fn=tf.signal.hamming_window)
-    power = tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
-    mel = tf.tensordot(power, tf.constant(fbank_matrix(sample_rate, config)), axes=1)
-    decibels = 10.0 * tf.math.log(tf.maximum(mel, FBANK_POWER_FLOOR)) / tf.math.log(10.0)
+    decibels = spectral_frames(tf.pad(waveforms, [[0, 0], [half, half]]), sample_rate, config)
     peak = tf.reduce_max(decibels, axis=[-2, -1], keepdims=True)
-    return tf.maximum(decibels, peak - FBANK_TOP_DB)
+    return floor_features(decibels, peak, config)
+
+
+def spectral_frames(padded: tf.Tensor, sample_rate: int, config: FeatureConfig) -> tf.Tensor:
+    """Every whole frame of waveforms already padded at their edges (:func:`edge_padding`): log mel
+    power, or for ``fbank`` decibels not yet floored under the peak (the peak is the whole clip's,
+    so a clip computed piece by piece is floored once all of it is known)."""
+    window = tf.signal.hamming_window if config.kind == "fbank" else tf.signal.hann_window
+    stft = tf.signal.stft(padded, frame_length=config.win_length, frame_step=config.hop_length,
+                          fft_length=config.n_fft, window_fn=window)
+    if config.kind == "fbank":
+        power = tf.math.square(tf.math.real(stft)) + tf.math.square(tf.math.imag(stft))
+        mel = tf.tensordot(power, tf.constant(fbank_matrix(sample_rate, config)), axes=1)
+        return 10.0 * tf.math.log(tf.maximum(mel, FBANK_POWER_FLOOR)) / tf.math.log(10.0)
+    power = tf.math.square(tf.abs(stft))
+    mel = tf.tensordot(power, tf.constant(mel_matrix(sample_rate, config)), axes=1)
+    return tf.math.log(mel + LOG_FLOOR)
+
+
+def floor_features(features, peak, config: FeatureConfig):
+    """``fbank``: decibels floored :data:`FBANK_TOP_DB` under ``peak``; other kinds unchanged."""
+    if config.kind != "fbank":
+        return features
+    return tf.maximum(features, peak - FBANK_TOP_DB) if tf.is_tensor(features) \
+        else np.maximum(features, peak - FBANK_TOP_DB)
+
+
+def edge_padding(samples: int, config: FeatureConfig) -> tuple[int, int]:
+    """Zeros :func:`log_mel_batch` adds before and after a signal of ``samples`` before framing."""
+    if config.kind == "fbank":
+        return config.n_fft // 2, config.n_fft // 2
+    return 0, max(config.win_length - samples, 0)
 
 
 def log_mel(signal: np.ndarray, sample_rate: int, config: FeatureConfig) -> np.ndarray:

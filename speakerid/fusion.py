@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .config import ModelConfig, PipelineConfig
+from .config import FeatureConfig, ModelConfig, PipelineConfig
 from .encoder import CONFIG_FILE, FORMAT_VERSION, Encoder, SpeakerModel, _atomic_write_text, read_scoring
 from .errors import SpeakerIDError
 from .preprocess import Prepared
@@ -74,6 +74,16 @@ class FusedEncoder(SpeakerModel):
 
     def embed_windows(self, windows: np.ndarray) -> np.ndarray:
         return self._fuse([m.embed_windows(part) for m, part in self._parts(windows, axis=2)])
+
+    def pool_windows(self, vectors: np.ndarray) -> np.ndarray:
+        """Each member's windows pooled as that member pools them, then fused."""
+        dims = np.cumsum([0] + [m.model_config.embedding_dim for m in self.members])
+        return self._fuse([m.pool_windows(vectors[:, low:high])[None]
+                           for m, low, high in zip(self.members, dims, dims[1:])])[0]
+
+    @property
+    def feature_configs(self) -> list[FeatureConfig]:
+        return [m.pipeline.features for m in self.members]
 
     def _parts(self, features: np.ndarray, axis: int):
         for member, low, high in zip(self.members, self._bands, self._bands[1:]):

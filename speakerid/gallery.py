@@ -42,6 +42,7 @@ from .config import LIMITS
 from .datasets import discover
 from .errors import SpeakerIDError
 from .fetch import FetchedAudio, is_link
+from .longform import LongRecording, is_long
 from .preprocess import resample, to_mono
 from .scoring import Calibration, unit
 from .search import SpeakerIndex
@@ -568,7 +569,10 @@ class Gallery:
         return result
 
     def _embed(self, clip: ClipInput) -> tuple[np.ndarray, float]:
-        """The clip's embedding and its seconds of speech."""
+        """The clip's embedding and its seconds of speech; a long file is streamed, not decoded whole."""
+        if not isinstance(clip, AudioClip) and is_long(clip):
+            with LongRecording(clip, self.encoder) as recording:
+                return recording.embedding(), recording.speech_s
         prepared = self.encoder.prepare(_as_clip(clip))
         return self.encoder.embed_prepared(prepared), prepared.speech_s
 

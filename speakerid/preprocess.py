@@ -111,12 +111,17 @@ def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 def trim_long_recording(signal: np.ndarray, sample_rate: int,
                         config: PreprocessConfig) -> tuple[np.ndarray, Span]:
     """Cut the head and tail of long web recordings (intros, applause); leave short clips alone."""
-    duration = len(signal) / sample_rate
-    if duration < config.trim_min_duration_s:
-        return signal, (0.0, duration)
-    start = config.trim_head_s
-    end = duration - config.trim_tail_s
+    start, end = trim_span(len(signal) / sample_rate, config)
+    if (start, end) == (0.0, len(signal) / sample_rate):
+        return signal, (start, end)
     return signal[int(round(start * sample_rate)):int(round(end * sample_rate))], (start, end)
+
+
+def trim_span(duration_s: float, config: PreprocessConfig) -> Span:
+    """The part of a clip of ``duration_s`` that :func:`trim_long_recording` keeps."""
+    if duration_s < config.trim_min_duration_s:
+        return 0.0, duration_s
+    return config.trim_head_s, duration_s - config.trim_tail_s
 
 
 def remove_silence(signal: np.ndarray, sample_rate: int,
@@ -186,42 +191,58 @@ def energy_speech_spans(signal: np.ndarray, sample_rate: int, frame_s: float = 0
     count = len(signal) // frame
     if count == 0:
         return []
-    level = _frame_levels_db(signal[:count * frame].reshape(count, frame))
+    return energy_spans(frame_levels_db(signal[:count * frame].reshape(count, frame)), frame_s,
+                        dynamic_range_db, floor_margin_db)
+
+
+def energy_spans(level: np.ndarray, frame_s: float = 0.03, dynamic_range_db: float = 40.0,
+                 floor_margin_db: float = 12.0) -> list[Span]:
+    """:func:`energy_speech_spans` from the frames' levels (all of the clip's: the gate is relative)."""
     floor = np.percentile(level, 10)
     threshold = max(floor + floor_margin_db, level.max() - dynamic_range_db, -70.0)
     return _smooth_decisions(level > threshold, frame_s)
 
 
 VAD_BLOCK_FRAMES = 4096  # 2 minutes of 30 ms frames
+VAD_RATE = 16000
+VAD_FRAME_S = 0.03
 
 
 def webrtc_speech_spans(signal: np.ndarray, sample_rate: int, aggressiveness: int = 2) -> list[Span]:
     """WebRTC's GMM voice-activity detector, gated by energy so that steady noise is not speech."""
     import webrtcvad
 
-    vad_rate = 16000
-    pcm = resample(signal, sample_rate, vad_rate)
-    frame_s = 0.03
-    frame = int(frame_s * vad_rate)
+    pcm = resample(signal, sample_rate, VAD_RATE)
+    frame = int(VAD_FRAME_S * VAD_RATE)
     count = len(pcm) // frame
     if count == 0:
         return []
     frames = pcm[:count * frame].reshape(count, frame)
-    level = _frame_levels_db(frames)
-    loud_enough = level > max(np.percentile(level, 10) + 6.0, level.max() - 45.0, -70.0)
     vad = webrtcvad.Vad(aggressiveness)
-    voiced = np.zeros(count, dtype=bool)
-    step = frame * 2  # bytes of one 16-bit frame
-    # Each frame without its DC offset; in blocks, so that no full-length int16 copy is made.
-    for start in range(0, count, VAD_BLOCK_FRAMES):
-        block = frames[start:start + VAD_BLOCK_FRAMES]
-        pcm = _pcm16(block - block.mean(axis=1, keepdims=True)).tobytes()
-        voiced[start:start + len(block)] = [vad.is_speech(pcm[i:i + step], vad_rate)
-                                            for i in range(0, len(pcm), step)]
-    return _smooth_decisions(voiced & loud_enough, frame_s)
+    # in blocks, so that no full-length int16 copy is made
+    levels, voiced = zip(*(webrtc_frames(frames[start:start + VAD_BLOCK_FRAMES], vad)
+                           for start in range(0, count, VAD_BLOCK_FRAMES)))
+    return webrtc_spans(np.concatenate(levels), np.concatenate(voiced))
 
 
-def _frame_levels_db(frames: np.ndarray, block: int = 4096) -> np.ndarray:
+def webrtc_frames(frames: np.ndarray, vad) -> tuple[np.ndarray, np.ndarray]:
+    """Level (dB) and WebRTC's speech decision of each 30 ms frame of a (count, 480) block at
+    16 kHz. The detector keeps state from frame to frame: blocks must come in order."""
+    step = frames.shape[1] * 2  # bytes of one 16-bit frame
+    pcm = _pcm16(frames - frames.mean(axis=1, keepdims=True)).tobytes()  # without its DC offset
+    voiced = np.array([vad.is_speech(pcm[i:i + step], VAD_RATE) for i in range(0, len(pcm), step)],
+                      dtype=bool)
+    return frame_levels_db(frames), voiced
+
+
+def webrtc_spans(level: np.ndarray, voiced: np.ndarray) -> list[Span]:
+    """Speech spans from every frame's level and decision: WebRTC's, gated by energy relative to
+    the whole clip, so that steady noise is not speech."""
+    loud_enough = level > max(np.percentile(level, 10) + 6.0, level.max() - 45.0, -70.0)
+    return _smooth_decisions(voiced & loud_enough, VAD_FRAME_S)
+
+
+def frame_levels_db(frames: np.ndarray, block: int = 4096) -> np.ndarray:
     """Power of each frame around its own mean, in dB.
 
     Around the mean, so that a DC offset (cheap sound cards) is not mistaken for sound; in blocks,
@@ -261,12 +282,17 @@ def normalise_loudness(signal: np.ndarray, target_dbfs: float) -> np.ndarray:
     if len(signal) == 0:
         return np.zeros(0, np.float32)
     centred = np.subtract(signal, signal.mean(dtype=np.float64), dtype=np.float32)
-    rms = np.sqrt(_mean_square(centred))
-    if rms < 1e-8:
-        return centred
-    peak = max(float(centred.max()), -float(centred.min()))
-    centred *= min(10 ** (target_dbfs / 20) / rms, 0.99 / peak)
+    centred *= loudness_gain(np.sqrt(_mean_square(centred)),
+                             max(float(centred.max()), -float(centred.min())), target_dbfs)
     return centred
+
+
+def loudness_gain(rms: float, peak: float, target_dbfs: float) -> float:
+    """The factor that brings speech of ``rms`` to ``target_dbfs`` without clipping its ``peak``
+    (1 for silence, which no gain can bring to a level)."""
+    if rms < 1e-8:
+        return 1.0
+    return min(10 ** (target_dbfs / 20) / rms, 0.99 / peak)
 
 
 def _mean_square(signal: np.ndarray, block: int = 1 << 20) -> float:

@@ -147,38 +147,52 @@ def identify_timeline(prepared: Prepared, encoder: Encoder, gallery: Gallery,
                       progress: Progress | None = None, original_duration_s: float | None = None
                       ) -> Timeline:
     """Windowed identification of a prepared clip against ``gallery``."""
+    features = encoder.features(prepared)
+    duration = original_duration_s if original_duration_s is not None else prepared.stages[0].duration_s
+    return timeline_of_features(lambda start, count: features[start:start + count], features.shape[0],
+                                TimeMap.from_prepared(prepared), duration, prepared.speech_s, encoder,
+                                gallery, window_s, hop_s, merge_gap_s, smooth, progress)
+
+
+def timeline_of_features(read: Callable[[int, int], np.ndarray], frame_count: int, time_map: TimeMap,
+                         duration_s: float, speech_s: float, encoder: Encoder, gallery: Gallery,
+                         window_s: float = WINDOW_S, hop_s: float = HOP_S,
+                         merge_gap_s: float = MERGE_GAP_S, smooth: bool = True,
+                         progress: Progress | None = None, batch: int = BATCH) -> Timeline:
+    """:func:`identify_timeline` from features read a batch of windows at a time:
+    ``read(start, count)`` gives frames ``start`` to ``start + count`` of the prepared speech
+    (a long recording's come from disk, see :mod:`speakerid.longform`); ``batch`` windows are
+    embedded at once."""
     from .features import frames_per_second, window_starts  # TensorFlow: not for the constants above
 
     if window_s <= 0 or hop_s <= 0:
         raise SpeakerIDError("the timeline's window and hop must be positive")
-    features = encoder.features(prepared)
     rate = frames_per_second(encoder.pipeline)
     size = max(1, int(round(window_s * rate)))
     hop = max(1, int(round(hop_s * rate)))
-    starts = window_starts(features.shape[0], size, hop)
-    spans = [(s / rate, min(s + size, features.shape[0]) / rate) for s in starts]
-    vectors = []
-    for first in range(0, len(starts), BATCH):
-        batch = np.stack([features[s:s + size] for s in starts[first:first + BATCH]])
-        vectors.append(encoder.embed_windows(batch))
-        if progress:
-            progress(min(first + BATCH, len(starts)), len(starts))
-    embeddings = np.concatenate(vectors)
-    if encoder.model_config.metric == "cosine":
-        embeddings = unit(embeddings)
-    windows = []
+    starts = window_starts(frame_count, size, hop)
+    windows: list[WindowResult] = []
+    embeddings: list[np.ndarray] = []  # kept for the voices nobody enrolled (speakerid.voices)
     threshold = encoder.calibration.for_duration(window_s).threshold
-    for (start, end), vector in zip(spans, embeddings):
-        found = gallery.identify_embedding(vector, top_k=1, speech_s=end - start)
-        threshold = found.threshold
-        best = found.best
-        windows.append(WindowResult(start, end, found.speaker, best.name if best else None,
-                                    best.score if best else float("nan"),
-                                    best.probability if best else 0.0))
-    time_map = TimeMap.from_prepared(prepared)
-    duration = original_duration_s if original_duration_s is not None else prepared.stages[0].duration_s
+    for first in range(0, len(starts), batch):
+        group = starts[first:first + batch]
+        vectors = encoder.embed_windows(np.stack([read(s, size) for s in group]))
+        if encoder.model_config.metric == "cosine":
+            vectors = unit(vectors)
+        embeddings.append(vectors)
+        for start, vector in zip(group, vectors):
+            span = (start / rate, min(start + size, frame_count) / rate)
+            found = gallery.identify_embedding(vector, top_k=1, speech_s=span[1] - span[0])
+            threshold = found.threshold
+            best = found.best
+            windows.append(WindowResult(*span, found.speaker, best.name if best else None,
+                                        best.score if best else float("nan"),
+                                        best.probability if best else 0.0))
+        if progress:
+            progress(min(first + batch, len(starts)), len(starts))
     segments = build_segments(windows, time_map, merge_gap_s, smooth)
-    return Timeline(segments, windows, threshold, duration, prepared.speech_s, embeddings, time_map)
+    return Timeline(segments, windows, threshold, duration_s, speech_s,
+                    np.concatenate(embeddings) if embeddings else None, time_map)
 
 
 def smooth_labels(labels: Sequence[str | None]) -> list[str | None]:

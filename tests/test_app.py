@@ -255,6 +255,21 @@ def test_a_voice_found_in_the_timeline_is_enrolled_from_it(monkeypatch):
     assert list(at.dataframe[-1].value["speaker"]) == ["Alice", "Bob", "Alice", "Bob"]
 
 
+def test_a_long_upload_is_streamed_and_only_what_the_page_shows_is_kept(monkeypatch):
+    from speakerid import longform
+
+    monkeypatch.setattr(longform, "STREAM_MIN_DURATION_S", 20.0)  # 10 min in use: too slow here
+    enrol("Alice", wav(0, 24.0))  # the same audio: streamed, it still matches (see test_longform)
+    at = open_app()
+    at.file_uploader(key="identify_upload").upload("debate.wav", wav(0, 24.0), "audio/wav")
+    rerun(at)
+    summary = at.session_state["identify_result"][1]
+    assert isinstance(summary, longform.RecordingSummary) and len(summary.overview) <= 4000
+    assert summary.identification.speaker == "Alice" and "Alice" in texts(at)
+    assert "Speech kept" in [m.label for m in at.metric] and "Who speaks when" in texts(at)
+    assert len(at.dataframe[-1].value) >= 1
+
+
 def test_without_a_model_every_page_explains_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(tmp_path / "no-model"))
     at = open_app()
