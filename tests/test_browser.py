@@ -2,16 +2,20 @@
 
 Times the first page of a fresh server against a one-line Streamlit app, opens every page by its
 link as a fresh server's first request, enrols two voices from uploads, identifies a clip and reads
-the verdict on the page (nothing clipped, names at body size), records through Chromium's fake
+the verdict on the page (nothing clipped, names at body size), identifies a clip from a web link
+(served by tests/media_server.py), reads the table of a batch of uploads (a corrupt file's row says
+why), finds the voices nobody enrolled in a conversation's timeline, records through Chromium's fake
 microphone with ``st.audio_input``, follows the speaker live over WebRTC from the same fake
 microphone, and reads the Train report.
 With ``SPEAKERID_SCREENSHOTS=1`` (``make screenshots``) it also saves the README's screenshots in
 ``docs/screenshots/``; otherwise it leaves the working tree alone. Skipped only when Chromium or
-Playwright is missing.
+Playwright is missing, and the found-voices test also without espeak-ng or ``weights/fast``.
 
 Voices come from espeak-ng when it is installed (two of its voices), else from the synthetic voices
 of the other tests. A small untrained model stands in for the shipped weights; its threshold is
-calibrated here so that only the very audio enrolled is a sure match.
+calibrated here so that only the very audio enrolled is a sure match. It cannot tell two voices it
+was never given apart (a conversation's two unenrolled voices become one "Voice A"), so the
+found-voices test alone runs a second server on the shipped fast model (``weights/fast``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media_server import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("SPEAKERID_CHROMIUM", "/usr/bin/chromium"))
@@ -45,6 +50,12 @@ LIVE_KEEPS_UP = 0.8  # the audio the Live page heard, against the wall time sinc
 STEP_TIMEOUT_MS = 180_000
 RAM = ("Good evening. Today the government announced a new budget for roads, schools and hospitals "
        "across all seven provinces, and the opposition has already asked how it will be paid for.")
+# the conversation's turns by voices nobody enrolled (espeak-ng voices the fast model tells apart)
+NEW_VOICES = (("en+klatt", "Farmers in the south say the rain came late and the harvest was poor, "
+                           "so the price of rice will rise before the winter."),
+              ("en+steph", "The minister promised that schools in the valley would reopen before "
+                           "the festival season, with new teachers in every district."))
+FAST_MODEL = ROOT / "weights" / "fast"
 SITA = ("Thank you. We welcome the plan for rural health posts, but the people of the mountain "
         "districts need clean water and electricity first, and we will keep pressing for that.")
 
@@ -86,6 +97,22 @@ def mic_file(source: Path, target: Path) -> Path:
     padded = np.concatenate([np.zeros(rate, np.float32), samples, np.zeros(rate, np.float32)])
     sf.write(target, resample(padded, rate, 48000), 48000, subtype="PCM_16")
     return target
+
+
+def conversation_file(path: Path, enrolled: Path) -> Path:
+    """The enrolled voice's clip, then a turn by each voice of NEW_VOICES, 0.6 s apart: over 20 s."""
+    import soundfile as sf
+
+    from speakerid.preprocess import resample
+
+    samples, rate = sf.read(enrolled, dtype="float32")
+    parts = [samples]
+    for index, (voice, text) in enumerate(NEW_VOICES):
+        turn, turn_rate = sf.read(voice_file(path.with_name(f"turn{index}.wav"), text, voice, 2 + index),
+                                  dtype="float32")
+        parts += [np.zeros(int(0.6 * rate), np.float32), resample(turn, turn_rate, rate)]
+    sf.write(path, np.concatenate(parts), rate, subtype="PCM_16")
+    return path
 
 
 def small_model(path: Path) -> Path:
@@ -189,7 +216,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("voices")
     ram = voice_file(folder / "ram.wav", RAM, "en+m3", 0)
     sita = voice_file(folder / "sita.wav", SITA, "en+f3", 1)
-    return {"ram": ram, "sita": sita, "mic": mic_file(ram, folder / "mic.wav")}
+    corrupt = folder / "corrupt.mp3"
+    corrupt.write_bytes(b"ID3 this is not audio" * 50)
+    return {"ram": ram, "sita": sita, "mic": mic_file(ram, folder / "mic.wav"), "corrupt": corrupt,
+            "conversation": conversation_file(folder / "conversation.wav", ram)}
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +234,35 @@ def server(tmp_path_factory, weights):
     training_run(home, weights)
     with streamlit_server("app.py", app_env(home, weights), root / "streamlit.log") as url:
         yield {"url": url, "home": home, "log": root / "streamlit.log"}
+
+
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory, files):
+    """A server on the shipped fast model with Ram Thapa enrolled (through the library, as the
+    Gallery page does), for the found-voices test only."""
+    from speakerid import Encoder
+    from speakerid.audio import load_audio
+    from speakerid.gallery import Gallery
+
+    if not (FAST_MODEL / "config.json").is_file():
+        pytest.skip(f"the shipped fast model is not in this checkout ({FAST_MODEL})")
+    if shutil.which("espeak-ng") is None:  # the synthetic stand-ins' two new voices merge into one
+        pytest.skip("espeak-ng is not installed: the fast model tells its voices apart, not the "
+                    "synthetic stand-ins (apt-get install -y espeak-ng)")
+    root = tmp_path_factory.mktemp("fast-app")
+    home = root / "home"
+    home.mkdir()
+    with Gallery(home / "gallery.sqlite", Encoder.load(FAST_MODEL)) as gallery:
+        gallery.enroll("Ram Thapa", load_audio(files["ram"]), party="Nepali Congress")
+    with streamlit_server("app.py", app_env(home, FAST_MODEL), root / "streamlit.log") as url:
+        yield {"url": url, "home": home, "log": root / "streamlit.log"}
+
+
+@pytest.fixture(scope="module")
+def media(files):
+    """The voices' files on a local web server, for the link tests."""
+    with serve(files["ram"].parent) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -326,6 +385,24 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
+def upload_many(page, label: str, paths: list[Path]) -> None:
+    """Several files set at once in a multi-file uploader, as a user picks them together."""
+    wait_idle(page)
+    uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label).first
+    uploader.locator('input[type="file"]').set_input_files([str(p) for p in paths])
+    for path in paths:
+        uploader.get_by_text(path.name).first.wait_for()
+
+
+def ensure_enrolled(page, server, files) -> None:
+    """Ram Thapa in the module server's gallery, also when a test runs without the enrolment test."""
+    page.goto(f"{server['url']}/gallery")
+    enrolled = page.get_by_text(re.compile(r"\d+ speakers? enrolled")).first
+    enrolled.wait_for()
+    if enrolled.inner_text().startswith("0 "):
+        enrol(page, "Ram Thapa", files["ram"], "Nepali Congress")
+
+
 def enrol(page, name: str, clip: Path, party: str) -> None:
     page.get_by_label("Name", exact=True).first.fill(name)
     page.get_by_label("Party or organisation (optional)").first.fill(party)
@@ -423,12 +500,80 @@ def test_enrol_two_voices_then_identify(page, server, files):
     assert page.evaluate(LAYOUT_PROBLEMS, [".st-key-verdict", ".st-key-matches"]) == []
 
 
+def test_identify_from_a_link(page, server, files, media):
+    """A link to the enrolled clip itself: fetched, shown as it was prepared, and named."""
+    ensure_enrolled(page, server, files)
+    page.goto(server["url"])
+    page.get_by_text("Who is speaking?").first.wait_for()
+    wait_idle(page)
+    page.get_by_text("Paste a link", exact=True).click()
+    link = page.get_by_role("textbox", name="Link to a video or audio page")
+    link.wait_for()
+    link.fill(media.url(files["ram"].name))
+    link.press("Tab")
+    wait_idle(page)
+    page.get_by_role("button", name="Fetch the audio").click()
+    verdict = page.locator(".st-key-verdict h3").filter(has_text="Ram Thapa")
+    verdict.wait_for()
+    page.get_by_text("Analysed in").first.wait_for()
+    wait_idle(page)
+    assert f"/{files['ram'].name}" in media.requested
+    assert page.get_by_role("link", name=files["ram"].stem).count()  # the fetched page's title
+    body = page.locator("body").inner_text()
+    for stage in ("1 · Preparing the audio", "2 · What the encoder sees", "Top matches"):
+        assert stage in body, stage
+    assert "Unknown speaker" not in body and "Traceback" not in body
+    screenshot(page, "link.png")
+
+
+def test_a_batch_of_uploads_gives_a_table(page, server, files):
+    """Three clips at once: one row each, the corrupt one with its reason; both downloads offered."""
+    ensure_enrolled(page, server, files)
+    page.goto(server["url"])
+    page.get_by_text("Who is speaking?").first.wait_for()
+    clips = [files["ram"], files["sita"], files["corrupt"]]
+    upload_many(page, "Audio or video files", clips)
+    page.get_by_text("3 clips · 1 could not be identified").wait_for()
+    wait_idle(page)
+    # the grid draws on a canvas; its accessible table holds the cells' text
+    rows = page.locator('[data-testid="stDataFrame"] table tr').all_text_contents()
+    assert len(rows) == 1 + len(clips), rows  # the header, then one row per clip
+    by_clip = {clip.name: next(row for row in rows if row.startswith(clip.name)) for clip in clips}
+    assert "Ram Thapa" in by_clip["ram.wav"]
+    assert "not a readable audio file" in by_clip["corrupt.mp3"], by_clip
+    for label in ("Download the table (CSV)", "Download with segments (JSON)"):
+        assert page.get_by_role("button", name=label).is_visible()
+    screenshot(page, "batch.png")
+
+
+def test_a_timeline_finds_the_voices_nobody_enrolled(browser, fast_server, files):
+    """A conversation over 20 s: Ram Thapa (enrolled), then two voices nobody enrolled, which the
+    timeline tells apart as Voice A and Voice B, each with a form to enrol it. The screenshot is
+    of the timeline and the forms, in a taller window so that both fit."""
+    context = browser.new_context(viewport={"width": 1440, "height": 1300}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        SCRIPT_RUNS[page] = ScriptRuns(page)
+        page.goto(fast_server["url"])
+        page.get_by_text("Who is speaking?").first.wait_for()
+        upload(page, "Audio or video files", files["conversation"])
+        page.get_by_text("Voices nobody enrolled").wait_for()
+        wait_idle(page)
+        body = page.locator("body").inner_text()
+        timeline = body.split("Who speaks when", 1)[1]
+        assert "Ram Thapa" in timeline
+        assert "Voice A" in timeline and "Voice B" in timeline and "Voice C" not in timeline
+        assert page.get_by_role("button", name="Enrol this voice").count() == 2
+        assert "Traceback" not in body
+        page.get_by_text("Who speaks when").evaluate("heading => heading.scrollIntoView()")
+        screenshot(page, "timeline-voices.png")
+    finally:
+        context.close()
+
+
 def test_record_with_the_microphone(page, server, files):
-    page.goto(f"{server['url']}/gallery")
-    enrolled = page.get_by_text(re.compile(r"\d+ speakers? enrolled")).first
-    enrolled.wait_for()
-    if enrolled.inner_text().startswith("0 "):  # run on its own, without the enrolment test
-        enrol(page, "Ram Thapa", files["ram"], "Nepali Congress")
+    ensure_enrolled(page, server, files)
     page.goto(server["url"])
     page.get_by_text("Who is speaking?").first.wait_for()
     page.get_by_text("Record in the browser").click()
@@ -456,11 +601,7 @@ def heard_s(page) -> float:
 def test_live_names_the_speaker_and_keeps_up(page, server, files):
     """Chromium's fake microphone plays Ram Thapa over WebRTC: the page names him, hears (nearly)
     as many seconds as pass, and a browser that leaves leaves no traceback in the server's log."""
-    page.goto(f"{server['url']}/gallery")
-    enrolled = page.get_by_text(re.compile(r"\d+ speakers? enrolled")).first
-    enrolled.wait_for()
-    if enrolled.inner_text().startswith("0 "):  # run on its own, without the enrolment test
-        enrol(page, "Ram Thapa", files["ram"], "Nepali Congress")
+    ensure_enrolled(page, server, files)
     page.goto(f"{server['url']}/live")
     page.get_by_text("Waiting for audio").first.wait_for()
     wait_idle(page)
