@@ -120,3 +120,24 @@ def test_a_hundred_tiny_clips_give_a_hundred_rows(tmp_path, untrained_encoder):
     assert [row["input"] for row in rows] == [clip.name for clip in clips]
     assert sum(row["error"] is None for row in rows) == 99
     assert rows[-1]["verdict"] == "error" and "too_short.wav" in rows[-1]["error"]
+
+
+def test_a_long_file_in_a_batch_is_streamed_with_its_timeline(tmp_path, enrolled, voice_file, monkeypatch):
+    """A long local file goes through longform (bounded memory), not the whole-file decoder, and
+    its report row carries the timeline with the found voices as for any other clip."""
+    from speakerid import longform
+
+    monkeypatch.setattr(longform, "STREAM_MIN_DURATION_S", 20.0)  # 10 min in use: too slow here
+    streamed = []
+    summarise = longform.summarise_recording
+    monkeypatch.setattr("speakerid.batch.summarise_recording",
+                        lambda path, *args: streamed.append(path) or summarise(path, *args))
+    debate, short = voice_file(0, 24.0, "debate.wav", seed=3), voice_file(1, 6.0, "short.wav", seed=5)
+    assert main(["identify", *enrolled, str(debate), str(short), "--report", str(tmp_path / "out.json")]) == 0
+    rows = {row["input"]: row for row in json.loads((tmp_path / "out.json").read_text())}
+    assert [str(path) for path in streamed] == [str(debate)]
+    long_row = rows[str(debate)]
+    assert long_row["speaker"] == "Ann" and long_row["duration_s"] == pytest.approx(24.0, abs=0.1)
+    segments = long_row["segments"]
+    assert segments and {"speaker", "voice"} <= set(segments[0])
+    assert rows[str(short)]["segments"] is None
