@@ -87,7 +87,7 @@ def _check_size(size: int, max_bytes: int, name: str) -> None:
         raise SpeakerIDError(f"{name}: the file is empty (0 bytes)")
     if size > max_bytes:
         raise SpeakerIDError(
-            f"{name}: {_bytes_text(size)} is over the {_bytes_text(max_bytes)} limit; "
+            f"{name}: {bytes_text(size)} is over the {bytes_text(max_bytes)} limit; "
             "cut the clip or convert it to a compressed format")
 
 
@@ -96,8 +96,8 @@ def _check_duration(frames: int, rate: int, max_duration_s: float, name: str) ->
         raise SpeakerIDError(f"{name}: the file declares an invalid sample rate ({rate})")
     if frames / rate > max_duration_s:
         raise SpeakerIDError(
-            f"{name}: {_duration_text(frames / rate)} of audio is over the "
-            f"{_duration_text(max_duration_s)} limit")
+            f"{name}: {duration_text(frames / rate)} of audio is over the "
+            f"{duration_text(max_duration_s)} limit")
 
 
 def _decode_with_soundfile(data: bytes, name: str, max_duration_s: float) -> AudioClip | None:
@@ -232,7 +232,7 @@ def _finite(samples: np.ndarray) -> np.ndarray:
     return np.clip(samples, -1.0, 1.0, out=samples if samples.flags.writeable else None)
 
 
-def _bytes_text(size: float) -> str:
+def bytes_text(size: float) -> str:
     """A size in the unit that keeps the number readable (a 1 kB limit must not print as 0 MB)."""
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if size >= scale:
@@ -240,7 +240,7 @@ def _bytes_text(size: float) -> str:
     return f"{size:.0f} bytes"
 
 
-def _duration_text(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     """A duration in h, min or s, so that small limits do not print as "0.0 h"."""
     if seconds >= 3600:
         return f"{seconds / 3600:.3g} h"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .audio import MAX_DURATION_S, MAX_UPLOAD_BYTES, AudioClip, _bytes_text, _duration_text, decode_bytes
+from .audio import MAX_DURATION_S, MAX_UPLOAD_BYTES, AudioClip, bytes_text, decode_bytes, duration_text
 from .errors import SpeakerIDError
 
 DownloadProgress = Callable[[int, int | None], None]
@@ -110,7 +110,7 @@ def _options(folder: Path, limits: FetchLimits, progress: DownloadProgress | Non
         largest = max(done, int(total or 0))
         if largest > limits.max_bytes:
             raise LinkError(f"{status.get('info_dict', {}).get('webpage_url', 'the link')}: the media "
-                            f"is over the {_bytes_text(limits.max_bytes)} download limit")
+                            f"is over the {bytes_text(limits.max_bytes)} download limit")
         if progress is not None:
             progress(done, int(total) if total else None)
 
@@ -142,11 +142,11 @@ def _check_declared(info: dict[str, Any], url: str, limits: FetchLimits) -> None
     """Refuse before downloading what the metadata already says is too long or too large."""
     duration = info.get("duration")
     if duration and float(duration) > limits.max_duration_s:
-        raise LinkError(f"{url}: {_duration_text(float(duration))} of media is over the "
-                        f"{_duration_text(limits.max_duration_s)} limit; give a shorter link")
+        raise LinkError(f"{url}: {duration_text(float(duration))} of media is over the "
+                        f"{duration_text(limits.max_duration_s)} limit; give a shorter link")
     size = info.get("filesize") or info.get("filesize_approx")
     if size and int(size) > limits.max_bytes:
-        raise LinkError(f"{url}: {_bytes_text(int(size))} is over the {_bytes_text(limits.max_bytes)} "
+        raise LinkError(f"{url}: {bytes_text(int(size))} is over the {bytes_text(limits.max_bytes)} "
                         "download limit")
 
 
@@ -155,8 +155,8 @@ def check_span(start_s: float | None, end_s: float | None) -> None:
     if start_s is not None and start_s < 0:
         raise SpeakerIDError("the start time cannot be negative")
     if start_s is not None and end_s is not None and end_s <= start_s:
-        raise SpeakerIDError(f"the end time ({_duration_text(end_s)}) must come after the start "
-                             f"time ({_duration_text(start_s)})")
+        raise SpeakerIDError(f"the end time ({duration_text(end_s)}) must come after the start "
+                             f"time ({duration_text(start_s)})")
 
 
 def cut(clip: AudioClip, start_s: float | None, end_s: float | None) -> AudioClip:
@@ -166,8 +166,8 @@ def cut(clip: AudioClip, start_s: float | None, end_s: float | None) -> AudioCli
     start = int(round((start_s or 0.0) * clip.sample_rate))
     end = clip.samples.shape[0] if end_s is None else int(round(end_s * clip.sample_rate))
     if start >= clip.samples.shape[0]:
-        raise SpeakerIDError(f"{clip.name}: the start time {_duration_text(start_s or 0.0)} is past "
-                             f"the end of the media ({_duration_text(clip.duration_s)})")
+        raise SpeakerIDError(f"{clip.name}: the start time {duration_text(start_s or 0.0)} is past "
+                             f"the end of the media ({duration_text(clip.duration_s)})")
     return AudioClip(clip.samples[start:end], clip.sample_rate, clip.name)
 
 
