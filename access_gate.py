@@ -8,7 +8,7 @@ may not, so nobody gets in by default.
   ``.streamlit/config.toml``): open, as any program on one's own computer.
 - No password, server on a network address: nothing is served but how to set a password.
 
-Presentation only (the hashing is :mod:`speakerid.access`); imports neither TensorFlow nor the gallery.
+Presentation only (the hashing is :mod:`speakerid.app.access`); imports neither TensorFlow nor the gallery.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import NoReturn
 import streamlit as st
 
 from speakerid import SpeakerIDError
-from speakerid.access import HASH_KEY, SECRETS_SECTION, is_local_address, password_matches
+from speakerid.app.access import HASH_KEY, SECRETS_SECTION, is_local_address, password_matches
 
 SIGNED_IN = "_signed_in_with"  # session key: the hash this session's password matched
 

@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from streamlit.navigation.page import StreamlitPage
 
-    from speakerid.encoder import Encoder
     from speakerid.fetch import FetchedAudio
+    from speakerid.models.encoder import Encoder
 
 AUDIO_TYPES = sorted({ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS})
 PAGES = {
@@ -111,7 +111,7 @@ def model_location() -> tuple[str, float]:
 
 
 def _import_model_code() -> None:
-    import speakerid.encoder  # noqa: F401 (TensorFlow and Keras: most of the time a model takes to load)
+    import speakerid.models.encoder  # noqa: F401 (TensorFlow and Keras: most of the time a model takes to load)
 
     _freeze_garbage_collection()
 

@@ -31,15 +31,16 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 from speakerid.audio import load_audio  # noqa: E402
 from speakerid.datasets import discover  # noqa: E402
-from speakerid.evaluate import embed_speakers, evaluate_items  # noqa: E402
+from speakerid.training.evaluate import embed_speakers, evaluate_items  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPORA = {"hyke": "hyke-phone-india", "librispeech": "librispeech-clean-251"}
 
 
 # The libraries each system needs; importing them is most of a fresh process's load time.
-LIBRARIES = {"shipped": "speakerid.encoder", "ecapa": "speakerid.encoder", "fast": "speakerid.encoder",
-             "reference": "speakerid.encoder", "mfcc": "librosa", "resemblyzer": "resemblyzer",
+LIBRARIES = {"shipped": "speakerid.models.encoder", "ecapa": "speakerid.models.encoder",
+             "fast": "speakerid.models.encoder", "reference": "speakerid.models.encoder", "mfcc": "librosa",
+             "resemblyzer": "resemblyzer",
              "speechbrain": "speechbrain.lobes.models.ECAPA_TDNN"}
 LABELS = {"shipped": "speakerid default: ECAPA port + thin ResNet, fused",
           "ecapa": "speakerid ECAPA port (VoxCeleb, zero-shot)",

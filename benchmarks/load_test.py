@@ -96,7 +96,7 @@ def load_encoder(weights: Path, workdir: Path):
         digest = hashlib.sha256((copy / "encoder.weights.h5").read_bytes()).hexdigest()[:12]
         return encoder, f"trained ({weights.name}/, encoder.weights.h5 sha256 {digest})", copy
     except (OSError, SpeakerIDError):
-        from speakerid.model import ModelConfig
+        from speakerid.models.networks import ModelConfig
 
         shutil.rmtree(copy, ignore_errors=True)
         saved = Encoder.create(ModelConfig()).save(workdir / "untrained")

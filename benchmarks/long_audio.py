@@ -104,8 +104,8 @@ def enrol(gallery: Path, weights: Path, turns: list[np.ndarray], count: int) -> 
     """The first ``count`` voices, each from its own turn (in this process: the CLI's start-up,
     TensorFlow and the model, would be paid once per speaker)."""
     from speakerid.audio import from_array
-    from speakerid.encoder import Encoder
     from speakerid.gallery import Gallery
+    from speakerid.models.encoder import Encoder
 
     with Gallery(gallery, Encoder.load(weights)) as enrolled:
         for index, turn in enumerate(turns[:count]):

@@ -12,7 +12,7 @@ from streamlit_webrtc import AudioSinkTrack, WebRtcMode, webrtc_streamer
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError
-from speakerid.live import BUFFER_S, HOP_S, LiveIdentifier
+from speakerid.app.live import BUFFER_S, HOP_S, LiveIdentifier
 
 ui.ensure_app_frame()
 

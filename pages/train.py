@@ -11,9 +11,10 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, plots, runs
-from speakerid.archive import extract_zip
+from speakerid.app.archive import extract_zip
 from speakerid.datasets import discover
-from speakerid.train import TrainSettings, read_history, request_stop
+from speakerid.training.settings import TrainSettings
+from speakerid.training.train import read_history, request_stop
 
 ui.ensure_app_frame()
 

@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # Lazy: `import speakerid` stays fast (no TensorFlow) for the CLI's --help and the errors.
     if name == "Encoder":
-        from .encoder import Encoder
+        from .models.encoder import Encoder
         return Encoder
     if name == "Gallery":
         from .gallery import Gallery

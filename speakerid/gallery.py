@@ -11,7 +11,7 @@ audio without asking for recordings again. Vectors from two encoders are never m
 records which encoder produced its vectors and refuses another one until :meth:`Gallery.reenroll`,
 which stages the new vectors beside the current ones and switches to them in one transaction once
 every clip has one (a gallery whose staged set is complete adopts it when that encoder next uses
-it: see :func:`speakerid.runs.activate`). Clip ids are never reused (AUTOINCREMENT), so a staged
+it: see :func:`speakerid.training.runs.activate`). Clip ids are never reused (AUTOINCREMENT), so a staged
 vector cannot land on a clip enrolled after it was computed.
 """
 
@@ -48,7 +48,7 @@ from .scoring import Calibration, unit
 from .search import SpeakerIndex
 
 if TYPE_CHECKING:
-    from .encoder import Encoder
+    from .models.encoder import Encoder
 
 SCHEMA_VERSION = 3  # 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url (both migrated)
 URL_FORMAT = 3  # the first format whose clips keep the web address they were fetched from
@@ -224,7 +224,7 @@ class Gallery:
     def encoder(self) -> Encoder:
         """The model for all audio work; the default one is loaded on first need (imports TensorFlow)."""
         if self._encoder is None:
-            from .encoder import Encoder
+            from .models.encoder import Encoder
 
             self._encoder = Encoder.load()
         return self._encoder

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import SpeakerIDError
-from .evaluate import calibration_from_trials
 from .gallery import Gallery, centroids
 from .scoring import Calibration
+from .training.evaluate import calibration_from_trials
 
 MIN_SPEAKERS_WITH_TWO_CLIPS = 10  # fewer give too few trials to place a 1 % false-accept threshold
 

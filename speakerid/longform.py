@@ -45,10 +45,10 @@ from .preprocess import (
 from .spill import Spill
 
 if TYPE_CHECKING:
+    from .app.timeline import Timeline
     from .config import FeatureConfig, PreprocessConfig
-    from .encoder import SpeakerModel
     from .gallery import Gallery, Identification
-    from .timeline import Timeline
+    from .models.encoder import SpeakerModel
 
 Span = tuple[float, float]
 StageProgress = Callable[[str, float, float], None]
@@ -126,8 +126,8 @@ def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, tim
     if is_long(source):
         summary = summarise_recording(source, gallery, None, top_k, timeline, progress)
         return summary.identification, summary.timeline
+    from .app.timeline import identify_timeline
     from .audio import load_audio
-    from .timeline import identify_timeline
 
     clip = load_audio(source)
     prepared = gallery.encoder.prepare(clip)
@@ -288,8 +288,8 @@ class LongRecording:
 
     def timeline(self, gallery: Gallery, progress: Callable[[int, int], None] | None = None,
                  **options) -> Timeline:
-        """Who speaks when, as :func:`~speakerid.timeline.identify_timeline` finds it."""
-        from .timeline import TimeMap, timeline_of_features
+        """Who speaks when, as :func:`~speakerid.app.timeline.identify_timeline` finds it."""
+        from .app.timeline import TimeMap, timeline_of_features
 
         return timeline_of_features(self.features, self.frame_count, TimeMap(self.spans, self.trim[0]),
                                     self.duration_s, self.speech_s, self.model, gallery,

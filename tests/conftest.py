@@ -67,7 +67,7 @@ def voice_file(tmp_path):
 def untrained_encoder():
     """A small untrained encoder (fast); for behaviour tests that do not need accuracy."""
     from speakerid import Encoder
-    from speakerid.model import ModelConfig
+    from speakerid.models.networks import ModelConfig
 
     return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
 
@@ -86,7 +86,7 @@ def seconds_of(signal: np.ndarray, sample_rate: int = 16000) -> float:
 @pytest.fixture
 def fake_training(monkeypatch):
     """``start_training_process`` replaced by a process that only sleeps; records its calls."""
-    from speakerid import runs
+    from speakerid.training import runs
 
     calls = []
 
@@ -95,7 +95,7 @@ def fake_training(monkeypatch):
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
 
-    monkeypatch.setattr("speakerid.train.start_training_process", start)
+    monkeypatch.setattr("speakerid.training.train.start_training_process", start)
     yield calls
     for child in list(runs._CHILDREN.values()):
         child.kill()

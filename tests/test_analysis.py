@@ -11,7 +11,7 @@ import pytest
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError, plots
-from speakerid.analysis import (
+from speakerid.app.analysis import (
     ENROL_MIN_SPEECH_S,
     analyse,
     analyse_steps,
@@ -19,11 +19,11 @@ from speakerid.analysis import (
     speech_check,
     window_spans,
 )
+from speakerid.app.timeline import Segment, Timeline
 from speakerid.audio import from_array
 from speakerid.config import FeatureConfig, PipelineConfig, reference_pipeline
 from speakerid.features import split_windows
 from speakerid.gallery import Gallery
-from speakerid.timeline import Segment, Timeline
 
 RATE = 16000
 

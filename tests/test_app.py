@@ -54,7 +54,7 @@ def make_model(path: Path, seed: int) -> Path:
     import keras
 
     from speakerid import Encoder
-    from speakerid.model import ModelConfig
+    from speakerid.models.networks import ModelConfig
     from speakerid.scoring import Calibration
 
     keras.utils.set_random_seed(seed)
@@ -497,7 +497,7 @@ def test_export_and_import_gallery_files(tmp_path):
 
 # --- Train --------------------------------------------------------------------------------------
 def write_run(name: str, state: str, pid: int, epochs: int = 4, history: int = 4) -> Path:
-    """A run folder as speakerid.train writes it (the contract between training and the app)."""
+    """A run folder as speakerid.training.train writes it (the contract between training and the app)."""
     run_dir = paths.runs_dir() / name
     run_dir.mkdir(parents=True)
     (run_dir / "status.json").write_text(json.dumps({
@@ -536,7 +536,7 @@ def test_start_a_training_run(tmp_path, fake_training):
 
 
 def test_a_training_run_can_fine_tune_the_model_in_use(tmp_path, fake_training):
-    from speakerid.encoder import default_model_dir
+    from speakerid.models.encoder import default_model_dir
 
     at = open_app("train")
     at.text_input(key="train_folder").input(str(dataset(tmp_path / "data")))

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import ROOT, TIMEOUT, enrol, make_model, texts, wav
 
-from speakerid.access import hash_password
+from speakerid.app.access import hash_password
 
 PASSWORD = "correct horse battery"
 

@@ -11,8 +11,8 @@ import soundfile as sf
 from media_server import serve
 from synthetic import synth_voice, write_wav
 
+from speakerid.app.batch import identify_batch, report_bytes
 from speakerid.audio import from_array
-from speakerid.batch import identify_batch, report_bytes
 from speakerid.cli import main
 from speakerid.gallery import Gallery
 
@@ -130,7 +130,7 @@ def test_a_long_file_in_a_batch_is_streamed_with_its_timeline(tmp_path, enrolled
     monkeypatch.setattr(longform, "STREAM_MIN_DURATION_S", 20.0)  # 10 min in use: too slow here
     streamed = []
     summarise = longform.summarise_recording
-    monkeypatch.setattr("speakerid.batch.summarise_recording",
+    monkeypatch.setattr("speakerid.app.batch.summarise_recording",
                         lambda path, *args: streamed.append(path) or summarise(path, *args))
     debate, short = voice_file(0, 24.0, "debate.wav", seed=3), voice_file(1, 6.0, "short.wav", seed=5)
     assert main(["identify", *enrolled, str(debate), str(short), "--report", str(tmp_path / "out.json")]) == 0

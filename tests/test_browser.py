@@ -119,7 +119,7 @@ def small_model(path: Path) -> Path:
     import keras
 
     from speakerid import Encoder
-    from speakerid.model import ModelConfig
+    from speakerid.models.networks import ModelConfig
     from speakerid.scoring import Calibration
 
     keras.utils.set_random_seed(0)

@@ -106,7 +106,7 @@ def test_human_output_and_gallery_management(tmp_path, model_dir, voice_file, ca
 
 
 def test_strict_threshold_prints_unknown_speaker(tmp_path, untrained_encoder, voice_file, capsys):
-    from speakerid.encoder import CALIBRATION_FILE
+    from speakerid.models.encoder import CALIBRATION_FILE
 
     strict = untrained_encoder.save(tmp_path / "strict")
     (strict / CALIBRATION_FILE).write_text(json.dumps({"threshold": 1.5}))
@@ -130,7 +130,7 @@ def test_corrupt_file_exits_2_with_one_line(model_dir, tmp_path):
 
 def test_another_model_is_refused_once_for_many_files(tmp_path, model_dir, voice_file, capsys):
     from speakerid import Encoder
-    from speakerid.model import ModelConfig
+    from speakerid.models.networks import ModelConfig
 
     other = Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
     other_dir = other.save(tmp_path / "other")

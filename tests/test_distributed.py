@@ -31,7 +31,8 @@ from test_train import SMALL, checkpointed_history, make_dataset
 
 from speakerid import Encoder, SpeakerIDError
 from speakerid.cli import build_parser
-from speakerid.train import TrainSettings, read_history, read_status
+from speakerid.training.settings import TrainSettings
+from speakerid.training.train import read_history, read_status
 
 REPO = Path(__file__).resolve().parents[1]
 TIMEOUT_S = 400  # a worker whose peer died waits in its all-reduce for ever: never wait that long
@@ -47,7 +48,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 MIRRORED_RUN = TWO_DEVICES + """
 import json, sys
 from pathlib import Path
-from speakerid.train import TrainSettings, train
+from speakerid.training.settings import TrainSettings
+from speakerid.training.train import train
 if __name__ == "__main__":
     settings = TrainSettings.from_dict(json.loads(sys.argv[3]))
     train([sys.argv[1]], Path(sys.argv[2]), settings, progress=False)
@@ -59,11 +61,12 @@ import json, sys
 from pathlib import Path
 import numpy as np
 from synthetic import synth_voice
-from speakerid.cache import SpeakerAudio
+from speakerid.training.cache import SpeakerAudio
 from speakerid.config import ModelConfig
-from speakerid.objectives import contrastive_loss, euclidean_distance
-from speakerid.train import RunMonitor, TrainSettings
-from speakerid.trainer import Trainer
+from speakerid.models.objectives import contrastive_loss, euclidean_distance
+from speakerid.training.monitor import RunMonitor
+from speakerid.training.settings import TrainSettings
+from speakerid.training.trainer import Trainer
 
 class TinyReference(TrainSettings):
     def model(self):

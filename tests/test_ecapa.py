@@ -14,13 +14,13 @@ import pytest
 
 from speakerid import Encoder
 from speakerid.config import ModelConfig, ecapa_pipeline
-from speakerid.ecapa import _torch_prefix, load_speechbrain_state
-from speakerid.encoder import SHIPPED_WEIGHTS
 from speakerid.errors import SpeakerIDError
 from speakerid.features import log_mel
-from speakerid.model import build_encoder
+from speakerid.models.ecapa import _torch_prefix, load_speechbrain_state
+from speakerid.models.encoder import SHIPPED_WEIGHTS
+from speakerid.models.networks import build_encoder
+from speakerid.models.weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 from speakerid.scoring import unit
-from speakerid.weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ecapa_speechbrain.npz"
 PORT = SHIPPED_WEIGHTS / "ecapa"

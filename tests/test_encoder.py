@@ -10,9 +10,9 @@ from synthetic import synth_voice, write_wav
 
 from speakerid import Encoder
 from speakerid.audio import from_array
-from speakerid.encoder import CONFIG_FILE, WEIGHTS_FILE
 from speakerid.errors import SpeakerIDError
-from speakerid.model import ModelConfig
+from speakerid.models.encoder import CONFIG_FILE, WEIGHTS_FILE
+from speakerid.models.networks import ModelConfig
 
 RATE = 16000
 

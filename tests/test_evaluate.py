@@ -7,10 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from speakerid.evaluate import TestItem as Item  # not "Test...": pytest would try to collect it
-from speakerid.evaluate import calibrate, calibration_from_trials, evaluate_items, probe_trials, same_corpus
-from speakerid.metrics import equal_error_rate, false_accept_threshold, min_dcf
 from speakerid.scoring import Calibration, DurationBand, RawScorer, fit_calibration
+from speakerid.training.evaluate import TestItem as Item  # not "Test...": pytest would try to collect it
+from speakerid.training.evaluate import (
+    calibrate,
+    calibration_from_trials,
+    evaluate_items,
+    probe_trials,
+    same_corpus,
+)
+from speakerid.training.metrics import equal_error_rate, false_accept_threshold, min_dcf
 
 
 def test_equal_error_rate_of_separated_and_of_overlapping_scores():

@@ -293,7 +293,9 @@ def test_kill_inside_the_format_migration_leaves_format_1_whole(tmp_path, enroll
 # Activates the run in argv[1] for the default gallery, stopping for good at the point argv[2] names.
 ACTIVATE = """
 import sys, time
-from speakerid import encoder, gallery, paths, runs
+from speakerid import gallery, paths
+from speakerid.models import encoder
+from speakerid.training import runs
 
 def hang(*_):
     print("inside", flush=True)
@@ -323,7 +325,7 @@ def switch(tmp_path, untrained_encoder) -> tuple[str, Path]:
 
     from speakerid import Encoder, paths
     from speakerid.audio import from_array
-    from speakerid.encoder import install_model, make_active
+    from speakerid.models.encoder import install_model, make_active
 
     make_active(install_model(untrained_encoder.save(tmp_path / "first")))
     run = paths.runs_dir() / "second"
@@ -372,7 +374,8 @@ def test_killed_activation_never_leaves_the_gallery_on_a_model_not_in_use(switch
 # --- training --------------------------------------------------------------------------------------
 TRAIN = """
 import json, sys
-from speakerid.train import TrainSettings, train
+from speakerid.training.settings import TrainSettings
+from speakerid.training.train import train
 if __name__ == "__main__":  # the data workers are spawned: they must not run this again
     settings = TrainSettings.from_dict(json.loads(sys.argv[3]))
     train([sys.argv[1]], sys.argv[2], settings, resume=True, progress=False)
@@ -398,7 +401,7 @@ def dataset(tmp_path_factory) -> Path:
 
 def wait_for_epoch(run: Path, process: subprocess.Popen, epoch: int, timeout_s: float = 300.0) -> None:
     """Until this process (not the one killed before it) reports steps of ``epoch`` or later."""
-    from speakerid.train import read_status
+    from speakerid.training.train import read_status
 
     deadline = time.monotonic() + timeout_s
     while True:
@@ -440,7 +443,8 @@ def kill_in_the_epoch_after_a_checkpoint(run: Path, process: subprocess.Popen, r
 
 def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, dataset):
     from speakerid import Encoder
-    from speakerid.train import TrainSettings, read_history, read_status, train
+    from speakerid.training.settings import TrainSettings
+    from speakerid.training.train import read_history, read_status, train
 
     settings = TrainSettings.for_recipe("aam", **TRAINING)
     run, resumed_at, rng = tmp_path / "run", 0, random.Random(4)
@@ -460,7 +464,7 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path, dataset):
 HANG_WHILE_SAVING = """
 import sys, time
 import tensorflow as tf
-from speakerid import train as module
+from speakerid.training import train as module
 
 def hang(*_):
     print("saving", flush=True)
@@ -482,7 +486,8 @@ else:  # "checkpoint named, history.csv not yet rewritten"
 @pytest.mark.parametrize("point", ["checkpoint written, not yet named",
                                    "checkpoint named, history.csv not yet rewritten"])
 def test_training_killed_inside_a_checkpoint_save_resumes_each_epoch_once(tmp_path, dataset, point):
-    from speakerid.train import TrainSettings, read_history, train
+    from speakerid.training.settings import TrainSettings
+    from speakerid.training.train import read_history, train
 
     settings = TrainSettings.for_recipe("aam", **{**TRAINING, "epochs": 4})
     run = tmp_path / "run"

@@ -13,9 +13,9 @@ from speakerid import Encoder, Gallery
 from speakerid.audio import from_array
 from speakerid.config import ModelConfig, PipelineConfig, PreprocessConfig, ecapa_pipeline
 from speakerid.errors import SpeakerIDError
-from speakerid.fusion import FusedEncoder
+from speakerid.models.fusion import FusedEncoder
 from speakerid.scoring import score_matrix
-from speakerid.train import TrainSettings
+from speakerid.training.settings import TrainSettings
 
 RATE = 16000
 

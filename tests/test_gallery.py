@@ -47,7 +47,7 @@ def three(gallery) -> Gallery:
 def other_encoder():
     """Same architecture, other random weights: another encoder_id."""
     from speakerid import Encoder
-    from speakerid.model import ModelConfig
+    from speakerid.models.networks import ModelConfig
 
     return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
 

@@ -10,9 +10,9 @@ import pytest
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError
+from speakerid.app.live import LiveIdentifier, to_float_mono
 from speakerid.audio import from_array
 from speakerid.gallery import Gallery
-from speakerid.live import LiveIdentifier, to_float_mono
 
 RATE = 16000
 

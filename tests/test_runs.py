@@ -16,7 +16,7 @@ from synthetic import synth_voice, write_wav
 from speakerid import SpeakerIDError, paths, runs
 from speakerid.audio import from_array
 from speakerid.gallery import Gallery
-from speakerid.train import TrainSettings
+from speakerid.training.settings import TrainSettings
 
 
 def make_dataset(root: Path, speakers: int = 3) -> Path:
@@ -126,8 +126,8 @@ def test_activation_makes_the_model_default_and_reenrols(tmp_path, monkeypatch, 
     import keras
 
     from speakerid import Encoder
-    from speakerid.encoder import default_model_dir
-    from speakerid.model import ModelConfig
+    from speakerid.models.encoder import default_model_dir
+    from speakerid.models.networks import ModelConfig
 
     monkeypatch.delenv("SPEAKERID_WEIGHTS", raising=False)
     run_dir = write_status(paths.runs_dir() / "good", state="finished", pid=dead_pid())

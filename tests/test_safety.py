@@ -30,11 +30,12 @@ from synthetic import synth_voice
 
 from speakerid import Encoder, SpeakerIDError
 from speakerid.audio import from_array
-from speakerid.cache import SpeakerAudio, _cache_file, _cached_prepare
 from speakerid.config import PreprocessConfig
 from speakerid.gallery import Gallery
-from speakerid.train import RunMonitor, TrainSettings
-from speakerid.trainer import Trainer
+from speakerid.training.cache import SpeakerAudio, _cache_file, _cached_prepare
+from speakerid.training.monitor import RunMonitor
+from speakerid.training.settings import TrainSettings
+from speakerid.training.trainer import Trainer
 
 RATE = 16000
 

@@ -7,16 +7,16 @@ import pytest
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError
-from speakerid.audio import from_array
-from speakerid.features import window_starts
-from speakerid.gallery import Gallery
-from speakerid.timeline import (
+from speakerid.app.timeline import (
     TimeMap,
     WindowResult,
     build_segments,
     identify_timeline,
     smooth_labels,
 )
+from speakerid.audio import from_array
+from speakerid.features import window_starts
+from speakerid.gallery import Gallery
 
 RATE = 16000
 
@@ -27,7 +27,7 @@ def seeded_encoder():
     import keras
 
     from speakerid import Encoder
-    from speakerid.model import ModelConfig
+    from speakerid.models.networks import ModelConfig
 
     keras.utils.set_random_seed(0)
     return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))

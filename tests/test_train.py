@@ -17,7 +17,8 @@ from speakerid import Encoder
 from speakerid.datasets import SpeakerSource, discover
 from speakerid.errors import SpeakerIDError
 from speakerid.scoring import score
-from speakerid.train import TrainSettings, read_history, read_status, request_stop, split_speakers, train
+from speakerid.training.settings import TrainSettings
+from speakerid.training.train import read_history, read_status, request_stop, split_speakers, train
 
 SMALL = dict(channels=(8, 16, 16, 32), embedding_dim=32, batch_size=16, calibration_speakers=0.25)
 HISTORY_KEY = "history/.ATTRIBUTES/VARIABLE_VALUE"  # the trainer's checkpoint keeps its rows there
@@ -73,8 +74,8 @@ def trained_run(tract_dataset, tmp_path_factory) -> Path:
 def test_training_separates_speakers_it_never_heard(trained_run, tmp_path):
     import keras
 
-    from speakerid.evaluate import embed_speakers, evaluate_items
     from speakerid.scoring import RawScorer
+    from speakerid.training.evaluate import embed_speakers, evaluate_items
 
     held_out = discover(make_dataset(tmp_path, range(1000, 1012), clips=4, seconds=3.0, voice=tract_voice))
     cosine = RawScorer("cosine")
@@ -157,7 +158,7 @@ def test_stop_request_keeps_a_checkpoint_and_resume_finishes(dataset, tmp_path):
 _STOPPING_SCRIPT = """
 import sys
 from pathlib import Path
-from speakerid import train as t
+from speakerid.training import train as t
 original = t.RunMonitor.write_history
 def write_and_stop(self, rows):
     original(self, rows)
@@ -190,9 +191,9 @@ def test_reference_recipe_trains_densenet_pairs_with_contrastive_loss(dataset, t
 
 
 def test_reference_pair_plan_has_100_same_and_25_per_other_speaker(tmp_path):
-    from speakerid.cache import SpeakerAudio
-    from speakerid.train import RunMonitor
-    from speakerid.trainer import Trainer
+    from speakerid.training.cache import SpeakerAudio
+    from speakerid.training.monitor import RunMonitor
+    from speakerid.training.trainer import Trainer
 
     settings = TrainSettings.for_recipe("aam", **SMALL)
     audio = [SpeakerAudio(f"s{i}", (np.ones(48000, np.float32) * 0.1,)) for i in range(4)]

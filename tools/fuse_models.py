@@ -1,4 +1,4 @@
-"""Fuse trained models into one (speakerid.fusion): choose the weights, calibrate, save.
+"""Fuse trained models into one (speakerid.models.fusion): choose the weights, calibrate, save.
 
     .venv/bin/python tools/fuse_models.py weights --member ecapa --member fast \
         ../shared/data/hyke-phone-india ../shared/data/librispeech-clean-251
@@ -23,12 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from speakerid.encoder import Encoder  # noqa: E402
-from speakerid.evaluate import TestItem, embed_speakers, fit_scoring, probe_trials  # noqa: E402
-from speakerid.fusion import FusedEncoder  # noqa: E402
-from speakerid.metrics import equal_error_rate, pair_scores  # noqa: E402
+from speakerid.models.encoder import Encoder  # noqa: E402
+from speakerid.models.fusion import FusedEncoder  # noqa: E402
 from speakerid.scoring import ScoreNormaliser, unit  # noqa: E402
-from speakerid.train import collect_speakers  # noqa: E402
+from speakerid.training.evaluate import TestItem, embed_speakers, fit_scoring, probe_trials  # noqa: E402
+from speakerid.training.metrics import equal_error_rate, pair_scores  # noqa: E402
+from speakerid.training.train import collect_speakers  # noqa: E402
 
 GRID = np.round(np.arange(0, 1.0001, 0.05), 2)
 

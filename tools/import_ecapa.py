@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from speakerid.config import ecapa_model, ecapa_pipeline  # noqa: E402
-from speakerid.ecapa import load_speechbrain_state  # noqa: E402
-from speakerid.encoder import Encoder  # noqa: E402
 from speakerid.features import log_mel  # noqa: E402
+from speakerid.models.ecapa import load_speechbrain_state  # noqa: E402
+from speakerid.models.encoder import Encoder  # noqa: E402
 from speakerid.scoring import unit  # noqa: E402
 
 MIN_COSINE = 0.999

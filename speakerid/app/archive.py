@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from .errors import SpeakerIDError
+from ..errors import SpeakerIDError
 
 MAX_FILES = 20_000
 MAX_TOTAL_BYTES = 4 * 1024**3  # uncompressed

@@ -23,11 +23,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .config import FeatureConfig, ModelConfig, PipelineConfig
+from ..config import FeatureConfig, ModelConfig, PipelineConfig
+from ..errors import SpeakerIDError
+from ..preprocess import Prepared
+from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
 from .encoder import CONFIG_FILE, FORMAT_VERSION, Encoder, SpeakerModel, _atomic_write_text, read_scoring
-from .errors import SpeakerIDError
-from .preprocess import Prepared
-from .scoring import Calibration, ScoreNormaliser, default_calibration, unit
 
 
 class FusedEncoder(SpeakerModel):

@@ -19,111 +19,20 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import io
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 
+from ..datasets import SpeakerSource, discover
+from ..errors import SpeakerIDError
 from .cache import SpeakerAudio, load_speakers
-from .config import ModelConfig, PipelineConfig, read_config, reference_model, reference_pipeline
-from .datasets import SpeakerSource, discover
-from .errors import SpeakerIDError
-
-Recipe = Literal["aam", "reference"]
-Distribute = Literal["none", "mirrored", "multiworker"]
-DISTRIBUTE_CHOICES: tuple[str, ...] = get_args(Distribute)
-HISTORY_FIELDS = ["epoch", "loss", "same_distance", "different_distance", "eer", "learning_rate",
-                  "seconds"]
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Everything a run needs; saved in the run directory so ``--resume`` continues the same run."""
-
-    recipe: Recipe = "aam"
-    epochs: int = 30
-    batch_size: int = 64
-    learning_rate: float = 2e-3
-    warmup_steps: int = 100
-    steps_per_epoch: int = 200  # aam only: the reference's epoch is its pair list
-    crop_s: float = 2.0
-    same_pairs_per_speaker: int = 100
-    different_pairs_per_other_speaker: int = 25
-    max_pairs_per_epoch: int = 0  # 0 = all pairs (the reference); else a proportional subsample
-    margin: float = 3.0  # contrastive margin (reference)
-    aam_margin: float = 0.2
-    aam_scale: float = 30.0
-    augment: bool = True
-    train_fraction: float = 0.8  # first 80 % of each speaker's audio trains, last 20 % validates
-    calibration_speakers: float = 0.1  # fraction of speakers held out to calibrate the threshold
-    exclude_speakers: tuple[str, ...] = ()
-    channels: tuple[int, ...] = (24, 48, 96, 192)
-    embedding_dim: int = 192
-    imagenet_weights: str | None = None
-    # A trained model directory whose encoder starts this run (fine-tuning); its architecture and
-    # pipeline must be this recipe's. The speaker head is new, since the speakers are; it starts
-    # at each speaker's mean embedding under that encoder.
-    init_from: str | None = None
-    seed: int = 0
-    # tf.distribute: "mirrored" splits each batch over this machine's GPUs, "multiworker" over
-    # the machines named in $TF_CONFIG (batch_size stays the global batch).
-    distribute: Distribute = "none"
-
-    def __post_init__(self) -> None:
-        if self.distribute not in DISTRIBUTE_CHOICES:  # refused before any audio is prepared
-            raise SpeakerIDError(f"distribute must be one of {', '.join(DISTRIBUTE_CHOICES)}, "
-                                 f"not {self.distribute!r}")
-
-    @classmethod
-    def for_recipe(cls, recipe: Recipe, **overrides: Any) -> TrainSettings:
-        """The recipe's own defaults, then the caller's overrides."""
-        base = {"reference": {"batch_size": 16, "learning_rate": 1e-4, "augment": False,
-                              "embedding_dim": 128}}.get(recipe, {})
-        return cls(recipe=recipe, **{**base, **overrides})
-
-    def pipeline(self) -> PipelineConfig:
-        """The audio pipeline: the starting model's when fine-tuning, else the recipe's."""
-        if self.init_from:
-            return read_config(Path(self.init_from))[1]
-        return reference_pipeline() if self.recipe == "reference" else PipelineConfig()
-
-    def model(self) -> ModelConfig:
-        """The network: the starting model's when fine-tuning (a ported ECAPA-TDNN stays one)."""
-        if self.init_from:
-            model = read_config(Path(self.init_from))[2]
-            if model.backbone == "fusion":
-                raise SpeakerIDError(
-                    f"{self.init_from} fuses several encoders and cannot be fine-tuned as one: start from "
-                    "one of its member folders (e.g. weights/ecapa or weights/fast)")
-            if model.backbone == "resnet" and (model.channels, model.embedding_dim) != (
-                    tuple(self.channels), self.embedding_dim):
-                raise SpeakerIDError(
-                    f"{self.init_from} cannot start this run: its network has channels {model.channels} "
-                    f"and {model.embedding_dim}-d embeddings, this run asks for {tuple(self.channels)} "
-                    f"and {self.embedding_dim}")
-            return model
-        if self.recipe == "reference":
-            return dataclasses.replace(reference_model(), embedding_dim=self.embedding_dim)
-        return ModelConfig(channels=tuple(self.channels), embedding_dim=self.embedding_dim)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
-        values = dict(data)
-        for key in ("channels", "exclude_speakers"):
-            values[key] = tuple(values.get(key, ()))
-        return cls(**values)
+from .monitor import RunMonitor
+from .settings import TrainSettings
 
 
 # --- the run directory: the contract with the app --------------------------------------------------
@@ -162,45 +71,7 @@ def start_training_process(data_dirs: str | Path | list, run_dir: str | Path, se
         command.append("--resume")
     log = (run_dir / "train.log").open("ab")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                            cwd=Path(__file__).resolve().parent.parent)
-
-
-class RunMonitor:
-    """Writes status and history for whoever watches (app, CLI); notices stop requests."""
-
-    def __init__(self, run_dir: Path, epochs: int) -> None:
-        self.run_dir = run_dir
-        self.epochs = epochs
-        self.stop_requested = False
-        self._last_write = 0.0
-        self._status: dict[str, Any] = {"state": "starting", "epoch": 0, "epochs": epochs, "step": 0,
-                                        "steps": 0, "message": "", "pid": os.getpid()}
-        (run_dir / "STOP").unlink(missing_ok=True)
-
-    def install_signal_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: setattr(self, "stop_requested", True))
-
-    def should_stop(self) -> bool:
-        if (self.run_dir / "STOP").exists():
-            self.stop_requested = True
-        return self.stop_requested
-
-    def update(self, force: bool = False, **fields: Any) -> None:
-        self._status.update(fields)
-        now = time.time()
-        if force or now - self._last_write > 1.0:
-            self._status["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            _atomic_text(self.run_dir / "status.json", json.dumps(self._status, indent=2))
-            self._last_write = now
-
-    def write_history(self, rows: list[dict[str, float]]) -> None:
-        """history.csv replaced whole by the checkpoint's rows: never torn, never ahead of it."""
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=HISTORY_FIELDS)
-        writer.writeheader()
-        writer.writerows({k: row.get(k, "") for k in HISTORY_FIELDS} for row in rows)
-        _atomic_text(self.run_dir / "history.csv", text.getvalue())
+                            cwd=Path(__file__).resolve().parents[2])
 
 
 # --- the driver --------------------------------------------------------------------------------
@@ -272,11 +143,5 @@ def _settings_for_run(run_dir: Path, settings: TrainSettings, resume: bool) -> T
     return settings
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-__all__ = ["SpeakerAudio", "TrainSettings", "read_history", "read_status", "request_stop",
+__all__ = ["SpeakerAudio", "read_history", "read_status", "request_stop",
            "start_training_process", "train"]

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import SpeakerIDError
-from .scoring import unit
+from ..errors import SpeakerIDError
+from ..scoring import unit
 
 if TYPE_CHECKING:
-    from .encoder import Encoder
-    from .gallery import Gallery
-    from .preprocess import Prepared
+    from ..gallery import Gallery
+    from ..models.encoder import Encoder
+    from ..preprocess import Prepared
 
 Span = tuple[float, float]
 Progress = Callable[[int, int], None]
@@ -56,7 +56,7 @@ class Segment:
     score: float  # mean best score of its windows
     probability: float  # mean calibrated probability of its windows
     windows: int
-    voice: str | None = None  # a voice found by clustering (speakerid.voices) when speaker is None
+    voice: str | None = None  # a voice found by clustering (speakerid.app.voices) when speaker is None
 
     @property
     def label(self) -> str | None:
@@ -75,7 +75,7 @@ class Timeline:
     threshold: float
     duration_s: float  # of the original clip
     speech_s: float
-    # what speakerid.voices needs to label the windows again: their unit embeddings (one row per
+    # what speakerid.app.voices needs to label the windows again: their unit embeddings (one row per
     # window) and the map from speech time back to the clip
     embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
     time_map: TimeMap | None = field(default=None, repr=False, compare=False)
@@ -163,7 +163,7 @@ def timeline_of_features(read: Callable[[int, int], np.ndarray], frame_count: in
     ``read(start, count)`` gives frames ``start`` to ``start + count`` of the prepared speech
     (a long recording's come from disk, see :mod:`speakerid.longform`); ``batch`` windows are
     embedded at once."""
-    from .features import frames_per_second, window_starts  # TensorFlow: not for the constants above
+    from ..features import frames_per_second, window_starts  # TensorFlow: not for the constants above
 
     if window_s <= 0 or hop_s <= 0:
         raise SpeakerIDError("the timeline's window and hop must be positive")
@@ -220,7 +220,7 @@ def build_segments(windows: Sequence[WindowResult], time_map: TimeMap,
     """Merge labelled windows into segments on the original clip's time (see the module doc).
 
     ``labels`` (default: each window's verdict) and ``bounds`` (default: :func:`window_bounds`)
-    let :mod:`speakerid.voices` merge windows it has labelled again, with refined turn edges."""
+    let :mod:`speakerid.app.voices` merge windows it has labelled again, with refined turn edges."""
     if not windows:
         return []
     labels = [w.speaker for w in windows] if labels is None else list(labels)

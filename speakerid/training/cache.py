@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths
-from .audio import load_audio
-from .config import PreprocessConfig
-from .datasets import SpeakerSource
-from .errors import SpeakerIDError
-from .preprocess import prepare
+from .. import paths
+from ..audio import load_audio
+from ..config import PreprocessConfig
+from ..datasets import SpeakerSource
+from ..errors import SpeakerIDError
+from ..preprocess import prepare
 
 
 @dataclass(frozen=True)

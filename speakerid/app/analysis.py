@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .audio import AudioClip
-from .errors import SpeakerIDError
-from .features import frames_per_second, window_layout
-from .preprocess import Prepared, prepare
+from ..audio import AudioClip
+from ..errors import SpeakerIDError
+from ..features import frames_per_second, window_layout
+from ..preprocess import Prepared, prepare
 
 if TYPE_CHECKING:
-    from .config import PipelineConfig
-    from .encoder import Encoder
-    from .gallery import Gallery, Identification
+    from ..config import PipelineConfig
+    from ..gallery import Gallery, Identification
+    from ..models.encoder import Encoder
 
 Span = tuple[float, float]
 

@@ -17,14 +17,14 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from .errors import SpeakerIDError
+from ..errors import SpeakerIDError
 
 # Not [auth]: Streamlit reserves that section for st.login's OpenID settings.
 SECRETS_SECTION = "speakerid_auth"
 HASH_KEY = "password_hash"
 # Streamlit reads secrets.toml from the .streamlit folder beside the app script (and the working
 # directory's): this one is next to app.py whatever folder the app is started from.
-APP_SECRETS = Path(__file__).resolve().parent.parent / ".streamlit" / "secrets.toml"
+APP_SECRETS = Path(__file__).resolve().parents[2] / ".streamlit" / "secrets.toml"
 MIN_PASSWORD_LENGTH = 8
 SCHEME = "scrypt"
 # scrypt's cost: 16 MiB of memory and about 50 ms a try, so guessing is slow even with the file.

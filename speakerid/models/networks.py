@@ -4,9 +4,9 @@ Three backbones share one interface, input (batch, frames, n_mels) and output (b
 
 * ``resnet``: a thin ResNet with statistics pooling, sized for a 2-core CPU (our design);
 * ``densenet121``: the reference system's DenseNet121 on a 3-channel mel image;
-* ``ecapa``: ECAPA-TDNN as SpeechBrain computes it (:mod:`speakerid.ecapa`), for its VoxCeleb weights.
+* ``ecapa``: ECAPA-TDNN as SpeechBrain computes it (:mod:`speakerid.models.ecapa`), for its VoxCeleb weights.
 
-Training objectives live in :mod:`speakerid.objectives`; this module only builds networks.
+Training objectives live in :mod:`speakerid.models.objectives`; this module only builds networks.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
-from .config import ModelConfig, reference_model
+from ..config import ModelConfig, reference_model
+from ..errors import SpeakerIDError
 from .ecapa import ecapa_tdnn
-from .errors import SpeakerIDError
 
 __all__ = ["ModelConfig", "build_encoder", "fold_batch_norms", "inference_form", "reference_model"]
 
@@ -118,7 +118,7 @@ def inference_form(network: keras.Model, config: ModelConfig) -> keras.Model:
     bfloat16 with float32 accumulation where the CPU has bfloat16 instructions (30 s clip on
     2 cores: 0.55 -> 0.35 s; embeddings' cosine with float32 above 0.9999). Others: unchanged.
     """
-    from .runtime import bfloat16_is_fast
+    from ..runtime import bfloat16_is_fast
 
     if config.backbone == "resnet":
         return fold_batch_norms(network, config)

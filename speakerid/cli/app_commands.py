@@ -6,9 +6,9 @@ import argparse
 import getpass
 from pathlib import Path
 
-from .access import APP_SECRETS, hash_password, write_password_hash
-from .cli import EXIT_OK, Subparsers, add_command, say
-from .errors import SpeakerIDError
+from ..app.access import APP_SECRETS, hash_password, write_password_hash
+from ..errors import SpeakerIDError
+from .common import EXIT_OK, Subparsers, add_command, say
 
 
 def add_app_password(subparsers: Subparsers) -> None:

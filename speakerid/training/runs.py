@@ -1,6 +1,6 @@
 """Training runs as the app sees them: launch, list, watch, resume, and make a result active.
 
-A run lives in its own folder under :func:`paths.runs_dir` (see :mod:`speakerid.train` for its
+A run lives in its own folder under :func:`paths.runs_dir` (see :mod:`speakerid.training.train` for its
 files). Training runs in a detached process, so a run outlives the page, the browser session and
 the app itself; this module records what it needs to find and resume it (``launch.json``: the
 dataset folders and the process id) and tells a live process from a dead one.
@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import paths
-from .errors import SpeakerIDError
+from .. import paths
+from ..errors import SpeakerIDError
 
 if TYPE_CHECKING:
-    from .encoder import Encoder
-    from .gallery import Gallery
-    from .train import TrainSettings
+    from ..gallery import Gallery
+    from ..models.encoder import Encoder
+    from .settings import TrainSettings
 
 LAUNCH_FILE = "launch.json"
 ACTIVE_STATES = ("starting", "preparing", "running", "evaluating")
@@ -79,7 +79,7 @@ def new_run_dir(label: str | None = None, root: Path | None = None) -> Path:
 def launch(data: str | Path | list[str | Path], settings: TrainSettings, run_dir: Path | None = None,
            resume: bool = False, label: str | None = None) -> Path:
     """Start (or resume) training in a background process; return the run folder."""
-    from .datasets import discover
+    from ..datasets import discover
     from .train import start_training_process
 
     dirs = [Path(d).expanduser().resolve() for d in ([data] if isinstance(data, str | Path) else data)]
@@ -100,7 +100,7 @@ def launch(data: str | Path | list[str | Path], settings: TrainSettings, run_dir
 
 def resume(run_dir: Path) -> Path:
     """Continue a stopped or interrupted run from its checkpoint, on the same data."""
-    from .train import TrainSettings
+    from .settings import TrainSettings
 
     info = run_info(run_dir)
     if info.alive:
@@ -232,7 +232,7 @@ def activate(run_dir: Path, gallery: Gallery | None = None,
     next use with the new model. Clips the new pipeline refuses go to ``on_refused`` and are kept.
     Returns the new encoder and the number of clips re-embedded.
     """
-    from .encoder import Encoder, install_model, make_active
+    from ..models.encoder import Encoder, install_model, make_active
 
     info = run_info(run_dir)
     if not info.finished:

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import soxr
 
-from .audio import from_array
-from .errors import SpeakerIDError
-from .preprocess import prepare
+from ..audio import from_array
+from ..errors import SpeakerIDError
+from ..preprocess import prepare
 
 if TYPE_CHECKING:
-    from .encoder import Encoder
-    from .gallery import Gallery, Identification
+    from ..gallery import Gallery, Identification
+    from ..models.encoder import Encoder
 
 Layout = Literal["interleaved", "planar"]
 

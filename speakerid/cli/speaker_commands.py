@@ -1,265 +1,43 @@
-"""``python -m speakerid``: enrol, identify and verify speakers, and manage the gallery, from a shell.
-
-Every sub-command is an ``add_<name>(subparsers)`` function listed in :data:`COMMANDS`: it builds
-the sub-command's parser with :func:`add_command` and names the function that runs it. Heavy imports
-(TensorFlow, through the encoder) happen inside those functions, so ``--help`` answers at once.
-
-Any failure ends with exit code 2 and one line on stderr, ``error: ...``: a refused input says
-why, anything else also names the exception; the traceback is printed only with ``--debug``.
-"""
+"""The speaker commands: enroll, identify, timeline, verify, and gallery management."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sqlite3
-import sys
-import textwrap
-import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .errors import SpeakerIDError
+from ..errors import SpeakerIDError
+from .common import (
+    EXIT_CANCELLED,
+    EXIT_OK,
+    EXIT_REFUSED,
+    Subparsers,
+    add_command,
+    add_gallery_option,
+    add_input_options,
+    add_json_option,
+    add_model_option,
+    confirm,
+    download_bar,
+    emit,
+    input_arguments,
+    kept_note,
+    load_encoder,
+    open_gallery,
+    positive_int,
+    progress_bar,
+    refusal_reporter,
+    say,
+    stage_bars,
+    warn,
+)
 
 if TYPE_CHECKING:
-    from .encoder import Encoder
-    from .fetch import DownloadProgress, FetchLimits
-    from .gallery import Gallery, Identification, SpeakerInfo
-    from .inputs import Input, Span
-    from .timeline import Timeline
-
-EXIT_OK = 0
-EXIT_CANCELLED = 1
-EXIT_REFUSED = 2
-Runner = Callable[[argparse.Namespace], int]
-Subparsers = Any  # argparse's private _SubParsersAction
-
-
-# --- shared pieces for sub-commands -------------------------------------------------------------
-class OneLineParser(argparse.ArgumentParser):
-    """argparse's parser, except that a usage mistake is one line too (the usage is in --help)."""
-
-    def error(self, message: str) -> NoReturn:
-        warn(f"{message} (see {self.prog} --help)")
-        sys.exit(EXIT_REFUSED)
-
-
-def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: str,
-                description: str | None = None) -> argparse.ArgumentParser:
-    """A sub-command parser whose ``run`` is called with the parsed arguments."""
-    parser = subparsers.add_parser(name, help=summary, description=description or summary)
-    add_debug_option(parser, default=argparse.SUPPRESS)  # after the command too; never resets it
-    if run is not None:
-        parser.set_defaults(run=run)
-    return parser
-
-
-def add_debug_option(parser: argparse.ArgumentParser, default: Any) -> None:
-    parser.add_argument("--debug", action="store_true", default=default,
-                        help="on failure, print the full traceback as well")
-
-
-def add_model_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", type=Path, metavar="DIR",
-                        help="model directory (default: $SPEAKERID_WEIGHTS, else the model made "
-                             "active in the app, else the shipped one)")
-
-
-def add_gallery_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--gallery", type=Path, metavar="PATH",
-                        help="gallery file (default: gallery.sqlite in $SPEAKERID_HOME or the "
-                             "user data folder)")
-
-
-def add_json_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-
-
-def positive_int(text: str) -> int:
-    """argparse type: refused at parse time rather than once per file."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
-    return value
-
-
-def add_input_options(parser: argparse.ArgumentParser, what: str) -> None:
-    """Inputs that may be files or web links, with the part to use and the limits on links."""
-    parser.add_argument("files", nargs="+", metavar="FILE_OR_LINK",
-                        help=f"{what}, or web links (a video page, a podcast, a media file; fetched "
-                             "with yt-dlp, audio only)")
-    parser.add_argument("--start", type=time_value, metavar="TIME",
-                        help="use each input from this time on (90, 1:30 or 1:02:03)")
-    parser.add_argument("--end", type=time_value, metavar="TIME", help="use each input up to this time")
-    parser.add_argument("--max-duration", type=time_value, default=4 * 3600.0, metavar="TIME",
-                        help="refuse an input whose media is longer (default: 4:00:00)")
-    parser.add_argument("--max-size-mb", type=positive_int, default=200, metavar="MB",
-                        help="refuse a link whose download, or a file, is larger (default: 200)")
-
-
-def time_value(text: str) -> float:
-    """argparse type: seconds from ``90``, ``1:30`` or ``1:02:03``."""
-    from .fetch import parse_time
-
-    try:
-        seconds = parse_time(text)
-    except SpeakerIDError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if seconds is None:
-        raise argparse.ArgumentTypeError("expected a time such as 90 or 1:30, not an empty value")
-    return seconds
-
-
-def input_arguments(args: argparse.Namespace) -> tuple[list[Input], Span, FetchLimits]:
-    """The inputs (links as typed, everything else a path), the span to use and the link limits."""
-    from .fetch import FetchLimits, is_link
-    from .inputs import Span
-
-    inputs: list[Input] = [item if is_link(item) else Path(item) for item in args.files]
-    limits = FetchLimits(args.max_duration, args.max_size_mb * 1_000_000)
-    return inputs, Span(args.start, args.end), limits
-
-
-def load_encoder(args: argparse.Namespace) -> Encoder:
-    """The model named by ``--weights``."""
-    import_tensorflow_quietly()
-    from .encoder import Encoder
-
-    return Encoder.load(args.weights)
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up notices kept off the terminal (see
-    :func:`native_stderr_silenced`); every command that needs it calls this first."""
-    if "tensorflow" not in sys.modules:
-        with native_stderr_silenced():
-            import tensorflow  # noqa: F401
-
-
-def open_gallery(args: argparse.Namespace, with_encoder: bool = True) -> Gallery:
-    """The gallery named by ``--gallery``; without an encoder for commands that need no audio."""
-    from .gallery import Gallery
-
-    return Gallery(args.gallery, load_encoder(args) if with_encoder else None)
-
-
-@contextmanager
-def native_stderr_silenced() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null: TensorFlow's C++ logging ignores TF_CPP_MIN_LOG_LEVEL
-    for the notices it prints while importing, and they would bury our one-line errors."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-@contextmanager
-def progress_bar(description: str, unit: str, enabled: bool = True
-                 ) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback drawing a bar on stderr when it is a terminal; the bar
-    appears with the first report, so work that turns out to be empty draws nothing."""
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(desc=description, unit=unit, total=total, file=sys.stderr,
-                       disable=None if enabled else True)
-        bar.update(done - bar.n)
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-@contextmanager
-def download_bar() -> Iterator[DownloadProgress]:
-    """A ``progress(bytes_done, bytes_total)`` callback drawing a byte-count bar on stderr, one
-    download after another (a count that starts again from zero is a new download)."""
-    from tqdm import tqdm
-
-    bar = None
-
-    def update(done: int, total: int | None) -> None:
-        nonlocal bar
-        if bar is None or done < bar.n:
-            if bar is not None:
-                bar.close()
-            bar = tqdm(desc="downloading", unit="B", unit_scale=True, total=total, file=sys.stderr,
-                       disable=None)
-        bar.update(done - bar.n)
-
-    try:
-        yield update
-    finally:
-        if bar is not None:
-            bar.close()
-
-
-@contextmanager
-def stage_bars() -> Iterator[Callable[[str, float, float], None]]:
-    """A ``progress(stage, done, total)`` callback (:data:`speakerid.longform.StageProgress`)
-    drawing one bar per stage of a long recording on stderr when it is a terminal."""
-    from tqdm import tqdm
-
-    from .longform import STAGES
-
-    bars: dict[str, Any] = {}
-
-    def update(stage: str, done: float, total: float) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(desc=STAGES[stage], total=round(total), file=sys.stderr,
-                                     disable=None, leave=False, unit="")
-        bar.total = round(total)
-        bar.update(round(done) - bar.n)
-
-    try:
-        yield update
-    finally:
-        for bar in bars.values():
-            bar.close()
-
-
-def say(text: str) -> None:
-    """Print to stdout without breaking a progress bar that is being drawn."""
-    from tqdm import tqdm
-
-    tqdm.write(text, file=sys.stdout)
-
-
-def warn(message: str | BaseException) -> None:
-    """One line on stderr: ``error: ...``."""
-    from tqdm import tqdm
-
-    tqdm.write("error: " + " ".join(str(message).split()), file=sys.stderr)
-
-
-def emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    say(json.dumps(data, indent=2) if args.json else text)
-
-
-def confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        raise SpeakerIDError(f"{question} Pass --yes to confirm (there is no terminal to ask)")
-    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+    from ..app.timeline import Timeline
+    from ..gallery import Identification, SpeakerInfo
 
 
 def describe(label: str, result: Identification) -> str:
@@ -315,7 +93,7 @@ def add_enroll(subparsers: Subparsers) -> None:
 
 def run_enroll(args: argparse.Namespace) -> int:
     """Links are fetched first (a page's title and address are kept as the clip's source)."""
-    from .inputs import load_input
+    from ..app.inputs import load_input
 
     inputs, span, limits = input_arguments(args)
     with download_bar() as progress:
@@ -351,7 +129,7 @@ def run_identify(args: argparse.Namespace) -> int:
     """Each input on its own: a refused one is reported and the others are still identified; the
     report, when asked for, has a row for every clip. A long recording is streamed (bounded
     memory), with a bar for each stage."""
-    from .batch import check_report_path, identify_batch, write_report
+    from ..app.batch import check_report_path, identify_batch, write_report
 
     inputs, span, limits = input_arguments(args)
     report = check_report_path(args.report) if args.report is not None else None
@@ -388,7 +166,7 @@ def add_timeline(subparsers: Subparsers) -> None:
         subparsers, "timeline", run_timeline,
         "who speaks when in a recording, with the voices nobody enrolled",
         "Identify a recording window by window and say who speaks when. Windows that match nobody "
-        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.voices). "
+        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.app.voices). "
         "--save-voices writes each found voice's segments as WAV files (enrol them later with: "
         "enroll --name NAME DIR/voice-a/*.wav); --enroll 'Voice A=Name' enrols a found voice at "
         "once from its segments.")
@@ -412,9 +190,9 @@ def voice_and_name(text: str) -> tuple[str, str]:
 
 
 def run_timeline(args: argparse.Namespace) -> int:
-    from .audio import load_audio
-    from .timeline import identify_timeline
-    from .voices import enroll_voice, find_voices, found_voices, save_voices
+    from ..app.timeline import identify_timeline
+    from ..app.voices import enroll_voice, find_voices, found_voices, save_voices
+    from ..audio import load_audio
 
     with open_gallery(args) as gallery, progress_bar("timeline", "window") as progress:
         gallery.check_encoder()
@@ -619,18 +397,6 @@ def run_gallery_reenroll(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else EXIT_OK
 
 
-def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError], None]:
-    """An ``on_refused`` for re-enrolment: each clip the new model refuses, one line on stderr."""
-    def report(error: SpeakerIDError) -> None:
-        warn(f"kept, not re-enrolled: {error}")
-        refused.append(error)
-    return report
-
-
-def kept_note(refused: list[SpeakerIDError]) -> str:
-    return f"; kept {len(refused)} clip(s) the model refused (listed above)" if refused else ""
-
-
 def add_gallery_calibrate(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "calibrate", run_gallery_calibrate,
                          "refit the threshold on the gallery's own voices",
@@ -648,7 +414,7 @@ def add_gallery_calibrate(subparsers: Subparsers) -> None:
 
 
 def run_gallery_calibrate(args: argparse.Namespace) -> int:
-    from .gallery_calibration import fit_gallery_calibration
+    from ..gallery_calibration import fit_gallery_calibration
 
     with open_gallery(args) as gallery:
         if args.reset:
@@ -673,42 +439,3 @@ GALLERY_ACTIONS: tuple[Callable[[Subparsers], None], ...] = (
 COMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_enroll, add_identify, add_timeline, add_verify,
                                                       add_gallery)
 """The top-level sub-commands, in the order ``--help`` lists them."""
-
-
-# --- entry point --------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m speakerid",
-                           description="Tell who is speaking from a few seconds of voice.")
-    parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
-    add_debug_option(parser, default=False)
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from .cli_app import APP_COMMANDS  # imported here: both build on this module
-    from .cli_model import MODEL_COMMANDS
-
-    for add in (*COMMANDS, *MODEL_COMMANDS, *APP_COMMANDS):
-        add(subparsers)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one sub-command; the exit status is 0, or 2 for any failure (1: cancelled)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except KeyboardInterrupt:
-        warn("interrupted")
-        return 130
-    except Exception as exc:
-        if args.debug:
-            traceback.print_exc()
-        warn(failure(exc))
-        return EXIT_REFUSED
-
-
-def failure(exc: Exception) -> str:
-    """What went wrong, for one line: a refusal in its own words; anything else named, shortened."""
-    if isinstance(exc, SpeakerIDError | OSError | sqlite3.Error):
-        return str(exc)
-    detail = textwrap.shorten(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 400)
-    return f"unexpected {detail} (run again with --debug for the traceback)"

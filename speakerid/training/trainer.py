@@ -16,20 +16,21 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from ..config import PipelineConfig
+from ..datasets import SpeakerSource
+from ..errors import SpeakerIDError
+from ..features import frames_per_second, log_mel_batch
+from ..models.encoder import Encoder
+from ..models.networks import build_encoder
+from ..models.objectives import AdditiveAngularMargin, contrastive_loss, euclidean_distance
+from ..runtime import single_threaded_blas
+from ..scoring import score_matrix
 from .augment import AugmentConfig, augment_batch
 from .cache import SpeakerAudio
-from .config import PipelineConfig
-from .datasets import SpeakerSource
-from .encoder import Encoder
-from .errors import SpeakerIDError
 from .evaluate import as_distance, evaluate_items, fit_scoring
-from .features import frames_per_second, log_mel_batch
 from .metrics import equal_error_rate, pair_scores
-from .model import build_encoder
-from .objectives import AdditiveAngularMargin, contrastive_loss, euclidean_distance
-from .runtime import single_threaded_blas
-from .scoring import score_matrix
-from .train import RunMonitor, TrainSettings
+from .monitor import RunMonitor
+from .settings import TrainSettings
 
 VALIDATION_WINDOWS_PER_SPEAKER = 4
 VALIDATION_WINDOW_S = 3.0  # short enough that every speaker's held-back audio holds several

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import load_audio
-from .datasets import SpeakerSource
-from .errors import SpeakerIDError
+from ..audio import load_audio
+from ..datasets import SpeakerSource
+from ..errors import SpeakerIDError
+from ..preprocess import Prepared, Stage
+from ..scoring import Calibration, DurationBand, ImpostorTail, ScoreNormaliser, fit_calibration, score_matrix
 from .metrics import (
     det_points,
     equal_error_rate,
@@ -25,8 +27,6 @@ from .metrics import (
     precision_recall,
     precision_recall_curve,
 )
-from .preprocess import Prepared, Stage
-from .scoring import Calibration, DurationBand, ImpostorTail, ScoreNormaliser, fit_calibration, score_matrix
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ def calibrate(items: Sequence[TestItem], scorer, description: str,
 
 def same_corpus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Whether speakers come from the same dataset folder (``folder/speaker`` names, as
-    :func:`speakerid.train.collect_speakers` gives them with several folders).
+    :func:`speakerid.training.train.collect_speakers` gives them with several folders).
 
     Calibration counts only different-speaker trials within a corpus: the voices a gallery must
     tell apart come through the same channels (a newsroom's clips are all web and TV audio), and

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import SpeakerIDError
-from .fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
+from ..errors import SpeakerIDError
+from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
+from ..longform import StageProgress, is_long, summarise_recording
 from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
-from .longform import StageProgress, is_long, summarise_recording
 from .timeline import TIMELINE_MIN_DURATION_S, Timeline, identify_timeline
 from .voices import find_voices
 
 if TYPE_CHECKING:
-    from .gallery import Gallery, Identification
+    from ..gallery import Gallery, Identification
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """``train`` and ``evaluate`` sub-commands: the model side of ``python -m speakerid``.
 
-Training options are generated from :class:`speakerid.train.TrainSettings`, so a new setting is a
+Training options are generated from :class:`speakerid.training.train.TrainSettings`, so a new setting is a
 new flag without touching this file.
 """
 
@@ -12,7 +12,8 @@ import json
 import typing
 from pathlib import Path
 
-from .cli import (
+from ..errors import SpeakerIDError
+from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
     EXIT_REFUSED,
@@ -28,7 +29,6 @@ from .cli import (
     refusal_reporter,
     say,
 )
-from .errors import SpeakerIDError
 
 SETTINGS_SKIPPED = {"recipe", "exclude_speakers", "channels"}
 # Flags whose generated "default: ..." line would not tell a user what to choose.
@@ -43,7 +43,7 @@ SETTINGS_HELP = {
 
 
 def add_train(subparsers: Subparsers) -> None:
-    from .train import TrainSettings
+    from ..training.settings import TrainSettings
 
     parser = add_command(subparsers, "train", run_train, "train an encoder on dataset folders",
                          "Train on one or more dataset folders (one folder per speaker, or one "
@@ -81,7 +81,8 @@ def add_train(subparsers: Subparsers) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
-    from .train import TrainSettings, read_status, train
+    from ..training.settings import TrainSettings
+    from ..training.train import read_status, train
 
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
                  if f.name not in SETTINGS_SKIPPED and getattr(args, f.name, None) is not None}
@@ -103,8 +104,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def activate(run_dir: Path) -> int:
     """Make the run's model the default one, the default gallery re-enrolled with it first."""
-    from . import runs
-    from .gallery import Gallery
+    from ..gallery import Gallery
+    from ..training import runs
 
     refused: list[SpeakerIDError] = []
     with Gallery() as gallery, progress_bar("re-enrolling", "clip") as progress:
@@ -127,8 +128,8 @@ def add_evaluate(subparsers: Subparsers) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from .datasets import discover
-    from .evaluate import embed_speakers, evaluate_items
+    from ..datasets import discover
+    from ..training.evaluate import embed_speakers, evaluate_items
 
     encoder = load_encoder(args)
     speakers = discover(args.data)
@@ -157,9 +158,9 @@ def add_calibrate(subparsers: Subparsers) -> None:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
-    from .encoder import Encoder
-    from .evaluate import evaluate_items, fit_scoring
-    from .train import collect_speakers
+    from ..models.encoder import Encoder
+    from ..training.evaluate import evaluate_items, fit_scoring
+    from ..training.train import collect_speakers
 
     encoder = Encoder.load(args.model)
     config = json.loads((args.model / "config.json").read_text())

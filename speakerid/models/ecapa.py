@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 BATCH_NORM_EPSILON = 1e-5  # torch's default
 STATISTICS_EPSILON = 1e-12  # SpeechBrain clamps variances here before the square root

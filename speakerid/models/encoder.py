@@ -16,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths
-from .audio import AudioClip, from_array, load_audio
-from .config import FeatureConfig, PipelineConfig, read_config
-from .errors import SpeakerIDError
-from .features import log_mel, split_windows
-from .model import ModelConfig, build_encoder, inference_form
-from .paths import CONFIG_FILE, SHIPPED_WEIGHTS, WEIGHTS_FILE, default_model_dir  # noqa: F401 (re-exported)
-from .preprocess import Prepared, prepare
-from .runtime import single_threaded_blas
-from .scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
+from .. import paths
+from ..audio import AudioClip, from_array, load_audio
+from ..config import FeatureConfig, PipelineConfig, read_config
+from ..errors import SpeakerIDError
+from ..features import log_mel, split_windows
+from ..paths import CONFIG_FILE, SHIPPED_WEIGHTS, WEIGHTS_FILE, default_model_dir  # noqa: F401 (re-exported)
+from ..preprocess import Prepared, prepare
+from ..runtime import single_threaded_blas
+from ..scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
+from .networks import ModelConfig, build_encoder, inference_form
 from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
 CALIBRATION_FILE = "calibration.json"
@@ -164,7 +164,7 @@ class Encoder(SpeakerModel):
     @classmethod
     def load(cls, path: str | Path | None = None) -> SpeakerModel:
         """Load a model directory; by default the one :func:`default_model_dir` names. One network,
-        or several whose scores are fused (:class:`speakerid.fusion.FusedEncoder`)."""
+        or several whose scores are fused (:class:`speakerid.models.fusion.FusedEncoder`)."""
         path = Path(path) if path else default_model_dir()
         meta, pipeline, model_config = read_config(path)
         if "fusion" in meta:
@@ -190,7 +190,8 @@ class Encoder(SpeakerModel):
     def save(self, path: str | Path, extra: dict | None = None, quantised: bool = False) -> Path:
         """Write weights, pipeline config and calibration; ``extra`` goes into config.json.
 
-        ``quantised``: kernels as int8 with a scale per group of inputs (:mod:`speakerid.weight_store`)."""
+        ``quantised``: kernels as int8 with a scale per group of inputs
+        (:mod:`speakerid.models.weight_store`)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT_VERSION, "pipeline": self.pipeline.to_dict(),

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 if TYPE_CHECKING:
-    from .preprocess import Prepared
+    from ..preprocess import Prepared
     from .timeline import Timeline
 
 Span = tuple[float, float]

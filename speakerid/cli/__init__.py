@@ -1,0 +1,61 @@
+"""``python -m speakerid``: enrol, identify and verify speakers, and manage the gallery, from a shell.
+
+Every sub-command is an ``add_<name>(subparsers)`` function listed in its command module's
+``*_COMMANDS`` (speaker, model, app): it builds the sub-command's parser with :func:`add_command`
+and names the function that runs it. Heavy imports (TensorFlow, through the encoder) happen inside
+those functions, so ``--help`` answers at once.
+
+Any failure ends with exit code 2 and one line on stderr, ``error: ...``: a refused input says
+why, anything else also names the exception; the traceback is printed only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import textwrap
+import traceback
+
+from .. import __version__
+from ..errors import SpeakerIDError
+from .app_commands import APP_COMMANDS
+from .common import EXIT_REFUSED, OneLineParser, add_debug_option, warn
+from .model_commands import MODEL_COMMANDS
+from .speaker_commands import COMMANDS
+
+
+# --- entry point --------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m speakerid",
+                           description="Tell who is speaking from a few seconds of voice.")
+    parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
+    add_debug_option(parser, default=False)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (*COMMANDS, *MODEL_COMMANDS, *APP_COMMANDS):
+        add(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one sub-command; the exit status is 0, or 2 for any failure (1: cancelled)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        warn("interrupted")
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        warn(failure(exc))
+        return EXIT_REFUSED
+
+
+def failure(exc: Exception) -> str:
+    """What went wrong, for one line: a refusal in its own words; anything else named, shortened."""
+    if isinstance(exc, SpeakerIDError | OSError | sqlite3.Error):
+        return str(exc)
+    detail = textwrap.shorten(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 400)
+    return f"unexpected {detail} (run again with --debug for the traceback)"
