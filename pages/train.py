@@ -10,9 +10,11 @@ from pathlib import Path
 import streamlit as st
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, paths, plots, runs
+from speakerid import SpeakerIDError, paths
+from speakerid.app import plots
 from speakerid.app.archive import extract_zip
 from speakerid.datasets import discover
+from speakerid.training import runs
 from speakerid.training.settings import TrainSettings
 from speakerid.training.train import read_history, request_stop
 

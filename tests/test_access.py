@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from speakerid import SpeakerIDError, access
+from speakerid import SpeakerIDError
+from speakerid.app import access
 from speakerid.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

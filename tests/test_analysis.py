@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from synthetic import synth_voice
 
-from speakerid import SpeakerIDError, plots
+from speakerid import SpeakerIDError
+from speakerid.app import plots
 from speakerid.app.analysis import (
     ENROL_MIN_SPEECH_S,
     analyse,

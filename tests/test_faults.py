@@ -355,7 +355,8 @@ def assert_the_gallery_follows_the_active_model() -> str:
 
 @pytest.mark.parametrize("point", ACTIVATION_POINTS)
 def test_killed_activation_never_leaves_the_gallery_on_a_model_not_in_use(switch, point):
-    from speakerid import Encoder, paths, runs
+    from speakerid import Encoder, paths
+    from speakerid.training import runs
 
     first, run = switch
     child = start(ACTIVATE, run, point)

@@ -13,9 +13,10 @@ import pytest
 from processes import dead_pid
 from synthetic import synth_voice, write_wav
 
-from speakerid import SpeakerIDError, paths, runs
+from speakerid import SpeakerIDError, paths
 from speakerid.audio import from_array
 from speakerid.gallery import Gallery
+from speakerid.training import runs
 from speakerid.training.settings import TrainSettings
 
 

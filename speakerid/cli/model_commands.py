@@ -1,7 +1,7 @@
 """``train`` and ``evaluate`` sub-commands: the model side of ``python -m speakerid``.
 
-Training options are generated from :class:`speakerid.training.train.TrainSettings`, so a new setting is a
-new flag without touching this file.
+Training options are generated from :class:`speakerid.training.settings.TrainSettings`, so a new
+setting is a new flag without touching this file.
 """
 
 from __future__ import annotations
