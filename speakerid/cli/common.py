@@ -249,7 +249,6 @@ def confirm(question: str) -> bool:
     return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
 
 
-
 def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError], None]:
     """An ``on_refused`` for re-enrolment: each clip the new model refuses, one line on stderr."""
     def report(error: SpeakerIDError) -> None:
@@ -260,5 +259,3 @@ def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError]
 
 def kept_note(refused: list[SpeakerIDError]) -> str:
     return f"; kept {len(refused)} clip(s) the model refused (listed above)" if refused else ""
-
-

@@ -1,5 +1,6 @@
 """A run's progress for whoever watches (:class:`RunMonitor`): ``status.json``, ``history.csv`` and
-the ``STOP`` request, written by the trainer and read by the app and the CLI."""
+the ``STOP`` request, kept by the driver and the trainer while a run trains; the app and the CLI
+read them (:func:`.train.read_status`, :func:`.train.read_history`)."""
 
 from __future__ import annotations
 
