@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import deno
+
 from .audio import MAX_DURATION_S, MAX_UPLOAD_BYTES, AudioClip, bytes_text, decode_bytes, duration_text
 from .errors import SpeakerIDError
 
@@ -114,11 +116,15 @@ def _options(folder: Path, limits: FetchLimits, progress: DownloadProgress | Non
         if progress is not None:
             progress(done, int(total) if total else None)
 
+    # YouTube's pages hold their media addresses behind JavaScript challenges: yt-dlp solves them
+    # with its EJS scripts (the yt-dlp-ejs package) run by Deno, installed from PyPI with the app,
+    # so given by its path (a venv's bin/ is not on the PATH of every way the app is started).
     return {"format": "bestaudio/best", "outtmpl": str(folder / "media.%(ext)s"),
             "noplaylist": True, "playlist_items": "1", "quiet": True, "no_warnings": True,
             "noprogress": True, "logger": _Silent(), "progress_hooks": [hook],
             "socket_timeout": SOCKET_TIMEOUT_S, "retries": 1, "fragment_retries": 1,
-            "postprocessors": [], "cachedir": False, "overwrites": True}
+            "postprocessors": [], "cachedir": False, "overwrites": True,
+            "js_runtimes": {"deno": {"path": deno.find_deno_bin()}}}
 
 
 def _resolve(downloader: Any, url: str) -> dict[str, Any]:

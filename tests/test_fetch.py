@@ -100,3 +100,18 @@ def test_a_page_gives_its_media_with_its_title_and_address(server):
     assert fetched.title == "Parliament debate"
     assert fetched.url == server.url("long.html")
     assert fetched.clip.duration_s == pytest.approx(6.0, abs=0.01)
+
+
+def test_youtube_challenges_can_be_solved_here(tmp_path):
+    """YouTube pages need yt-dlp's EJS scripts run by a JavaScript runtime: the options give Deno
+    (installed with the requirements) by its path, and yt-dlp finds both. No YouTube request is made
+    here (no internet in the tests)."""
+    from yt_dlp import YoutubeDL
+    from yt_dlp.dependencies import yt_dlp_ejs
+
+    from speakerid.fetch import DEFAULT_LIMITS, _options
+
+    with YoutubeDL(_options(tmp_path, DEFAULT_LIMITS, None)) as downloader:
+        runtime = downloader._js_runtimes["deno"].info
+    assert runtime is not None and runtime.supported, runtime
+    assert yt_dlp_ejs is not None and yt_dlp_ejs.yt.solver.core()
