@@ -91,10 +91,17 @@ def identify_batch(inputs: Sequence[Input], gallery: Gallery, top_k: int = 5, sp
     ``stage_progress`` following its stages."""
     items = expand(inputs)
     for done, item in enumerate(items, start=1):
-        if _streamable(item, span):
-            yield _identify_long(item, gallery, top_k, timeline, stage_progress)
-        else:
-            yield _identify_one(item, gallery, top_k, span, limits, timeline, download_progress)
+        try:
+            if _streamable(item, span):
+                result = _identify_long(item, gallery, top_k, timeline, stage_progress)
+            else:
+                result = _identify_one(item, gallery, top_k, span, limits, timeline, download_progress)
+        except SpeakerIDError as exc:
+            result = ClipResult(label(item), error=str(exc))
+        except Exception as exc:  # a bug must not lose the rest of an unattended batch
+            log.exception("identifying %s failed", label(item))
+            result = ClipResult(label(item), error=f"unexpected {type(exc).__name__}: {exc}")
+        yield result
         if progress is not None:
             progress(done, len(items))
 
@@ -130,36 +137,25 @@ def _streamable(item: Input, span: Span) -> bool:
 
 def _identify_long(path: str | Path, gallery: Gallery, top_k: int, with_timeline: bool,
                    progress: StageProgress | None) -> ClipResult:
-    name = str(path)
-    try:
-        summary = summarise_recording(path, gallery, None, top_k, with_timeline, progress)
-        timeline = find_voices(summary.timeline, gallery) if summary.timeline is not None else None
-        return ClipResult(name, summary.identification, None, summary.speech_s, summary.duration_s,
-                          timeline)
-    except SpeakerIDError as exc:
-        return ClipResult(name, error=str(exc))
+    summary = summarise_recording(path, gallery, None, top_k, with_timeline, progress)
+    timeline = find_voices(summary.timeline, gallery) if summary.timeline is not None else None
+    return ClipResult(label(path), summary.identification, None, summary.speech_s, summary.duration_s,
+                      timeline)
 
 
 def _identify_one(item: Input, gallery: Gallery, top_k: int, span: Span, limits: FetchLimits,
                   with_timeline: bool, download_progress: DownloadProgress | None) -> ClipResult:
-    name = label(item)
-    try:
-        loaded = load_input(item, span, limits, download_progress)
-        clip = audio_of(loaded)
-        title = loaded.title if isinstance(loaded, FetchedAudio) else None
-        encoder = gallery.encoder
-        prepared = encoder.prepare(clip)
-        found = gallery.identify_embedding(encoder.embed_prepared(prepared), top_k, prepared.speech_s)
-        timeline = None
-        if with_timeline and found.best is not None and clip.duration_s >= TIMELINE_MIN_DURATION_S:
-            timeline = find_voices(identify_timeline(prepared, encoder, gallery,
-                                                     original_duration_s=clip.duration_s), gallery)
-        return ClipResult(name, found, title, prepared.speech_s, clip.duration_s, timeline)
-    except SpeakerIDError as exc:
-        return ClipResult(name, error=str(exc))
-    except Exception as exc:  # a bug must not lose the rest of an unattended batch
-        log.exception("identifying %s failed", name)
-        return ClipResult(name, error=f"unexpected {type(exc).__name__}: {exc}")
+    loaded = load_input(item, span, limits, download_progress)
+    clip = audio_of(loaded)
+    title = loaded.title if isinstance(loaded, FetchedAudio) else None
+    encoder = gallery.encoder
+    prepared = encoder.prepare(clip)
+    found = gallery.identify_embedding(encoder.embed_prepared(prepared), top_k, prepared.speech_s)
+    timeline = None
+    if with_timeline and found.best is not None and clip.duration_s >= TIMELINE_MIN_DURATION_S:
+        timeline = find_voices(identify_timeline(prepared, encoder, gallery,
+                                                 original_duration_s=clip.duration_s), gallery)
+    return ClipResult(label(item), found, title, prepared.speech_s, clip.duration_s, timeline)
 
 
 def _rounded(value: float | None) -> float | None:
