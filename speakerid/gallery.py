@@ -269,25 +269,24 @@ class Gallery:
     def clip_audio(self, name: str) -> list[AudioClip]:
         """The stored enrolment audio of one speaker, in the order it was enrolled."""
         name = clean_name(name)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT c.source, c.sample_rate, c.audio FROM clips c JOIN speakers s "
-                "ON s.id = c.speaker_id WHERE s.name = ? ORDER BY c.id", (name,)).fetchall()
-        if not rows and name not in self:
-            raise _not_enrolled(name)
+        rows = self._clip_rows(name, "c.source, c.sample_rate, c.audio")
         return [_decode_stored(audio, rate, f"{name}/{source}") for source, rate, audio in rows]
 
     def clip_sources(self, name: str) -> list[ClipSource]:
         """Where each of a speaker's clips came from, in the order they were enrolled, so that a
         voice taken from the web can be traced back to its page."""
-        name = clean_name(name)
+        return [ClipSource(*row) for row in self._clip_rows(clean_name(name), "c.source, c.url, c.speech_s")]
+
+    def _clip_rows(self, name: str, columns: str) -> list[tuple]:
+        """``columns`` (of ``clips c``, a fixed list from this class) of one speaker's clips, in
+        enrolment order; a name nobody has is refused."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT c.source, c.url, c.speech_s FROM clips c JOIN speakers s "
+                f"SELECT {columns} FROM clips c JOIN speakers s "
                 "ON s.id = c.speaker_id WHERE s.name = ? ORDER BY c.id", (name,)).fetchall()
         if not rows and name not in self:
             raise _not_enrolled(name)
-        return [ClipSource(*row) for row in rows]
+        return rows
 
     # --- enrolment ----------------------------------------------------------------------------
     def enroll(self, name: str, clips: Sequence[ClipInput] | ClipInput, gender: str | None = None,
