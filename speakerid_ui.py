@@ -341,12 +341,6 @@ def data_roots_help() -> str:
     return f"Only folders inside {roots} can be read (set `{paths.DATA_ROOTS_VARIABLE}` to change them)."
 
 
-def env_note() -> str | None:
-    if os.environ.get("SPEAKERID_WEIGHTS"):
-        return f"SPEAKERID_WEIGHTS={os.environ['SPEAKERID_WEIGHTS']}"
-    return None
-
-
 def sidebar_status() -> None:
     """Which model is in use and how big the gallery is."""
     with st.sidebar:
