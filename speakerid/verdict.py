@@ -200,9 +200,9 @@ def explain(identification: Identification, speech_s: float, closest: SpeakerInf
     several = [] if not voices else [
         f"The app also followed the clip a few seconds at a time and heard {len(voices)} voices, "
         f"each speaking for at least {SEVERAL_VOICES_SHARE:.0%} of the speech and "
-        f"{SEVERAL_VOICES_MIN_S:.0f} s or more, so it does not put the clip down to one person: who "
-        "speaks when is below. What follows is how the clip as a whole, all its voices mixed, "
-        "compares with the enrolled voices."]
+        f"{SEVERAL_VOICES_MIN_S:.0f} s or more, so it does not put the clip down to one person: the "
+        "timeline below shows each one's turns. What follows is how the clip as a whole, all its "
+        "voices mixed, compares with the enrolled voices."]
     named = best.score >= identification.threshold
     score, threshold = distinct(best.score, identification.threshold)
     tested = (f"{percent(false_accept_rate)} of comparisons between two different people reach it"
