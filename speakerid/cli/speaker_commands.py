@@ -58,7 +58,7 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
                  f"{result.threshold:.3f})"]
     width = max(len(match.name) for match in result.matches)
     lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
-              f"{match.probability:6.1%}" for rank, match in enumerate(result.matches, start=1)]
+              f"{percent(match.probability):>8}" for rank, match in enumerate(result.matches, start=1)]
     return "\n".join(lines)
 
 
