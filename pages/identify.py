@@ -76,8 +76,9 @@ def render_batch(uploads: list[UploadedFile]) -> None:
           "problem": ui.without_name(row["error"] or "", row["input"])} for row in rows],
         hide_index=True, width="stretch", key="batch_table")
     st.caption("Probability: that the voice is the named person's (or the closest one's, for an "
-               f"unknown speaker). Clips of {TIMELINE_MIN_DURATION_S:.0f} s or more get who speaks "
-               "when: the download has each segment.")
+               "unknown speaker; none where several voices speak). Clips of "
+               f"{TIMELINE_MIN_DURATION_S:.0f} s or more get who speaks when: the download has each "
+               "segment and each voice.")
     left, right = st.columns(2)
     left.download_button("Download the table (CSV)", report_bytes(results, ".csv"),
                          "speakerid-report.csv", "text/csv", icon=":material/download:")

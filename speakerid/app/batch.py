@@ -181,4 +181,3 @@ def _rounded(value: float | None) -> float | None:
 def _number(value: float | None) -> float | None:
     """A score or probability for the report: 4 decimals; None for none or NaN (not valid JSON)."""
     return None if value is None or not math.isfinite(value) else round(float(value), 4)
-
