@@ -167,8 +167,8 @@ def test_cli_prints_who_speaks_when_in_a_streamed_file(tmp_path, monkeypatch, ca
     monkeypatch.setattr(longform, "STREAM_MIN_DURATION_S", 10.0)
     common = [str(path), "--weights", str(model), "--gallery", str(tmp_path / "gallery.sqlite")]
     assert main(["identify", *common, "--timeline", "--json"]) == 0
-    timeline = json.loads(capsys.readouterr().out)[0]["timeline"]
-    assert timeline["segments"] and "windows" not in timeline
-    assert timeline["duration_s"] == pytest.approx(16.0)
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["segments"] and "windows" not in row
+    assert row["duration_s"] == pytest.approx(16.0)
     assert main(["identify", *common, "--timeline"]) == 0
     assert "speaking time: " in capsys.readouterr().out
