@@ -410,8 +410,12 @@ def add_gallery_calibrate(subparsers: Subparsers) -> None:
                          "Compare every enrolled clip with every speaker (its own speaker without it) and "
                          "fit the threshold where 1 %% of different-speaker trials pass, on these voices "
                          "and channels instead of the model's held-out speakers. Needs 10 speakers with "
-                         "two or more clips. Shows the change; --apply uses it from now on (for the "
-                         "current model), --reset goes back to the model's own calibration.")
+                         "two or more clips. Shows the change and what it does to the gallery's own clips "
+                         "now and after; --apply uses it from now on (for the current model), --reset "
+                         "goes back to the model's own calibration. A refit that misses more than 10 "
+                         "points more same-speaker trials than the model's calibration, or whose "
+                         "threshold the model reads as under 1 %% or over 99 %% likely, is refused "
+                         "(exit status 2).")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--apply", action="store_true", help="use the refit threshold from now on")
     action.add_argument("--reset", action="store_true", help="go back to the model's own calibration")
@@ -430,12 +434,20 @@ def run_gallery_calibrate(args: argparse.Namespace) -> int:
                  f"back to the model's calibration: threshold {gallery.calibration.threshold:.3f}")
             return EXIT_OK
         refit = fit_gallery_calibration(gallery)
-        if args.apply:
-            gallery.set_calibration(refit.calibration)
+        applied = args.apply and refit.refusal is None
+        if applied:
+            refit.apply(gallery)
+    if refit.refusal is not None:
+        outcome = f"refused, not applied: {refit.refusal}"
+    else:
+        outcome = "applied" if applied else "not applied (pass --apply to use it)"
     emit(args, {"calibration": refit.calibration.to_dict(), "speakers": refit.speakers,
                 "same_trials": refit.same_trials, "different_trials": refit.different_trials,
-                "previous_threshold": refit.previous_threshold, "applied": args.apply},
-         refit.summary() + ("; applied" if args.apply else "; not applied (pass --apply to use it)"))
+                "previous_threshold": refit.previous_threshold, "now": asdict(refit.now),
+                "after": asdict(refit.after), "refused": refit.refusal, "applied": applied},
+         f"{refit.summary()}\n{refit.change()}\n{outcome}")
+    if args.apply and not applied:
+        raise SpeakerIDError(f"the refit was not applied: {refit.refusal}")  # exit status 2
     return EXIT_OK
 
 
