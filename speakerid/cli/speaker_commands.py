@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict
@@ -34,6 +33,7 @@ from .common import (
     refusal_reporter,
     say,
     stage_bars,
+    to_json,
     warn,
 )
 
@@ -271,7 +271,7 @@ def run_gallery_list(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         speakers = gallery.speakers()
     if args.json:
-        say(json.dumps([asdict(info) for info in speakers], indent=2))
+        say(to_json([asdict(info) for info in speakers]))
     elif not speakers:
         say("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE...")
     else:
