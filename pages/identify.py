@@ -127,8 +127,8 @@ encoder = ui.require_encoder()
 gallery = ui.require_gallery(encoder)
 
 # TensorFlow (and matplotlib): imported now that the model, which needs them too, has loaded.
-from speakerid.app import plots  # noqa: E402
-from speakerid.app.analysis import STEPS, Analysis, analyse_steps  # noqa: E402
+from speakerid.app import charts, plots  # noqa: E402
+from speakerid.app.analysis import STEPS, Analysis, analyse_steps, front_ends  # noqa: E402
 from speakerid.app.timeline import identify_timeline  # noqa: E402
 from speakerid.app.voices import enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
 from speakerid.longform import summarise_recording  # noqa: E402
@@ -162,8 +162,18 @@ def render_features(analysis: Analysis) -> None:
     longest = max(b - a for a, b in analysis.windows)
     text = (f"one window of {ui.seconds(longest)}" if count == 1
             else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
-    ui.show(plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows,
-                              title=f"log-mel spectrogram of the speech: {text}"))
+    render_front_ends(analysis, text)
+
+
+def render_front_ends(analysis: Analysis, windows: str) -> None:
+    """One spectrogram per network's front end (a fused model has two), each labelled with the
+    network that reads it; several are offered as tabs."""
+    parts = front_ends(analysis.features, encoder)
+    places = st.tabs([f"Read by {part.reader}" for part in parts]) if len(parts) > 1 else [st.container()]
+    for place, part in zip(places, parts):
+        with place:
+            ui.show(plots.spectrogram(part.features, analysis.frames_per_second, analysis.windows,
+                                      title=f"{part.description}, read by {part.reader}: {windows}"))
 
 
 def render_long_preparation(summary: RecordingSummary) -> None:
@@ -359,8 +369,11 @@ if long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S:
     st.markdown("##### Who speaks when")
     ui.show_flash()
     timeline = clip_timeline(analysis)
-    ui.show(plots.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
-                                           f"{ui.seconds(timeline.duration_s)}"))
+    st.vega_lite_chart(charts.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
+                                                    f"{ui.seconds(timeline.duration_s)}"),
+                       width="stretch", key="timeline_chart")
+    st.caption("Hover a bar for its times; scroll on the chart to zoom, drag to pan, double-click "
+               "to see the whole clip again.")
     totals = timeline.speaking_time()
     st.dataframe(
         [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.label or "unknown",

@@ -14,6 +14,7 @@ from .errors import SpeakerIDError
 
 ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+ASSETS = Path(__file__).resolve().parent.parent / "assets"  # shipped fonts and demo voices
 CONFIG_FILE = "config.json"  # a model folder's pipeline and network (see speakerid.models.encoder)
 WEIGHTS_FILE = "encoder.weights.h5"
 DATA_ROOTS_VARIABLE = "SPEAKERID_DATA_ROOTS"

@@ -1,7 +1,8 @@
-"""Figures for the app and reports: waveforms, spectrograms, timelines, training curves.
+"""Figures for the app and reports: waveforms and spectrograms, too dense for the browser to draw.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, so
-figures can be drawn from several threads); the caller shows, saves or closes it.
+figures can be drawn from several threads); the caller shows, saves or closes it. Charts with names
+in them are drawn by the browser instead (:mod:`speakerid.app.charts`), in the reader's own fonts.
 """
 
 from __future__ import annotations
@@ -9,26 +10,38 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..paths import ASSETS
+from .charts import ACCENT, INK, MUTED, PALETTE, REMOVED, SILENCE
+
 if TYPE_CHECKING:
     from ..preprocess import Prepared
-    from .timeline import Timeline
 
 Span = tuple[float, float]
 
-INK = "#1f2933"
-MUTED = "#7b8794"
-ACCENT = "#2563eb"
-MATCH = "#16a34a"
-REMOVED = "#ef4444"
-SILENCE = "#f59e0b"
-UNKNOWN = "#9aa5b1"
-PALETTE = ["#2563eb", "#16a34a", "#db2777", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#4d7c0f",
-           "#be123c", "#0f766e"]
 MAX_COLUMNS = 2000  # a waveform is drawn as at most this many min/max columns
+# Text sizes in points: a figure 9 inches wide at 100 dpi is shown about 700 px wide in the page,
+# so 11 pt reads as about 11 px there (8 pt read as 7-8 px)
+TEXT = 11
+TITLE = 12
+# DejaVu Sans (matplotlib's own) has no Devanagari: a name such as "पुष्पकमल दाहाल" drew as boxes,
+# with a "Glyph ... missing" warning per letter. Matplotlib falls back along font.family's list.
+DEVANAGARI_FONT = ASSETS / "fonts" / "NotoSansDevanagari-Regular.ttf"
+
+
+def _use_bundled_fonts() -> None:
+    """Latin from DejaVu Sans, Devanagari from the shipped Noto Sans Devanagari (SIL OFL)."""
+    font_manager.fontManager.addfont(str(DEVANAGARI_FONT))
+    family = font_manager.FontProperties(fname=DEVANAGARI_FONT).get_name()
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
+
+
+_use_bundled_fonts()
 
 
 def _figure(width: float, height: float, rows: int = 1, cols: int = 1, **kwargs: Any):
@@ -44,7 +57,7 @@ def _style(ax) -> None:
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color(MUTED)
-    ax.tick_params(colors=INK, labelsize=8)
+    ax.tick_params(colors=INK, labelsize=TEXT)
     ax.title.set_color(INK)
     ax.xaxis.label.set_color(INK)
     ax.yaxis.label.set_color(INK)
@@ -84,7 +97,7 @@ def _draw_waveform(ax, signal: np.ndarray, sample_rate: int, color: str = ACCENT
     ax.set_ylim(-1.05, 1.05)
     ax.set_yticks([-1, 0, 1])
     ax.margins(x=0)
-    ax.set_ylabel("amplitude", fontsize=8)
+    ax.set_ylabel("amplitude", fontsize=TEXT)
 
 
 def _shade(ax, spans: Sequence[Span], color: str, offset_s: float = 0.0) -> None:
@@ -103,12 +116,12 @@ def waveform(signal: np.ndarray, sample_rate: int, kept: Sequence[Span] | None =
     removed = removed_spans(kept, duration)
     _shade(ax, removed, removed_color)
     ax.set_xlim(0, max(duration, 1e-3))
-    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_xlabel("time (s)", fontsize=TEXT)
     if title:
-        ax.set_title(title, fontsize=10, loc="left")
+        ax.set_title(title, fontsize=TITLE, loc="left")
     if removed:
         ax.legend(handles=[Patch(color=removed_color, alpha=0.3, label=removed_label)],
-                  loc="upper right", fontsize=8, frameon=False)
+                  loc="upper right", fontsize=TEXT, frameon=False)
     return fig
 
 
@@ -134,12 +147,12 @@ def pipeline_waveforms(prepared: Prepared) -> Figure:
         removed = removed_spans(kept, duration)
         _shade(ax, removed, color)
         ax.set_xlim(0, max(duration, 1e-3))
-        ax.set_title(title, fontsize=10, loc="left")
+        ax.set_title(title, fontsize=TITLE, loc="left")
         if removed:
             seconds = sum(b - a for a, b in removed)
             ax.legend(handles=[Patch(color=color, alpha=0.3, label=f"{label}: {seconds:.1f} s")],
-                      loc="upper right", fontsize=8, frameon=False)
-    axes[-1, 0].set_xlabel("time (s)", fontsize=8)
+                      loc="upper right", fontsize=TEXT, frameon=False)
+    axes[-1, 0].set_xlabel("time (s)", fontsize=TEXT)
     return fig
 
 
@@ -153,10 +166,10 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
     image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="magma",
                       extent=(0, max(duration, 1e-3), 0, features.shape[1]), interpolation="nearest")
     cbar = fig.colorbar(image, ax=ax, pad=0.01)
-    cbar.set_label("log power", fontsize=8)
-    cbar.ax.tick_params(labelsize=7)
-    ax.set_ylabel("mel band", fontsize=8)
-    ax.set_xlabel("speech time (s)", fontsize=8)
+    cbar.set_label("log power", fontsize=TEXT)
+    cbar.ax.tick_params(labelsize=TEXT)
+    ax.set_ylabel("mel band", fontsize=TEXT)
+    ax.set_xlabel("speech time (s)", fontsize=TEXT)
     if windows:
         top = features.shape[1]
         for index, (start, end) in enumerate(windows):
@@ -165,96 +178,5 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
                     solid_capstyle="butt", clip_on=False)
         ax.set_ylim(0, top)
     if title:
-        ax.set_title(title, fontsize=10, loc="left", pad=14 if windows else 6)
-    return fig
-
-
-def speaker_colors(names: Sequence[str | None]) -> dict[str | None, str]:
-    """A stable colour per speaker name (sorted), grey for the unknown speaker (None)."""
-    known = sorted({n for n in names if n is not None}, key=str.casefold)
-    colors: dict[str | None, str] = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(known)}
-    colors[None] = UNKNOWN
-    return colors
-
-
-def timeline(result: Timeline, title: str | None = None) -> Figure:
-    """Who speaks when: one lane per speaker, then per found voice (unknown last), segments as bars
-    on the clip's time."""
-    names = sorted({s.speaker for s in result.segments if s.speaker is not None}, key=str.casefold)
-    names += list(dict.fromkeys(s.voice for s in result.segments if s.voice is not None))
-    lanes: list[str | None] = [*names, None] if any(s.label is None for s in result.segments) else names
-    colors = speaker_colors(lanes)
-    fig, axes = _figure(9, 0.5 * max(len(lanes), 1) + 1.2)
-    ax = axes[0, 0]
-    for row, lane in enumerate(lanes):
-        spans = [(s.start_s, s.end_s - s.start_s) for s in result.segments if s.label == lane]
-        ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[lane])
-    ax.set_yticks(range(len(lanes)), [lane if lane is not None else "unknown" for lane in lanes],
-                  fontsize=9)
-    ax.set_ylim(-0.6, max(len(lanes), 1) - 0.4)
-    ax.invert_yaxis()
-    ax.set_xlim(0, max(result.duration_s, 1e-3))
-    ax.set_xlabel("time in the clip (s)", fontsize=8)
-    ax.grid(axis="x", color=MUTED, alpha=0.2)
-    if not lanes:
-        ax.text(0.5, 0.5, "no speech found", ha="center", va="center", color=MUTED,
-                transform=ax.transAxes)
-    if title:
-        ax.set_title(title, fontsize=10, loc="left")
-    return fig
-
-
-def training_curves(history: Sequence[dict[str, float]]) -> Figure:
-    """Per epoch: the loss, the mean same/different-speaker distance (the reference's "epoch vs
-    distance" plot) and, when recorded, the validation equal-error rate."""
-    epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
-    has_eer = any("eer" in row for row in history)
-    fig, axes = _figure(9, 2.8, cols=3 if has_eer else 2)
-    loss_ax, distance_ax = axes[0, 0], axes[0, 1]
-    _series(loss_ax, epochs, history, "loss", ACCENT, "loss")
-    loss_ax.set_title("training loss", fontsize=10, loc="left")
-    _series(distance_ax, epochs, history, "same_distance", MATCH, "same speaker")
-    _series(distance_ax, epochs, history, "different_distance", REMOVED, "different speakers")
-    distance_ax.set_title("mean distance on validation pairs", fontsize=10, loc="left")
-    if distance_ax.get_legend_handles_labels()[0]:
-        distance_ax.legend(fontsize=8, frameon=False)
-    if has_eer:
-        eer_ax = axes[0, 2]
-        _series(eer_ax, epochs, history, "eer", INK, "EER", scale=100.0)
-        eer_ax.set_title("validation EER (%)", fontsize=10, loc="left")
-    for ax in axes.flat:
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.grid(color=MUTED, alpha=0.2)
-        if len(epochs) <= 30:
-            ax.set_xticks(epochs if len(epochs) <= 12 else epochs[::max(1, len(epochs) // 10)])
-    return fig
-
-
-def _series(ax, epochs: Sequence[float], history: Sequence[dict[str, float]], key: str, color: str,
-            label: str, scale: float = 1.0) -> None:
-    points = [(e, row[key] * scale) for e, row in zip(epochs, history) if key in row]
-    if points:
-        x, y = zip(*points)
-        ax.plot(x, y, marker="o", markersize=3, color=color, label=label, linewidth=1.5)
-
-
-def precision_recall(points: Sequence[dict[str, float]], threshold: float | None = None) -> Figure:
-    """Precision and recall of "same speaker" decisions against the threshold on the score."""
-    rows = sorted((p for p in points if {"threshold", "precision", "recall"} <= p.keys()),
-                  key=lambda p: p["threshold"])
-    fig, axes = _figure(7, 2.8)
-    ax = axes[0, 0]
-    if rows:
-        x = [p["threshold"] for p in rows]
-        ax.plot(x, [p["precision"] for p in rows], color=ACCENT, label="precision", linewidth=1.5)
-        ax.plot(x, [p["recall"] for p in rows], color=MATCH, label="recall", linewidth=1.5)
-    if threshold is not None:
-        ax.axvline(threshold, color=INK, linestyle="--", linewidth=1, label=f"threshold {threshold:.2f}")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("decision threshold on the score", fontsize=8)
-    ax.set_ylabel("rate", fontsize=8)
-    ax.grid(color=MUTED, alpha=0.2)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, frameon=False, loc="lower left")
-    ax.set_title("precision / recall vs threshold (held-out speakers)", fontsize=10, loc="left")
+        ax.set_title(title, fontsize=TITLE, loc="left", pad=14 if windows else 6)
     return fig

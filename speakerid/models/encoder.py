@@ -70,6 +70,11 @@ class SpeakerModel:
         raise NotImplementedError
 
     @property
+    def feature_readers(self) -> list[str]:
+        """Who reads each front end of :attr:`feature_configs`, in words for the app's figures."""
+        return [network_name(self.model_config)]
+
+    @property
     def threshold(self) -> float:
         """Scores (see :meth:`similarity`) at or above this mean "same speaker" (full-length clips;
         ``calibration.for_duration`` gives the threshold for shorter ones)."""
@@ -247,6 +252,14 @@ class Encoder(SpeakerModel):
     @property
     def feature_configs(self) -> list[FeatureConfig]:
         return [self.pipeline.features]
+
+NETWORK_NAMES = {"ecapa": "ECAPA-TDNN", "resnet": "thin ResNet", "densenet121": "DenseNet121"}
+
+
+def network_name(config: ModelConfig) -> str:
+    """The network a model config builds, as people call it."""
+    return NETWORK_NAMES.get(config.backbone, config.backbone)
+
 
 def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
     """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""

@@ -27,7 +27,15 @@ from ..config import FeatureConfig, ModelConfig, PipelineConfig
 from ..errors import SpeakerIDError
 from ..preprocess import Prepared
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
-from .encoder import CONFIG_FILE, FORMAT_VERSION, Encoder, SpeakerModel, _atomic_write_text, read_scoring
+from .encoder import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    Encoder,
+    SpeakerModel,
+    _atomic_write_text,
+    network_name,
+    read_scoring,
+)
 
 
 class FusedEncoder(SpeakerModel):
@@ -84,6 +92,11 @@ class FusedEncoder(SpeakerModel):
     @property
     def feature_configs(self) -> list[FeatureConfig]:
         return [m.pipeline.features for m in self.members]
+
+    @property
+    def feature_readers(self) -> list[str]:
+        return [f"{network_name(m.model_config)} ({w:.0%} of the score)"
+                for m, w in zip(self.members, self.weights)]
 
     def _parts(self, features: np.ndarray, axis: int):
         for member, low, high in zip(self.members, self._bands, self._bands[1:]):
