@@ -381,6 +381,30 @@ def run_gallery_import_folder(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else EXIT_OK
 
 
+def add_gallery_demo(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "demo", run_gallery_demo,
+                         "enrol the bundled demo voices, to try identification at once",
+                         "Enrol the demo voices bundled in assets/demo (LibriSpeech readers, CC BY "
+                         "4.0) under demo names; voices already enrolled are left as they are. "
+                         "Then identify the example clips in assets/demo/examples: each names its "
+                         "reader, except the one with 'unknown' in its name, whom nobody enrolled.")
+    add_model_option(parser)
+    add_gallery_option(parser)
+
+
+def run_gallery_demo(args: argparse.Namespace) -> int:
+    from ..demo import DEMO_DIR, enrol_demo
+
+    with open_gallery(args) as gallery:
+        done = enrol_demo(gallery)
+    if done.enrolled:
+        say(f"enrolled {len(done.enrolled)} demo voice(s): {', '.join(done.enrolled)}")
+    if done.present:
+        say(f"already enrolled: {', '.join(done.present)}")
+    say(f"try: python -m speakerid identify {DEMO_DIR / 'examples'}")
+    return EXIT_OK
+
+
 def add_gallery_reenroll(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "reenroll", run_gallery_reenroll,
                          "re-embed every stored clip with the model given by --weights",
@@ -453,7 +477,8 @@ def run_gallery_calibrate(args: argparse.Namespace) -> int:
 
 GALLERY_ACTIONS: tuple[Callable[[Subparsers], None], ...] = (
     add_gallery_list, add_gallery_rename, add_gallery_remove, add_gallery_export,
-    add_gallery_import, add_gallery_import_folder, add_gallery_reenroll, add_gallery_calibrate)
+    add_gallery_import, add_gallery_import_folder, add_gallery_demo, add_gallery_reenroll,
+    add_gallery_calibrate)
 
 COMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_enroll, add_identify, add_timeline, add_verify,
                                                       add_gallery)
