@@ -15,6 +15,7 @@ import json
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -333,6 +334,7 @@ def onboarding(where: str) -> None:
         if where != "gallery":
             st.page_link(PAGES["gallery"], label="Enrol speakers in the Gallery",
                          icon=":material/person_add:")
+        demo_offer(where)
 
 
 def data_roots_help() -> str:
@@ -377,6 +379,59 @@ def _model_summary() -> None:
                + (f" · {calibration.false_accept_rate:.0%} false accepts"
                   if calibration.false_accept_rate is not None else "")
                + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))
+
+
+# --- the bundled demo voices ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExampleClip:
+    """A bundled example clip, read by the Identify page as it reads an upload."""
+
+    name: str
+    data: bytes
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def demo_offer(where: str) -> None:
+    """A first visit's shortcut: enrol the bundled demo voices in one click, then go to Identify,
+    where their example clips are one click away."""
+    st.markdown("**Nothing to record yet?** Enrol four demo voices (LibriSpeech readers) and try "
+                "the example clips on the Identify page.")
+    if not st.button("Try the demo voices", type="primary", icon=":material/play_circle:",
+                     key=f"demo_enrol_{where}"):
+        return
+    from speakerid.demo import enrol_demo
+
+    gallery = require_gallery(require_encoder())
+    try:
+        with st.spinner("Enrolling the demo voices…"):
+            done = enrol_demo(gallery)
+    except SpeakerIDError as exc:
+        st.error(f"The demo voices could not be enrolled: {exc}", icon=":material/error:")
+        return
+    flash(f"Enrolled {len(done.enrolled)} demo voices. Pick an example clip to identify it.")
+    st.switch_page(PAGES["identify"])
+
+
+def demo_example(speakers: list[SpeakerInfo]) -> ExampleClip | None:
+    """"Try an example" buttons while demo voices are enrolled; the example picked (kept for the
+    session), or None."""
+    from speakerid.demo import demo_examples, demo_voices
+
+    if not {s.name for s in speakers} & {voice.name for voice in demo_voices()}:
+        return None
+    show_flash()
+    examples = demo_examples()
+    st.caption("Or try an example clip of the demo voices:")
+    for index, (column, example) in enumerate(zip(st.columns(len(examples)), examples)):
+        if column.button(example.label, key=f"demo_example_{index}", width="stretch"):
+            st.session_state["demo_example"] = example.path.name
+    chosen = next((e for e in examples if e.path.name == st.session_state.get("demo_example")), None)
+    if chosen is None:
+        return None
+    st.caption(f"Example: **{md(chosen.label)}**")
+    return ExampleClip(chosen.path.name, chosen.path.read_bytes())
 
 
 # --- Live over networks -------------------------------------------------------------------------

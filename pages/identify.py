@@ -98,7 +98,7 @@ if source == "Upload clips":
     if len(uploads) > 1:
         render_batch(uploads)
         st.stop()
-    uploaded = uploads[0] if uploads else None
+    uploaded = uploads[0] if uploads else ui.demo_example(speakers)
 elif source == "Paste a link":
     fetched = ui.link_input("identify")
 else:

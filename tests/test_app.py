@@ -140,6 +140,37 @@ def test_first_visit_explains_how_to_start():
     assert at.file_uploader(key="identify_upload") is not None
 
 
+def test_from_a_first_visit_to_a_demo_verdict_in_two_clicks(monkeypatch):
+    """The shipped model (the demo's examples are other passages of the enrolled readers, which
+    only a trained model recognises): "Try the demo voices", then an example."""
+    monkeypatch.setenv("SPEAKERID_WEIGHTS", str(ROOT / "weights"))
+    from speakerid.demo import demo_examples
+
+    at = open_app()
+    at.button(key="demo_enrol_identify").click()  # click 1
+    rerun(at)
+    assert "Enrolled 4 demo voices" in texts(at) and "**4** speakers enrolled" in texts(at)
+    assert "Getting started" not in texts(at)
+    first, *_, unknown = demo_examples()
+    at.button(key="demo_example_0").click()  # click 2
+    rerun(at)
+    page = texts(at)
+    assert f":green[:material/check_circle:] {ui_md(first.speaker)}\\: " in page
+    # the fused model's two front ends, one spectrogram each, labelled with their network
+    assert [t.label for t in at.tabs] == ["Read by ECAPA-TDNN (60% of the score)",
+                                          "Read by thin ResNet (40% of the score)"]
+    assert len(at.get("image")) == 3 and not at.error
+    at.button(key=f"demo_example_{len(demo_examples()) - 1}").click()
+    rerun(at)
+    assert "Unknown speaker" in texts(at) and "unknown" in unknown.path.name
+
+
+def ui_md(text: str) -> str:
+    import speakerid_ui
+
+    return speakerid_ui.md(text)
+
+
 def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
     alice = wav(0, 6.0)
     enrol("Alice", alice, party="Blue party")
