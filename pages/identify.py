@@ -162,10 +162,11 @@ def render_features(analysis: Analysis) -> None:
     longest = max(b - a for a, b in analysis.windows)
     text = (f"one window of {ui.seconds(longest)}" if count == 1
             else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
-    render_front_ends(analysis, text)
+    render_front_ends(analysis)
+    st.caption(f"The encoder reads the speech in {text}: the coloured bars above the image.")
 
 
-def render_front_ends(analysis: Analysis, windows: str) -> None:
+def render_front_ends(analysis: Analysis) -> None:
     """One spectrogram per network's front end (a fused model has two), each labelled with the
     network that reads it; several are offered as tabs."""
     parts = front_ends(analysis.features, encoder)
@@ -173,7 +174,7 @@ def render_front_ends(analysis: Analysis, windows: str) -> None:
     for place, part in zip(places, parts):
         with place:
             ui.show(plots.spectrogram(part.features, analysis.frames_per_second, analysis.windows,
-                                      title=f"{part.description}, read by {part.reader}: {windows}"))
+                                      title=f"{part.description}, read by {part.reader}"))
 
 
 def render_long_preparation(summary: RecordingSummary) -> None:

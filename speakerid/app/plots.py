@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 Span = tuple[float, float]
 
 MAX_COLUMNS = 2000  # a waveform is drawn as at most this many min/max columns
-# Text sizes in points: a figure 9 inches wide at 100 dpi is shown about 700 px wide in the page,
-# so 11 pt reads as about 11 px there (8 pt read as 7-8 px)
+# Figures are WIDTH inches at 100 dpi (650 px), shown about 550-650 px wide in the Identify page's
+# left column at 1280-1440 px: 11 pt (15 px) reads as 13-15 px there (at 9 inches, 8 pt read as 7 px)
+WIDTH = 6.5
 TEXT = 11
 TITLE = 12
 # DejaVu Sans (matplotlib's own) has no Devanagari: a name such as "पुष्पकमल दाहाल" drew as boxes,
@@ -109,7 +110,7 @@ def waveform(signal: np.ndarray, sample_rate: int, kept: Sequence[Span] | None =
              title: str | None = None, removed_label: str = "removed",
              removed_color: str = REMOVED) -> Figure:
     """A waveform; spans outside ``kept`` (when given) are shaded as removed."""
-    fig, axes = _figure(9, 2.0)
+    fig, axes = _figure(WIDTH, 2.4)
     ax = axes[0, 0]
     duration = len(signal) / sample_rate
     _draw_waveform(ax, signal, sample_rate)
@@ -132,7 +133,7 @@ def pipeline_waveforms(prepared: Prepared) -> Figure:
     trimmed = prepared.stage("trim")
     silence = prepared.stage("silence")
     final = prepared.stages[-1]
-    fig, axes = _figure(9, 5.4, rows=3)
+    fig, axes = _figure(WIDTH, 6.0, rows=3)
     rows = [
         (resampled, trimmed.kept, "trimmed (intro/outro of a long recording)", REMOVED,
          f"1 · input, mono at {resampled.sample_rate} Hz: {resampled.duration_s:.1f} s"),
@@ -160,7 +161,7 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
                 windows: Sequence[Span] | None = None, title: str | None = None) -> Figure:
     """Log-mel spectrogram (frames, n_mels) with the encoder's windows marked above it."""
     features = np.asarray(features)
-    fig, axes = _figure(9, 2.8)
+    fig, axes = _figure(WIDTH, 3.0)
     ax = axes[0, 0]
     duration = features.shape[0] / frames_per_second
     image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="magma",
