@@ -12,7 +12,7 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
-from speakerid.app.archive import extract_zip
+from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
 from speakerid.fetch import FetchedAudio
@@ -30,7 +30,7 @@ encoder = ui.require_encoder()
 gallery = ui.require_gallery(encoder)
 # TensorFlow: imported once the model (which loads it in the background) is there, after the title.
 from speakerid.app.analysis import ENROL_MIN_SPEECH_S, speech_check  # noqa: E402
-from speakerid.gallery_calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration  # noqa: E402
+from speakerid.gallery.calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration  # noqa: E402
 
 speakers = gallery.speakers()
 names = [s.name for s in speakers]

@@ -14,18 +14,18 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, verdict
-from speakerid.app.timeline import TIMELINE_MIN_DURATION_S
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
+from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
 ui.ensure_app_frame()
 
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-    from speakerid.app.timeline import Timeline
     from speakerid.gallery import Identification
     from speakerid.longform import RecordingSummary
+    from speakerid.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +127,9 @@ gallery = ui.require_gallery(encoder)
 # TensorFlow (and matplotlib): imported now that the model, which needs them too, has loaded.
 from speakerid.app import plots  # noqa: E402
 from speakerid.app.analysis import STEPS, Analysis, analyse_steps  # noqa: E402
-from speakerid.app.timeline import identify_timeline  # noqa: E402
-from speakerid.app.voices import enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
 from speakerid.longform import summarise_recording  # noqa: E402
+from speakerid.timeline import identify_timeline  # noqa: E402
+from speakerid.voices import enroll_voice, find_voices, found_voices, voice_clips  # noqa: E402
 
 gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
 key = ui.digest(data, name, ui.model_location()[0], str(ui.model_location()[1]),

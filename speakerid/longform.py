@@ -42,15 +42,15 @@ from .preprocess import (
     webrtc_frames,
     webrtc_spans,
 )
+from .results import Progress, Span
 from .spill import Spill
 
 if TYPE_CHECKING:
-    from .app.timeline import Timeline
     from .config import FeatureConfig, PreprocessConfig
-    from .gallery import Gallery, Identification
-    from .models.encoder import SpeakerModel
+    from .identifier import Identifier as Gallery  # any gallery: see speakerid.identifier
+    from .models.base import SpeakerModel
+    from .results import Identification, Timeline
 
-Span = tuple[float, float]
 StageProgress = Callable[[str, float, float], None]
 """``progress(stage, done, total)``: stage is one of :data:`STAGES`."""
 
@@ -126,8 +126,8 @@ def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, tim
     if is_long(source):
         summary = summarise_recording(source, gallery, None, top_k, timeline, progress)
         return summary.identification, summary.timeline
-    from .app.timeline import identify_timeline
     from .audio import load_audio
+    from .timeline import identify_timeline
 
     clip = load_audio(source)
     prepared = gallery.encoder.prepare(clip)
@@ -286,10 +286,10 @@ class LongRecording:
             self._progress("embed", min(first + EMBED_BATCH, len(starts)), len(starts))
         return self.model.pool_windows(np.concatenate(vectors))
 
-    def timeline(self, gallery: Gallery, progress: Callable[[int, int], None] | None = None,
+    def timeline(self, gallery: Gallery, progress: Progress | None = None,
                  **options) -> Timeline:
-        """Who speaks when, as :func:`~speakerid.app.timeline.identify_timeline` finds it."""
-        from .app.timeline import TimeMap, timeline_of_features
+        """Who speaks when, as :func:`~speakerid.timeline.identify_timeline` finds it."""
+        from .timeline import TimeMap, timeline_of_features
 
         return timeline_of_features(self.features, self.frame_count, TimeMap(self.spans, self.trim[0]),
                                     self.duration_s, self.speech_s, self.model, gallery,

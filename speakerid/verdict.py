@@ -1,7 +1,7 @@
 """The verdict in words, for people who are not speaker-recognition experts.
 
 The decision itself is the gallery's: a name only when the closest voice's score reaches the
-threshold (see :class:`~speakerid.gallery.Identification`). This module says it in one sentence with
+threshold (see :class:`~speakerid.results.Identification`). This module says it in one sentence with
 one number people understand (the calibrated probability that the clip and the closest enrolled voice
 share a speaker), says what would settle a close call, and explains the decision without jargon.
 Plain text throughout: the caller escapes it for its own markup.
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from .gallery import Identification, SpeakerInfo
+    from .gallery import SpeakerInfo
+    from .results import Identification
 
 BANDS = ((0.99, "almost certain"), (0.9, "very likely"), (0.7, "likely"))  # a name below: "possible"
 CLOSE_CALL_PROBABILITY = 0.2  # an unknown voice at least this probable may still be the closest

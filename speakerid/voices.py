@@ -41,13 +41,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..audio import AudioClip
-from ..errors import SpeakerIDError
-from ..scoring import unit
-from .timeline import MERGE_GAP_S, Segment, Timeline, build_segments, window_bounds
+from .audio import AudioClip
+from .errors import SpeakerIDError
+from .results import Segment, Timeline
+from .scoring import unit
+from .timeline import MERGE_GAP_S, build_segments, window_bounds
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery, SpeakerInfo
+    from .gallery import Gallery, SpeakerInfo
 
 MIN_VOICE_S = 4.0  # a group with less speech than this is not reported as a voice
 SNAP_S = 1.0  # a turn change this close to a pause is moved onto it
@@ -152,7 +153,7 @@ def majority_vote(labels: Sequence[str | None], radius: int) -> list[str | None]
 def refine_cuts(labels: Sequence[str | None], embeddings: np.ndarray, centres: Sequence[float],
                 bounds: Sequence[float], pauses: Sequence[float] = (), snap_s: float = SNAP_S
                 ) -> list[float]:
-    """``bounds`` (see :func:`~speakerid.app.timeline.window_bounds`) with each change between two
+    """``bounds`` (see :func:`~speakerid.timeline.window_bounds`) with each change between two
     labels moved to where the windows' scores against the two labels' mean embeddings cross, then
     onto the nearest of ``pauses`` (speech times where the silence stage removed a pause) within
     ``snap_s``: people mostly take turns at a pause."""

@@ -11,7 +11,7 @@ from speakerid import SpeakerIDError
 from speakerid.audio import AudioClip, from_array
 from speakerid.cli import main
 from speakerid.gallery import Gallery
-from speakerid.gallery_calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration, gallery_trials
+from speakerid.gallery.calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration, gallery_trials
 
 RATE = 16000
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from speakerid.gallery import Identification, Match, SpeakerInfo
+from speakerid.gallery import SpeakerInfo
+from speakerid.results import Identification, Match
 from speakerid.verdict import decide, distinct, explain, percent
 
 THRESHOLD = 3.61

@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,19 +19,20 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
 from ..longform import StageProgress, is_long, summarise_recording
+from ..results import Progress, Timeline
+from ..timeline import TIMELINE_MIN_DURATION_S, identify_timeline
+from ..voices import find_voices
 from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
-from .timeline import TIMELINE_MIN_DURATION_S, Timeline, identify_timeline
-from .voices import find_voices
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
+    from ..results import Identification
 
 log = logging.getLogger(__name__)
 
 REPORT_FORMATS = (".csv", ".json")
 REPORT_COLUMNS = ("input", "title", "verdict", "speaker", "score", "probability", "speech_s",
                   "duration_s", "error", "segments")
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

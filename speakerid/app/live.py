@@ -29,8 +29,9 @@ from ..errors import SpeakerIDError
 from ..preprocess import prepare
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
     from ..models.encoder import Encoder
+    from ..results import Identification
 
 Layout = Literal["interleaved", "planar"]
 

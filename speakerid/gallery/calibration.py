@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SpeakerIDError
-from .gallery import Gallery, centroids
-from .scoring import Calibration
-from .training.evaluate import calibration_from_trials
+from ..errors import SpeakerIDError
+from ..scoring import Calibration
+from ..training.evaluate import calibration_from_trials
+from .facade import Gallery
+from .ranking import centroids
 
 MIN_SPEAKERS_WITH_TWO_CLIPS = 10  # fewer give too few trials to place a 1 % false-accept threshold
 
