@@ -103,7 +103,24 @@ class RecordingSummary:
 def summarise_recording(source: str | Path | bytes, gallery: Gallery, name: str | None = None,
                         top_k: int = 5, timeline: bool = False,
                         progress: StageProgress | None = None) -> RecordingSummary:
-    """A long recording streamed once: its verdict, its timeline when asked for, and what to plot."""
+    """A long recording streamed once: its verdict, its timeline when asked for, and what to plot.
+
+    Args:
+        source: a file path, or the file's bytes (an upload).
+        gallery: the gallery (any :class:`~speakerid.identifier.Identifier`) to identify against.
+        name: how the recording is named in the summary (default: the file's name).
+        top_k: how many speakers to rank.
+        timeline: also find who speaks when (3 s windows).
+        progress: called as ``progress(stage, done, total)`` (stages: :data:`STAGES`).
+
+    Returns:
+        The summary: durations, speech spans, an overview to plot, the identification and the
+        timeline (None unless asked for).
+
+    Raises:
+        SpeakerIDError: the file cannot be decoded, exceeds the longest audio accepted, holds too
+            little speech, or the gallery holds another model's vectors.
+    """
     def windows_done(done: int, total: int) -> None:
         if progress:
             progress("timeline", done, total)
@@ -122,7 +139,18 @@ def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, tim
                        progress: StageProgress | None = None) -> tuple[Identification, Timeline | None]:
     """Who speaks in a file, and with ``timeline`` when: streamed when it is long (see
     :func:`is_long`), decoded whole otherwise, so a short clip's results are those of
-    :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly."""
+    :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly.
+
+    Args:
+        source: an audio file.
+        gallery, top_k, timeline, progress: as for :func:`summarise_recording`.
+
+    Returns:
+        The identification, and the timeline (None unless asked for).
+
+    Raises:
+        SpeakerIDError: as for :func:`summarise_recording`.
+    """
     if is_long(source):
         summary = summarise_recording(source, gallery, None, top_k, timeline, progress)
         return summary.identification, summary.timeline

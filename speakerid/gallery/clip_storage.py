@@ -50,7 +50,7 @@ def decode_stored(audio: bytes, sample_rate: int, label: str) -> AudioClip:
     try:
         samples, rate = sf.read(io.BytesIO(audio), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile reports damage in many ways
-        raise SpeakerIDError(f"the stored audio of {label} is damaged: {exc}") from None
+        raise SpeakerIDError(f"the stored audio of {label} is damaged: {exc}") from exc
     if rate != sample_rate or len(samples) == 0:
         raise SpeakerIDError(f"the stored audio of {label} is damaged")
     return AudioClip(samples, int(rate), label)

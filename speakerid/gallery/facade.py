@@ -219,10 +219,21 @@ class Gallery:
                            speech_s: float | None = None) -> Identification:
         """Like :meth:`identify` for a vector from this gallery's encoder: one matrix product.
 
-        ``speech_s``, the seconds of speech the vector was made from, picks the threshold and
-        probability map calibrated for clips of that length (None: full-length clips); the
-        threshold then rises with the number of enrolled speakers (see
-        :meth:`~speakerid.scoring.Calibration.for_gallery`)."""
+        Args:
+            embedding: a vector from :attr:`encoder` (``embed``, ``embed_prepared``).
+            top_k: how many speakers to rank (at least 1).
+            speech_s: the seconds of speech the vector was made from; picks the threshold and
+                probability map calibrated for clips of that length (None: full-length clips). The
+                threshold then rises with the number of enrolled speakers (see
+                :meth:`~speakerid.scoring.Calibration.for_gallery`).
+
+        Returns:
+            The ``top_k`` closest speakers, best first, and the threshold used.
+
+        Raises:
+            SpeakerIDError: ``top_k`` below 1, a vector of another size or not finite, or the
+                gallery's vectors come from another model.
+        """
         if top_k < 1:
             raise SpeakerIDError(f"top_k must be at least 1, not {top_k}")
         return ranking.rank(self.encoder, self._current_centroids(), embedding, top_k, speech_s)

@@ -34,7 +34,7 @@ class Store:
             self._initialise()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise SpeakerIDError(f"{path} is not a speakerid gallery ({exc})") from None
+            raise SpeakerIDError(f"{path} is not a speakerid gallery ({exc})") from exc
         except BaseException:
             self.conn.close()
             raise
@@ -96,7 +96,7 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
-        raise SpeakerIDError(f"{path} is not a speakerid gallery or cannot be opened ({exc})") from None
+        raise SpeakerIDError(f"{path} is not a speakerid gallery or cannot be opened ({exc})") from exc
     return conn
 
 
@@ -113,7 +113,7 @@ def open_snapshot(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
-        raise SpeakerIDError(f"{path} is not a speakerid gallery ({exc})") from None
+        raise SpeakerIDError(f"{path} is not a speakerid gallery ({exc})") from exc
     return conn
 
 

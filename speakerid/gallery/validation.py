@@ -45,7 +45,7 @@ def validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) ->
         _validate_clips(conn, label, encoder_id[0] if encoder_id else None,
                         (encoder.encoder_id, encoder.model_config.embedding_dim))
     except sqlite3.DatabaseError as exc:
-        raise SpeakerIDError(f"{label} is damaged or not a speakerid gallery ({exc})") from None
+        raise SpeakerIDError(f"{label} is damaged or not a speakerid gallery ({exc})") from exc
 
 
 def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:

@@ -80,10 +80,23 @@ class SpeakerModel(ABC):
         return self.embed_features(self.features(prepared))
 
     def embed(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Embedding (1-D) of a raw signal, (frames,) or (frames, channels), at any rate."""
+        """Embedding of a raw signal.
+
+        Args:
+            signal: samples, (frames,) or (frames, channels), at any rate.
+            sample_rate: its rate in Hz.
+
+        Returns:
+            One 1-D float32 vector (unit length for cosine models).
+
+        Raises:
+            SpeakerIDError: too little speech once silence is removed.
+        """
         return self.embed_prepared(self.prepare(from_array(signal, sample_rate)))
 
     def embed_file(self, path: str | Path) -> np.ndarray:
+        """Like :meth:`embed` for an audio file (any format :func:`speakerid.audio.load_audio`
+        reads); a file that cannot be decoded is refused with a SpeakerIDError."""
         return self.embed_prepared(self.prepare(load_audio(path)))
 
     def save_scoring(self, path: str | Path) -> None:
@@ -117,7 +130,15 @@ class SpeakerModel(ABC):
         return self.normaliser.statistics(embeddings) if self.normaliser is not None else None
 
     def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
-        """Higher means more likely the same speaker; compare with :attr:`threshold`."""
+        """The score of two embeddings of this model.
+
+        Args:
+            a, b: embeddings from :meth:`embed` or :meth:`embed_file`.
+
+        Returns:
+            Higher means more likely the same speaker; at or above :attr:`threshold` means "same"
+            (AS-normalised when the model ships a cohort, as its threshold expects).
+        """
         return float(self.score_matrix(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
 
     def probability_same(self, similarity: float) -> float:
@@ -131,7 +152,7 @@ def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | N
     try:
         calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
     except (ValueError, TypeError, RecursionError) as exc:
-        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from None
+        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from exc
     return calibration, _load_cohort(path / COHORT_FILE, model_config)
 
 
@@ -141,7 +162,7 @@ def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | Non
     try:
         cohort = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from None
+        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from exc
     if (cohort.ndim != 2 or not np.issubdtype(cohort.dtype, np.floating) or len(cohort) < 2
             or cohort.shape[1] != model_config.embedding_dim):
         raise SpeakerIDError(f"{path}: expected a (count, {model_config.embedding_dim}) float array "

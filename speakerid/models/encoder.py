@@ -28,7 +28,20 @@ from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
 
 class Encoder(SpeakerModel):
-    """One network: embeds speech; compares embeddings; knows its calibrated decision threshold."""
+    """One network: embeds speech; compares embeddings; knows its calibrated decision threshold.
+
+    Example::
+
+        from speakerid import load_model
+
+        model = load_model()                      # the shipped weights/ (or load_model("weights/fast"))
+        a, b = model.embed_file("ann1.wav"), model.embed_file("ann2.wav")
+        same = model.similarity(a, b) >= model.threshold
+        print(same, model.probability_same(model.similarity(a, b)))
+
+    Build one with :meth:`create` (untrained) or load a folder with
+    :func:`speakerid.models.loader.load_model`; :meth:`save` writes one.
+    """
 
     def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
                  calibration: Calibration | None = None, path: Path | None = None,
@@ -55,7 +68,16 @@ class Encoder(SpeakerModel):
     def create(cls, model_config: ModelConfig | None = None,
                pipeline: PipelineConfig | None = None,
                imagenet_weights: str | Path | None = None) -> Encoder:
-        """A new, untrained encoder."""
+        """A new, untrained encoder.
+
+        Args:
+            model_config: the network (default: :class:`~speakerid.models.networks.ModelConfig`).
+            pipeline: preprocessing and features (default: :class:`~speakerid.config.PipelineConfig`).
+            imagenet_weights: ImageNet weights for the backbone's first layers, where it has them.
+
+        Returns:
+            The encoder, with the metric's default calibration.
+        """
         pipeline = pipeline or PipelineConfig()
         model_config = model_config or ModelConfig()
         network = build_encoder(model_config, pipeline.features.n_mels, imagenet_weights)
@@ -63,8 +85,21 @@ class Encoder(SpeakerModel):
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SpeakerModel:
-        """Load a model directory; by default the one :func:`default_model_dir` names. One network,
-        or several whose scores are fused (:class:`speakerid.models.fusion.FusedEncoder`)."""
+        """Load a model directory, whichever kind it holds (what :func:`speakerid.load_model` does).
+
+        Args:
+            path: the model folder; None: the one :func:`default_model_dir` names.
+
+        Returns:
+            This class for one network; :class:`speakerid.models.fusion.FusedEncoder` (a
+            :class:`~speakerid.models.base.SpeakerModel`, not an Encoder) when the config fuses
+            several. The choice is made here, so that existing callers of ``Encoder.load`` keep
+            working and the loader needs no second copy of it.
+
+        Raises:
+            SpeakerIDError: no readable config, no weights, weights that do not fit the network, or
+                a damaged calibration or cohort.
+        """
         path = Path(path) if path else default_model_dir()
         meta, pipeline, model_config = read_config(path)
         if "fusion" in meta:
@@ -81,7 +116,7 @@ class Encoder(SpeakerModel):
             else:
                 network.load_weights(weights_path)
         except Exception as exc:  # a truncated or foreign file
-            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
+            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from exc
         return cls(network, pipeline, model_config, calibration, path, normaliser,
                    inference_network=inference_form(network, model_config))
 
