@@ -57,7 +57,7 @@ class ClipResult:
         elif best is None:
             verdict = "empty gallery"
         else:
-            verdict = found.speaker or "unknown speaker"
+            verdict = found.verdict
         return {"input": self.input, "title": self.title, "verdict": verdict,
                 "speaker": found.speaker if found is not None else None,
                 "score": round(best.score, 4) if best else None,

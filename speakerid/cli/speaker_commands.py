@@ -45,7 +45,7 @@ def describe(label: str, result: Identification) -> str:
     best = result.best
     if best is None:
         return f"{label}: the gallery is empty (enrol speakers first)"
-    verdict = result.speaker or "unknown speaker"
+    verdict = result.verdict
     relation = ">=" if result.speaker else "<"
     lines = [f"{label}: {verdict} (best score {best.score:.3f} {relation} threshold "
              f"{result.threshold:.3f})"]
