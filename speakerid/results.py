@@ -96,6 +96,7 @@ class SpeechClock(Protocol):
     (:class:`speakerid.timeline.TimeMap`)."""
 
     speech_s: float
+    starts: np.ndarray  # the speech time at which each kept piece begins, then the end
 
     def to_original(self, t: float) -> float: ...
 

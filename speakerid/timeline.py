@@ -84,7 +84,27 @@ def identify_timeline(prepared: Prepared, encoder: Encoder, gallery: Gallery,
                       merge_gap_s: float = MERGE_GAP_S, smooth: bool = True,
                       progress: Progress | None = None, original_duration_s: float | None = None
                       ) -> Timeline:
-    """Windowed identification of a prepared clip against ``gallery``."""
+    """Windowed identification of a prepared clip against ``gallery``: who speaks when.
+
+    Args:
+        prepared: the clip as :meth:`SpeakerModel.prepare <speakerid.models.base.SpeakerModel.prepare>`
+            left it (its stages map speech time back to the clip).
+        encoder: the model that prepared it, the gallery's.
+        gallery: the gallery (any :class:`~speakerid.identifier.Identifier`) to identify against.
+        window_s, hop_s: the windows identified, and how far apart they start.
+        merge_gap_s: pauses this short inside one speaker's turn are bridged.
+        smooth: an isolated window that disagrees with two agreeing neighbours takes their label.
+        progress: called as ``progress(done, total)`` after each batch of windows.
+        original_duration_s: the clip's length, when ``prepared`` does not start with it.
+
+    Returns:
+        The segments on the clip's time, the windows' verdicts and what
+        :func:`speakerid.voices.find_voices` needs to label them again.
+
+    Raises:
+        SpeakerIDError: a window or hop that is not positive, or the gallery's vectors come from
+            another model.
+    """
     features = encoder.features(prepared)
     duration = original_duration_s if original_duration_s is not None else prepared.stages[0].duration_s
     return timeline_of_features(lambda start, count: features[start:start + count], features.shape[0],

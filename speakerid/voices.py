@@ -61,7 +61,18 @@ def find_voices(timeline: Timeline, gallery: Gallery, min_voice_s: float = MIN_V
     """``timeline`` with its windows labelled again: enrolled names, found voices, refined edges.
 
     Segments of a found voice have ``speaker`` None and ``voice`` "Voice A", "Voice B", ... in the
-    order the voices first speak."""
+    order the voices first speak.
+
+    Args:
+        timeline: from :func:`speakerid.timeline.identify_timeline` (it keeps the windows'
+            embeddings; a timeline without them is returned as it is).
+        gallery: the gallery it was identified against.
+        min_voice_s: a group of unmatched windows with less speech is not reported as a voice.
+        merge_gap_s: pauses this short inside one voice's turn are bridged.
+
+    Returns:
+        A new timeline; ``timeline`` itself is unchanged.
+    """
     windows = timeline.windows
     embeddings, time_map = timeline.embeddings, timeline.time_map
     if not windows or embeddings is None or time_map is None:
