@@ -47,11 +47,6 @@ class Identification:
         best = self.best
         return best.name if best is not None and best.score >= self.threshold else None
 
-    @property
-    def verdict(self) -> str:
-        """The identified speaker's name, else :data:`UNKNOWN_SPEAKER`."""
-        return self.speaker or UNKNOWN_SPEAKER
-
     def to_dict(self) -> dict[str, Any]:
         return {"speaker": self.speaker, "threshold": self.threshold,
                 "matches": [asdict(match) for match in self.matches]}
@@ -76,8 +71,8 @@ class Segment:
     start_s: float
     end_s: float
     speaker: str | None
-    score: float  # mean best score of its windows
-    probability: float  # mean calibrated probability of its windows
+    score: float  # mean best score of its windows; a found voice's own (speakerid.voices)
+    probability: float  # mean calibrated probability of its windows; a found voice's: one voice
     windows: int
     voice: str | None = None  # a voice found by clustering (speakerid.voices) when speaker is None
 

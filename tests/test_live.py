@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from synthetic import synth_voice
 
-from speakerid import SpeakerIDError
+from speakerid import Encoder, SpeakerIDError
 from speakerid.app.live import LiveIdentifier, to_float_mono
 from speakerid.audio import from_array
 from speakerid.gallery import Gallery
@@ -173,3 +174,18 @@ def test_the_worker_keeps_up_with_frames_and_names_the_speaker(untrained_encoder
     assert live.received_s == pytest.approx(6.0, abs=0.05)  # every frame, none dropped
     assert live.latest.speaker == "Maya" and live.problem is None
     wait_for(lambda: not live.running)  # no more frames: it ends by itself
+
+
+@pytest.mark.parametrize("weights", ["weights", "weights/fast"])
+def test_the_warm_up_runs_every_shipped_model_through_its_own_front_end(weights, tmp_path, caplog,
+                                                                        monkeypatch):
+    """The fused default sets two front ends side by side (80 + 64 bands); the warm-up once built
+    one front end's features for it and failed on every visit of the Live page."""
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    encoder = Encoder.load(Path(__file__).resolve().parents[1] / weights)
+    with Gallery(tmp_path / "g.sqlite", encoder) as opened:
+        LiveIdentifier(encoder, opened).warm_up().join()
+    assert failures == [] and not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    networks = getattr(encoder, "members", [encoder])
+    assert all(network._forward.experimental_get_tracing_count() >= 1 for network in networks)

@@ -36,10 +36,11 @@ def embed_inputs(encoder: Encoder, clips: Sequence[ClipInput] | ClipInput) -> li
     return result
 
 
-def embed_one(encoder: Encoder, clip: ClipInput) -> tuple[np.ndarray, float]:
-    """The clip's embedding and its seconds of speech; a long file is streamed, not decoded whole."""
+def embed_one(encoder: Encoder, clip: ClipInput, trim_ends: bool = False) -> tuple[np.ndarray, float]:
+    """The clip's embedding and its seconds of speech; a long file is streamed, not decoded whole
+    (``trim_ends``: see :meth:`speakerid.models.base.SpeakerModel.prepare`)."""
     if not isinstance(clip, AudioClip) and is_long(clip):
-        with LongRecording(clip, encoder) as recording:
+        with LongRecording(clip, encoder, trim_ends=trim_ends) as recording:
             return recording.embedding(), recording.speech_s
-    prepared = encoder.prepare(as_clip(clip))
+    prepared = encoder.prepare(as_clip(clip), trim_ends)
     return encoder.embed_prepared(prepared), prepared.speech_s

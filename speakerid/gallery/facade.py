@@ -43,7 +43,7 @@ class Gallery:
         with Gallery("newsroom.sqlite", load_model()) as gallery:
             gallery.enroll("Ann Lee", ["ann1.wav", "ann2.wav"], party="Greens")
             found = gallery.identify("unknown.mp3")
-            print(found.verdict, found.best)
+            print(found.speaker, found.best)  # speaker None: unknown
 
     Args:
         path: the gallery file, created when missing (default: ``gallery.sqlite`` in
@@ -202,8 +202,13 @@ class Gallery:
                              folder, progress, on_error)
 
     # --- identification -----------------------------------------------------------------------
-    def identify(self, clip: ClipInput, top_k: int = 5) -> Identification:
+    def identify(self, clip: ClipInput, top_k: int = 5, trim_ends: bool = False) -> Identification:
         """Rank the enrolled speakers for one clip (a long file is streamed in bounded memory).
+
+        Args:
+            clip: a file, a fetched link or a decoded clip.
+            top_k: how many speakers to rank.
+            trim_ends: leave out the first and last minute of a recording over 5 minutes.
 
         Returns:
             The ``top_k`` closest speakers, best first; ``speaker`` is None for an unknown voice.
@@ -212,7 +217,7 @@ class Gallery:
             SpeakerIDError: the clip cannot be decoded or holds too little speech, or the
                 gallery's vectors come from another model (see :meth:`reenroll`).
         """
-        embedding, speech_s = embed_one(self.encoder, clip)
+        embedding, speech_s = embed_one(self.encoder, clip, trim_ends)
         return self.identify_embedding(embedding, top_k, speech_s)
 
     def identify_embedding(self, embedding: np.ndarray, top_k: int = 5,
