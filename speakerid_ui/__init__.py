@@ -24,11 +24,10 @@ import streamlit as st
 # process when it initialises after TensorFlow has loaded. Every page imports this module first.
 import streamlit_webrtc  # noqa: F401, I001
 
-import access_gate
-import streamlit_fixes
 from speakerid import SpeakerIDError, paths
 from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes
 from speakerid.gallery import Gallery, SpeakerInfo
+from speakerid_ui import access_gate, streamlit_fixes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,7 +48,7 @@ PAGES = {
 # --- the frame around every page -----------------------------------------------------------------
 # A local image: Streamlit fetches a material-icon favicon from fonts.gstatic.com, which a newsroom
 # offline (or behind a strict proxy) cannot reach.
-ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+ICON = Path(__file__).resolve().parents[1] / "assets" / "icon.png"
 _this_run = threading.local()  # a script run stays on one thread: whether app.py is running it
 
 
