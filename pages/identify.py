@@ -1,7 +1,7 @@
 """Identify (home page): who is speaking in an uploaded, linked or recorded clip, and how the app
 decided; several uploads at once give a table of verdicts to download.
 
-The page is drawn before TensorFlow has loaded (it is imported in the background, see speakerid_ui);
+The page is drawn before TensorFlow has loaded (it is imported in the background, see speakerid_ui.resources);
 the model is loaded, and the modules that need TensorFlow imported, once a clip is there.
 """
 

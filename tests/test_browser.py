@@ -454,7 +454,7 @@ PAGE_TITLES = {"live": "Live", "gallery": "Gallery", "train": "Train a model", "
 
 def test_every_page_opens_from_its_link_on_a_fresh_server(browser, weights, tmp_path):
     """Deep links. Only the first request to a fresh server can meet Streamlit's legacy mode for a
-    ``pages/`` folder (see speakerid_ui.ensure_app_frame), and /live is the page that crashed the
+    ``pages/`` folder (see speakerid_ui.frame.ensure_app_frame), and /live is the page that crashed the
     server then, so that one is the first request; the others follow in new browsing sessions."""
     log = tmp_path / "streamlit.log"
     with streamlit_server("app.py", app_env(tmp_path / "home", weights), log) as url:
