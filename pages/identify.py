@@ -8,6 +8,7 @@ the model is loaded, and the modules that need TensorFlow imported, once a clip 
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -75,8 +76,9 @@ def render_batch(uploads: list[UploadedFile]) -> None:
           "problem": ui.without_name(row["error"] or "", row["input"])} for row in rows],
         hide_index=True, width="stretch", key="batch_table")
     st.caption("Probability: that the voice is the named person's (or the closest one's, for an "
-               f"unknown speaker). Clips of {TIMELINE_MIN_DURATION_S:.0f} s or more get who speaks "
-               "when: the download has each segment.")
+               "unknown speaker; none where several voices speak). Clips of "
+               f"{TIMELINE_MIN_DURATION_S:.0f} s or more get who speaks when: the download has each "
+               "segment and each voice.")
     left, right = st.columns(2)
     left.download_button("Download the table (CSV)", report_bytes(results, ".csv"),
                          "speakerid-report.csv", "text/csv", icon=":material/download:")
@@ -206,16 +208,40 @@ def analyse_long_upload() -> None:
     st.session_state["identify_timeline"] = (key, find_voices(summary.timeline, gallery))
 
 
+def clip_timeline(analysis: Analysis | RecordingSummary) -> Timeline | None:
+    """Who speaks when, for a clip long enough, computed once: the verdict needs it to say when
+    several voices speak, and the timeline below shows it."""
+    if not (long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S):
+        return None
+    cached_timeline = st.session_state.get("identify_timeline")
+    if cached_timeline is not None and cached_timeline[0] == key:
+        return cached_timeline[1]
+    bar = st.progress(0.0, text="Identifying the clip window by window…")
+    try:
+        timeline = find_voices(identify_timeline(
+            analysis.prepared, encoder, gallery,
+            original_duration_s=clip.duration_s,
+            progress=lambda done, total: bar.progress(
+                done / max(total, 1), text=f"Identifying window {done} of {total}…")), gallery)
+    except SpeakerIDError as exc:
+        bar.empty()
+        st.error(f"The timeline could not be computed: {exc}", icon=":material/error:")
+        st.stop()
+    bar.empty()
+    st.session_state["identify_timeline"] = (key, timeline)
+    return timeline
+
+
 def render_verdict(analysis: Analysis) -> None:
     """The answer in words and one probability; how it was decided, for whoever asks."""
     found = analysis.identification
     best = found.best
     closest = next((s for s in speakers if best is not None and s.name == best.name), None)
-    said = verdict.decide(found, analysis.speech_s, closest)
+    said = verdict.decide(found, analysis.speech_s, closest, clip_timeline(analysis))
     st.markdown("##### Verdict")
     with st.container(border=True, key="verdict"):
         icon = {"match": ":green[:material/check_circle:]", "unknown": ":orange[:material/help:]",
-                "empty": ":material/group_off:"}[said.kind]
+                "empty": ":material/group_off:", "several": ":blue[:material/groups:]"}[said.kind]
         st.markdown(f"### {icon} {ui.md(said.headline)}")
         if said.kind == "empty":
             st.caption("Enrol speakers in the Gallery first; then this clip can be identified.")
@@ -225,12 +251,14 @@ def render_verdict(analysis: Analysis) -> None:
         if details:
             st.caption(" · ".join(ui.md(x) for x in details))
         st.markdown(ui.md(said.summary))
+        if said.voices:
+            st.markdown("\n".join(f"- {ui.md(verdict.voice_line(voice))}" for voice in said.voices))
         if said.advice:
             st.info("**A close call.** What would settle it:\n"
                     + "\n".join(f"- {ui.md(line)}" for line in said.advice), icon=":material/lightbulb:")
         with st.expander("How this was decided"):
             for paragraph in verdict.explain(found, analysis.speech_s, closest,
-                                             encoder.calibration.false_accept_rate):
+                                             encoder.calibration.false_accept_rate, said.voices):
                 st.markdown(ui.md(paragraph))
             st.caption(f"For specialists: {ui.md(encoder.calibration.method)}")
     render_matches(found)
@@ -330,31 +358,18 @@ if long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S:
     st.divider()
     st.markdown("##### Who speaks when")
     ui.show_flash()
-    cached_timeline = st.session_state.get("identify_timeline")
-    if cached_timeline is not None and cached_timeline[0] == key:
-        timeline = cached_timeline[1]
-    else:
-        bar = st.progress(0.0, text="Identifying the clip window by window…")
-        try:
-            timeline = find_voices(identify_timeline(
-                analysis.prepared, encoder, gallery,
-                original_duration_s=clip.duration_s,
-                progress=lambda done, total: bar.progress(
-                    done / max(total, 1), text=f"Identifying window {done} of {total}…")), gallery)
-        except SpeakerIDError as exc:
-            bar.empty()
-            st.error(f"The timeline could not be computed: {exc}", icon=":material/error:")
-            st.stop()
-        bar.empty()
-        st.session_state["identify_timeline"] = (key, timeline)
+    timeline = clip_timeline(analysis)
     ui.show(plots.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
                                            f"{ui.seconds(timeline.duration_s)}"))
     totals = timeline.speaking_time()
     st.dataframe(
         [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.label or "unknown",
-          "score": round(s.score, 2), "probability": f"{s.probability:.0%}"}
+          **({"score": None, "probability": ""} if s.label is None or not math.isfinite(s.probability)
+             else {"score": round(s.score, 2), "probability": verdict.percent(s.probability)})}
          for s in timeline.segments],
         hide_index=True, width="stretch")
+    st.caption("Probability: that the segment is the named person's; for a voice nobody enrolled, "
+               "that its segments are all one voice.")
     st.caption("Speaking time: " + " · ".join(f"{name or 'unknown'} {ui.seconds(t)}"
                                               for name, t in totals.items()))
     render_voice_enrolment(timeline)

@@ -340,9 +340,10 @@ class Gallery:
         return enrolled
 
     # --- identification -----------------------------------------------------------------------
-    def identify(self, clip: ClipInput, top_k: int = 5) -> Identification:
-        """Rank the enrolled speakers for one clip; ``speaker`` is None for an unknown voice."""
-        embedding, speech_s = self._embed(clip)
+    def identify(self, clip: ClipInput, top_k: int = 5, trim_ends: bool = False) -> Identification:
+        """Rank the enrolled speakers for one clip; ``speaker`` is None for an unknown voice.
+        ``trim_ends``: leave out the first and last minute of a recording over 5 minutes."""
+        embedding, speech_s = self._embed(clip, trim_ends)
         return self.identify_embedding(embedding, top_k, speech_s)
 
     def identify_embedding(self, embedding: np.ndarray, top_k: int = 5,
@@ -567,12 +568,12 @@ class Gallery:
                                 self.encoder.embed_prepared(prepared), audio, url))
         return result
 
-    def _embed(self, clip: ClipInput) -> tuple[np.ndarray, float]:
+    def _embed(self, clip: ClipInput, trim_ends: bool = False) -> tuple[np.ndarray, float]:
         """The clip's embedding and its seconds of speech; a long file is streamed, not decoded whole."""
         if not isinstance(clip, AudioClip) and is_long(clip):
-            with LongRecording(clip, self.encoder) as recording:
+            with LongRecording(clip, self.encoder, trim_ends=trim_ends) as recording:
                 return recording.embedding(), recording.speech_s
-        prepared = self.encoder.prepare(_as_clip(clip))
+        prepared = self.encoder.prepare(_as_clip(clip), trim_ends)
         return self.encoder.embed_prepared(prepared), prepared.speech_s
 
     def _scores(self, query: np.ndarray, centroids: _Centroids, rows: np.ndarray) -> np.ndarray:

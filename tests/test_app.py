@@ -247,12 +247,17 @@ def test_a_voice_found_in_the_timeline_is_enrolled_from_it(monkeypatch):
     table = at.dataframe[-1].value
     assert list(table["speaker"]) == ["Alice", "Voice A", "Alice", "Voice A"]
     assert "Voices nobody enrolled" in texts(at)
+    # the verdict says two people speak, not one name; the found voice's rows show its own number
+    assert ":blue[:material/groups:] Several voices\\: Alice \\(0\\:00\\-" in texts(at)
+    assert "\\), Voice A \\(0\\:" in texts(at) and "that its turns are one voice" in texts(at)
+    assert len(set(table["probability"][table["speaker"] == "Voice A"])) == 1
     at.text_input(key="voice_name_0").input("Bob")
     at.button(key="voice_enrol_0").click()
     rerun(at)
     assert "Enrolled **Bob** from Voice A" in texts(at)
     assert speakers()["Bob"].clips == 2
     assert list(at.dataframe[-1].value["speaker"]) == ["Alice", "Bob", "Alice", "Bob"]
+    assert "Several voices\\: Alice \\(0\\:00\\-" in texts(at) and "\\), Bob \\(0\\:" in texts(at)
 
 
 def test_a_long_upload_is_streamed_and_only_what_the_page_shows_is_kept(monkeypatch):
@@ -348,6 +353,7 @@ def test_the_threshold_is_refit_on_the_gallerys_own_voices_and_reset():
     at.button(key="calibrate_fit").click()
     rerun(at)
     assert "20 same-speaker and 180 different-speaker trials from 10 enrolled speakers" in texts(at)
+    assert "On this gallery's own clips, now: 14 of 20 genuine clips missed" in texts(at)
     at.button(key="calibrate_apply").click()
     rerun(at)
     assert "refit on this gallery" in texts(at)

@@ -434,8 +434,9 @@ def test_a_batch_of_uploads_gives_a_table(page, server, files):
 
 def test_a_timeline_finds_the_voices_nobody_enrolled(browser, fast_server, files):
     """A conversation over 20 s: Ram Thapa (enrolled), then two voices nobody enrolled, which the
-    timeline tells apart as Voice A and Voice B, each with a form to enrol it. The screenshot is
-    of the timeline and the forms, in a taller window so that both fit."""
+    timeline tells apart as Voice A and Voice B, each with a form to enrol it; the verdict says
+    several voices speak, each with its turns, and not one name. The screenshot is of the timeline
+    and the forms, in a taller window so that both fit."""
     context = browser.new_context(viewport={"width": 1440, "height": 1300}, device_scale_factor=1)
     try:
         page = context.new_page()
@@ -451,6 +452,12 @@ def test_a_timeline_finds_the_voices_nobody_enrolled(browser, fast_server, files
         assert "Ram Thapa" in timeline
         assert "Voice A" in timeline and "Voice B" in timeline and "Voice C" not in timeline
         assert page.get_by_role("button", name="Enrol this voice").count() == 2
+        headline = page.locator(".st-key-verdict h3").inner_text()
+        turn = r"\(\d:\d\d-\d:\d\d\)"
+        assert re.fullmatch(rf"\S+ Several voices: Ram Thapa {turn}, Voice A {turn}, Voice B {turn}",
+                            headline), headline
+        verdict = page.locator(".st-key-verdict").inner_text()
+        assert "Voice A: " in verdict and "that its turns are one voice" in verdict
         assert "Traceback" not in body
         page.get_by_text("Who speaks when").evaluate("heading => heading.scrollIntoView()")
         screenshot(page, "timeline-voices.png")
@@ -477,8 +484,9 @@ def test_record_with_the_microphone(page, server, files):
 
 def test_live_names_the_speaker_and_keeps_counting(page, server, files):
     """Chromium's fake microphone plays Ram Thapa over WebRTC: the page names him and keeps counting
-    the seconds it hears, and a browser that leaves leaves no traceback in the server's log. (How
-    soon he is named and how much of the stream is heard: ``make bench-app``.)"""
+    the seconds it hears, and the server's log has no traceback at any point: not from the encoder's
+    warm-up when the page opens, nor while streaming, nor after the browser left. (How soon he is
+    named and how much of the stream is heard: ``make bench-app``.)"""
     ensure_enrolled(page, server, files)
     page.goto(f"{server['url']}/live")
     page.get_by_text("Waiting for audio").first.wait_for()
@@ -487,6 +495,7 @@ def test_live_names_the_speaker_and_keeps_counting(page, server, files):
     start.click()
     now = page.locator(".st-key-live_now")
     now.locator("h3").filter(has_text="Ram Thapa").first.wait_for()  # named
+    assert "Traceback" not in server["log"].read_text()  # the warm-up and the first updates
     counted = heard_s(page) + LIVE_KEEPS_COUNTING_S
     deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000  # only a guard against a stalled stream
     while heard_s(page) < counted:

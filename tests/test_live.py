@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from synthetic import synth_voice
 
-from speakerid import SpeakerIDError
+from speakerid import Encoder, SpeakerIDError
 from speakerid.app import live as live_module
 from speakerid.app.live import LiveIdentifier, to_float_mono
 from speakerid.audio import from_array
@@ -210,3 +210,18 @@ def test_a_process_that_exits_during_the_warm_up_exits_cleanly(tmp_path, untrain
         capture_output=True, text=True, timeout=300)
     assert (done.returncode, done.stdout) == (0, "exiting\n"), done.stderr[-2000:]
     assert "terminate called" not in done.stderr
+
+
+@pytest.mark.parametrize("weights", ["weights", "weights/fast"])
+def test_the_warm_up_runs_every_shipped_model_through_its_own_front_end(weights, tmp_path, caplog,
+                                                                        monkeypatch):
+    """The fused default sets two front ends side by side (80 + 64 bands); the warm-up once built
+    one front end's features for it and failed on every visit of the Live page."""
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    encoder = Encoder.load(Path(__file__).resolve().parents[1] / weights)
+    with Gallery(tmp_path / "g.sqlite", encoder) as opened:
+        LiveIdentifier(encoder, opened).warm_up().join()
+    assert failures == [] and not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    networks = getattr(encoder, "members", [encoder])
+    assert all(network._forward.experimental_get_tracing_count() >= 1 for network in networks)

@@ -2,7 +2,15 @@
 
 A newsroom gets recordings by the folder; a batch must run unattended, so a clip that fails is
 recorded with its reason and the batch goes on. The CLI's ``identify`` and the Identify page's
-several-uploads table both run :func:`identify_batch` and write :func:`write_report`.
+several-uploads table both run :func:`identify_batch` and write :func:`write_report`; ``identify
+--json`` prints the same rows (:func:`report_bytes`), failures included.
+
+A row's ``verdict`` is :func:`speakerid.verdict.in_short`: a name, "unknown speaker", "empty
+gallery", "error", or for a clip whose timeline hears several voices (see :mod:`speakerid.verdict`)
+"several voices: Ann (0:00-0:12), ...", with ``speaker``, ``score`` and ``probability`` null (they
+would be those of all the voices mixed) and ``voices`` listing each voice's name, seconds and
+probability (a found "Voice A"'s: that its turns are one voice). A found voice's segments carry its
+own numbers too, never the nearest enrolled person's; an unknown stretch's segment has none.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import csv
 import io
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
 from ..longform import StageProgress, is_long, summarise_recording
+from ..verdict import in_short, several_voices
 from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
 from .timeline import TIMELINE_MIN_DURATION_S, Timeline, identify_timeline
 from .voices import find_voices
@@ -29,8 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPORT_FORMATS = (".csv", ".json")
-REPORT_COLUMNS = ("input", "title", "verdict", "speaker", "score", "probability", "speech_s",
-                  "duration_s", "error", "segments")
+REPORT_COLUMNS = ("input", "title", "verdict", "speaker", "score", "probability", "voices", "speech_s",
+                  "duration_s", "threshold", "error", "matches", "segments")
+NESTED_COLUMNS = ("voices", "matches", "segments")  # lists: JSON text in the CSV
 Progress = Callable[[int, int], None]
 
 
@@ -47,26 +58,31 @@ class ClipResult:
     error: str | None = None
 
     def row(self) -> dict[str, Any]:
-        """The report's row: verdict in words, the best match's score and probability, and the
-        timeline's segments (start, end, speaker, score, probability) for long clips."""
+        """The report's row (see the module doc): the verdict in words, the best match's score and
+        probability, the voices of a several-voices verdict, the ranked matches and, for a clip
+        long enough, the timeline's segments (start, end, speaker, voice, score, probability)."""
         found = self.identification
-        best = found.best if found is not None else None
-        if self.error is not None:
-            verdict = "error"
-        elif best is None:
-            verdict = "empty gallery"
-        else:
-            verdict = found.speaker or "unknown speaker"
-        return {"input": self.input, "title": self.title, "verdict": verdict,
-                "speaker": found.speaker if found is not None else None,
-                "score": round(best.score, 4) if best else None,
-                "probability": round(best.probability, 4) if best else None,
+        if found is None:
+            return {**dict.fromkeys(REPORT_COLUMNS), "input": self.input, "title": self.title,
+                    "verdict": "error", "speech_s": _rounded(self.speech_s),
+                    "duration_s": _rounded(self.duration_s), "error": self.error}
+        voices = several_voices(self.timeline)
+        best = None if voices else found.best
+        return {"input": self.input, "title": self.title, "verdict": in_short(found, self.timeline),
+                "speaker": None if voices else found.speaker,
+                "score": _number(best.score) if best else None,
+                "probability": _number(best.probability) if best else None,
+                "voices": [{"name": v.name, "seconds": round(v.seconds, 2),
+                            "probability": _number(v.probability)} for v in voices] or None,
                 "speech_s": _rounded(self.speech_s), "duration_s": _rounded(self.duration_s),
-                "error": self.error,
+                "threshold": _number(found.threshold), "error": self.error,
+                "matches": [{"name": m.name, "score": _number(m.score),
+                             "probability": _number(m.probability)} for m in found.matches],
                 "segments": None if self.timeline is None else [
                     {"start_s": round(s.start_s, 2), "end_s": round(s.end_s, 2), "speaker": s.speaker,
-                     "voice": s.voice,
-                     "score": round(s.score, 4), "probability": round(s.probability, 4)}
+                     "voice": s.voice, **{key: None if s.label is None else _number(value)
+                                          for key, value in (("score", s.score),
+                                                             ("probability", s.probability))}}
                     for s in self.timeline.segments]}
 
 
@@ -107,7 +123,7 @@ def identify_batch(inputs: Sequence[Input], gallery: Gallery, top_k: int = 5, sp
 
 
 def report_bytes(results: Sequence[ClipResult], suffix: str) -> bytes:
-    """The report in the format named by ``suffix`` (.csv: segments as a JSON text column)."""
+    """The report in the format named by ``suffix`` (.csv: the lists as JSON text columns)."""
     rows = [result.row() for result in results]
     if suffix.lower() == ".json":
         return (json.dumps(rows, indent=2, ensure_ascii=False) + "\n").encode()
@@ -115,8 +131,8 @@ def report_bytes(results: Sequence[ClipResult], suffix: str) -> bytes:
     writer = csv.DictWriter(text, fieldnames=REPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        segments = row["segments"]
-        writer.writerow({**row, "segments": "" if segments is None else json.dumps(segments)})
+        writer.writerow({**row, **{key: "" if row[key] is None else json.dumps(row[key], ensure_ascii=False)
+                                   for key in NESTED_COLUMNS}})
     return text.getvalue().encode()
 
 
@@ -161,3 +177,7 @@ def _identify_one(item: Input, gallery: Gallery, top_k: int, span: Span, limits:
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
+
+def _number(value: float | None) -> float | None:
+    """A score or probability for the report: 4 decimals; None for none or NaN (not valid JSON)."""
+    return None if value is None or not math.isfinite(value) else round(float(value), 4)

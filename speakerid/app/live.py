@@ -28,7 +28,7 @@ import soxr
 
 from ..audio import from_array
 from ..errors import SpeakerIDError
-from ..preprocess import prepare
+from ..preprocess import Prepared, Stage, prepare
 
 if TYPE_CHECKING:
     from ..gallery import Gallery, Identification
@@ -203,17 +203,17 @@ class LiveIdentifier:
             self.started = time.monotonic()
 
     def warm_up(self) -> threading.Thread:
-        """Run the encoder once on silence of two lengths, on a thread, before the stream starts.
+        """Embed silence of two lengths, on a thread, before the stream starts.
 
         The first calls trace the network for the shapes that live updates use: seconds of pure
-        Python that, during a stream, would hold the interpreter while frames arrive."""
-        features = self.encoder.pipeline.features
-        frames_per_s = self.rate / features.hop_length
-
+        Python that, during a stream, would hold the interpreter while frames arrive. The silence
+        goes through the model's own front end and embedding (:meth:`embed_prepared`, as
+        :meth:`_identify` does), so that every kind of model, a fusion of front ends included,
+        is warmed up as it will run."""
         def run() -> None:
             for seconds in (self.min_speech_s, self.buffer_s):
-                self.encoder.embed_windows(np.zeros((1, int(seconds * frames_per_s), features.n_mels),
-                                                    np.float32))
+                silence = np.zeros(int(seconds * self.rate), np.float32)
+                self.encoder.embed_prepared(Prepared([Stage("warm-up", silence, self.rate, "silence")]))
 
         thread = threading.Thread(target=run, name="speakerid-live-warm-up", daemon=True)
         thread.start()

@@ -75,8 +75,10 @@ class SpeakerModel:
         ``calibration.for_duration`` gives the threshold for shorter ones)."""
         return self.calibration.threshold
 
-    def prepare(self, clip: AudioClip) -> Prepared:
-        return prepare(clip, self.pipeline.preprocess)
+    def prepare(self, clip: AudioClip, trim_ends: bool = False) -> Prepared:
+        """The clip's stages (see :func:`~speakerid.preprocess.prepare`); ``trim_ends`` cuts the
+        first and last minute of a long recording, as training data is cut."""
+        return prepare(clip, self.pipeline.preprocess, trim_ends=trim_ends)
 
     def embed_prepared(self, prepared: Prepared) -> np.ndarray:
         return self.embed_features(self.features(prepared))
