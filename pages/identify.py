@@ -251,6 +251,8 @@ def render_verdict(analysis: Analysis) -> None:
         if details:
             st.caption(" · ".join(ui.md(x) for x in details))
         st.markdown(ui.md(said.summary))
+        if not said.voices and best.llr is not None:
+            st.caption(ui.md(f"Evidence: {verdict.evidence_line(best.llr)} (see How this was decided)"))
         if said.voices:
             st.markdown("\n".join(f"- {ui.md(verdict.voice_line(voice))}" for voice in said.voices))
         if said.advice:

@@ -84,3 +84,50 @@ def test_an_older_calibration_gets_its_likelihood_ratio_from_the_prior_it_states
     restored = Calibration.from_dict(old)
     assert restored.log10_lr(3.0) == pytest.approx(fitted.log10_lr(3.0), abs=0.01)
     assert Calibration.from_dict({"threshold": 0.5}).log10_lr(0.7) is None
+
+
+# --- what the user sees ---------------------------------------------------------------------------
+TEST_CALIBRATION = Calibration(threshold=0.5, slope=8.0, offset=-4.0, llr_offset=-2.0,
+                               method="test trials; probabilities for a prior of 11.9%")
+
+
+@pytest.fixture(scope="module")
+def calibrated_model(tmp_path_factory, untrained_encoder):
+    """The small untrained model with a calibration that knows its likelihood ratios."""
+    folder = untrained_encoder.save(tmp_path_factory.mktemp("model"))
+    TEST_CALIBRATION.save(folder / "calibration.json")
+    return folder
+
+
+def test_identify_gives_the_likelihood_ratio_in_text_and_json(calibrated_model, voice_file, capsys):
+    from speakerid.cli import main
+
+    weights = ["--weights", str(calibrated_model)]
+    assert main(["enroll", "--name", "Ann", *weights, str(voice_file(0, 8.0, "ann.wav"))]) == 0
+    clip = voice_file(0, 6.0, "probe.wav", seed=4)
+    capsys.readouterr()
+    assert main(["identify", *weights, str(clip), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    best = row["matches"][0]
+    expected = (8.0 * best["score"] - 2.0) / math.log(10)
+    assert row["llr"] == best["llr"] == pytest.approx(expected, abs=1e-3)
+    assert main(["identify", *weights, str(clip)]) == 0
+    out = capsys.readouterr().out
+    assert f"log10 LR {row['llr']:+5.1f}" in out
+    assert "evidence: likelihood ratio" in out and "support for" in out
+
+
+def test_how_it_was_decided_says_how_strong_the_evidence_is():
+    from speakerid.gallery import Identification, Match
+    from speakerid.verdict import evidence_strength, explain
+
+    found = Identification([Match("Ann", 0.9, 0.97, 0.5, 2.5)], 0.5)
+    text = " ".join(explain(found, 12.0))
+    assert "320 times more likely if the clip is Ann's voice" in text and "log10 LR +2.5" in text
+    assert "moderately strong support for the same speaker" in text
+    unknown_ratio = Identification([Match("Ann", 0.9, 0.97, 0.5)], 0.5)
+    assert "likelihood ratio" not in " ".join(explain(unknown_ratio, 12.0))
+    assert [evidence_strength(x) for x in (0.5, 1.0, 3.9, 4.0, 6.5, -2.2)] == [
+        "weak support for the same speaker", "moderate support for the same speaker",
+        "strong support for the same speaker", "very strong support for the same speaker",
+        "extremely strong support for the same speaker", "moderately strong support for different speakers"]

@@ -7,10 +7,11 @@ several-uploads table both run :func:`identify_batch` and write :func:`write_rep
 
 A row's ``verdict`` is :func:`speakerid.verdict.in_short`: a name, "unknown speaker", "empty
 gallery", "error", or for a clip whose timeline hears several voices (see :mod:`speakerid.verdict`)
-"several voices: Ann (0:00-0:12), ...", with ``speaker``, ``score`` and ``probability`` null (they
+"several voices: Ann (0:00-0:12), ...", with ``speaker``, ``score``, ``probability`` and ``llr`` null (they
 would be those of all the voices mixed) and ``voices`` listing each voice's name, seconds and
 probability (a found "Voice A"'s: that its turns are one voice). A found voice's segments carry its
 own numbers too, never the nearest enrolled person's; an unknown stretch's segment has none.
+``llr`` is the best match's log10 likelihood ratio (:meth:`speakerid.scoring.Calibration.log10_lr`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPORT_FORMATS = (".csv", ".json")
-REPORT_COLUMNS = ("input", "title", "verdict", "speaker", "score", "probability", "voices", "speech_s",
+REPORT_COLUMNS = ("input", "title", "verdict", "speaker", "score", "probability", "llr", "voices", "speech_s",
                   "duration_s", "threshold", "error", "matches", "segments")
 NESTED_COLUMNS = ("voices", "matches", "segments")  # lists: JSON text in the CSV
 Progress = Callable[[int, int], None]
@@ -72,12 +73,14 @@ class ClipResult:
                 "speaker": None if voices else found.speaker,
                 "score": _number(best.score) if best else None,
                 "probability": _number(best.probability) if best else None,
+                "llr": _number(best.llr) if best else None,
                 "voices": [{"name": v.name, "seconds": round(v.seconds, 2),
                             "probability": _number(v.probability)} for v in voices] or None,
                 "speech_s": _rounded(self.speech_s), "duration_s": _rounded(self.duration_s),
                 "threshold": _number(found.threshold), "error": self.error,
                 "matches": [{"name": m.name, "score": _number(m.score),
-                             "probability": _number(m.probability)} for m in found.matches],
+                             "probability": _number(m.probability), "llr": _number(m.llr)}
+                            for m in found.matches],
                 "segments": None if self.timeline is None else [
                     {"start_s": round(s.start_s, 2), "end_s": round(s.end_s, 2), "speaker": s.speaker,
                      "voice": s.voice, **{key: None if s.label is None else _number(value)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
-from ..verdict import clock, in_short, percent, several_voices, voice_line
+from ..verdict import clock, evidence_line, in_short, percent, several_voices, voice_line
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -58,7 +58,11 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
                  f"{result.threshold:.3f})"]
     width = max(len(match.name) for match in result.matches)
     lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
-              f"{percent(match.probability):>8}" for rank, match in enumerate(result.matches, start=1)]
+              f"{percent(match.probability):>8}"
+              + ("" if match.llr is None else f"  log10 LR {match.llr:+5.1f}")
+              for rank, match in enumerate(result.matches, start=1)]
+    if best.llr is not None and not voices:
+        lines.append(f"  evidence: {evidence_line(best.llr)}")
     return "\n".join(lines)
 
 
