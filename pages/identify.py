@@ -52,7 +52,7 @@ def render_batch(uploads: list[UploadedFile]) -> None:
     encoder = ui.require_encoder()
     gallery = ui.require_gallery(encoder)
     key = ui.digest(*(u.getvalue() for u in uploads), *(u.name for u in uploads),
-                    ui.model_location()[0], str(ui.model_location()[1]),
+                    ui.model_location()[0], str(ui.model_location()[1]), str(trim_ends),
                     ";".join(f"{s.name}:{s.clips}" for s in speakers))
     cached = st.session_state.get("identify_batch")
     if cached is not None and cached[0] == key:
@@ -60,7 +60,7 @@ def render_batch(uploads: list[UploadedFile]) -> None:
     else:
         bar = st.progress(0.0, text=f"Identifying {len(uploads)} clips…")
         results = list(identify_batch(
-            [EncodedAudio(u.name, u.getvalue()) for u in uploads], gallery, top_k=5,
+            [EncodedAudio(u.name, u.getvalue()) for u in uploads], gallery, top_k=5, trim_ends=trim_ends,
             progress=lambda done, total: bar.progress(done / total,
                                                       text=f"Identified {done} of {total} clips…")))
         bar.empty()
@@ -86,6 +86,10 @@ def render_batch(uploads: list[UploadedFile]) -> None:
                           "speakerid-report.json", "application/json", icon=":material/download:")
 
 
+trim_ends = st.toggle(
+    "Leave out the first and last minute of recordings over 5 minutes", value=False,
+    key="identify_trim_ends", help="For web recordings that open and close with someone else (a host, "
+    "applause, music). Off: every minute counts. On: the verdict says what was left out.")
 source = st.radio("Source", ["Upload clips", "Paste a link", "Record in the browser"], horizontal=True,
                   key="identify_source", label_visibility="collapsed")
 uploaded = fetched = None
@@ -93,7 +97,7 @@ if source == "Upload clips":
     uploads = st.file_uploader(
         "Audio or video files", type=ui.AUDIO_TYPES, key="identify_upload", accept_multiple_files=True,
         help="WAV, MP3, M4A, OGG/Opus, FLAC, WebM, MP4 and more; up to 200 MB each. Long recordings "
-             "are fine: the head and tail of recordings over 5 minutes are trimmed. One clip shows "
+             "are fine: every minute counts unless you leave out the ends above. One clip shows "
              "every step; several give a table.") or []
     if len(uploads) > 1:
         render_batch(uploads)
@@ -135,7 +139,7 @@ from speakerid.longform import summarise_recording  # noqa: E402
 
 gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
 key = ui.digest(data, name, ui.model_location()[0], str(ui.model_location()[1]),
-                gallery_signature)
+                gallery_signature, str(trim_ends))
 
 
 def render_preparation(analysis: Analysis) -> None:
@@ -198,7 +202,7 @@ def analyse_long_upload() -> None:
 
     try:
         summary = summarise_recording(data, gallery, uploaded.name, top_k=5, timeline=True,
-                                      progress=progress)
+                                      progress=progress, trim_ends=trim_ends)
     except SpeakerIDError as exc:
         bar.empty()
         st.error(ui.without_name(str(exc), uploaded.name), icon=":material/error:")
@@ -251,6 +255,9 @@ def render_verdict(analysis: Analysis) -> None:
         if details:
             st.caption(" · ".join(ui.md(x) for x in details))
         st.markdown(ui.md(said.summary))
+        if analysis.left_out:
+            text = verdict.left_out_text(analysis.left_out)
+            st.caption(ui.md(f"{text[:1].upper()}{text[1:]}, as asked."))
         if not said.voices and best.llr is not None:
             st.caption(ui.md(f"Evidence: {verdict.evidence_line(best.llr)} (see How this was decided)"))
         if said.voices:
@@ -297,7 +304,7 @@ else:
     with left:
         status = st.status("Analysing the clip…", expanded=True)
         try:
-            for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5):
+            for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5, trim_ends=trim_ends):
                 status.write(f":material/check: {STEPS[step]} ({analysis.timings[step]:.2f} s)")
                 if step in renderers:
                     renderers[step](analysis)
@@ -362,7 +369,7 @@ if long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S:
     ui.show_flash()
     timeline = clip_timeline(analysis)
     ui.show(plots.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
-                                           f"{ui.seconds(timeline.duration_s)}"))
+                                           f"{ui.seconds(timeline.duration_s)}", left_out=analysis.left_out))
     totals = timeline.speaking_time()
     st.dataframe(
         [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.label or "unknown",

@@ -272,3 +272,27 @@ def likelihood_ratio_paragraph(name: str, log10_lr: float) -> str:
             f"On the verbal scale of the European Network of Forensic Science Institutes that is "
             f"{evidence_strength(log10_lr)}. Unlike the probability, it leaves out how likely it was "
             "beforehand that this person speaks: that is for whoever weighs the rest of the story.")
+
+
+def left_out(kept: tuple[float, float], duration_s: float) -> list[tuple[float, float]]:
+    """The parts of a clip of ``duration_s`` outside the ``kept`` span (the ends a user asked to
+    leave out of a long recording, see :func:`speakerid.preprocess.trim_span`)."""
+    start, end = kept
+    return [(a, b) for a, b in ((0.0, start), (end, duration_s)) if b - a > 1e-6]
+
+
+def left_out_text(spans: Sequence[tuple[float, float]]) -> str:
+    """ "the first and last minute were left out: 0:00-1:00 and 41:13-42:13"."""
+    def amount(seconds: float) -> str:
+        return "minute" if abs(seconds - 60) < 0.5 else f"{seconds:.0f} s"
+
+    if not spans:
+        return ""
+    first = [b - a for a, b in spans if a == 0.0]
+    last = [b - a for a, b in spans if a > 0.0]
+    if first and last and amount(first[0]) == amount(last[0]):
+        which = f"the first and last {amount(first[0])} were"
+    else:
+        parts = [*(f"the first {amount(x)}" for x in first), *(f"the last {amount(x)}" for x in last)]
+        which = " and ".join(parts) + (" were" if len(parts) > 1 else " was")
+    return f"{which} left out: " + " and ".join(f"{clock(a)}-{clock(b)}" for a, b in spans)

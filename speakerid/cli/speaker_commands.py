@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
-from ..verdict import clock, evidence_line, in_short, percent, several_voices, voice_line
+from ..verdict import (
+    clock,
+    evidence_line,
+    in_short,
+    left_out_text,
+    percent,
+    several_voices,
+    voice_line,
+)
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -132,6 +140,9 @@ def add_identify(subparsers: Subparsers) -> None:
     parser.add_argument("--timeline", action="store_true",
                         help="also print who speaks when, segment by segment, for clips of 20 s or "
                              "more (the JSON rows always have the segments)")
+    parser.add_argument("--trim-ends", action="store_true",
+                        help="leave out the first and last minute of recordings over 5 minutes "
+                             "(intros, applause); the verdict says what was left out")
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -152,7 +163,7 @@ def run_identify(args: argparse.Namespace) -> int:
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
         for result in identify_batch(inputs, gallery, args.top_k, span, limits, timeline=True,
                                      progress=progress, download_progress=downloading,
-                                     stage_progress=stages):
+                                     stage_progress=stages, trim_ends=args.trim_ends):
             results.append(result)
             label = f"{result.input} ({result.title})" if result.title else result.input
             if result.error is not None:
@@ -161,6 +172,8 @@ def run_identify(args: argparse.Namespace) -> int:
                     say(f"{label}: not identified ({result.error})")
             elif not args.json:
                 say(describe(label, result.identification, result.timeline))
+                if result.left_out:
+                    say(f"  {left_out_text(result.left_out)}")
                 if args.timeline and result.timeline is not None:
                     say(describe_timeline(result.timeline))
     if args.json:
