@@ -271,6 +271,34 @@ def render_verdict(analysis: Analysis) -> None:
                 st.markdown(ui.md(paragraph))
             st.caption(f"For specialists: {ui.md(encoder.calibration.method)}")
     render_matches(found)
+    render_evidence_download(analysis)
+
+
+def render_evidence_download(analysis: Analysis | RecordingSummary) -> None:
+    """One click: the evidence report (speakerid.app.evidence), built when the button is pressed
+    (from plain values: the download may be served outside this script run)."""
+    from speakerid.app import evidence
+
+    timeline = clip_timeline(analysis)
+
+    def page() -> str:
+        if long_upload:
+            facts = evidence.ClipFacts(uploaded.name, evidence.sha256_of(data), "the upload",
+                                       analysis.input_rate, analysis.channels, analysis.duration_s)
+            return evidence.evidence_html(facts, evidence.summary_findings(analysis, timeline), gallery)
+        if fetched is not None:
+            facts = evidence.ClipFacts(fetched.url, evidence.decoded_sha256(clip), evidence.DECODED,
+                                       clip.sample_rate, clip.channels, clip.duration_s, fetched.title)
+        else:
+            facts = evidence.ClipFacts(uploaded.name or "recording", evidence.sha256_of(data), "the upload",
+                                       clip.sample_rate, clip.channels, clip.duration_s)
+        return evidence.evidence_html(facts, evidence.analysis_findings(analysis, timeline), gallery)
+
+    st.download_button("Evidence report", page, "speakerid-evidence.html", "text/html",
+                       key="evidence_download", icon=":material/description:", on_click="ignore",
+                       help="One HTML page to attach to a story: the clip's sha256, the verdict, what "
+                            "the app heard, the scores against each enrolment clip, the model and its "
+                            "calibration, and the caveats. Opens offline; prints to PDF.")
 
 
 def render_matches(found: Identification) -> None:

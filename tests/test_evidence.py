@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from synthetic import synth_voice, write_wav
+from test_app import app_env, enrol, open_app, rerun, wav, weights  # noqa: F401 (fixtures)
 
 from speakerid import __version__
 from speakerid.app.evidence import evidence_for, evidence_html, is_telephone_band, write_evidence
@@ -105,20 +106,20 @@ def test_reports_never_overwrite_each_other(tmp_path):
 
 
 def test_identify_writes_one_report_per_clip_identified(tmp_path, model_dir, voice_file, capsys):
-    weights = ["--weights", str(model_dir)]
-    assert main(["enroll", "--name", "Ann", *weights, str(voice_file(0, 8.0, "ann.wav"))]) == 0
+    arguments = ["--weights", str(model_dir)]
+    assert main(["enroll", "--name", "Ann", *arguments, str(voice_file(0, 8.0, "ann.wav"))]) == 0
     clips = [voice_file(0, 6.0, "first.wav", seed=3), voice_file(1, 6.0, "second.wav", seed=4)]
     corrupt = tmp_path / "corrupt.wav"
     corrupt.write_bytes(b"RIFF" + bytes(range(256)) * 8)
     out = tmp_path / "evidence"
     capsys.readouterr()
-    assert main(["identify", *weights, *map(str, clips), str(corrupt), "--evidence", str(out)]) == 2
+    assert main(["identify", *arguments, *map(str, clips), str(corrupt), "--evidence", str(out)]) == 2
     text = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["first-evidence.html", "second-evidence.html"]
     assert f"wrote the evidence report for {clips[0]} to {out / 'first-evidence.html'}" in text
     assert "Ann" in (out / "first-evidence.html").read_text()
     (tmp_path / "a file").write_text("")
-    assert main(["identify", *weights, str(clips[0]), "--evidence", str(tmp_path / "a file")]) == 2
+    assert main(["identify", *arguments, str(clips[0]), "--evidence", str(tmp_path / "a file")]) == 2
     assert "not a folder" in capsys.readouterr().err
 
 
@@ -143,3 +144,14 @@ def test_chromium_opens_the_report_and_prints_it_to_pdf(tmp_path, gallery):
         finally:
             browser.close()
     assert pdf.startswith(b"%PDF") and len(pdf) > 20_000 and not failed
+
+
+def test_the_identify_page_offers_the_evidence_report():
+    """The button builds the page only when pressed (a callable); what it holds is tested in
+    test_evidence. Here: it is offered for a verdict, with the right name and type."""
+    enrol("Ann", wav(0, 8.0))
+    at = open_app()
+    at.file_uploader(key="identify_upload").upload("ann.wav", wav(0, 6.0, seed=3), "audio/wav")
+    rerun(at)
+    [button] = [b for b in at.get("download_button") if b.proto.label == "Evidence report"]
+    assert button.proto.help.startswith("One HTML page to attach to a story")

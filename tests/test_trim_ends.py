@@ -104,3 +104,4 @@ def test_the_identify_page_leaves_out_the_ends_only_when_asked():
     rerun(at)
     shown = texts(at).replace("\\", "")  # Markdown escapes
     assert "The first and last 5 s were left out: 0:00-0:05 and 0:25-0:30, as asked." in shown
+
