@@ -201,7 +201,8 @@ def evidence_html(clip: ClipFacts, findings: Findings, gallery: Gallery,
     created = created or datetime.now(UTC)
     figures = list(findings.figures)
     if findings.timeline is not None:
-        figures.append(("Who speaks when (parts left out, as asked, shaded grey)",
+        shaded = " (the parts left out, as asked, shaded grey)" if findings.left_out else ""
+        figures.append((f"Who speaks when{shaded}",
                         plots.timeline(findings.timeline, left_out=findings.left_out)))
     verdict_lines = [said.summary, *(voice_line(v) for v in said.voices)]
     if best is not None and best.llr is not None and not said.voices:
