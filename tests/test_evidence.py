@@ -155,3 +155,20 @@ def test_the_identify_page_offers_the_evidence_report():
     rerun(at)
     [button] = [b for b in at.get("download_button") if b.proto.label == "Evidence report"]
     assert button.proto.help.startswith("One HTML page to attach to a story")
+
+
+def test_real_telephone_speech_is_told_from_studio_speech_even_resampled(shared_data):
+    """A Hyke call (8 kHz) saved at 16 kHz still carries nothing above 4 kHz; LibriSpeech does."""
+    from speakerid.audio import load_audio
+    from speakerid.config import PreprocessConfig
+    from speakerid.preprocess import prepare, resample
+
+    def speech_at_16k(path: Path) -> np.ndarray:
+        clip = load_audio(path)
+        upsampled = from_array(resample(clip.samples[:, 0], clip.sample_rate, RATE), RATE)
+        return prepare(upsampled, PreprocessConfig()).stages[-1].signal
+
+    call = next((shared_data / "hyke-phone-india").rglob("*.wav"))
+    book = next((shared_data / "librispeech-clean-251").rglob("*.flac"))
+    assert load_audio(call).sample_rate == 8000 and is_telephone_band(RATE, speech_at_16k(call), RATE)
+    assert not is_telephone_band(RATE, speech_at_16k(book), RATE)
