@@ -111,9 +111,9 @@ def open_app(page: str | None = None) -> AppTest:
 def model_loaded() -> bool:
     """Wait for the model's libraries, which the app imports in the background; whether they were
     in already."""
-    import speakerid_ui
+    from speakerid_ui import resources
 
-    importing = speakerid_ui._importing()
+    importing = resources._importing()
     done = importing.done()
     importing.result(TIMEOUT)
     return done
@@ -167,16 +167,16 @@ def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
 
 
 def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
-    import speakerid_ui
+    from speakerid_ui import resources
 
     enrol("Alice", wav(0, 6.0))
     release = threading.Event()
-    monkeypatch.setattr(speakerid_ui, "_import_model_code", lambda: release.wait(TIMEOUT))
-    speakerid_ui._importing.cache_clear()  # as in a fresh server: nothing imported yet
+    monkeypatch.setattr(resources, "_import_model_code", lambda: release.wait(TIMEOUT))
+    resources._importing.cache_clear()  # as in a fresh server: nothing imported yet
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     try:
         at.run()
-        assert not at.exception and not speakerid_ui.model_code_loaded()
+        assert not at.exception and not resources.model_code_loaded()
         assert at.title[0].value == "Who is speaking?" and at.file_uploader(key="identify_upload")
         assert "loading the speaker model" in texts(at) and "**1** speaker enrolled" in texts(at)
     finally:
@@ -659,15 +659,15 @@ def test_live_page_shows_the_current_speaker():
 
 
 def test_live_stun_and_turn_servers_come_from_the_environment(monkeypatch):
-    import speakerid_ui
     from speakerid import SpeakerIDError
+    from speakerid_ui.ice import ice_servers
 
-    assert speakerid_ui.ice_servers() == []  # one machine or a LAN: none needed
+    assert ice_servers() == []  # one machine or a LAN: none needed
     servers = [{"urls": ["stun:stun.example.org:3478"]},
                {"urls": "turn:turn.example.org:3478", "username": "desk", "credential": "s3cret"}]
     monkeypatch.setenv("SPEAKERID_ICE_SERVERS", json.dumps(servers))
-    assert speakerid_ui.ice_servers() == servers
+    assert ice_servers() == servers
     for bad in ("[{urls: 1}", '{"urls": "stun:x"}', '[{"url": "stun:x"}]'):
         monkeypatch.setenv("SPEAKERID_ICE_SERVERS", bad)
         with pytest.raises(SpeakerIDError, match="SPEAKERID_ICE_SERVERS"):
-            speakerid_ui.ice_servers()
+            ice_servers()
