@@ -142,6 +142,7 @@ class Match:
     score: float
     probability: float  # calibrated P(same speaker), for a clip of this length
     threshold: float | None = None  # the score that means "same speaker" for a clip of this length
+    llr: float | None = None  # log10 likelihood ratio (Calibration.log10_lr); None: not known
 
 
 @dataclass(frozen=True)
@@ -649,7 +650,8 @@ def clean_text(value: str | None, field: str) -> str | None:
 
 
 def _match(name: str, score: float, calibration: Calibration) -> Match:
-    return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold)
+    return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold,
+                 calibration.log10_lr(float(score)))
 
 
 def _require_enough_speech(speech_s: float) -> None:
