@@ -49,7 +49,7 @@ def page_header() -> list[SpeakerInfo]:
     return speakers
 
 
-def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo]) -> None:
+def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo], trim_ends: bool) -> None:
     """Several uploads: one row per clip (failures with their reason), as a table to download."""
     from speakerid.app.batch import identify_batch, report_bytes
     from speakerid.app.inputs import EncodedAudio
@@ -57,7 +57,7 @@ def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo]) -> No
     encoder = ui.require_encoder()
     gallery = ui.require_gallery(encoder)
     key = ui.digest(*(u.getvalue() for u in uploads), *(u.name for u in uploads),
-                    ui.model_location()[0], str(ui.model_location()[1]),
+                    ui.model_location()[0], str(ui.model_location()[1]), str(trim_ends),
                     ";".join(f"{s.name}:{s.clips}" for s in speakers))
     cached = st.session_state.get("identify_batch")
     if cached is not None and cached[0] == key:
@@ -65,7 +65,7 @@ def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo]) -> No
     else:
         bar = st.progress(0.0, text=f"Identifying {len(uploads)} clips…")
         results = list(identify_batch(
-            [EncodedAudio(u.name, u.getvalue()) for u in uploads], gallery, top_k=5,
+            [EncodedAudio(u.name, u.getvalue()) for u in uploads], gallery, top_k=5, trim_ends=trim_ends,
             progress=lambda done, total: bar.progress(done / total,
                                                       text=f"Identified {done} of {total} clips…")))
         bar.empty()
@@ -91,7 +91,16 @@ def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo]) -> No
                           "speakerid-report.json", "application/json", icon=":material/download:")
 
 
-def choose_clip(speakers: list[SpeakerInfo]) -> tuple[str, UploadedFile | None, FetchedAudio | None]:
+def trim_ends_option() -> bool:
+    """Whether to leave out a long recording's first and last minute: off unless asked."""
+    return st.toggle(
+        "Leave out the first and last minute of recordings over 5 minutes", value=False,
+        key="identify_trim_ends", help="For web recordings that open and close with someone else (a "
+        "host, applause, music). Off: every minute counts. On: the verdict says what was left out.")
+
+
+def choose_clip(speakers: list[SpeakerInfo], trim_ends: bool
+                ) -> tuple[str, UploadedFile | None, FetchedAudio | None]:
     """The source picked and its clip: an upload or recording, or fetched audio (a batch of uploads
     is handled here, and the page stops)."""
     source = st.radio("Source", ["Upload clips", "Paste a link", "Record in the browser"], horizontal=True,
@@ -101,10 +110,10 @@ def choose_clip(speakers: list[SpeakerInfo]) -> tuple[str, UploadedFile | None, 
         uploads = st.file_uploader(
             "Audio or video files", type=ui.AUDIO_TYPES, key="identify_upload", accept_multiple_files=True,
             help="WAV, MP3, M4A, OGG/Opus, FLAC, WebM, MP4 and more; up to 200 MB each. Long recordings "
-                 "are fine: the head and tail of recordings over 5 minutes are trimmed. One clip shows "
+                 "are fine: every minute counts unless you leave out the ends above. One clip shows "
                  "every step; several give a table.") or []
         if len(uploads) > 1:
-            render_batch(uploads, speakers)
+            render_batch(uploads, speakers, trim_ends)
             st.stop()
         uploaded = uploads[0] if uploads else None
     elif source == "Paste a link":
@@ -197,7 +206,7 @@ def render_long_features(summary: RecordingSummary) -> None:
                "does not decide the memory it needs; the encoder's windows are averaged as for a short clip.")
 
 
-def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str) -> None:
+def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str, trim_ends: bool) -> None:
     """Stream the upload once (verdict, timeline, envelope) and keep only what the page shows."""
     from speakerid.longform import summarise_recording
     from speakerid.voices import find_voices
@@ -210,7 +219,7 @@ def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str) 
 
     try:
         summary = summarise_recording(data, gallery, filename, top_k=5, timeline=True,
-                                      progress=progress)
+                                      progress=progress, trim_ends=trim_ends)
     except SpeakerIDError as exc:
         bar.empty()
         st.error(ui.without_name(str(exc), filename), icon=":material/error:")
@@ -269,6 +278,11 @@ def render_verdict(analysis: Analysis, speakers: list[SpeakerInfo], encoder: Enc
         if details:
             st.caption(" · ".join(ui.md(x) for x in details))
         st.markdown(ui.md(said.summary))
+        if not said.voices and best.llr is not None:
+            st.caption(ui.md(f"Evidence: {verdict.evidence_line(best.llr)} (see How this was decided)"))
+        if analysis.left_out:
+            text = verdict.left_out_text(analysis.left_out)
+            st.caption(ui.md(f"{text[:1].upper()}{text[1:]}, as asked."))
         if said.voices:
             st.markdown("\n".join(f"- {ui.md(verdict.voice_line(voice))}" for voice in said.voices))
         if said.advice:
@@ -295,9 +309,10 @@ def render_matches(found: Identification) -> None:
 
 
 def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: str, key: str,
-            encoder: Encoder, gallery: Gallery, speakers: list[SpeakerInfo]) -> Analysis | RecordingSummary:
+            encoder: Encoder, gallery: Gallery, speakers: list[SpeakerInfo], trim_ends: bool
+            ) -> Analysis | RecordingSummary:
     """Every step of the analysis drawn as it runs (or from the session, for a clip seen before), the
-    verdict beside it; what it found."""
+    verdict beside it; what it found. ``trim_ends``: leave out a long recording's ends."""
     from speakerid.app.analysis import STEPS, analyse_steps
 
     left, right = st.columns([3, 2], gap="large")
@@ -306,7 +321,7 @@ def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: st
         renderers = {"prepare": render_long_preparation, "features": render_long_features}
         if st.session_state.get("identify_result", (None,))[0] != key:
             with left:
-                analyse_long_upload(data, filename, gallery, key)
+                analyse_long_upload(data, filename, gallery, key, trim_ends)
     cached = st.session_state.get("identify_result")
     if cached is not None and cached[0] == key:
         analysis = cached[1]
@@ -320,7 +335,7 @@ def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: st
         with left:
             status = st.status("Analysing the clip…", expanded=True)
             try:
-                for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5):
+                for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5, trim_ends=trim_ends):
                     status.write(f":material/check: {STEPS[step]} ({analysis.timings[step]:.2f} s)")
                     if step in renderers:
                         renderers[step](analysis)
@@ -392,7 +407,7 @@ def who_speaks_when(analysis: Analysis | RecordingSummary, clip: AudioClip | Non
     ui.show_flash()
     timeline = clip_timeline(analysis, clip, long_upload, key, encoder, gallery)
     ui.show(plots.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
-                                           f"{ui.seconds(timeline.duration_s)}"))
+                                           f"{ui.seconds(timeline.duration_s)}", left_out=analysis.left_out))
     totals = timeline.speaking_time()
     st.dataframe(
         [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.label or "unknown",
@@ -407,18 +422,49 @@ def who_speaks_when(analysis: Analysis | RecordingSummary, clip: AudioClip | Non
     render_voice_enrolment(timeline, clip, gallery)
 
 
+def render_evidence_download(analysis: Analysis | RecordingSummary, timeline: Timeline | None,
+                             clip: AudioClip | None, data: bytes, uploaded: UploadedFile | None,
+                             fetched: FetchedAudio | None, gallery: Gallery) -> None:
+    """One click: the evidence report (speakerid.app.evidence), built when the button is pressed
+    (from plain values: the download may be served outside this script run)."""
+    from speakerid.app import evidence
+
+    def page() -> str:
+        if clip is None:  # a long upload, streamed
+            facts = evidence.ClipFacts(uploaded.name, evidence.sha256_of(data), "the upload",
+                                       analysis.input_rate, analysis.channels, analysis.duration_s)
+            return evidence.evidence_html(facts, evidence.summary_findings(analysis, timeline), gallery)
+        if fetched is not None:
+            facts = evidence.ClipFacts(fetched.url, evidence.decoded_sha256(clip), evidence.DECODED,
+                                       clip.sample_rate, clip.channels, clip.duration_s, fetched.title)
+        else:
+            facts = evidence.ClipFacts(uploaded.name or "recording", evidence.sha256_of(data), "the upload",
+                                       clip.sample_rate, clip.channels, clip.duration_s)
+        return evidence.evidence_html(facts, evidence.analysis_findings(analysis, timeline), gallery)
+
+    st.download_button("Evidence report", page, "speakerid-evidence.html", "text/html",
+                       key="evidence_download", icon=":material/description:", on_click="ignore",
+                       help="One HTML page to attach to a story: the clip's sha256, the verdict, what "
+                            "the app heard, the scores against each enrolment clip, the model and its "
+                            "calibration, and the caveats. Opens offline; prints to PDF.")
+
+
 def main() -> None:
     """The page: a clip chosen, analysed step by step, its verdict, and who speaks when."""
     ui.ensure_app_frame()
     speakers = page_header()
-    source, uploaded, fetched = choose_clip(speakers)
+    trim_ends = trim_ends_option()
+    source, uploaded, fetched = choose_clip(speakers, trim_ends)
     clip, data, name, long_upload = read_clip(source, uploaded, fetched)
     encoder = ui.require_encoder()
     gallery = ui.require_gallery(encoder)
     gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
     key = ui.digest(data, name, ui.model_location()[0], str(ui.model_location()[1]),
-                    gallery_signature)
-    analysis = analyse(clip, long_upload, data, name, key, encoder, gallery, speakers)
+                    gallery_signature, str(trim_ends))
+    analysis = analyse(clip, long_upload, data, name, key, encoder, gallery, speakers, trim_ends)
+    if analysis.identification.best is not None:  # an empty gallery: nothing to report
+        render_evidence_download(analysis, clip_timeline(analysis, clip, long_upload, key, encoder, gallery),
+                                 clip, data, uploaded, fetched, gallery)
     if long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S:
         who_speaks_when(analysis, clip, long_upload, key, encoder, gallery)
 

@@ -99,6 +99,13 @@ class RecordingSummary:
         """The speech spans on the input's timeline."""
         return [(self.trim[0] + a, self.trim[0] + b) for a, b in self.spans]
 
+    @property
+    def left_out(self) -> list[Span]:
+        """The ends left out when asked (``trim_ends``), on the input's timeline."""
+        from .verdict import left_out
+
+        return left_out(self.trim, self.duration_s)
+
 
 def summarise_recording(source: str | Path | bytes, gallery: Gallery, name: str | None = None,
                         top_k: int = 5, timeline: bool = False,

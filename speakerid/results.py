@@ -1,7 +1,7 @@
 """What speakerid answers, in one place: who a clip's voice is (:class:`Identification` of ranked
-:class:`Match` es) and who speaks when (:class:`Timeline` of :class:`Segment` s built from
-:class:`WindowResult` s), with the two small types every stage shares (:data:`Span`,
-:data:`Progress`).
+:class:`Match` es), who is enrolled (:class:`SpeakerInfo`) and who speaks when (:class:`Timeline`
+of :class:`Segment` s built from :class:`WindowResult` s), with the two small types every stage
+shares (:data:`Span`, :data:`Progress`).
 
 Plain data, importing nothing else of speakerid: the gallery, the pipeline stages, the app and the
 CLI all build or read these, so they sit below all of them.
@@ -25,11 +25,24 @@ UNKNOWN_SPEAKER = "unknown speaker"
 
 
 @dataclass(frozen=True)
+class SpeakerInfo:
+    """An enrolled speaker: details, number of clips, seconds of speech (a gallery's answer)."""
+
+    name: str
+    gender: str | None
+    party: str | None
+    notes: str | None
+    clips: int
+    seconds: float  # of speech, summed over the clips
+
+
+@dataclass(frozen=True)
 class Match:
     name: str
     score: float
     probability: float  # calibrated P(same speaker), for a clip of this length
     threshold: float | None = None  # the score that means "same speaker" for a clip of this length
+    llr: float | None = None  # log10 likelihood ratio (Calibration.log10_lr); None: not known
 
 
 @dataclass(frozen=True)

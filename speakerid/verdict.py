@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Literal
 from .results import UNKNOWN_SPEAKER
 
 if TYPE_CHECKING:
-    from .gallery import SpeakerInfo
-    from .results import Identification, Segment, Timeline
+    from .results import Identification, Segment, SpeakerInfo, Timeline
 
 BANDS = ((0.99, "almost certain"), (0.9, "very likely"), (0.7, "likely"))  # a name below: "possible"
 CLOSE_CALL_PROBABILITY = 0.2  # an unknown voice at least this probable may still be the closest
@@ -38,6 +37,9 @@ ENROLLED_ENOUGH = (2, 30.0)  # clips and seconds of speech: fewer and another en
 SEVERAL_VOICES_SHARE = 0.15  # a voice speaks in a verdict from this share of the timeline's seconds
 SEVERAL_VOICES_MIN_S = 5.0  # ... and from this many seconds
 TURNS_SHOWN = 3  # a voice's turns listed in the verdict; the rest are counted
+# The ENFSI guideline's verbal scale for likelihood ratios (2015), by log10 LR: support from 1 up.
+SUPPORT = ((6.0, "extremely strong"), (4.0, "very strong"), (3.0, "strong"), (2.0, "moderately strong"),
+           (1.0, "moderate"), (0.0, "weak"))
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,28 @@ def clock(seconds: float) -> str:
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def likelihood_ratio(log10_lr: float) -> str:
+    """A likelihood ratio as people read it, to two figures: "1 300", or "1/40" for one under 1."""
+    ratio = 10 ** abs(log10_lr)
+    if ratio >= 1e6:
+        return "over a million" if log10_lr >= 0 else "under one in a million"
+    shown = f"{float(f'{ratio:.2g}'):,.0f}".replace(",", " ") if ratio >= 10 else f"{ratio:.1f}"
+    return shown if log10_lr >= 0 else f"1/{shown}"
+
+
+def evidence_strength(log10_lr: float) -> str:
+    """The ENFSI verbal scale: "moderately strong support for the same speaker"."""
+    word = next(word for floor, word in SUPPORT if abs(log10_lr) >= floor)
+    side = "the same speaker" if log10_lr >= 0 else "different speakers"
+    return f"{word} support for {side}"
+
+
+def evidence_line(log10_lr: float) -> str:
+    """ "likelihood ratio 1 200 (log10 LR +3.1): strong support for the same speaker"."""
+    return (f"likelihood ratio {likelihood_ratio(log10_lr)} (log10 LR {log10_lr:+.1f}): "
+            f"{evidence_strength(log10_lr)}")
 
 
 def several_voices(timeline: Timeline | None) -> list[Voice]:
@@ -227,9 +251,49 @@ def explain(identification: Identification, speech_s: float, closest: SpeakerInf
         "when it is high, not proof; for recordings unlike the test ones (a noisy crowd, a poor phone "
         "line) treat it with more caution.",
     ]
+    if best.llr is not None:
+        paragraphs.append(likelihood_ratio_paragraph(best.name, best.llr))
     enrolment = f" {best.name} is enrolled with {enrolled(closest)}." if closest is not None else ""
     paragraphs.append(
         f"What moves the score: the amount of speech (this clip has {speech_s:.1f} s once silence "
         "is removed), how much of each person is enrolled, and the recording: the same person on a "
         f"phone line and on television scores lower than two television clips of them.{enrolment}")
     return paragraphs
+
+
+def likelihood_ratio_paragraph(name: str, log10_lr: float) -> str:
+    """How strong the evidence is, as forensic speaker comparison reports it."""
+    ratio = likelihood_ratio(log10_lr)
+    likelier = (f"{ratio} times more likely if the clip is {name}'s voice than if it is someone else's"
+                if log10_lr >= 0 else
+                f"{likelihood_ratio(-log10_lr)} times more likely if the clip is someone else's voice "
+                f"than if it is {name}'s")
+    return (f"Forensic speaker comparison states the strength of the evidence as a likelihood ratio: a "
+            f"score like this one is {likelier} (likelihood ratio {ratio}, log10 LR {log10_lr:+.1f}). "
+            f"On the verbal scale of the European Network of Forensic Science Institutes that is "
+            f"{evidence_strength(log10_lr)}. Unlike the probability, it leaves out how likely it was "
+            "beforehand that this person speaks: that is for whoever weighs the rest of the story.")
+
+
+def left_out(kept: tuple[float, float], duration_s: float) -> list[tuple[float, float]]:
+    """The parts of a clip of ``duration_s`` outside the ``kept`` span (the ends a user asked to
+    leave out of a long recording, see :func:`speakerid.preprocess.trim_span`)."""
+    start, end = kept
+    return [(a, b) for a, b in ((0.0, start), (end, duration_s)) if b - a > 1e-6]
+
+
+def left_out_text(spans: Sequence[tuple[float, float]]) -> str:
+    """ "the first and last minute were left out: 0:00-1:00 and 41:13-42:13"."""
+    def amount(seconds: float) -> str:
+        return "minute" if abs(seconds - 60) < 0.5 else f"{seconds:.0f} s"
+
+    if not spans:
+        return ""
+    first = [b - a for a, b in spans if a == 0.0]
+    last = [b - a for a, b in spans if a > 0.0]
+    if first and last and amount(first[0]) == amount(last[0]):
+        which = f"the first and last {amount(first[0])} were"
+    else:
+        parts = [*(f"the first {amount(x)}" for x in first), *(f"the last {amount(x)}" for x in last)]
+        which = " and ".join(parts) + (" were" if len(parts) > 1 else " was")
+    return f"{which} left out: " + " and ".join(f"{clock(a)}-{clock(b)}" for a, b in spans)

@@ -21,6 +21,7 @@ found-voices test alone runs a second server on the shipped fast model (``weight
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -385,6 +386,25 @@ def test_enrol_two_voices_then_identify(page, server, files):
     page.get_by_text("names Ram Thapa").wait_for()
     assert page.evaluate(LAYOUT_PROBLEMS, [".st-key-verdict", ".st-key-matches"]) == []
 
+
+
+def test_the_evidence_report_downloads_opens_and_prints(page, server, files, tmp_path):
+    """One click on the Identify page gives the evidence report; Chromium opens it and prints it."""
+    ensure_enrolled(page, server, files)
+    page.goto(server["url"])
+    upload(page, "Audio or video file", files["ram"])
+    page.locator(".st-key-verdict h3").filter(has_text="Ram Thapa").wait_for()
+    wait_idle(page)
+    with page.expect_download(timeout=STEP_TIMEOUT_MS) as download:
+        page.get_by_role("button", name="Evidence report").click()
+    report = tmp_path / download.value.suggested_filename
+    download.value.save_as(report)
+    text = report.read_text()
+    assert report.name == "speakerid-evidence.html" and "Ram Thapa" in text
+    assert hashlib.sha256(files["ram"].read_bytes()).hexdigest() in text
+    page.goto(report.as_uri())
+    assert page.locator("img").count() >= 2
+    assert page.pdf(format="A4").startswith(b"%PDF")
 
 def test_identify_from_a_link(page, server, files, media):
     """A link to the enrolled clip itself: fetched, shown as it was prepared, and named."""

@@ -14,12 +14,12 @@
 - :mod:`.calibration`: the threshold refitted on the gallery's own voices.
 """
 
-from ..results import Identification, Match
+from ..results import Identification, Match, SpeakerInfo
 from .clip_storage import ClipInput
 from .facade import Gallery
 from .names import clean_name, clean_text
 from .ranking import centroids
-from .rows import ClipSource, SpeakerInfo
+from .rows import ClipSource
 from .schema import SCHEMA
 
 __all__ = ["SCHEMA", "ClipInput", "ClipSource", "Gallery", "Identification", "Match", "SpeakerInfo",

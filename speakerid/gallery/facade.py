@@ -13,14 +13,14 @@ import numpy as np
 
 from .. import paths
 from ..errors import SpeakerIDError
-from ..results import Identification, Match, Progress
+from ..results import Identification, Match, Progress, SpeakerInfo
 from ..scoring import Calibration
 from . import ranking, rows, staging, transfer
 from .clip_storage import ClipInput, as_vector, decode_stored
 from .embedding import embed_inputs, embed_one
 from .folder_import import import_folder
 from .names import clean_name, clean_text, not_enrolled
-from .rows import DETAIL_FIELDS, INFO_QUERY, ClipSource, SpeakerInfo
+from .rows import DETAIL_FIELDS, INFO_QUERY, ClipSource
 from .store import Store
 
 if TYPE_CHECKING:

@@ -8,8 +8,7 @@ from pathlib import Path
 
 from ..datasets import discover
 from ..errors import SpeakerIDError
-from ..results import Progress
-from .rows import SpeakerInfo
+from ..results import Progress, SpeakerInfo
 
 Enrol = Callable[[str, list[Path], str | None], SpeakerInfo]
 """``enrol(name, files, gender)``: one speaker's enrolment, one transaction."""

@@ -1,4 +1,4 @@
-"""Speakers and clips as rows: what the gallery reads back (:class:`SpeakerInfo`,
+"""Speakers and clips as rows: what the gallery reads back (:class:`~speakerid.results.SpeakerInfo`,
 :class:`ClipSource`) and the statements that write them, each run inside a caller's transaction."""
 
 from __future__ import annotations
@@ -19,16 +19,6 @@ MIN_NEW_SPEAKER_SPEECH_S = 3.0
 INFO_QUERY = ("SELECT s.name, s.gender, s.party, s.notes, COUNT(c.id), "
               "ROUND(COALESCE(SUM(c.speech_s), 0.0), 3) "
               "FROM speakers s LEFT JOIN clips c ON c.speaker_id = s.id")
-
-
-@dataclass(frozen=True)
-class SpeakerInfo:
-    name: str
-    gender: str | None
-    party: str | None
-    notes: str | None
-    clips: int
-    seconds: float  # of speech, summed over the clips
 
 
 @dataclass(frozen=True)
