@@ -13,7 +13,7 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
-from speakerid.app.archive import extract_zip
+from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
 
@@ -341,7 +341,7 @@ def export_or_import(gallery: Gallery, speakers: list[SpeakerInfo], round_: int)
 # --- refit the threshold on these voices ---------------------------------------------------------
 def calibrate(gallery: Gallery, round_: int) -> None:
     """The threshold refit on this gallery's own voices, or back to the model's."""
-    from speakerid.gallery_calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration
+    from speakerid.gallery.calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration
 
     st.caption(
         "The model's threshold was set on speakers from its training corpora (Indian telephone speech, "

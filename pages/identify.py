@@ -15,20 +15,20 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, verdict
-from speakerid.app.timeline import TIMELINE_MIN_DURATION_S
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
+from speakerid.timeline import TIMELINE_MIN_DURATION_S
 
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
     from speakerid.app.analysis import Analysis
-    from speakerid.app.timeline import Timeline
     from speakerid.audio import AudioClip
     from speakerid.fetch import FetchedAudio
     from speakerid.gallery import Gallery, Identification, SpeakerInfo
     from speakerid.longform import RecordingSummary
     from speakerid.models.encoder import Encoder
+    from speakerid.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,8 @@ def render_long_features(summary: RecordingSummary) -> None:
 
 def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str, trim_ends: bool) -> None:
     """Stream the upload once (verdict, timeline, envelope) and keep only what the page shows."""
-    from speakerid.app.voices import find_voices
     from speakerid.longform import summarise_recording
+    from speakerid.voices import find_voices
 
     bar = st.progress(0.0, text="Reading the recording…")
 
@@ -233,8 +233,8 @@ def clip_timeline(analysis: Analysis | RecordingSummary, clip: AudioClip | None,
                   encoder: Encoder, gallery: Gallery) -> Timeline | None:
     """Who speaks when, for a clip long enough, computed once: the verdict needs it to say when
     several voices speak, and the timeline below shows it."""
-    from speakerid.app.timeline import identify_timeline
-    from speakerid.app.voices import find_voices
+    from speakerid.timeline import identify_timeline
+    from speakerid.voices import find_voices
 
     if not (long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S):
         return None
@@ -361,7 +361,7 @@ def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: st
 
 def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: Gallery) -> None:
     """A name field per voice found in the clip: its segments become that speaker's enrolment clips."""
-    from speakerid.app.voices import enroll_voice, found_voices, voice_clips
+    from speakerid.voices import enroll_voice, found_voices, voice_clips
 
     voices = found_voices(timeline)
     if not voices:

@@ -12,7 +12,7 @@ import streamlit as st
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
 from speakerid.app import plots
-from speakerid.app.archive import extract_zip
+from speakerid.app.unzip import extract_zip
 from speakerid.datasets import discover
 from speakerid.training import runs
 from speakerid.training.settings import TrainSettings

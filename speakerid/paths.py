@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -13,7 +14,10 @@ import platformdirs
 from .errors import SpeakerIDError
 
 ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+INSTALLED_WEIGHTS = Path(sys.prefix) / "share" / "speakerid" / "weights"  # pip install (pyproject)
+SHIPPED_WEIGHTS = CHECKOUT_WEIGHTS if CHECKOUT_WEIGHTS.is_dir() or not INSTALLED_WEIGHTS.is_dir() \
+    else INSTALLED_WEIGHTS
 CONFIG_FILE = "config.json"  # a model folder's pipeline and network (see speakerid.models.encoder)
 WEIGHTS_FILE = "encoder.weights.h5"
 DATA_ROOTS_VARIABLE = "SPEAKERID_DATA_ROOTS"
@@ -57,7 +61,8 @@ def active_model_dir() -> Path:
 
 
 def default_model_dir() -> Path:
-    """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``."""
+    """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``
+    (the checkout's, or after ``pip install`` the copy in ``<prefix>/share/speakerid/weights``)."""
     if os.environ.get("SPEAKERID_WEIGHTS"):
         return Path(os.environ["SPEAKERID_WEIGHTS"])
     active = active_model_dir()

@@ -1,16 +1,16 @@
 """The verdict in words, for people who are not speaker-recognition experts.
 
 The decision itself is the gallery's: a name only when the closest voice's score reaches the
-threshold (see :class:`~speakerid.gallery.Identification`). This module says it in one sentence with
+threshold (see :class:`~speakerid.results.Identification`). This module says it in one sentence with
 one number people understand (the calibrated probability that the clip and the closest enrolled voice
 share a speaker), says what would settle a close call, and explains the decision without jargon.
 Plain text throughout: the caller escapes it for its own markup.
 
 Several voices. A clip with a timeline (20 s or more, see
-:data:`~speakerid.app.timeline.TIMELINE_MIN_DURATION_S`) in which two or more voices each hold a real
+:data:`~speakerid.timeline.TIMELINE_MIN_DURATION_S`) in which two or more voices each hold a real
 share of the speech is not put down to one person: its verdict is "Several voices: Ann (0:00-0:12,
 0:25-0:33), Bob (0:12-0:25), Voice A (0:33-0:51)". A voice (an enrolled name, or a voice nobody
-enrolled found by :mod:`speakerid.app.voices`) counts when its segments make at least
+enrolled found by :mod:`speakerid.voices`) counts when its segments make at least
 ``SEVERAL_VOICES_SHARE`` (15 %) of the seconds the timeline attributes, unknown stretches included,
 and at least ``SEVERAL_VOICES_MIN_S`` (5 s): a cough or a one-word interjection does not make a clip
 a conversation. A shorter clip has no timeline, so its verdict is always about one voice.
@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from .results import UNKNOWN_SPEAKER
+
 if TYPE_CHECKING:
-    from .app.timeline import Segment, Timeline
-    from .gallery import Identification, SpeakerInfo
+    from .results import Identification, Segment, SpeakerInfo, Timeline
 
 BANDS = ((0.99, "almost certain"), (0.9, "very likely"), (0.7, "likely"))  # a name below: "possible"
 CLOSE_CALL_PROBABILITY = 0.2  # an unknown voice at least this probable may still be the closest
@@ -49,7 +50,7 @@ class Voice:
     seconds: float
     turns: list[tuple[float, float]]  # its segments' (start, end) in the clip, in order
     probability: float | None  # enrolled: that these turns are that person's; found: that they are
-    enrolled: bool             # one voice (see speakerid.app.voices); None: not known
+    enrolled: bool             # one voice (see speakerid.voices); None: not known
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def in_short(identification: Identification, timeline: Timeline | None = None) -
         return "empty gallery"
     if voices:
         return several_voices_text(voices)
-    return identification.speaker or "unknown speaker"
+    return identification.speaker or UNKNOWN_SPEAKER
 
 
 def decide(identification: Identification, speech_s: float, closest: SpeakerInfo | None = None,

@@ -16,10 +16,10 @@ from test_app import app_env, enrol, open_app, rerun, wav, weights  # noqa: F401
 
 from speakerid import __version__
 from speakerid.app.evidence import evidence_for, evidence_html, is_telephone_band, write_evidence
-from speakerid.app.timeline import Segment, Timeline
 from speakerid.audio import from_array
 from speakerid.cli import main
 from speakerid.gallery import Gallery
+from speakerid.results import Segment, Timeline
 from speakerid.scoring import Calibration
 
 RATE = 16000

@@ -77,8 +77,8 @@ def test_the_analysis_and_the_timeline_chart_show_the_parts_left_out(weights):
     from speakerid import Encoder
     from speakerid.app import plots
     from speakerid.app.analysis import analyse
-    from speakerid.app.timeline import Segment, Timeline
     from speakerid.audio import from_array
+    from speakerid.results import Segment, Timeline
 
     clip = from_array(synth_voice(0, 30.0, RATE, seed=2), RATE, "debate.wav")
     encoder = Encoder.load(weights)

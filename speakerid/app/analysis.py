@@ -19,14 +19,14 @@ from ..audio import AudioClip
 from ..errors import SpeakerIDError
 from ..features import frames_per_second, window_layout
 from ..preprocess import Prepared, prepare
+from ..results import Span
 from ..verdict import left_out
 
 if TYPE_CHECKING:
     from ..config import PipelineConfig
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
     from ..models.encoder import Encoder
-
-Span = tuple[float, float]
+    from ..results import Identification
 
 ENROL_MIN_SPEECH_S = 5.0  # what the app asks for when enrolling from a recording
 ENROL_MAX_USEFUL_S = 30.0  # longer recordings are fine, but add little

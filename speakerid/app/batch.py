@@ -22,7 +22,7 @@ import io
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,13 +30,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
 from ..longform import StageProgress, is_long, summarise_recording
+from ..results import Progress, Timeline
+from ..timeline import TIMELINE_MIN_DURATION_S, identify_timeline
 from ..verdict import in_short, left_out, several_voices
+from ..voices import find_voices
 from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
-from .timeline import TIMELINE_MIN_DURATION_S, Timeline, identify_timeline
-from .voices import find_voices
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
+    from ..results import Identification
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,6 @@ REPORT_FORMATS = (".csv", ".json")
 REPORT_COLUMNS = ("input", "title", "verdict", "speaker", "score", "probability", "llr", "voices", "speech_s",
                   "duration_s", "threshold", "error", "matches", "segments", "left_out")
 NESTED_COLUMNS = ("voices", "matches", "segments", "left_out")  # lists: JSON text in the CSV
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,11 @@ from .inputs import Span as InputSpan
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
     from ..longform import RecordingSummary
-    from ..models.encoder import SpeakerModel
+    from ..models.base import SpeakerModel
+    from ..results import Identification, Timeline
     from .analysis import Analysis
-    from .timeline import Timeline
 
 Span = tuple[float, float]
 
@@ -371,10 +371,10 @@ def evidence_for(item: Input, gallery: Gallery, span: InputSpan = WHOLE, limits:
     """Load and analyse one input for its report (the CLI's ``identify --evidence``): a long local
     file streamed, anything else decoded whole; a file's own bytes hashed, else the decoded audio."""
     from ..longform import summarise_recording
+    from ..timeline import TIMELINE_MIN_DURATION_S, identify_timeline
+    from ..voices import find_voices
     from .analysis import analyse
     from .batch import _streamable
-    from .timeline import TIMELINE_MIN_DURATION_S, identify_timeline
-    from .voices import find_voices
 
     if _streamable(item, span):
         path = Path(item)

@@ -29,10 +29,12 @@ import soxr
 from ..audio import from_array
 from ..errors import SpeakerIDError
 from ..preprocess import Prepared, Stage, prepare
+from ..results import UNKNOWN_SPEAKER
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
     from ..models.encoder import Encoder
+    from ..results import Identification
 
 Layout = Literal["interleaved", "planar"]
 
@@ -329,7 +331,7 @@ class LiveIdentifier:
         if best is None:
             message = "no speakers enrolled"
         elif found.speaker is None:
-            message = f"unknown speaker (closest: {best.name}, score {best.score:.2f})"
+            message = f"{UNKNOWN_SPEAKER} (closest: {best.name}, score {best.score:.2f})"
         else:
             message = f"{best.name} (score {best.score:.2f}, {best.probability:.0%})"
         return LiveResult(at_s, speech, level, found, message, time.perf_counter() - started)

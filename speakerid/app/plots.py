@@ -13,11 +13,11 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..results import Span
+
 if TYPE_CHECKING:
     from ..preprocess import Prepared
-    from .timeline import Timeline
-
-Span = tuple[float, float]
+    from ..results import Timeline
 
 INK = "#1f2933"
 MUTED = "#7b8794"

@@ -47,9 +47,9 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..app.inputs import Span
-    from ..app.timeline import Segment, Timeline
     from ..fetch import FetchLimits
-    from ..gallery import Gallery, Identification, SpeakerInfo
+    from ..gallery import Gallery, SpeakerInfo
+    from ..results import Identification, Segment, Timeline
 
 
 def describe(label: str, result: Identification, timeline: Timeline | None = None) -> str:
@@ -220,7 +220,7 @@ def add_timeline(subparsers: Subparsers) -> None:
         subparsers, "timeline", run_timeline,
         "who speaks when in a recording, with the voices nobody enrolled",
         "Identify a recording window by window and say who speaks when. Windows that match nobody "
-        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.app.voices). "
+        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.voices). "
         "--save-voices writes each found voice's segments as WAV files (enrol them later with: "
         "enroll --name NAME DIR/voice-a/*.wav); --enroll 'Voice A=Name' enrols a found voice at "
         "once from its segments.")
@@ -244,9 +244,9 @@ def voice_and_name(text: str) -> tuple[str, str]:
 
 
 def run_timeline(args: argparse.Namespace) -> int:
-    from ..app.timeline import identify_timeline
-    from ..app.voices import enroll_voice, find_voices, found_voices, save_voices
     from ..audio import load_audio
+    from ..timeline import identify_timeline
+    from ..voices import enroll_voice, find_voices, found_voices, save_voices
 
     with open_gallery(args) as gallery, progress_bar("timeline", "window") as progress:
         gallery.check_encoder()
@@ -472,7 +472,7 @@ def add_gallery_calibrate(subparsers: Subparsers) -> None:
 
 
 def run_gallery_calibrate(args: argparse.Namespace) -> int:
-    from ..gallery_calibration import fit_gallery_calibration
+    from ..gallery.calibration import fit_gallery_calibration
 
     with open_gallery(args) as gallery:
         if args.reset:
