@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench screenshots clean-venv
+.PHONY: run test lint bench bench-smoke screenshots clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ screenshots: $(STAMP)
 # (which lives in its own environment, .bench-venv, never in the app's).
 bench: $(STAMP)
 	bash benchmarks/run.sh
+
+# Every benchmark script in its --smoke size (seconds each, synthetic voices): do they still run?
+bench-smoke: $(STAMP)
+	$(PY) -m pytest -q tests/test_benchmarks_smoke.py
 
 clean-venv:
 	rm -rf $(VENV)
