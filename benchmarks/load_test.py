@@ -141,13 +141,14 @@ def enrol_gallery(path: Path, encoder, speakers: int) -> float:
     return time.perf_counter() - started
 
 
-def query_files(folder: Path, speakers: int, count: int = DISTINCT_QUERIES) -> list[Path]:
+def query_files(folder: Path, speakers: int, count: int = DISTINCT_QUERIES,
+                seconds: float = QUERY_S) -> list[Path]:
     """New clips (another seed) of enrolled speakers, as files: requests decode them like uploads."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for number in range(count):
         path = folder / f"query{number:02d}.wav"
-        write_wav(path, synth_voice(number % speakers, QUERY_S, RATE, seed=1 + number), RATE)
+        write_wav(path, synth_voice(number % speakers, seconds, RATE, seed=1 + number), RATE)
         paths.append(path)
     return paths
 
@@ -254,7 +255,7 @@ def library_part(args: argparse.Namespace) -> dict:
         workdir = Path(tmp)
         encoder, encoder_kind, _ = load_encoder(args.weights, workdir, args.smoke)
         enrol_s = enrol_gallery(workdir / "gallery.sqlite", encoder, args.speakers)
-        files = query_files(workdir / "queries", args.speakers, args.queries)
+        files = query_files(workdir / "queries", args.speakers, args.queries, args.query_seconds)
         with Gallery(workdir / "gallery.sqlite", encoder) as gallery:
             files, dropped = usable_queries(gallery, files)
             rss_after_warm_up = rss_mb()
@@ -263,7 +264,7 @@ def library_part(args: argparse.Namespace) -> dict:
                 runs.append(load_run(gallery, files, threads, args.requests, args.max_seconds))
                 print(_library_row(runs[-1]), file=sys.stderr, flush=True)
     return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
-                         "query_s": QUERY_S, "distinct_query_files": len(files),
+                         "query_s": args.query_seconds, "distinct_query_files": len(files),
                          "query_files_refused": dropped, "requests_per_run": args.requests,
                          "max_seconds": args.max_seconds},
             "machine": machine(), "enrolment_s": round(enrol_s, 1),
@@ -449,7 +450,7 @@ def app_part(args: argparse.Namespace) -> dict:
 
         with Gallery(home / "gallery.sqlite", encoder) as gallery:
             files, dropped = usable_queries(
-                gallery, query_files(workdir / "queries", args.speakers, args.queries))
+                gallery, query_files(workdir / "queries", args.speakers, args.queries, args.query_seconds))
         del encoder, gallery
         started = time.perf_counter()
         with AppServer(home, model, workdir / "streamlit.log") as server:
@@ -459,7 +460,7 @@ def app_part(args: argparse.Namespace) -> dict:
                                            args.step_timeout))
             rss_end = server.rss_mb()
     return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
-                         "query_s": QUERY_S, "distinct_query_files": len(files),
+                         "query_s": args.query_seconds, "distinct_query_files": len(files),
                          "query_files_refused": dropped, "requests_per_page": args.requests_per_page,
                          "browser": f"{CHROMIUM} (headless, Playwright)"},
             "machine": machine(), "enrolment_s": round(enrol_s, 1), "server_start_s": round(start_s, 1),
@@ -500,6 +501,16 @@ def _refused(settings: dict) -> str:
     refused = settings.get("query_files_refused") or {}
     return "".join(f" Left out of the requests: {reason} (the library refuses it; see usable_queries)."
                    for reason in refused.values())
+
+
+def _slowdown(rounds: list[dict]) -> str:
+    """Median time to verdict with several pages against one page alone, in the same run."""
+    alone = next((r["p50_ms"] for r in rounds if r["pages"] == 1 and r["p50_ms"]), None)
+    if alone is None or len(rounds) < 2:
+        return ""
+    return (" Median time to verdict against one page alone: "
+            + ", ".join(f"{r['pages']} pages {r['p50_ms'] / alone:.1f}x"
+                        for r in rounds if r["pages"] > 1 and r["p50_ms"]) + ".")
 
 
 def _traces(rounds: list[dict]) -> str:
@@ -552,7 +563,7 @@ def markdown(results: dict) -> str:
                   "Removing a file between requests took "
                   + ", ".join(f"{_num2(r['clearing_s_mean'])} s with {r['pages']} page(s)"
                               for r in app["rounds"])
-                  + " on average." + _traces(app["rounds"]), "",
+                  + " on average." + _slowdown(app["rounds"]) + _traces(app["rounds"]), "",
                   f"Command: `{app['command']}` ({app['runtime_s']:.0f} s in all)", ""]
     lines += [f"Machine: {os.cpu_count()} CPU cores. {NOTE}", ""]
     if notes := results.get("notes"):  # written by hand into load.json after looking at a run
@@ -586,6 +597,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speakers", type=int, default=50)
     parser.add_argument("--queries", type=int, default=DISTINCT_QUERIES,
                         help="distinct query files the requests cycle through")
+    parser.add_argument("--query-seconds", type=float, default=QUERY_S,
+                        help="length of the query clips (the app draws who speaks when from 20 s)")
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--key", help="entry of the JSON file to write (default: library or app; "
