@@ -580,7 +580,7 @@ NOTE = ("A model training run (reniced -15) and other jobs shared the 2 cores du
 
 # --smoke: a tiny model, a few requests; one round of two pages shows that concurrent pages work.
 SMOKE = {"threads": [1, 2], "requests": 6, "pages": [2], "requests_per_page": 2, "speakers": 3, "queries": 4,
-         "step_timeout": 120}
+         "step_timeout": 180}
 
 
 def main(argv: list[str] | None = None) -> int:
