@@ -353,7 +353,18 @@ def _outcome(page):
 
 async def identify_once(page, path: Path) -> tuple[float, str | None, float, float | None]:
     """(milliseconds from upload to verdict, error or None, seconds spent clearing the previous
-    file first, the server's own analysis seconds or None when its label was redrawn away)."""
+    file first, the server's own analysis seconds or None when its label was redrawn away). A step
+    that times out stops the run, saying what the page showed."""
+    from playwright.async_api import TimeoutError as StepTimeout
+
+    try:
+        return await _identify_once(page, path)
+    except StepTimeout as exc:
+        shown = (await page.inner_text("body"))[-2000:]
+        raise RuntimeError(f"{path.name}: {exc.message.splitlines()[0]}\nThe page showed:\n{shown}") from exc
+
+
+async def _identify_once(page, path: Path) -> tuple[float, str | None, float, float | None]:
     clear_s = 0.0
     delete = _uploader(page).locator('[data-testid="stFileChipDeleteBtn"]')
     if await delete.count():
@@ -458,8 +469,12 @@ def app_part(args: argparse.Namespace) -> dict:
         with AppServer(home, model, workdir / "streamlit.log") as server:
             start_s = time.perf_counter() - started
             rss_started = server.rss_mb()
-            driven = asyncio.run(drive_app(server, files, args.pages, args.requests_per_page,
-                                           args.step_timeout))
+            try:
+                driven = asyncio.run(drive_app(server, files, args.pages, args.requests_per_page,
+                                               args.step_timeout))
+            except Exception:
+                print("The server's log ends:\n" + server.log_path.read_text()[-3000:], file=sys.stderr)
+                raise
             rss_end = server.rss_mb()
     return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
                          "query_s": args.query_seconds, "distinct_query_files": len(files),
