@@ -297,10 +297,15 @@ class AppServer:
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def __enter__(self) -> AppServer:
+        """Once this server answers. The free port may have been taken by another program meanwhile
+        (a shared machine runs other Streamlit servers): then this one stops, and its log says why,
+        rather than the run driving someone else's app."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                if (self.url in self.log_path.read_text()  # printed once this server has the port
+                        and urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok"
+                        and self.process.poll() is None):
                     return self
             except OSError:
                 pass
