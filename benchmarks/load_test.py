@@ -12,10 +12,10 @@ concurrent headless Chromium pages (Debian's /usr/bin/chromium through Playwrigh
 downloaded, nothing leaves loopback). Each page uploads ``--requests-per-page`` clips, one after
 another, on the Identify page; a request is timed from handing the file to the uploader until the
 verdict is on the page (upload, rerun, decoding, analysis, figures and verdict sent to the
-browser). The verdict is found by the page's element key (``st.container(key="verdict")``), not by
-its wording; a refusal by its error box. Between requests a page removes its file (an untimed
-rerun), so that the next verdict is the new one and not the old one still on screen. The server's
-RSS is read after start, after a warm-up request and after every request.
+browser). The uploader and the verdict are found by the page's element keys (``identify_upload``,
+``verdict``), not by its wording; a refusal by its error box. Between requests a page removes its
+file (an untimed rerun), so that the next verdict is the new one and not the old one still on
+screen. The server's RSS is read after start, after a warm-up request and after every request.
 
 The gallery holds ``--speakers`` synthetic voices (tests/synthetic.py) enrolled with a copy of the
 model in ``--weights`` (default: the shipped weights/), or with an untrained encoder saved to a
@@ -78,7 +78,7 @@ OUT = ROOT / "benchmarks" / "results" / "load.json"
 CHROMIUM = Path(os.environ.get("SPEAKERID_CHROMIUM", "/usr/bin/chromium"))
 START_TIMEOUT_S = 300
 STEP_TIMEOUT_S = 300  # for one step of a page (the first loads TensorFlow and the model)
-UPLOADER = "Audio or video file"
+UPLOADER = ".st-key-identify_upload"  # the Identify page's st.file_uploader(key="identify_upload")
 # The Identify page's markers, by element rather than wording: its verdict container (drawn on
 # every run that has a verdict, also when the page redraws a cached one) and st.error's box (a clip
 # that cannot be identified).
@@ -335,7 +335,9 @@ async def open_identify(context, url: str, timeout_s: float):
     page = await context.new_page()
     page.set_default_timeout(timeout_s * 1000)
     await page.goto(url)
-    await page.get_by_text("Who is speaking?").first.wait_for()
+    # the first run has drawn the uploader and finished: a file given to an uploader that the run
+    # still redraws can be lost
+    await _uploader(page).wait_for()
     await wait_idle(page)
     return page
 
@@ -348,7 +350,7 @@ async def wait_idle(page) -> None:
 
 
 def _uploader(page):
-    return page.locator('[data-testid="stFileUploader"]').filter(has_text=UPLOADER).first
+    return page.locator(UPLOADER)
 
 
 def _outcome(page):
