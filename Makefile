@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-app screenshots clean-venv
+.PHONY: run test lint bench bench-app bench-smoke screenshots clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 # pace (needs Chromium). Figures only: the test suite asserts behaviour, never speed.
 bench-app: $(STAMP)
 	$(PY) benchmarks/app_benchmark.py
+
+# Every benchmark script in its --smoke size (seconds each, synthetic voices): do they still run?
+bench-smoke: $(STAMP)
+	$(PY) -m pytest -q tests/test_benchmarks_smoke.py
 
 clean-venv:
 	rm -rf $(VENV)
