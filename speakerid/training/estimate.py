@@ -14,8 +14,10 @@ from .train import read_history, read_status
 
 # Seconds a step at the kind's default batch and crop, on 2 CPU cores. aam: 30 epochs x 200 steps
 # of 64 crops took about 2.8 h (issue 19); fine-tune: the ECAPA port, 5 s a step of 32 crops
-# (weights/MODEL_CARD.md); reference: a tiny run of 16 DenseNet121 pairs a step (see README).
-DEFAULT_STEP_SECONDS = {"aam": 1.7, "fine-tune": 5.0, "reference": 3.0}
+# (weights/MODEL_CARD.md); reference: one-epoch runs on 12 synthetic speakers took 21.4 s a step of
+# 16 pairs against 5.2 s for 8 aam steps (graph building and validation included), so about 4x
+# aam's steady speed.
+DEFAULT_STEP_SECONDS = {"aam": 1.7, "fine-tune": 5.0, "reference": 7.0}
 DEFAULT_WORK = {"aam": 64 * 2.0, "fine-tune": 32 * 2.0, "reference": 16.0}
 
 
