@@ -152,13 +152,13 @@ def render_preparation(analysis: Analysis) -> None:
     decoded, trimmed, final = prepared.stages[0], prepared.stage("trim"), prepared.stages[-1]
     cols = st.columns(4)
     cols[0].metric("Input", ui.compact_duration(decoded.duration_s), help=decoded.note)
-    cols[1].metric("After trimming", ui.compact_duration(trimmed.duration_s), help=trimmed.note)
+    cols[1].metric("Trimmed", ui.compact_duration(trimmed.duration_s), help=trimmed.note)
     cols[2].metric("Speech kept", ui.compact_duration(final.duration_s),
                    delta=f"-{ui.compact_duration(max(trimmed.duration_s - final.duration_s, 0))} silence",
                    delta_color="off", help=prepared.stage("silence").note)
     cols[3].metric("Sample rate", f"{final.sample_rate / 1000:g} kHz",
                    help=prepared.stage("resample").note)
-    ui.show(plots.pipeline_waveforms(prepared))
+    ui.show(plots.pipeline_waveforms(prepared), ui.LEFT_COLUMN_PX)
     with st.expander("Every stage"):
         st.dataframe([{"stage": s.name, "output": ui.seconds(s.duration_s), "what happened": s.note}
                       for s in prepared.stages], hide_index=True, width="stretch")
@@ -173,7 +173,7 @@ def render_features(analysis: Analysis) -> None:
     text = (f"one window of {ui.seconds(longest)}" if count == 1
             else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
     ui.show(plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows,
-                              title=f"log-mel spectrogram of the speech: {text}"))
+                              title=f"log-mel spectrogram of the speech: {text}"), ui.LEFT_COLUMN_PX)
 
 
 def render_long_preparation(summary: RecordingSummary) -> None:
@@ -184,7 +184,7 @@ def render_long_preparation(summary: RecordingSummary) -> None:
     cols = st.columns(4)
     cols[0].metric("Input", ui.compact_duration(summary.duration_s),
                    help=f"{summary.channels} channel(s), {summary.input_rate} Hz")
-    cols[1].metric("After trimming", ui.compact_duration(summary.trimmed_s),
+    cols[1].metric("Trimmed", ui.compact_duration(summary.trimmed_s),
                    help="kept {:.1f}-{:.1f} s".format(*summary.trim))
     cols[2].metric("Speech kept", ui.compact_duration(summary.speech_s),
                    delta=f"-{ui.compact_duration(max(summary.trimmed_s - summary.speech_s, 0))} silence",
@@ -192,7 +192,7 @@ def render_long_preparation(summary: RecordingSummary) -> None:
     cols[3].metric("Sample rate", f"{summary.sample_rate / 1000:g} kHz")
     ui.show(plots.waveform(summary.overview, summary.overview_rate, kept=summary.speech_on_input(),
                            title=f"input, mono at {summary.sample_rate} Hz: {ui.seconds(summary.duration_s)}",
-                           removed_label="trimmed ends and silence"))
+                           removed_label="trimmed ends and silence"), ui.LEFT_COLUMN_PX)
 
 
 def render_long_features(summary: RecordingSummary) -> None:

@@ -29,12 +29,21 @@ from speakerid_ui.resources import (
     require_gallery,
     require_speakers,
 )
-from speakerid_ui.widgets import AUDIO_TYPES, data_roots_help, decode, flash, link_input, show, show_flash
+from speakerid_ui.widgets import (
+    AUDIO_TYPES,
+    LEFT_COLUMN_PX,
+    data_roots_help,
+    decode,
+    flash,
+    link_input,
+    show,
+    show_flash,
+)
 
 __all__ = [
-    "AUDIO_TYPES", "app_frame", "clear_model_cache", "clock", "compact_duration", "data_roots_help", "decode",
-    "digest", "ensure_app_frame", "flash", "ice_servers", "link_input", "load_encoder",
-    "loaded_encoder", "md", "model_location", "onboarding", "open_gallery", "refusals_note",
-    "require_encoder", "require_gallery", "require_speakers", "run_page", "seconds", "show",
-    "show_batch_table", "show_flash", "without_name",
+    "AUDIO_TYPES", "LEFT_COLUMN_PX", "app_frame", "clear_model_cache", "clock", "compact_duration",
+    "data_roots_help", "decode", "digest", "ensure_app_frame", "flash", "ice_servers", "link_input",
+    "load_encoder", "loaded_encoder", "md", "model_location", "onboarding", "open_gallery",
+    "refusals_note", "require_encoder", "require_gallery", "require_speakers", "run_page", "seconds",
+    "show", "show_batch_table", "show_flash", "without_name",
 ]
