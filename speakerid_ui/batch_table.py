@@ -12,24 +12,26 @@ from speakerid_ui.formatting import compact_duration, without_name
 
 # Taller than 4rem (64 px): Streamlit's table then wraps long text instead of cutting it.
 WRAPPED_ROW_HEIGHT = 72
+# Widths in px that fit the page at 1280 px (820 px), the problem widest: three wrapped lines of it.
 COLUMNS = {
-    "clip": st.column_config.TextColumn("clip", width="medium"),
-    "verdict": st.column_config.TextColumn("verdict", width="medium"),
-    "probability": st.column_config.TextColumn("probability", width="small"),
-    "speech": st.column_config.TextColumn("speech", width="small", help="Speech kept (m:ss)"),
-    "segments": st.column_config.NumberColumn("segments", width="small", format="%d",
-                                              help="Segments of who speaks when (long clips)"),
-    "problem": st.column_config.TextColumn("problem", width="large",
+    "clip": st.column_config.TextColumn("clip", width=170),
+    "verdict": st.column_config.TextColumn("verdict", width=130),
+    "probability": st.column_config.TextColumn("probability", width=85),
+    "speech": st.column_config.TextColumn("speech", width=65, help="Speech kept (m:ss)"),
+    "segments": st.column_config.TextColumn("segments", width=75,
+                                            help="Segments of who speaks when (long clips)"),
+    "problem": st.column_config.TextColumn("problem", width=270,
                                            help="Why the clip could not be identified"),
 }
 
 
-def batch_rows(rows: list[dict[str, Any]]) -> list[dict[str, str | int | None]]:
-    """The table's rows from the report's: text columns always text, segments a count or None."""
+def batch_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The table's rows from the report's, every cell text: blank where there is nothing to say
+    (a null number would show "None")."""
     return [{"clip": str(row["input"]), "verdict": str(row["verdict"]),
              "probability": "" if row["probability"] is None else verdict.percent(row["probability"]),
              "speech": "" if row["speech_s"] is None else compact_duration(row["speech_s"]),
-             "segments": None if row["segments"] is None else len(row["segments"]),
+             "segments": "" if row["segments"] is None else str(len(row["segments"])),
              "problem": without_name(row["error"] or "", str(row["input"]))} for row in rows]
 
 
