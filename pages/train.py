@@ -20,6 +20,7 @@ from speakerid.training import runs
 from speakerid.training.estimate import estimate
 from speakerid.training.settings import Recipe, TrainSettings
 from speakerid.training.train import read_history, request_stop, split_speakers
+from speakerid_ui.formatting import rough_duration
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def show_estimate(settings: TrainSettings, speakers: list | None) -> None:
     guess = estimate(settings, training or 0, paths.runs_dir())
     source = (f"the speed of {guess.measured_runs} earlier run(s) on this computer" if guess.measured_runs
               else "this method's usual speed on a 2-core computer; runs made here refine it")
-    st.info(f"Estimated duration: **about {ui.seconds(guess.seconds)}**: {guess.steps:,} steps at "
+    st.info(f"Estimated duration: **about {rough_duration(guess.seconds)}**: {guess.steps:,} steps at "
             f"{guess.step_seconds:.1f} s a step ({source}).", icon=":material/schedule:")
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from speakerid.training.estimate import DEFAULT_STEP_SECONDS, estimate, steps
 from speakerid.training.settings import TrainSettings
+from speakerid_ui.formatting import rough_duration
 
 
 def earlier_run(root: Path, name: str, settings: TrainSettings, steps_per_epoch: int,
@@ -48,3 +49,7 @@ def test_the_siamese_steps_grow_with_the_speakers_pairs():
     reference = TrainSettings.for_recipe("reference", epochs=2)  # batches of 16 pairs
     assert steps(reference, 10) == 2 * ((10 * 100 + 10 * 9 * 25) // 16)
     assert steps(TrainSettings.for_recipe("reference", max_pairs_per_epoch=640), 10) == 30 * 40
+
+
+def test_an_estimate_is_said_to_the_minute():
+    assert [rough_duration(s) for s in (20.0, 1000.0, 10080.0)] == ["1 min", "17 min", "2 h 48 min"]
