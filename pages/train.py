@@ -37,10 +37,10 @@ class Purpose:
 PURPOSES = {
     "adapt": Purpose(
         "Adapt the model in use to your voices",
-        "**Recommended.** Keeps what the shipped model has learnt and adapts it to your speakers and "
-        "recording conditions: a few short epochs at a small learning rate. The shipped model fuses two "
-        "networks: this adapts the stronger one, the ECAPA-TDNN port, and the run's model is that "
-        "network alone.",
+        "**Recommended.** Keeps what the model in use has learnt and adapts it to your speakers and "
+        "recording conditions: a few short epochs at a small learning rate. Where it fuses two networks, "
+        "as the shipped model does, this adapts the stronger one (the ECAPA-TDNN port), and the run's "
+        "model is that network alone.",
         "aam", fine_tune=True,
         # The fine-tuning of weights/MODEL_CARD.md: 200 steps of 32 crops at 2e-5.
         defaults={"epochs": 4, "steps_per_epoch": 50, "batch_size": 32, "learning_rate": 2e-5,
