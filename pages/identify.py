@@ -73,13 +73,7 @@ def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo], trim_
     rows = [result.row() for result in results]
     failed = sum(row["error"] is not None for row in rows)
     st.markdown(f"##### {len(rows)} clips" + (f" · {failed} could not be identified" if failed else ""))
-    st.dataframe(
-        [{"clip": row["input"], "verdict": row["verdict"],
-          "probability": "" if row["probability"] is None else verdict.percent(row["probability"]),
-          "speech": "" if row["speech_s"] is None else ui.seconds(row["speech_s"]),
-          "segments": "" if row["segments"] is None else len(row["segments"]),
-          "problem": ui.without_name(row["error"] or "", row["input"])} for row in rows],
-        hide_index=True, width="stretch", key="batch_table")
+    ui.show_batch_table(rows)
     st.caption("Probability: that the voice is the named person's (or the closest one's, for an "
                "unknown speaker; none where several voices speak). Clips of "
                f"{TIMELINE_MIN_DURATION_S:.0f} s or more get who speaks when: the download has each "
@@ -157,14 +151,14 @@ def render_preparation(analysis: Analysis) -> None:
     st.markdown("##### 1 · Preparing the audio")
     decoded, trimmed, final = prepared.stages[0], prepared.stage("trim"), prepared.stages[-1]
     cols = st.columns(4)
-    cols[0].metric("Input", ui.seconds(decoded.duration_s), help=decoded.note)
-    cols[1].metric("After trimming", ui.seconds(trimmed.duration_s), help=trimmed.note)
-    cols[2].metric("Speech kept", ui.seconds(final.duration_s),
-                   delta=f"-{ui.seconds(max(trimmed.duration_s - final.duration_s, 0))} silence",
+    cols[0].metric("Input", ui.compact_duration(decoded.duration_s), help=decoded.note)
+    cols[1].metric("Trimmed", ui.compact_duration(trimmed.duration_s), help=trimmed.note)
+    cols[2].metric("Speech kept", ui.compact_duration(final.duration_s),
+                   delta=f"-{ui.compact_duration(max(trimmed.duration_s - final.duration_s, 0))} silence",
                    delta_color="off", help=prepared.stage("silence").note)
     cols[3].metric("Sample rate", f"{final.sample_rate / 1000:g} kHz",
                    help=prepared.stage("resample").note)
-    ui.show(plots.pipeline_waveforms(prepared))
+    ui.show(plots.pipeline_waveforms(prepared), ui.LEFT_COLUMN_PX)
     with st.expander("Every stage"):
         st.dataframe([{"stage": s.name, "output": ui.seconds(s.duration_s), "what happened": s.note}
                       for s in prepared.stages], hide_index=True, width="stretch")
@@ -179,7 +173,7 @@ def render_features(analysis: Analysis) -> None:
     text = (f"one window of {ui.seconds(longest)}" if count == 1
             else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
     ui.show(plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows,
-                              title=f"log-mel spectrogram of the speech: {text}"))
+                              title=f"log-mel spectrogram of the speech: {text}"), ui.LEFT_COLUMN_PX)
 
 
 def render_long_preparation(summary: RecordingSummary) -> None:
@@ -188,17 +182,17 @@ def render_long_preparation(summary: RecordingSummary) -> None:
 
     st.markdown("##### 1 · Preparing the audio")
     cols = st.columns(4)
-    cols[0].metric("Input", ui.seconds(summary.duration_s),
+    cols[0].metric("Input", ui.compact_duration(summary.duration_s),
                    help=f"{summary.channels} channel(s), {summary.input_rate} Hz")
-    cols[1].metric("After trimming", ui.seconds(summary.trimmed_s),
+    cols[1].metric("Trimmed", ui.compact_duration(summary.trimmed_s),
                    help="kept {:.1f}-{:.1f} s".format(*summary.trim))
-    cols[2].metric("Speech kept", ui.seconds(summary.speech_s),
-                   delta=f"-{ui.seconds(max(summary.trimmed_s - summary.speech_s, 0))} silence",
+    cols[2].metric("Speech kept", ui.compact_duration(summary.speech_s),
+                   delta=f"-{ui.compact_duration(max(summary.trimmed_s - summary.speech_s, 0))} silence",
                    delta_color="off", help=f"{len(summary.spans)} segment(s) of speech")
     cols[3].metric("Sample rate", f"{summary.sample_rate / 1000:g} kHz")
     ui.show(plots.waveform(summary.overview, summary.overview_rate, kept=summary.speech_on_input(),
                            title=f"input, mono at {summary.sample_rate} Hz: {ui.seconds(summary.duration_s)}",
-                           removed_label="trimmed ends and silence"))
+                           removed_label="trimmed ends and silence"), ui.LEFT_COLUMN_PX)
 
 
 def render_long_features(summary: RecordingSummary) -> None:

@@ -12,8 +12,9 @@ use it.
 # process when it initialises after TensorFlow has loaded. Every page imports this package first.
 import streamlit_webrtc  # noqa: F401, I001
 
+from speakerid_ui.batch_table import show_batch_table
 from speakerid_ui.errors import refusals_note
-from speakerid_ui.formatting import clock, md, seconds, without_name
+from speakerid_ui.formatting import clock, compact_duration, md, seconds, without_name
 from speakerid_ui.frame import app_frame, ensure_app_frame, run_page
 from speakerid_ui.ice import ice_servers
 from speakerid_ui.onboarding import onboarding
@@ -28,12 +29,21 @@ from speakerid_ui.resources import (
     require_gallery,
     require_speakers,
 )
-from speakerid_ui.widgets import AUDIO_TYPES, data_roots_help, decode, flash, link_input, show, show_flash
+from speakerid_ui.widgets import (
+    AUDIO_TYPES,
+    LEFT_COLUMN_PX,
+    data_roots_help,
+    decode,
+    flash,
+    link_input,
+    show,
+    show_flash,
+)
 
 __all__ = [
-    "AUDIO_TYPES", "app_frame", "clear_model_cache", "clock", "data_roots_help", "decode",
-    "digest", "ensure_app_frame", "flash", "ice_servers", "link_input", "load_encoder",
-    "loaded_encoder", "md", "model_location", "onboarding", "open_gallery", "refusals_note",
-    "require_encoder", "require_gallery", "require_speakers", "run_page", "seconds", "show", "show_flash",
-    "without_name",
+    "AUDIO_TYPES", "LEFT_COLUMN_PX", "app_frame", "clear_model_cache", "clock", "compact_duration",
+    "data_roots_help", "decode", "digest", "ensure_app_frame", "flash", "ice_servers", "link_input",
+    "load_encoder", "loaded_encoder", "md", "model_location", "onboarding", "open_gallery",
+    "refusals_note", "require_encoder", "require_gallery", "require_speakers", "run_page", "seconds",
+    "show", "show_batch_table", "show_flash", "without_name",
 ]

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from speakerid import SpeakerIDError
-from speakerid_ui import access_gate, streamlit_fixes
+from speakerid_ui import access_gate, plain_words, streamlit_fixes
+from speakerid_ui.formatting import md
 from speakerid_ui.navigation import menu
 from speakerid_ui.resources import enrolled_speakers, load_encoder, model_code_loaded
 
@@ -90,15 +91,17 @@ def _wait_for_model() -> None:
 
 
 def _model_summary() -> None:
-    """The model in use, and how its threshold was set."""
+    """The model in use and how strict its decision is, in words; the figures in an expander."""
     encoder, _ = load_encoder()
     if encoder is None:
         st.markdown(":orange[no model installed]")
         return
-    where = Path(encoder.path).name if encoder.path else "in memory"
-    st.markdown(f"**{encoder.model_config.backbone}** · `{where}`")
     calibration = encoder.calibration
-    st.caption(f"threshold {encoder.threshold:.2f}"
-               + (f" · {calibration.false_accept_rate:.0%} false accepts"
-                  if calibration.false_accept_rate is not None else "")
-               + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))
+    st.markdown(f"**Model:** {md(plain_words.model_words(encoder))}")
+    st.markdown(f"**Decision:** {plain_words.strictness_words(calibration.false_accept_rate)}")
+    with st.expander("The figures"):
+        where = Path(encoder.path).name if encoder.path else "in memory"
+        st.caption(f"{encoder.model_config.backbone} · `{where}` · threshold {encoder.threshold:.2f}"
+                   + (f" · {calibration.false_accept_rate:.0%} false accepts"
+                      if calibration.false_accept_rate is not None else "")
+                   + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))

@@ -36,9 +36,49 @@ def data_roots_help() -> str:
     return f"Only folders inside {roots} can be read (set `{paths.DATA_ROOTS_VARIABLE}` to change them)."
 
 
-def show(fig: Figure) -> None:
-    """Show a matplotlib figure and release it."""
+# How wide the pages show a chart in a 1280 px window (the narrowest they are laid out for): the
+# page's width, or the left column of the Identify page's analysis. Drawn at 100 px an inch there,
+# no text is under 11 px; the 9-inch charts shrunk into 460 px had 7 px tick labels.
+FULL_WIDTH_PX = 800
+LEFT_COLUMN_PX = 460
+PX_PER_INCH = 100
+MIN_TEXT_PX = 11
+TIGHT_PAD_INCHES = 0.1  # st.pyplot saves with bbox_inches="tight" and matplotlib's pad
+
+
+def show(fig: Figure, shown_px: int = FULL_WIDTH_PX) -> None:
+    """Show a matplotlib figure, readable where it is shown, and release it."""
+    readable(fig, shown_px)
     st.pyplot(fig, width="stretch")
+
+
+def readable(fig: Figure, shown_px: int) -> None:
+    """Make ``fig`` as wide as the place it is shown, its height kept, and raise any text that would
+    be under :data:`MIN_TEXT_PX` there, measured on the cropped image Streamlit shows (text out past
+    the figure's edge widens it, so it is shrunk more)."""
+    fig.set_size_inches(shown_px / PX_PER_INCH, fig.get_figheight())
+    for _ in range(3):  # larger text can widen the cropped image again: re-measure
+        shown_inches = fig.get_tightbbox().width + 2 * TIGHT_PAD_INCHES
+        smallest_pt = MIN_TEXT_PX * 72 * shown_inches / shown_px
+        if not _raise_small_text(fig, smallest_pt):
+            return
+
+
+def _raise_small_text(fig: Figure, smallest_pt: float) -> bool:
+    """Text smaller than ``smallest_pt`` (tick labels included) set to it; whether any was."""
+    from matplotlib.text import Text
+
+    raised = False
+    for ax in fig.axes:
+        for axis, labels in (("x", ax.get_xticklabels()), ("y", ax.get_yticklabels())):
+            if any(label.get_fontsize() < smallest_pt - 0.01 for label in labels):
+                ax.tick_params(axis=axis, which="both", labelsize=smallest_pt)
+                raised = True
+    for text in fig.findobj(Text):
+        if text.get_fontsize() < smallest_pt - 0.01:
+            text.set_fontsize(smallest_pt)
+            raised = True
+    return raised
 
 
 # --- messages that survive a rerun ----------------------------------------------------------------

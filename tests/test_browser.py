@@ -329,7 +329,7 @@ def test_a_fresh_server_draws_the_first_page_then_names_the_model(browser, weigh
             page.goto(url)
             page.locator('[data-testid="stFileUploader"]').first.wait_for()
             sidebar = page.locator('[data-testid="stSidebar"]')
-            sidebar.get_by_text(re.compile(r"threshold \d")).first.wait_for()
+            sidebar.get_by_text(re.compile(r"Decision: \w")).first.wait_for()  # in words, once loaded
             assert "loading the speaker model" not in sidebar.inner_text()
             assert "Traceback" not in page.locator("body").inner_text()
         finally:
