@@ -8,6 +8,7 @@ queries whose best match is the exact search's best match.
 
     nice -n 15 .venv/bin/python benchmarks/ann_benchmark.py   # all sizes; the 1M HNSW build dominates
     .venv/bin/python benchmarks/ann_benchmark.py --sizes 1000 100000   # quicker
+    .venv/bin/python benchmarks/ann_benchmark.py --smoke   # seconds: does the script still work?
 
 Writes benchmarks/results/ann.json and ann.md (the table, the command and the machine), and
 prints the table.
@@ -27,6 +28,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import HELP as SMOKE_HELP  # noqa: E402
+from smoke import output  # noqa: E402
 
 from speakerid import search  # noqa: E402
 from speakerid.scoring import unit  # noqa: E402
@@ -161,6 +166,10 @@ NOTE = ("A model training run (reniced -15) and other jobs shared the 2 cores du
         "on the load.")
 
 
+# --smoke: two clusters of speakers, both methods, a fraction of a second of queries each.
+SMOKE = {"sizes": [2_000], "queries": 50, "time_budget": 0.2}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
@@ -170,15 +179,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds of one-at-a-time queries per index for the median")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP + "; sets every size")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
 
     _faiss_version()  # imports FAISS now, so that the first HNSW build time does not include the import
     rows = [row for count in args.sizes for row in measure(count, args)]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"settings": settings(args), "results": rows}
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
     command = "nice -n 15 .venv/bin/python benchmarks/" + " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])
-    args.out.with_suffix(".md").write_text(markdown(result, command))
+    with output(args.out, args.smoke) as out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        out.with_suffix(".md").write_text(markdown(result, command))
     print("\n".join([HEADER, *map(_row, rows)]))
     return 0
 

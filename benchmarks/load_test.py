@@ -11,23 +11,28 @@ temporary SPEAKERID_HOME whose gallery is enrolled with the library beforehand, 
 concurrent headless Chromium pages (Debian's /usr/bin/chromium through Playwright; nothing is
 downloaded, nothing leaves loopback). Each page uploads ``--requests-per-page`` clips, one after
 another, on the Identify page; a request is timed from handing the file to the uploader until the
-status label says "Analysed in" (upload, rerun, decoding, analysis, figures and verdict sent to
-the browser). Between requests a page removes its file (an untimed rerun), so that the next
-"Analysed in" is the new verdict and not the old one still on screen. The server's RSS is read
-after start, after a warm-up request and after every request.
+verdict is on the page (upload, rerun, decoding, analysis, figures and verdict sent to the
+browser). The uploader and the verdict are found by the page's element keys (``identify_upload``,
+``verdict``), not by its wording; a refusal by its error box. Between requests a page removes its
+file (an untimed rerun), so that the next verdict is the new one and not the old one still on
+screen. The server's RSS is read after start, after a warm-up request and after every request.
 
 The gallery holds ``--speakers`` synthetic voices (tests/synthetic.py) enrolled with a copy of the
-shipped weights/ when they load, else with an untrained encoder saved to a temporary folder (speed
-and memory do not depend on training; accuracy is not measured here).
+model in ``--weights`` (default: the shipped weights/), or with an untrained encoder saved to a
+temporary folder when that folder holds no model (speed and memory do not depend on training;
+accuracy is not measured here).
 
     nice -n 15 .venv/bin/python benchmarks/load_test.py          # library: 1 and 4 clients x 1000
     nice -n 15 .venv/bin/python benchmarks/load_test.py --app    # app: 1, 2 and 4 pages x 10
     nice -n 15 .venv/bin/python benchmarks/load_test.py --app --pages 1 --requests-per-page 60 \
         --key app_soak                                           # app memory over a longer run
     .venv/bin/python benchmarks/load_test.py --threads 2 --requests 200
+    .venv/bin/python benchmarks/load_test.py --smoke         # seconds: does the script still work?
+    .venv/bin/python benchmarks/load_test.py --app --smoke
 
 Each run updates its own entry of benchmarks/results/load.json (``--key``), then load.md is
-rewritten from all entries. Linux only (RSS from /proc).
+rewritten from all entries (``--smoke``: a tiny model and a few requests, written to a temporary
+folder instead). Linux only (RSS from /proc).
 """
 
 from __future__ import annotations
@@ -55,8 +60,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from smoke import HELP as SMOKE_HELP  # noqa: E402
+from smoke import output, tiny_model  # noqa: E402
 from synthetic import synth_voice, write_wav  # noqa: E402
 
 from speakerid import SpeakerIDError  # noqa: E402
@@ -69,10 +77,18 @@ RSS_CHECKPOINT = 100
 OUT = ROOT / "benchmarks" / "results" / "load.json"
 CHROMIUM = Path(os.environ.get("SPEAKERID_CHROMIUM", "/usr/bin/chromium"))
 START_TIMEOUT_S = 300
-STEP_TIMEOUT_MS = 300_000
-UPLOADER = "Audio or video file"
-DONE = "Analysed in"
-FAILED = ("could not be identified", "Something went wrong")
+STEP_TIMEOUT_S = 300  # for one step of a page (the first loads TensorFlow and the model)
+UPLOADER = ".st-key-identify_upload"  # the Identify page's st.file_uploader(key="identify_upload")
+# The Identify page's markers, by element rather than wording: its verdict container (drawn on
+# every run that has a verdict, also when the page redraws a cached one) and st.error's box (a clip
+# that cannot be identified).
+VERDICT = ".st-key-verdict"
+REFUSAL = '[data-testid="stAlertContentError"]'
+# The status label with the server's own analysis time; only on screen while the run that analysed
+# the clip is the last one (a later rerun draws the cached verdict without it).
+ANALYSED = re.compile(r"Analysed in ([0-9.]+) s")
+TIMED_UNTIL = "the verdict is on the page"
+EARLIER_END = 'the status label "Analysed in" is on the page'  # what runs before the verdict key timed
 
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -84,23 +100,34 @@ def rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError(f"no VmRSS in /proc/{pid}/status (this load test needs Linux)")
 
 
-def load_encoder(weights: Path, workdir: Path):
-    """(encoder, description, model folder): a copy of the trained model in ``weights`` (so that
-    a model replaced during the run cannot change it) or, when it is absent, an untrained one."""
+def load_encoder(weights: Path, workdir: Path, smoke: bool = False):
+    """(encoder, description, model folder): a copy of the model in ``weights`` (so that a model
+    replaced during the run cannot change it), an untrained one when that folder holds no model,
+    or the tiny model of a smoke run."""
     from speakerid import Encoder
 
-    copy = workdir / "model"
-    try:
+    if smoke:
+        folder = tiny_model(workdir / "tiny")
+        return Encoder.load(folder), "tiny untrained (--smoke)", folder
+    if (weights / "config.json").is_file():  # a model that fails to load stops the run: no silent swap
+        copy = workdir / "model"
         shutil.copytree(weights, copy)
-        encoder = Encoder.load(copy)
-        digest = hashlib.sha256((copy / "encoder.weights.h5").read_bytes()).hexdigest()[:12]
-        return encoder, f"trained ({weights.name}/, encoder.weights.h5 sha256 {digest})", copy
-    except (OSError, SpeakerIDError):
-        from speakerid.models.networks import ModelConfig
+        described = f"trained ({weights.name}/, sha256 of its files {folder_digest(copy)})"
+        return Encoder.load(copy), described, copy
+    from speakerid.models.networks import ModelConfig
 
-        shutil.rmtree(copy, ignore_errors=True)
-        saved = Encoder.create(ModelConfig()).save(workdir / "untrained")
-        return Encoder.load(saved), "untrained (default ModelConfig)", saved
+    saved = Encoder.create(ModelConfig()).save(workdir / "untrained")
+    return Encoder.load(saved), "untrained (default ModelConfig)", saved
+
+
+def folder_digest(folder: Path) -> str:
+    """Of every file in ``folder`` (names and contents): a fused model keeps its networks in
+    sub-folders, so no single weights file names it."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def enrol_gallery(path: Path, encoder, speakers: int) -> float:
@@ -116,13 +143,14 @@ def enrol_gallery(path: Path, encoder, speakers: int) -> float:
     return time.perf_counter() - started
 
 
-def query_files(folder: Path, speakers: int) -> list[Path]:
+def query_files(folder: Path, speakers: int, count: int = DISTINCT_QUERIES,
+                seconds: float = QUERY_S) -> list[Path]:
     """New clips (another seed) of enrolled speakers, as files: requests decode them like uploads."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for number in range(DISTINCT_QUERIES):
+    for number in range(count):
         path = folder / f"query{number:02d}.wav"
-        write_wav(path, synth_voice(number % speakers, QUERY_S, RATE, seed=1 + number), RATE)
+        write_wav(path, synth_voice(number % speakers, seconds, RATE, seed=1 + number), RATE)
         paths.append(path)
     return paths
 
@@ -227,9 +255,9 @@ def library_part(args: argparse.Namespace) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="speakerid-load-") as tmp:
         workdir = Path(tmp)
-        encoder, encoder_kind, _ = load_encoder(args.weights, workdir)
+        encoder, encoder_kind, _ = load_encoder(args.weights, workdir, args.smoke)
         enrol_s = enrol_gallery(workdir / "gallery.sqlite", encoder, args.speakers)
-        files = query_files(workdir / "queries", args.speakers)
+        files = query_files(workdir / "queries", args.speakers, args.queries, args.query_seconds)
         with Gallery(workdir / "gallery.sqlite", encoder) as gallery:
             files, dropped = usable_queries(gallery, files)
             rss_after_warm_up = rss_mb()
@@ -238,7 +266,7 @@ def library_part(args: argparse.Namespace) -> dict:
                 runs.append(load_run(gallery, files, threads, args.requests, args.max_seconds))
                 print(_library_row(runs[-1]), file=sys.stderr, flush=True)
     return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
-                         "query_s": QUERY_S, "distinct_query_files": len(files),
+                         "query_s": args.query_seconds, "distinct_query_files": len(files),
                          "query_files_refused": dropped, "requests_per_run": args.requests,
                          "max_seconds": args.max_seconds},
             "machine": machine(), "enrolment_s": round(enrol_s, 1),
@@ -269,10 +297,15 @@ class AppServer:
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def __enter__(self) -> AppServer:
+        """Once this server answers. The free port may have been taken by another program meanwhile
+        (a shared machine runs other Streamlit servers): then this one stops, and its log says why,
+        rather than the run driving someone else's app."""
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             try:
-                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                if (self.url in self.log_path.read_text()  # printed once this server has the port
+                        and urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok"
+                        and self.process.poll() is None):
                     return self
             except OSError:
                 pass
@@ -298,11 +331,13 @@ class AppServer:
         self._log.close()
 
 
-async def open_identify(context, url: str):
+async def open_identify(context, url: str, timeout_s: float):
     page = await context.new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
+    page.set_default_timeout(timeout_s * 1000)
     await page.goto(url)
-    await page.get_by_text("Who is speaking?").first.wait_for()
+    # the first run has drawn the uploader and finished: a file given to an uploader that the run
+    # still redraws can be lost
+    await _uploader(page).wait_for()
     await wait_idle(page)
     return page
 
@@ -315,31 +350,45 @@ async def wait_idle(page) -> None:
 
 
 def _uploader(page):
-    return page.locator('[data-testid="stFileUploader"]').filter(has_text=UPLOADER).first
+    return page.locator(UPLOADER)
+
+
+def _outcome(page):
+    """The verdict, or the error box of a clip that cannot be identified."""
+    return page.locator(VERDICT).or_(page.locator(REFUSAL))
 
 
 async def identify_once(page, path: Path) -> tuple[float, str | None, float, float | None]:
     """(milliseconds from upload to verdict, error or None, seconds spent clearing the previous
-    file first, the server's own analysis seconds). The verdict is the status label "Analysed in
-    1.2 s" (the sum of the analysis steps' times); the page shows one of FAILED instead when the
-    clip cannot be analysed."""
-    cleared = time.perf_counter()
+    file first, the server's own analysis seconds or None when its label was redrawn away). A step
+    that times out stops the run, saying what the page showed."""
+    from playwright.async_api import TimeoutError as StepTimeout
+
+    try:
+        return await _identify_once(page, path)
+    except StepTimeout as exc:
+        shown = (await page.inner_text("body"))[-2000:]
+        raise RuntimeError(f"{path.name}: {exc.message.splitlines()[0]}\nThe page showed:\n{shown}") from exc
+
+
+async def _identify_once(page, path: Path) -> tuple[float, str | None, float, float | None]:
+    clear_s = 0.0
     delete = _uploader(page).locator('[data-testid="stFileChipDeleteBtn"]')
     if await delete.count():
+        cleared = time.perf_counter()
         await delete.first.click()
-        await page.get_by_text(DONE).first.wait_for(state="detached")
+        await _outcome(page).first.wait_for(state="detached")
         await wait_idle(page)
-    clear_s = time.perf_counter() - cleared
+        clear_s = time.perf_counter() - cleared
     start = time.perf_counter()
     await _uploader(page).locator('input[type="file"]').set_input_files(str(path))
-    outcome = page.get_by_text(DONE).or_(page.get_by_text(FAILED[0])).or_(page.get_by_text(FAILED[1]))
-    await outcome.first.wait_for()
+    await _outcome(page).first.wait_for()
     latency_ms = (time.perf_counter() - start) * 1000
-    text = (await outcome.first.inner_text()).strip()
     await wait_idle(page)
-    if DONE not in text:
-        return latency_ms, text[:200], clear_s, None
-    match = re.search(r"Analysed in ([0-9.]+) s", text)
+    if not await page.locator(VERDICT).count():
+        return latency_ms, (await page.locator(REFUSAL).first.inner_text()).strip()[:200], clear_s, None
+    label = page.get_by_text(ANALYSED)
+    match = ANALYSED.search(await label.first.inner_text()) if await label.count() else None
     return latency_ms, None, clear_s, float(match.group(1)) if match else None
 
 
@@ -353,7 +402,8 @@ async def page_client(page, files: list[Path], server: AppServer, trace: list[fl
     return outcomes
 
 
-async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_page: int) -> dict:
+async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_page: int,
+                    timeout_s: float) -> dict:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
@@ -365,7 +415,7 @@ async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_
             context = await browser.new_context(viewport={"width": 1440, "height": 1000})
             warm_up_started = time.perf_counter()
             # the first session loads TensorFlow and the model
-            page = await open_identify(context, server.url)
+            page = await open_identify(context, server.url, timeout_s)
             warm_up = await identify_once(page, files[-1])
             warm_up_s = time.perf_counter() - warm_up_started
             await context.close()
@@ -374,7 +424,7 @@ async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_
             for count in pages:
                 contexts = [await browser.new_context(viewport={"width": 1440, "height": 1000})
                             for _ in range(count)]
-                opened = await asyncio.gather(*(open_identify(c, server.url) for c in contexts))
+                opened = await asyncio.gather(*(open_identify(c, server.url, timeout_s) for c in contexts))
                 rss_before = server.rss_mb()
                 started = time.perf_counter()
                 trace: list[float] = []
@@ -413,24 +463,30 @@ def app_part(args: argparse.Namespace) -> dict:
         workdir = Path(tmp)
         home = workdir / "home"
         home.mkdir()
-        encoder, encoder_kind, model = load_encoder(args.weights, workdir)
+        encoder, encoder_kind, model = load_encoder(args.weights, workdir, args.smoke)
         # home/gallery.sqlite is where the app looks (speakerid.paths.gallery_path)
         enrol_s = enrol_gallery(home / "gallery.sqlite", encoder, args.speakers)
         from speakerid import Gallery
 
         with Gallery(home / "gallery.sqlite", encoder) as gallery:
-            files, dropped = usable_queries(gallery, query_files(workdir / "queries", args.speakers))
+            files, dropped = usable_queries(
+                gallery, query_files(workdir / "queries", args.speakers, args.queries, args.query_seconds))
         del encoder, gallery
         started = time.perf_counter()
         with AppServer(home, model, workdir / "streamlit.log") as server:
             start_s = time.perf_counter() - started
             rss_started = server.rss_mb()
-            driven = asyncio.run(drive_app(server, files, args.pages, args.requests_per_page))
+            try:
+                driven = asyncio.run(drive_app(server, files, args.pages, args.requests_per_page,
+                                               args.step_timeout))
+            except Exception:
+                print("The server's log ends:\n" + server.log_path.read_text()[-3000:], file=sys.stderr)
+                raise
             rss_end = server.rss_mb()
     return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
-                         "query_s": QUERY_S, "distinct_query_files": len(files),
+                         "query_s": args.query_seconds, "distinct_query_files": len(files),
                          "query_files_refused": dropped, "requests_per_page": args.requests_per_page,
-                         "browser": f"{CHROMIUM} (headless, Playwright)"},
+                         "browser": f"{CHROMIUM} (headless, Playwright)", "timed_until": TIMED_UNTIL},
             "machine": machine(), "enrolment_s": round(enrol_s, 1), "server_start_s": round(start_s, 1),
             "server_rss_after_start_mb": rss_started, **driven, "server_rss_at_end_mb": rss_end}
 
@@ -452,9 +508,13 @@ def _library_row(r: dict) -> str:
 
 def _app_row(r: dict) -> str:
     return (f"| {r['pages']} | {r['requests']} | {r['wall_s']:.1f} | {r['throughput_per_s']:.3f} | "
-            f"{_num(r['p50_ms'])} | {_num(r['p95_ms'])} | {r['server_analysis_p50_s']} | "
+            f"{_num(r['p50_ms'])} | {_num(r['p95_ms'])} | {_or_na(r['server_analysis_p50_s'])} | "
             f"{_num(r['server_rss_before_mb'])} | "
             f"{_num(r['server_rss_after_mb'])} | {r['errors']} |")
+
+
+def _or_na(value: float | None) -> str:
+    return "n/a" if value is None else str(value)
 
 
 def _num(value: float | None) -> str:
@@ -465,6 +525,16 @@ def _refused(settings: dict) -> str:
     refused = settings.get("query_files_refused") or {}
     return "".join(f" Left out of the requests: {reason} (the library refuses it; see usable_queries)."
                    for reason in refused.values())
+
+
+def _slowdown(rounds: list[dict]) -> str:
+    """Median time to verdict with several pages against one page alone, in the same run."""
+    alone = next((r["p50_ms"] for r in rounds if r["pages"] == 1 and r["p50_ms"]), None)
+    if alone is None or len(rounds) < 2:
+        return ""
+    return (" Median time to verdict against one page alone: "
+            + ", ".join(f"{r['pages']} pages {r['p50_ms'] / alone:.1f}x"
+                        for r in rounds if r["pages"] > 1 and r["p50_ms"]) + ".")
 
 
 def _traces(rounds: list[dict]) -> str:
@@ -503,20 +573,21 @@ def markdown(results: dict) -> str:
                   f"enrolled with the library, encoder: {s['encoder']}; {s['requests_per_page']} uploads "
                   f"of {s['query_s']:g} s WAV clips per page, one after another (cycling through "
                   f"{s.get('distinct_query_files', DISTINCT_QUERIES)} distinct files). A request is "
-                  "timed from the upload to the status label \"Analysed in\" (upload, rerun, decoding, "
-                  "analysis, figures, verdict rendered). Each page removes its file between requests, an "
-                  "untimed rerun that is counted in the wall time (so throughput understates capacity; "
-                  "the mean time it took is below). Server RSS: "
+                  f"timed from the upload until {s.get('timed_until', EARLIER_END)} (upload, rerun, "
+                  "decoding, analysis, figures, verdict rendered). Each page removes its file between "
+                  "requests, an untimed rerun that is counted in the wall time (so throughput understates "
+                  "capacity; the mean time it took is below). Server RSS: "
                   f"{app['server_rss_after_start_mb']:.0f} MB after start (TensorFlow not loaded yet), "
                   f"{app['rss_after_warm_up_mb']:.0f} MB after the warm-up request, "
                   f"{app['server_rss_at_end_mb']:.0f} MB at the end. \"Analysed in\" is the "
                   "app's own figure: its analysis steps on the server (preparation, features, embedding, "
-                  "search), without upload, decoding, figures and rendering." + _refused(s), "",
+                  "search), without upload, decoding, figures and rendering (n/a when the page had "
+                  "redrawn the verdict without it)." + _refused(s), "",
                   APP_HEADER, *map(_app_row, app["rounds"]), "",
                   "Removing a file between requests took "
                   + ", ".join(f"{_num2(r['clearing_s_mean'])} s with {r['pages']} page(s)"
                               for r in app["rounds"])
-                  + " on average." + _traces(app["rounds"]), "",
+                  + " on average." + _slowdown(app["rounds"]) + _traces(app["rounds"]), "",
                   f"Command: `{app['command']}` ({app['runtime_s']:.0f} s in all)", ""]
     lines += [f"Machine: {os.cpu_count()} CPU cores. {NOTE}", ""]
     if notes := results.get("notes"):  # written by hand into load.json after looking at a run
@@ -527,6 +598,11 @@ def markdown(results: dict) -> str:
 NOTE = ("A model training run (reniced -15) and other jobs shared the 2 cores during the measurement "
         "(load average in load.json), so throughput is lower and latency higher and noisier than on an "
         "idle machine of the same size; with 2 cores, more than 2 concurrent clients can only queue.")
+
+
+# --smoke: a tiny model, a few requests; one round of two pages shows that concurrent pages work.
+SMOKE = {"threads": [1, 2], "requests": 6, "pages": [2], "requests_per_page": 2, "speakers": 3, "queries": 4,
+         "step_timeout": 180}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -540,23 +616,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, nargs="+", default=[1, 2, 4],
                         help="app: concurrent browser pages, one round each")
     parser.add_argument("--requests-per-page", type=int, default=10, help="app: uploads per page per round")
+    parser.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_S, metavar="S",
+                        help="app: a page step (opening, a verdict) fails after this long")
     parser.add_argument("--speakers", type=int, default=50)
+    parser.add_argument("--queries", type=int, default=DISTINCT_QUERIES,
+                        help="distinct query files the requests cycle through")
+    parser.add_argument("--query-seconds", type=float, default=QUERY_S,
+                        help="length of the query clips (the app draws who speaks when from 20 s)")
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--key", help="entry of the JSON file to write (default: library or app; "
                                       "app parts must start with app)")
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP + "; sets every size")
     args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
 
     started = time.perf_counter()
     part = app_part(args) if args.app else library_part(args)
-    part["command"] = "nice -n 15 .venv/bin/python benchmarks/" + " ".join(
-        [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)])
+    niceness = os.nice(0)  # it shapes the figures on a shared machine
+    arguments = sys.argv[1:] if argv is None else argv
+    part["command"] = (f"nice -n {niceness} " if niceness else "") + " ".join(
+        [".venv/bin/python", f"benchmarks/{Path(sys.argv[0]).name}", *arguments])
     part["runtime_s"] = round(time.perf_counter() - started, 1)
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results[args.key or ("app" if args.app else "library")] = part
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(results))
+    with output(args.out, args.smoke) as out:
+        results = json.loads(out.read_text()) if out.is_file() else {}
+        results[args.key or ("app" if args.app else "library")] = part
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        out.with_suffix(".md").write_text(markdown(results))
     print(markdown(results))
     return 0
 

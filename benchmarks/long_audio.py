@@ -16,9 +16,11 @@ a before/after comparison).
     nice -n 10 .venv/bin/python benchmarks/long_audio.py                    # 10 min, 1 h, 4 h
     nice -n 10 .venv/bin/python benchmarks/long_audio.py --minutes 10 60 --key short
     nice -n 10 .venv/bin/python benchmarks/long_audio.py --minutes 10 --cli-root ../main --key before
+    .venv/bin/python benchmarks/long_audio.py --smoke     # seconds: does the script still work?
 
 Each run updates its entry ``--key`` of benchmarks/results/long_audio.json, then long_audio.md is
-rewritten from all entries. Linux only (ru_maxrss in kB).
+rewritten from all entries (``--smoke``: half a minute of synthetic voices identified with a tiny
+untrained model, results in a temporary folder). Linux only (ru_maxrss in kB).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from smoke import HELP as SMOKE_HELP  # noqa: E402
+from smoke import output, tiny_model  # noqa: E402
 from synthetic import synth_voice  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -50,11 +55,12 @@ BITRATE = 64000
 PAUSE_S = (0.3, 1.2)
 
 
-def speech_turns(voices: int) -> tuple[list[np.ndarray], str]:
-    """One turn per voice at 16 kHz (mono float32): LibriSpeech utterances, else synthetic."""
+def speech_turns(voices: int, real: bool = True) -> tuple[list[np.ndarray], str]:
+    """One turn per voice at 16 kHz (mono float32): LibriSpeech utterances when ``real`` and the
+    corpus is there, else synthetic."""
     import soundfile as sf
 
-    if CORPUS.is_dir():
+    if real and CORPUS.is_dir():
         files = sorted(CORPUS.glob("*/*.flac"))
         turns = []
         for path in files:
@@ -64,8 +70,9 @@ def speech_turns(voices: int) -> tuple[list[np.ndarray], str]:
             if len(turns) == voices:
                 break
         return turns, f"LibriSpeech utterances of {len(turns)} speakers ({CORPUS.name})"
+    why = "the corpus is absent" if real else "--smoke"
     return [synth_voice(i, 20.0, 16000, seed=i) for i in range(voices)], \
-        f"synthetic voices of {voices} speakers (tests/synthetic.py; the corpus is absent)"
+        f"synthetic voices of {voices} speakers (tests/synthetic.py; {why})"
 
 
 def recording_blocks(turns: list[np.ndarray], seconds: float, seed: int = 0) -> Iterator[np.ndarray]:
@@ -128,7 +135,11 @@ def run_cli(root: Path, args: list[str], weights: Path, gallery: Path) -> tuple[
         return wall, usage.ru_maxrss / 1024, out.read().decode()
 
 
-def main() -> None:
+# --smoke: half a minute, two voices taking turns, one of them enrolled, with who speaks when.
+SMOKE = {"minutes": [0.5], "speakers": 1, "voices": 2, "timeline": True}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60, 240])
     parser.add_argument("--weights", type=Path, default=ROOT / "weights")
@@ -137,13 +148,18 @@ def main() -> None:
     parser.add_argument("--timeline", action="store_true", help="identify with --timeline")
     parser.add_argument("--cli-root", type=Path, default=ROOT, help="checkout whose CLI is measured")
     parser.add_argument("--key", default="streaming")
-    args = parser.parse_args()
-    turns, source = speech_turns(args.voices)
+    parser.add_argument("--smoke", action="store_true", help=SMOKE_HELP + "; sets the sizes and the model")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        vars(args).update(SMOKE)
+    turns, source = speech_turns(args.voices, real=not args.smoke)
     rows = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="speakerid-long-") as folder:
         folder = Path(folder)
         gallery = folder / "gallery.sqlite"
+        if args.smoke:
+            args.weights = tiny_model(folder / "tiny")
         enrol(gallery, args.weights.resolve(), turns, args.speakers)
         for minutes in args.minutes:
             path = folder / f"recording-{minutes:g}min.m4a"
@@ -163,11 +179,12 @@ def main() -> None:
              "cpus": os.cpu_count(), "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
              "seconds": round(time.perf_counter() - started),
              "command": "nice -n 10 .venv/bin/python benchmarks/long_audio.py " + " ".join(sys.argv[1:])}
-    store = RESULTS / "long_audio.json"
-    entries = json.loads(store.read_text()) if store.is_file() else {}
-    entries[args.key] = entry
-    store.write_text(json.dumps(entries, indent=2) + "\n")
-    (RESULTS / "long_audio.md").write_text(report(entries))
+    with output(RESULTS / "long_audio.json", args.smoke) as store:
+        entries = json.loads(store.read_text()) if store.is_file() else {}
+        entries[args.key] = entry
+        store.write_text(json.dumps(entries, indent=2) + "\n")
+        store.with_suffix(".md").write_text(report(entries))
+    print(report({args.key: entry}))
 
 
 def report(entries: dict) -> str:

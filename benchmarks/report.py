@@ -1,14 +1,21 @@
 """Print the benchmark table (Markdown) from the JSON results of benchmark.py.
 
     python benchmarks/report.py benchmarks/results/*.json
+    python benchmarks/report.py --smoke   # the results stored in benchmarks/results, to the screen
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from smoke import HELP as SMOKE_HELP  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
 CONDITIONS = ["hyke/full", "hyke/3s", "librispeech/full", "librispeech/3s"]
 
 
@@ -23,6 +30,22 @@ def accuracy_table(results: list[dict]) -> str:
             cells.append(f"{100 * a['eer']:.2f} / {a['min_dcf']:.3f} / {top1}")
         rows.append(cells)
     return _markdown(header, rows)
+
+
+def likelihood_ratio_table(results: list[dict]) -> str:
+    """Cllr of each system's calibrated likelihood ratios against minCllr, the best any monotonic
+    calibration of its scores could reach (results from before they were measured are left out)."""
+    header = ["system"] + [f"{c} Cllr / minCllr" for c in CONDITIONS]
+    rows = []
+    for result in results:
+        costs = [result["accuracy"][c] for c in CONDITIONS]
+        if all("min_cllr" in a for a in costs):
+            rows.append([result["system"]] + [f"{_cost(a.get('cllr'))} / {a['min_cllr']:.3f}" for a in costs])
+    return _markdown(header, rows)
+
+
+def _cost(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def open_set_table(results: list[dict]) -> str:
@@ -57,8 +80,22 @@ def _markdown(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def main() -> None:
-    results = [json.loads(Path(p).read_text()) for p in sys.argv[1:]]
+def stored_results() -> list[Path]:
+    """The results of benchmark.py kept in benchmarks/results (the other benchmarks' files there
+    have no accuracy)."""
+    return [p for p in sorted(RESULTS.glob("*.json")) if "accuracy" in json.loads(p.read_text())]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path, nargs="*", help="JSON files written by benchmark.py")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"{SMOKE_HELP}: here, the tables of the results stored in benchmarks/results")
+    args = parser.parse_args(argv)
+    paths = stored_results() if args.smoke else args.results
+    if not paths:
+        parser.error("give the JSON files written by benchmark.py (or --smoke)")
+    results = [json.loads(p.read_text()) for p in paths]
     first = results[0]["accuracy"]
     trials = ", ".join(f"{c}: {first[c]['speakers']} speakers, {first[c]['items']} items, "
                        f"{first[c]['same_trials']} same / {first[c]['different_trials']} different trials"
@@ -66,6 +103,10 @@ def main() -> None:
     print("Accuracy on held-out speakers (never seen in training)\n")
     print(accuracy_table(results))
     print(f"\nTrials: {trials}.\n")
+    print("Likelihood ratios (Cllr, in bits: 0 perfect, 1 uninformative; of the system's own calibration for "
+          "the probe's length, n/a without one; minCllr: the best a calibration of its scores could reach)\n")
+    print(likelihood_ratio_table(results))
+    print()
     print("Open-set identification (every other held-out speaker enrolled from one recording; probes: "
           "their other recordings and every recording of the others; the model's own threshold for "
           "the probe's length and the gallery's size)\n")

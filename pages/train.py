@@ -5,26 +5,61 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
 from speakerid.app import charts
-from speakerid.app.archive import extract_zip
+from speakerid.app.unzip import extract_zip
 from speakerid.datasets import discover
 from speakerid.training import runs
-from speakerid.training.settings import TrainSettings
-from speakerid.training.train import read_history, request_stop
+from speakerid.training.estimate import estimate
+from speakerid.training.settings import Recipe, TrainSettings
+from speakerid.training.train import read_history, request_stop, split_speakers
+from speakerid_ui.formatting import rough_duration
 
-ui.ensure_app_frame()
 
-RECIPES = {
-    "aam": "**Recommended.** Thin ResNet trained as a speaker classifier with an angular-margin "
-           "softmax on random crops, with noise, reverberation and telephone augmentation.",
-    "reference": "The original system: DenseNet121 Siamese pairs on 3 s mel windows with a "
-                 "contrastive loss. Slower; kept for comparison.",
+@dataclass(frozen=True)
+class Purpose:
+    """What a user wants from a run, in their words, and the recipe and defaults that do it."""
+
+    title: str
+    caption: str
+    recipe: Recipe
+    fine_tune: bool = False
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+PURPOSES = {
+    "adapt": Purpose(
+        "Adapt the model in use to your voices",
+        "**Recommended.** Keeps what the model in use has learnt and adapts it to your speakers and "
+        "recording conditions: a few short epochs at a small learning rate. Where it fuses two networks, "
+        "as the shipped model does, this adapts the stronger one (the ECAPA-TDNN port), and the run's "
+        "model is that network alone.",
+        "aam", fine_tune=True,
+        # The fine-tuning of weights/MODEL_CARD.md: 200 steps of 32 crops at 2e-5.
+        defaults={"epochs": 4, "steps_per_epoch": 50, "batch_size": 32, "learning_rate": 2e-5,
+                  "warmup_steps": 20}),
+    "new": Purpose(
+        "Train a new model from your recordings",
+        "A thin ResNet learnt from scratch, with noise, reverberation and telephone augmentation. "
+        "Needs many speakers (a hundred or more) and hours of training.", "aam"),
+    "reference": Purpose(
+        "Train the original Siamese DenseNet method",
+        "The system this project started from: DenseNet121 pairs on 3 s windows. Slower and less "
+        "accurate; kept for comparison.", "reference"),
+}
+LOSSES = {
+    "aam": "**Loss:** additive angular margin (AAM) softmax: the model learns to tell the training "
+           "speakers apart with a safety margin between any two of them, so that different people's "
+           "voiceprints stay far apart.",
+    "reference": "**Loss:** contrastive, on pairs: the same speaker's windows are pulled together, "
+                 "different speakers' pushed at least a margin apart.",
 }
 STATE_LOOK = {
     "starting": (":blue", ":material/hourglass_top:"), "preparing": (":blue", ":material/hourglass_top:"),
@@ -33,11 +68,6 @@ STATE_LOOK = {
     "cancelled": (":orange", ":material/pause_circle:"),
     "interrupted": (":orange", ":material/pause_circle:"),
 }
-
-st.title("Train a model")
-st.caption("Teach the encoder new voices and recording conditions from your own recordings. Training "
-           "runs in the background: you can leave this page, or close the browser, and come back.")
-ui.show_flash()
 
 
 def dataset_picker() -> Path | None:
@@ -76,7 +106,8 @@ def dataset_picker() -> Path | None:
     return None
 
 
-with st.expander("Start a new training run", expanded=not runs.list_runs(), icon=":material/add_circle:"):
+def new_run_form() -> None:
+    """A dataset, a recipe and its settings; the run starts in the background."""
     folder = dataset_picker()
     speakers = None
     if folder is not None:
@@ -91,47 +122,48 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
             if len(speakers) < 10:
                 st.warning("Training needs several speakers: a few are held out to calibrate the "
                            "threshold. Twenty or more give a useful model.", icon=":material/warning:")
-    recipe = st.radio("Recipe", list(RECIPES), format_func=str.upper, horizontal=True, key="train_recipe",
-                      help="How the model learns. **AAM** (additive angular margin) trains it to tell "
-                           "the training speakers apart with a safety margin between any two of them, so "
-                           "that different people's voiceprints stay far apart. **REFERENCE** is the "
-                           "system this project started from.")
-    st.caption(RECIPES[recipe])
-    defaults = TrainSettings.for_recipe(recipe)
-    cols = st.columns(4)
-    epochs = cols[0].number_input(
-        "Epochs", 1, 500, defaults.epochs, key=f"train_epochs_{recipe}",
+    chosen = st.radio("What for", list(PURPOSES), format_func=lambda key: PURPOSES[key].title,
+                      key="train_purpose")
+    purpose = PURPOSES[chosen]
+    st.caption(purpose.caption)
+    defaults = TrainSettings.for_recipe(purpose.recipe, **purpose.defaults)
+    epochs = st.number_input(
+        "Epochs", 1, 500, defaults.epochs, key=f"train_epochs_{chosen}",
         help="How many times training goes through all the recordings. More takes longer; the "
              "curves below show when the model stops improving.")
-    batch = cols[1].number_input(
-        "Batch size", 2, 1024, defaults.batch_size, key=f"train_batch_{recipe}",
-        help="How many recordings the model learns from in each step. Larger batches need more memory; "
-             "the recipe's default suits an ordinary computer.")
-    rate = cols[2].number_input(
-        "Learning rate", 1e-6, 1.0, defaults.learning_rate, format="%.0e",
-        step=defaults.learning_rate / 2, key=f"train_lr_{recipe}",
-        help=f"How big each learning step is, in computer notation: {defaults.learning_rate:.0e} means "
-             f"{defaults.learning_rate:g}. Too high and training goes astray, too low and it crawls. "
-             "The default suits learning from scratch; fine-tuning the model in use needs a smaller "
-             "one, such as 2e-4 (0.0002).")
-    crop = cols[3].number_input(
-        "Crop (s)", 0.5, 10.0, defaults.crop_s, step=0.5, key=f"train_crop_{recipe}",
-        disabled=recipe != "aam",
-        help="AAM only: each step hears a random stretch of this many seconds from each recording. "
-             "Longer crops give the model more of each voice per step but train more slowly.")
-    fine_tune = recipe == "aam" and st.checkbox(
-        "Start from the model in use (fine-tune)", key="train_fine_tune",
-        help="Keeps what the current model has learnt and adapts it to these speakers. A few "
-             "epochs at a lower learning rate (such as 2e-4; 2e-5 for the ECAPA model) are usually "
-             "enough. The shipped model fuses two networks: fine-tuning starts from the stronger one, "
-             "the ECAPA port (about 5 s a step on 2 cores), and the run's model is that network alone.")
+    with st.expander("Advanced", icon=":material/tune:"):
+        st.caption(LOSSES[purpose.recipe])
+        cols = st.columns(3)
+        batch = cols[0].number_input(
+            "Batch size", 2, 1024, defaults.batch_size, key=f"train_batch_{chosen}",
+            help="How many recordings the model learns from in each step. Larger batches need more "
+                 "memory; the default suits an ordinary computer.")
+        rate = cols[1].number_input(
+            "Learning rate", 1e-6, 1.0, defaults.learning_rate, format="%.0e",
+            step=defaults.learning_rate / 2, key=f"train_lr_{chosen}",
+            help=f"How big each learning step is, in computer notation: {defaults.learning_rate:.0e} "
+                 f"means {defaults.learning_rate:g}. Too high and training goes astray, too low and it "
+                 "crawls. Adapting a model needs a much smaller one than learning from scratch.")
+        crop = cols[2].number_input(
+            "Crop (s)", 0.5, 10.0, defaults.crop_s, step=0.5, key=f"train_crop_{chosen}",
+            disabled=purpose.recipe != "aam",
+            help="Not for the Siamese method: each step hears a random stretch of this many seconds "
+                 "from each recording. Longer crops give the model more of each voice per step but "
+                 "train more slowly.")
+    try:
+        start_from = runs.fine_tuning_start(paths.default_model_dir()) if purpose.fine_tune else None
+    except SpeakerIDError as exc:
+        st.error(str(exc), icon=":material/error:")
+        speakers = None  # nothing to adapt: no Start
+        start_from = None
+    settings = TrainSettings.for_recipe(
+        purpose.recipe, **{**purpose.defaults, "epochs": int(epochs), "batch_size": int(batch),
+                           "learning_rate": float(rate), "crop_s": float(crop)},
+        init_from=str(start_from) if start_from else None)
+    show_estimate(settings, speakers)
     label = st.text_input("Run name (optional)", placeholder=folder.name if folder else "", key="train_label")
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=not speakers,
                  key="train_start"):
-        settings = TrainSettings.for_recipe(recipe, epochs=int(epochs), batch_size=int(batch),
-                                            learning_rate=float(rate), crop_s=float(crop),
-                                            init_from=str(runs.fine_tuning_start(paths.default_model_dir()))
-                                            if fine_tune else None)
         try:
             run_dir = runs.launch(folder, settings, label=label.strip() or None)
         except SpeakerIDError as exc:
@@ -142,29 +174,42 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
             st.rerun()
 
 
+def show_estimate(settings: TrainSettings, speakers: list | None) -> None:
+    """How long the run will take, before Start: its steps at the step speed measured here."""
+    try:
+        training = len(split_speakers(speakers, settings)[0]) if speakers else None
+    except SpeakerIDError:
+        return  # too few speakers: Start says why
+    if training is None and settings.recipe == "reference":
+        st.caption("The estimated duration shows once the dataset is chosen (the Siamese method's "
+                   "steps grow with the number of speakers).")
+        return
+    guess = estimate(settings, training or 0, paths.runs_dir())
+    source = (f"the speed of {guess.measured_runs} earlier run(s) on this computer" if guess.measured_runs
+              else "this method's usual speed on a 2-core computer; runs made here refine it")
+    st.info(f"Estimated duration: **about {rough_duration(guess.seconds)}**: {guess.steps:,} steps at "
+            f"{guess.step_seconds:.1f} s a step ({source}).", icon=":material/schedule:")
+
+
 # --- runs -------------------------------------------------------------------------------------
-all_runs = runs.list_runs()
-st.subheader("Runs")
-if not all_runs:
-    st.caption("No training runs yet.")
-    st.stop()
-
-
 def describe(info: runs.RunInfo) -> str:
     status = info.status
     epoch = f" · epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}" if status.get("epochs") else ""
     return f"{info.name} — {info.state}{epoch}"
 
 
-names = [r.name for r in all_runs]
-selected = st.session_state.get("train_selected")
-# Set on every run, not only the first: the browser keeps showing an option's old label (with an
-# old state) while the selection itself is unchanged, unless the value comes from here.
-st.session_state["train_selected"] = selected if selected in names else names[0]
-chosen = st.selectbox("Run", names, key="train_selected",
-                      format_func=lambda n: describe(next(r for r in all_runs if r.name == n)))
-run_dir = paths.runs_dir() / chosen
-shown = next(r for r in all_runs if r.name == chosen)
+def choose_run(all_runs: list[runs.RunInfo]) -> tuple[Path, runs.RunInfo]:
+    """The run picked in the selector (the last one picked, else the newest): its folder and state."""
+    names = [r.name for r in all_runs]
+    selected = st.session_state.get("train_selected")
+    # Set on every run, not only the first: the browser keeps showing an option's old label (with an
+    # old state) while the selection itself is unchanged, unless the value comes from here.
+    st.session_state["train_selected"] = selected if selected in names else names[0]
+    chosen = st.selectbox("Run", names, key="train_selected",
+                          format_func=lambda n: describe(next(r for r in all_runs if r.name == n)))
+    run_dir = paths.runs_dir() / chosen
+    shown = next(r for r in all_runs if r.name == chosen)
+    return run_dir, shown
 
 
 def progress_fraction(status: dict) -> float:
@@ -319,4 +364,24 @@ def render_activation(run_dir: Path) -> None:
     st.rerun()
 
 
-st.fragment(render_run, run_every=2.0 if shown.alive else None)(run_dir, shown)
+def main() -> None:
+    """The page: a form for a new run, then the run picked, redrawn every 2 s while it runs."""
+    ui.ensure_app_frame()
+    st.title("Train a model")
+    st.caption("Teach the encoder new voices and recording conditions from your own recordings. Training "
+               "runs in the background: you can leave this page, or close the browser, and come back.")
+    ui.show_flash()
+
+    with st.expander("Start a new training run", expanded=not runs.list_runs(), icon=":material/add_circle:"):
+        new_run_form()
+
+    all_runs = runs.list_runs()
+    st.subheader("Runs")
+    if not all_runs:
+        st.caption("No training runs yet.")
+        st.stop()
+    run_dir, shown = choose_run(all_runs)
+    st.fragment(render_run, run_every=2.0 if shown.alive else None)(run_dir, shown)
+
+
+main()

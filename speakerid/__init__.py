@@ -2,7 +2,7 @@
 
 from .errors import SpeakerIDError
 
-__all__ = ["Encoder", "Gallery", "SpeakerIDError"]
+__all__ = ["Encoder", "Gallery", "SpeakerIDError", "load_model"]
 __version__ = "0.1.0"
 
 
@@ -14,4 +14,7 @@ def __getattr__(name: str):
     if name == "Gallery":
         from .gallery import Gallery
         return Gallery
+    if name == "load_model":
+        from .models.loader import load_model
+        return load_model
     raise AttributeError(name)

@@ -77,7 +77,23 @@ def parse_time(text: str | None) -> float | None:
 def fetch_audio(url: str, start_s: float | None = None, end_s: float | None = None,
                 limits: FetchLimits = DEFAULT_LIMITS, progress: DownloadProgress | None = None
                 ) -> FetchedAudio:
-    """Download the audio of ``url`` and decode it, cut to [start_s, end_s] when given."""
+    """Download the audio of a web page (anything yt-dlp reads) and decode it.
+
+    Args:
+        url: an http(s) address.
+        start_s, end_s: keep only this part, in seconds from the start (None: from the start / to
+            the end).
+        limits: the largest download and the longest audio accepted, checked before and while
+            downloading.
+        progress: called as ``progress(bytes done, bytes in all or None)`` during the download.
+
+    Returns:
+        The decoded clip with the page's title and address.
+
+    Raises:
+        LinkError: not a link, the site refuses or fails, or the audio exceeds ``limits``.
+        SpeakerIDError: the span is invalid, or the download cannot be decoded.
+    """
     url = url.strip()
     if not is_link(url):
         raise LinkError(f"{url!r} is not a web link (it must start with http:// or https://)")
@@ -94,7 +110,7 @@ def fetch_audio(url: str, start_s: float | None = None, end_s: float | None = No
             except SpeakerIDError:
                 raise
             except Exception as exc:
-                raise LinkError(f"{url}: the download failed ({_reason(exc)})") from None
+                raise LinkError(f"{url}: the download failed ({_reason(exc)})") from exc
         files = [path for path in Path(folder).iterdir() if path.is_file()
                  and not path.name.endswith((".part", ".ytdl"))]
         if not files:

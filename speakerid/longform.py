@@ -42,15 +42,15 @@ from .preprocess import (
     webrtc_frames,
     webrtc_spans,
 )
+from .results import Progress, Span
 from .spill import Spill
 
 if TYPE_CHECKING:
-    from .app.timeline import Timeline
     from .config import FeatureConfig, PreprocessConfig
-    from .gallery import Gallery, Identification
-    from .models.encoder import SpeakerModel
+    from .identifier import Identifier as Gallery  # any gallery: see speakerid.identifier
+    from .models.base import SpeakerModel
+    from .results import Identification, Timeline
 
-Span = tuple[float, float]
 StageProgress = Callable[[str, float, float], None]
 """``progress(stage, done, total)``: stage is one of :data:`STAGES`."""
 
@@ -99,12 +99,37 @@ class RecordingSummary:
         """The speech spans on the input's timeline."""
         return [(self.trim[0] + a, self.trim[0] + b) for a, b in self.spans]
 
+    @property
+    def left_out(self) -> list[Span]:
+        """The ends left out when asked (``trim_ends``), on the input's timeline."""
+        from .verdict import left_out
+
+        return left_out(self.trim, self.duration_s)
+
 
 def summarise_recording(source: str | Path | bytes, gallery: Gallery, name: str | None = None,
                         top_k: int = 5, timeline: bool = False,
                         progress: StageProgress | None = None, trim_ends: bool = False) -> RecordingSummary:
-    """A long recording streamed once: its verdict, its timeline when asked for, and what to plot
-    (``trim_ends``: see :class:`LongRecording`)."""
+    """A long recording streamed once: its verdict, its timeline when asked for, and what to plot.
+
+    Args:
+        source: a file path, or the file's bytes (an upload).
+        gallery: the gallery (any :class:`~speakerid.identifier.Identifier`) to identify against.
+        name: how the recording is named in the summary (default: the file's name).
+        top_k: how many speakers to rank.
+        timeline: also find who speaks when (3 s windows).
+        progress: called as ``progress(stage, done, total)`` (stages: :data:`STAGES`).
+        trim_ends: leave out the first and last minute of a recording over 5 minutes (see
+            :class:`LongRecording`).
+
+    Returns:
+        The summary: durations, speech spans, an overview to plot, the identification and the
+        timeline (None unless asked for).
+
+    Raises:
+        SpeakerIDError: the file cannot be decoded, exceeds the longest audio accepted, holds too
+            little speech, or the gallery holds another model's vectors.
+    """
     def windows_done(done: int, total: int) -> None:
         if progress:
             progress("timeline", done, total)
@@ -124,13 +149,23 @@ def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, tim
                        ) -> tuple[Identification, Timeline | None]:
     """Who speaks in a file, and with ``timeline`` when: streamed when it is long (see
     :func:`is_long`), decoded whole otherwise, so a short clip's results are those of
-    :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly. ``trim_ends``: leave
-    out the first and last minute of a recording over 5 minutes, as training data is cut."""
+    :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly.
+
+    Args:
+        source: an audio file.
+        gallery, top_k, timeline, progress, trim_ends: as for :func:`summarise_recording`.
+
+    Returns:
+        The identification, and the timeline (None unless asked for).
+
+    Raises:
+        SpeakerIDError: as for :func:`summarise_recording`.
+    """
     if is_long(source):
         summary = summarise_recording(source, gallery, None, top_k, timeline, progress, trim_ends)
         return summary.identification, summary.timeline
-    from .app.timeline import identify_timeline
     from .audio import load_audio
+    from .timeline import identify_timeline
 
     clip = load_audio(source)
     prepared = gallery.encoder.prepare(clip, trim_ends)
@@ -291,10 +326,10 @@ class LongRecording:
             self._progress("embed", min(first + EMBED_BATCH, len(starts)), len(starts))
         return self.model.pool_windows(np.concatenate(vectors))
 
-    def timeline(self, gallery: Gallery, progress: Callable[[int, int], None] | None = None,
+    def timeline(self, gallery: Gallery, progress: Progress | None = None,
                  **options) -> Timeline:
-        """Who speaks when, as :func:`~speakerid.app.timeline.identify_timeline` finds it."""
-        from .app.timeline import TimeMap, timeline_of_features
+        """Who speaks when, as :func:`~speakerid.timeline.identify_timeline` finds it."""
+        from .timeline import TimeMap, timeline_of_features
 
         return timeline_of_features(self.features, self.frame_count, TimeMap(self.spans, self.trim[0]),
                                     self.duration_s, self.speech_s, self.model, gallery,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -13,11 +14,20 @@ import platformdirs
 from .errors import SpeakerIDError
 
 ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-ASSETS = Path(__file__).resolve().parent.parent / "assets"  # shipped fonts and demo voices
 CONFIG_FILE = "config.json"  # a model folder's pipeline and network (see speakerid.models.encoder)
 WEIGHTS_FILE = "encoder.weights.h5"
 DATA_ROOTS_VARIABLE = "SPEAKERID_DATA_ROOTS"
+
+
+def _shipped(folder: str) -> Path:
+    """A folder shipped with speakerid: the checkout's own, else where pip install put it (pyproject)."""
+    checkout = Path(__file__).resolve().parent.parent / folder
+    installed = Path(sys.prefix) / "share" / "speakerid" / folder
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
+SHIPPED_WEIGHTS = _shipped("weights")
+ASSETS = _shipped("assets")  # shipped fonts and demo voices
 
 
 def home() -> Path:
@@ -58,7 +68,8 @@ def active_model_dir() -> Path:
 
 
 def default_model_dir() -> Path:
-    """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``."""
+    """``$SPEAKERID_WEIGHTS``, else the model the user made active, else the shipped ``weights/``
+    (the checkout's, or after ``pip install`` the copy in ``<prefix>/share/speakerid/weights``)."""
     if os.environ.get("SPEAKERID_WEIGHTS"):
         return Path(os.environ["SPEAKERID_WEIGHTS"])
     active = active_model_dir()

@@ -19,8 +19,7 @@ import soxr
 from .audio import AudioClip
 from .config import PreprocessConfig
 from .errors import SpeakerIDError
-
-Span = tuple[float, float]
+from .results import Span
 
 
 @dataclass(frozen=True)

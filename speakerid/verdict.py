@@ -1,16 +1,16 @@
 """The verdict in words, for people who are not speaker-recognition experts.
 
 The decision itself is the gallery's: a name only when the closest voice's score reaches the
-threshold (see :class:`~speakerid.gallery.Identification`). This module says it in one sentence with
+threshold (see :class:`~speakerid.results.Identification`). This module says it in one sentence with
 one number people understand (the calibrated probability that the clip and the closest enrolled voice
 share a speaker), says what would settle a close call, and explains the decision without jargon.
 Plain text throughout: the caller escapes it for its own markup.
 
 Several voices. A clip with a timeline (20 s or more, see
-:data:`~speakerid.app.timeline.TIMELINE_MIN_DURATION_S`) in which two or more voices each hold a real
+:data:`~speakerid.timeline.TIMELINE_MIN_DURATION_S`) in which two or more voices each hold a real
 share of the speech is not put down to one person: its verdict is "Several voices: Ann (0:00-0:12,
 0:25-0:33), Bob (0:12-0:25), Voice A (0:33-0:51)". A voice (an enrolled name, or a voice nobody
-enrolled found by :mod:`speakerid.app.voices`) counts when its segments make at least
+enrolled found by :mod:`speakerid.voices`) counts when its segments make at least
 ``SEVERAL_VOICES_SHARE`` (15 %) of the seconds the timeline attributes, unknown stretches included,
 and at least ``SEVERAL_VOICES_MIN_S`` (5 s): a cough or a one-word interjection does not make a clip
 a conversation. A shorter clip has no timeline, so its verdict is always about one voice.
@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from .results import UNKNOWN_SPEAKER
+
 if TYPE_CHECKING:
-    from .app.timeline import Segment, Timeline
-    from .gallery import Identification, SpeakerInfo
+    from .results import Identification, Segment, SpeakerInfo, Timeline
 
 BANDS = ((0.99, "almost certain"), (0.9, "very likely"), (0.7, "likely"))  # a name below: "possible"
 CLOSE_CALL_PROBABILITY = 0.2  # an unknown voice at least this probable may still be the closest
@@ -36,6 +37,9 @@ ENROLLED_ENOUGH = (2, 30.0)  # clips and seconds of speech: fewer and another en
 SEVERAL_VOICES_SHARE = 0.15  # a voice speaks in a verdict from this share of the timeline's seconds
 SEVERAL_VOICES_MIN_S = 5.0  # ... and from this many seconds
 TURNS_SHOWN = 3  # a voice's turns listed in the verdict; the rest are counted
+# The ENFSI guideline's verbal scale for likelihood ratios (2015), by log10 LR: support from 1 up.
+SUPPORT = ((6.0, "extremely strong"), (4.0, "very strong"), (3.0, "strong"), (2.0, "moderately strong"),
+           (1.0, "moderate"), (0.0, "weak"))
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Voice:
     seconds: float
     turns: list[tuple[float, float]]  # its segments' (start, end) in the clip, in order
     probability: float | None  # enrolled: that these turns are that person's; found: that they are
-    enrolled: bool             # one voice (see speakerid.app.voices); None: not known
+    enrolled: bool             # one voice (see speakerid.voices); None: not known
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,28 @@ def clock(seconds: float) -> str:
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def likelihood_ratio(log10_lr: float) -> str:
+    """A likelihood ratio as people read it, to two figures: "1 300", or "1/40" for one under 1."""
+    ratio = 10 ** abs(log10_lr)
+    if ratio >= 1e6:
+        return "over a million" if log10_lr >= 0 else "under one in a million"
+    shown = f"{float(f'{ratio:.2g}'):,.0f}".replace(",", " ") if ratio >= 10 else f"{ratio:.1f}"
+    return shown if log10_lr >= 0 else f"1/{shown}"
+
+
+def evidence_strength(log10_lr: float) -> str:
+    """The ENFSI verbal scale: "moderately strong support for the same speaker"."""
+    word = next(word for floor, word in SUPPORT if abs(log10_lr) >= floor)
+    side = "the same speaker" if log10_lr >= 0 else "different speakers"
+    return f"{word} support for {side}"
+
+
+def evidence_line(log10_lr: float) -> str:
+    """ "likelihood ratio 1 200 (log10 LR +3.1): strong support for the same speaker"."""
+    return (f"likelihood ratio {likelihood_ratio(log10_lr)} (log10 LR {log10_lr:+.1f}): "
+            f"{evidence_strength(log10_lr)}")
 
 
 def several_voices(timeline: Timeline | None) -> list[Voice]:
@@ -138,7 +164,7 @@ def in_short(identification: Identification, timeline: Timeline | None = None) -
         return "empty gallery"
     if voices:
         return several_voices_text(voices)
-    return identification.speaker or "unknown speaker"
+    return identification.speaker or UNKNOWN_SPEAKER
 
 
 def decide(identification: Identification, speech_s: float, closest: SpeakerInfo | None = None,
@@ -225,9 +251,49 @@ def explain(identification: Identification, speech_s: float, closest: SpeakerInf
         "when it is high, not proof; for recordings unlike the test ones (a noisy crowd, a poor phone "
         "line) treat it with more caution.",
     ]
+    if best.llr is not None:
+        paragraphs.append(likelihood_ratio_paragraph(best.name, best.llr))
     enrolment = f" {best.name} is enrolled with {enrolled(closest)}." if closest is not None else ""
     paragraphs.append(
         f"What moves the score: the amount of speech (this clip has {speech_s:.1f} s once silence "
         "is removed), how much of each person is enrolled, and the recording: the same person on a "
         f"phone line and on television scores lower than two television clips of them.{enrolment}")
     return paragraphs
+
+
+def likelihood_ratio_paragraph(name: str, log10_lr: float) -> str:
+    """How strong the evidence is, as forensic speaker comparison reports it."""
+    ratio = likelihood_ratio(log10_lr)
+    likelier = (f"{ratio} times more likely if the clip is {name}'s voice than if it is someone else's"
+                if log10_lr >= 0 else
+                f"{likelihood_ratio(-log10_lr)} times more likely if the clip is someone else's voice "
+                f"than if it is {name}'s")
+    return (f"Forensic speaker comparison states the strength of the evidence as a likelihood ratio: a "
+            f"score like this one is {likelier} (likelihood ratio {ratio}, log10 LR {log10_lr:+.1f}). "
+            f"On the verbal scale of the European Network of Forensic Science Institutes that is "
+            f"{evidence_strength(log10_lr)}. Unlike the probability, it leaves out how likely it was "
+            "beforehand that this person speaks: that is for whoever weighs the rest of the story.")
+
+
+def left_out(kept: tuple[float, float], duration_s: float) -> list[tuple[float, float]]:
+    """The parts of a clip of ``duration_s`` outside the ``kept`` span (the ends a user asked to
+    leave out of a long recording, see :func:`speakerid.preprocess.trim_span`)."""
+    start, end = kept
+    return [(a, b) for a, b in ((0.0, start), (end, duration_s)) if b - a > 1e-6]
+
+
+def left_out_text(spans: Sequence[tuple[float, float]]) -> str:
+    """ "the first and last minute were left out: 0:00-1:00 and 41:13-42:13"."""
+    def amount(seconds: float) -> str:
+        return "minute" if abs(seconds - 60) < 0.5 else f"{seconds:.0f} s"
+
+    if not spans:
+        return ""
+    first = [b - a for a, b in spans if a == 0.0]
+    last = [b - a for a, b in spans if a > 0.0]
+    if first and last and amount(first[0]) == amount(last[0]):
+        which = f"the first and last {amount(first[0])} were"
+    else:
+        parts = [*(f"the first {amount(x)}" for x in first), *(f"the last {amount(x)}" for x in last)]
+        which = " and ".join(parts) + (" were" if len(parts) > 1 else " was")
+    return f"{which} left out: " + " and ".join(f"{clock(a)}-{clock(b)}" for a, b in spans)

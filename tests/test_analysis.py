@@ -21,11 +21,11 @@ from speakerid.app.analysis import (
     speech_check,
     window_spans,
 )
-from speakerid.app.timeline import Segment, Timeline
 from speakerid.audio import from_array
 from speakerid.config import FeatureConfig, PipelineConfig, reference_pipeline
 from speakerid.features import split_windows
 from speakerid.gallery import Gallery
+from speakerid.timeline import Segment, Timeline
 
 RATE = 16000
 

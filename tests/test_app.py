@@ -50,7 +50,7 @@ def silent_wav(seconds: float) -> bytes:
     return buffer.getvalue()
 
 
-def make_model(path: Path, seed: int) -> Path:
+def make_model(path: Path, seed: int, false_accept_rate: float | None = None) -> Path:
     import keras
 
     from speakerid import Encoder
@@ -60,7 +60,8 @@ def make_model(path: Path, seed: int) -> Path:
     keras.utils.set_random_seed(seed)
     encoder = Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
     encoder.calibration = Calibration(THRESHOLD, slope=400.0, offset=-399.0,
-                                      method="test calibration: only identical audio matches")
+                                      method="test calibration: only identical audio matches",
+                                      false_accept_rate=false_accept_rate)
     encoder.save(path)
     return path
 
@@ -111,9 +112,9 @@ def open_app(page: str | None = None) -> AppTest:
 def model_loaded() -> bool:
     """Wait for the model's libraries, which the app imports in the background; whether they were
     in already."""
-    import speakerid_ui
+    from speakerid_ui import resources
 
-    importing = speakerid_ui._importing()
+    importing = resources._importing()
     done = importing.done()
     importing.result(TIMEOUT)
     return done
@@ -171,6 +172,18 @@ def ui_md(text: str) -> str:
     return speakerid_ui.md(text)
 
 
+def test_the_sidebar_says_the_model_and_how_strict_it_is_in_words(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEAKERID_WEIGHTS", str(make_model(tmp_path / "newsroom", 1, false_accept_rate=0.01)))
+    at = open_app()
+    said = texts(at.sidebar)
+    assert "**Model:** thin ResNet \\(newsroom\\)" in said
+    assert ("**Decision:** strict: about 1 in 100 comparisons of two different people would be taken "
+            "for the same person") in said
+    figures = texts(next(e for e in at.sidebar.expander if e.label == "The figures"))
+    assert "threshold 1.00 · 1% false accepts" in figures
+    assert "threshold" not in said.replace(figures, "")  # the figures only in the expander
+
+
 def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
     alice = wav(0, 6.0)
     enrol("Alice", alice, party="Blue party")
@@ -198,16 +211,16 @@ def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
 
 
 def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
-    import speakerid_ui
+    from speakerid_ui import resources
 
     enrol("Alice", wav(0, 6.0))
     release = threading.Event()
-    monkeypatch.setattr(speakerid_ui, "_import_model_code", lambda: release.wait(TIMEOUT))
-    speakerid_ui._importing.cache_clear()  # as in a fresh server: nothing imported yet
+    monkeypatch.setattr(resources, "_import_model_code", lambda: release.wait(TIMEOUT))
+    resources._importing.cache_clear()  # as in a fresh server: nothing imported yet
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     try:
         at.run()
-        assert not at.exception and not speakerid_ui.model_code_loaded()
+        assert not at.exception and not resources.model_code_loaded()
         assert at.title[0].value == "Who is speaking?" and at.file_uploader(key="identify_upload")
         assert "loading the speaker model" in texts(at) and "**1** speaker enrolled" in texts(at)
     finally:
@@ -557,16 +570,24 @@ def test_start_a_training_run(tmp_path, fake_training):
     folder = dataset(tmp_path / "data")
     at = open_app("train")
     assert "No training runs yet" in texts(at) and at.button(key="train_start").disabled
+    assert at.radio(key="train_purpose").options == [  # by purpose, not by recipe
+        "Adapt the model in use to your voices", "Train a new model from your recordings",
+        "Train the original Siamese DenseNet method"]
     at.text_input(key="train_folder").input(str(folder))
-    at.radio(key="train_recipe").set_value("reference")
+    at.radio(key="train_purpose").set_value("reference")
     rerun(at)
     assert "3 speakers" in texts(at) and "Twenty or more" in texts(at)
+    advanced = next(e for e in at.expander if e.label == "Advanced")  # the specialist settings
+    assert {n.key for n in advanced.number_input} == {f"train_{n}_reference" for n in ("batch", "lr", "crop")}
     assert at.number_input(key="train_batch_reference").value == 16  # the recipe's own defaults
-    assert "additive angular margin" in at.radio(key="train_recipe").help
+    assert "contrastive" in texts(advanced)
     assert "1e-04 means 0.0001" in at.number_input(key="train_lr_reference").help
     assert all(at.number_input(key=f"train_{name}_reference").help for name in ("epochs", "batch", "crop"))
     at.number_input(key="train_epochs_reference").set_value(3)
     at.text_input(key="train_label").input("newsroom")
+    rerun(at)
+    # 2 training speakers (one held out): 2 x 100 same + 2 x 25 different pairs, 15 batches of 16 a epoch
+    assert "Estimated duration: **about" in texts(at) and "45 steps" in texts(at)
     at.button(key="train_start").click()
     rerun(at)
     assert "Training started" in texts(at)
@@ -583,11 +604,14 @@ def test_a_training_run_can_fine_tune_the_model_in_use(tmp_path, fake_training):
     at = open_app("train")
     at.text_input(key="train_folder").input(str(dataset(tmp_path / "data")))
     rerun(at)
-    at.checkbox(key="train_fine_tune").check()
+    assert at.radio(key="train_purpose").value == "adapt"  # the first purpose offered
+    assert "additive angular margin" in texts(next(e for e in at.expander if e.label == "Advanced"))
+    assert "200 steps" in texts(at)  # 4 epochs of 50 steps, the fine-tuning defaults
     at.button(key="train_start").click()
     rerun(at)
     settings = fake_training[-1]["settings"]
     assert settings.recipe == "aam" and settings.init_from == str(default_model_dir())
+    assert settings.learning_rate == 2e-5 and settings.epochs == 4
 
 
 def test_a_running_run_shows_progress_curves_and_can_be_stopped():
@@ -623,7 +647,7 @@ def test_a_failed_run_shows_its_log():
     write_run("bad-run", "failed", dead_pid(), history=0)
     at = open_app("train")
     assert "Failed" in texts(at) and "failed message" in texts(at)
-    assert at.expander[-1].label == "Log" and "epoch 1: 100%" in at.code[0].value
+    assert at.main.expander[-1].label == "Log" and "epoch 1: 100%" in at.code[0].value
 
 
 def test_a_run_that_is_not_running_can_be_deleted_after_confirmation():
@@ -673,7 +697,7 @@ def test_activation_is_explained_when_the_model_is_pinned():
     run_dir = write_run("pinned", "finished", dead_pid())
     make_model(run_dir / "model", seed=6)
     at = open_app("train")
-    assert "SPEAKERID_WEIGHTS" in at.info[0].value
+    assert any("SPEAKERID_WEIGHTS" in info.value for info in at.info)
     assert not any(b.key == "train_activate" for b in at.button)
 
 
@@ -698,15 +722,15 @@ def test_live_page_shows_the_current_speaker():
 
 
 def test_live_stun_and_turn_servers_come_from_the_environment(monkeypatch):
-    import speakerid_ui
     from speakerid import SpeakerIDError
+    from speakerid_ui.ice import ice_servers
 
-    assert speakerid_ui.ice_servers() == []  # one machine or a LAN: none needed
+    assert ice_servers() == []  # one machine or a LAN: none needed
     servers = [{"urls": ["stun:stun.example.org:3478"]},
                {"urls": "turn:turn.example.org:3478", "username": "desk", "credential": "s3cret"}]
     monkeypatch.setenv("SPEAKERID_ICE_SERVERS", json.dumps(servers))
-    assert speakerid_ui.ice_servers() == servers
+    assert ice_servers() == servers
     for bad in ("[{urls: 1}", '{"urls": "stun:x"}', '[{"url": "stun:x"}]'):
         monkeypatch.setenv("SPEAKERID_ICE_SERVERS", bad)
         with pytest.raises(SpeakerIDError, match="SPEAKERID_ICE_SERVERS"):
-            speakerid_ui.ice_servers()
+            ice_servers()

@@ -56,6 +56,7 @@ def test_several_uploads_give_a_table_to_download():
     assert table["clip"].tolist() == ["alice.wav", "other.wav", "broken.mp3"]
     assert table["verdict"].tolist() == ["Alice", "unknown speaker", "error"]
     assert table["problem"].tolist()[:2] == ["", ""] and "not a readable audio file" in table["problem"][2]
+    assert all(table[c].dropna().map(type).nunique() <= 1 for c in table)  # one type a column (pyarrow)
     assert "3 clips · 1 could not be identified" in texts(at)
     assert len(at.get("download_button")) == 2
     assert not at.get("image")  # the detailed view is for one clip

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from speakerid import SpeakerIDError
-from speakerid.app.archive import extract_zip
+from speakerid.app.unzip import extract_zip
 
 
 def make_zip(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:

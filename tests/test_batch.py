@@ -12,10 +12,10 @@ from media_server import serve
 from synthetic import synth_voice, write_wav
 
 from speakerid.app.batch import ClipResult, identify_batch, report_bytes
-from speakerid.app.timeline import Segment, Timeline
 from speakerid.audio import from_array
 from speakerid.cli import main
 from speakerid.gallery import Gallery, Identification, Match
+from speakerid.results import Segment, Timeline
 
 RATE = 16000
 

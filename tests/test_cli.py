@@ -106,7 +106,7 @@ def test_human_output_and_gallery_management(tmp_path, model_dir, voice_file, ca
 
 
 def test_strict_threshold_prints_unknown_speaker(tmp_path, untrained_encoder, voice_file, capsys):
-    from speakerid.models.encoder import CALIBRATION_FILE
+    from speakerid.models.base import CALIBRATION_FILE
 
     strict = untrained_encoder.save(tmp_path / "strict")
     (strict / CALIBRATION_FILE).write_text(json.dumps({"threshold": 1.5}))

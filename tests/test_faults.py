@@ -114,16 +114,17 @@ gallery.import_folder(sys.argv[2], progress=lambda done, total: print(names[done
 # Stops for good inside the write transaction, after the speaker row and its first clip.
 HANG_INSIDE_ENROLMENT = """
 import sys, time
-from speakerid import gallery as module
+from speakerid.gallery import Gallery
+from speakerid.gallery import rows as module
 from speakerid.datasets import discover
 from test_faults import NumpyEncoder
-insert_clips = module._insert_clips
+insert_clips = module.insert_clips
 def insert_one_then_hang(conn, speaker_id, clips, encoder_id):
     insert_clips(conn, speaker_id, list(clips)[:1], encoder_id)
     print("inside", flush=True)
     time.sleep(600)
-module._insert_clips = insert_one_then_hang
-module.Gallery(sys.argv[1], NumpyEncoder()).enroll("half-written", discover(sys.argv[2])[0].files)
+module.insert_clips = insert_one_then_hang
+Gallery(sys.argv[1], NumpyEncoder()).enroll("half-written", discover(sys.argv[2])[0].files)
 """
 
 IMPORT_GALLERY = """
@@ -260,15 +261,16 @@ def test_killed_gallery_import_is_all_or_nothing(tmp_path, enrolled):
 # Stops for good inside the migration from format 1, its transaction not yet committed.
 HANG_INSIDE_MIGRATION = """
 import sys, time
-from speakerid import gallery as module
+from speakerid.gallery import Gallery
+from speakerid.gallery import schema as module
 from test_faults import NumpyEncoder
-migrate = module._migrate
+migrate = module.migrate
 def migrate_then_hang(conn):
     migrate(conn)
     print("inside", flush=True)
     time.sleep(600)
-module._migrate = migrate_then_hang
-module.Gallery(sys.argv[1], NumpyEncoder())
+module.migrate = migrate_then_hang
+Gallery(sys.argv[1], NumpyEncoder())
 """
 
 
@@ -293,8 +295,9 @@ def test_kill_inside_the_format_migration_leaves_format_1_whole(tmp_path, enroll
 # Activates the run in argv[1] for the default gallery, stopping for good at the point argv[2] names.
 ACTIVATE = """
 import sys, time
-from speakerid import gallery, paths
-from speakerid.models import encoder
+from speakerid import paths
+from speakerid.gallery import Gallery, staging
+from speakerid.models import loader as encoder
 from speakerid.training import runs
 
 def hang(*_):
@@ -306,12 +309,12 @@ if point == "model switched, gallery not yet":
     make_active = encoder.make_active
     encoder.make_active = lambda installed: hang(make_active(installed))
 if point == "inside the gallery's switch":
-    adopt = gallery._adopt
-    gallery._adopt = lambda conn, encoder_id: hang(adopt(conn, encoder_id))
+    adopt = staging.adopt
+    staging.adopt = lambda conn, encoder_id: hang(adopt(conn, encoder_id))
 def progress(done, total):
     if point == "while re-enrolling" and done == 2:
         hang()
-with gallery.Gallery(paths.gallery_path()) as opened:
+with Gallery(paths.gallery_path()) as opened:
     runs.activate(sys.argv[1], opened, progress)
 """
 ACTIVATION_POINTS = ["while re-enrolling", "model switched, gallery not yet", "inside the gallery's switch"]
@@ -325,7 +328,7 @@ def switch(tmp_path, untrained_encoder) -> tuple[str, Path]:
 
     from speakerid import Encoder, paths
     from speakerid.audio import from_array
-    from speakerid.models.encoder import install_model, make_active
+    from speakerid.models.loader import install_model, make_active
 
     make_active(install_model(untrained_encoder.save(tmp_path / "first")))
     run = paths.runs_dir() / "second"

@@ -20,7 +20,7 @@ from speakerid.audio import AudioClip, from_array, load_audio
 from speakerid.cli import main
 from speakerid.datasets import discover
 from speakerid.gallery import Gallery
-from speakerid.gallery_calibration import (
+from speakerid.gallery.calibration import (
     MIN_SPEAKERS_WITH_TWO_CLIPS,
     clip_trials,
     fit_gallery_calibration,

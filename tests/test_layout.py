@@ -1,4 +1,10 @@
-"""The package's shape: no import circles, and no TensorFlow on ``import speakerid``."""
+"""The package's shape: layers that read one way, no import circle, small modules, and no
+TensorFlow on ``import speakerid``.
+
+Every import counts: at module level, inside functions (they run later, but still tie two modules
+together) and under ``if TYPE_CHECKING:`` (a type named there is a dependency a reader must follow
+just the same). See docs/ARCHITECTURE.md.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "speakerid"
-TYPE_CHECKING_TESTS = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+MAX_MODULE_LINES = 600
+UPPER_LAYERS = ("speakerid.app", "speakerid.cli")  # app may import the core; cli the app and the core
+FORBIDDEN_IN_THE_LIBRARY = {"streamlit"}  # the UI lives outside speakerid/
 
 
 def module_name(path: Path) -> str:
@@ -21,57 +29,36 @@ def is_module(name: str) -> bool:
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
-def imports_in(tree: ast.Module, deferred: bool) -> list[ast.Import | ast.ImportFrom]:
-    """The imports that run: when the module is imported, and with ``deferred`` also those inside
-    functions. ``if TYPE_CHECKING:`` blocks never run (annotations are strings here), so they are
-    left out: type checkers follow circles there without harm."""
-    found: list[ast.Import | ast.ImportFrom] = []
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if not deferred and isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            if isinstance(child, ast.If) and ast.unparse(child.test) in TYPE_CHECKING_TESTS:
-                visit_all(child.orelse)
-                continue
-            if isinstance(child, ast.Import | ast.ImportFrom):
-                found.append(child)
-            visit(child)
-
-    def visit_all(nodes: list[ast.stmt]) -> None:
-        for statement in nodes:
-            if isinstance(statement, ast.Import | ast.ImportFrom):
-                found.append(statement)
-            visit(statement)
-
-    visit(tree)
-    return found
-
-
-def imported_modules(name: str, path: Path, deferred: bool) -> set[str]:
-    """The speakerid modules ``name`` imports (``from .x import y`` counts ``.x``, or ``.x.y`` when
-    ``y`` is itself a module; ``from . import y`` counts the package only for a name that is not)."""
+def imported_modules(name: str, path: Path) -> set[str]:
+    """Every module ``name`` imports, anywhere in it (``from .x import y`` counts ``.x``, or ``.x.y``
+    when ``y`` is itself a module; ``from . import y`` counts the package only for a name that is
+    not)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     targets: set[str] = set()
-    for node in imports_in(ast.parse(path.read_text()), deferred):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             targets |= {alias.name for alias in node.names}
-            continue
-        if node.level:
-            parts = package.split(".")
-            base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
-        else:
-            base = node.module or ""
-        submodules = {f"{base}.{alias.name}" for alias in node.names if is_module(f"{base}.{alias.name}")}
-        targets |= submodules
-        if node.module or len(submodules) < len(node.names):
-            targets.add(base)
-    return {t for t in targets if t.split(".")[0] == "speakerid" and t != name}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            submodules = {f"{base}.{alias.name}" for alias in node.names if is_module(f"{base}.{alias.name}")}
+            targets |= submodules
+            if node.module or len(submodules) < len(node.names):
+                targets.add(base)
+    return targets - {name}
 
 
-def import_graph(deferred: bool = False) -> dict[str, set[str]]:
-    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
-    return {name: imported_modules(name, path, deferred) & modules.keys() for name, path in modules.items()}
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """speakerid's modules and the speakerid modules each imports."""
+    found = modules()
+    return {name: imported_modules(name, path) & found.keys() for name, path in found.items()}
 
 
 def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -97,13 +84,27 @@ def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_graph_sees_the_packages_imports():
+def layer(name: str) -> int:
+    """0: the core; 1: the app's logic (speakerid.app); 2: the command line (speakerid.cli, and
+    ``python -m speakerid``, which runs it)."""
+    if name == "speakerid.__main__":
+        return len(UPPER_LAYERS)
+    for rank, top in enumerate(UPPER_LAYERS, start=1):
+        if name == top or name.startswith(top + "."):
+            return rank
+    return 0
+
+
+def test_graph_sees_every_kind_of_import():
     graph = import_graph()
+    facade = graph["speakerid.gallery.facade"]
     assert "speakerid.cli.common" in graph["speakerid.cli.speaker_commands"]
     assert "speakerid.training.settings" in graph["speakerid.training.trainer"]
     assert "speakerid.models.networks" in graph["speakerid.models.encoder"]
-    assert "speakerid.paths" in graph["speakerid.gallery"]  # from . import paths
-    assert "speakerid" not in graph["speakerid.gallery"]
+    assert "speakerid.paths" in facade  # from .. import paths
+    assert "speakerid.gallery.rows" in facade and "speakerid.gallery" not in facade  # from . import rows
+    assert "speakerid.models.loader" in facade  # inside a function
+    assert "speakerid.models.base" in facade  # under TYPE_CHECKING
     assert "speakerid" in graph["speakerid.cli"]  # from .. import __version__
 
 
@@ -112,25 +113,29 @@ def test_finder_reports_a_circle():
     assert find_circle({"a": {"b"}, "b": set()}) is None
 
 
-def test_no_module_level_import_circle():
+def test_no_import_circle():
     circle = find_circle(import_graph())
     assert circle is None, "import circle: " + " -> ".join(circle or [])
 
 
-# Imports inside functions run only when called, after every module has loaded, so they cannot
-# leave a module half-initialised; still, a circle through them ties two modules together (as
-# cli <-> cli_model and train <-> trainer once did). One is deliberate: Encoder.load hands a fused
-# model's folder to FusedEncoder, a subclass of Encoder, which must import it.
-DEFERRED_EDGES_ALLOWED = {("speakerid.models.encoder", "speakerid.models.fusion")}
+def test_layers_read_one_way():
+    """The core never imports the app's logic or the CLI; the app's logic never imports the CLI."""
+    upward = sorted(f"{source} -> {target}" for source, targets in import_graph().items()
+                    for target in targets if layer(target) > layer(source))
+    assert upward == []
 
 
-def test_no_import_circle_through_imports_inside_functions():
-    graph = import_graph(deferred=True)
-    for source, target in DEFERRED_EDGES_ALLOWED:
-        assert target in graph[source], f"{source} no longer imports {target}: drop it from the allowed edges"
-        graph[source].discard(target)
-    circle = find_circle(graph)
-    assert circle is None, "import circle: " + " -> ".join(circle or [])
+def test_the_library_never_imports_the_ui():
+    found = sorted(f"{name} -> {target}" for name, path in modules().items()
+                   for target in imported_modules(name, path)
+                   if target.split(".")[0] in FORBIDDEN_IN_THE_LIBRARY)
+    assert found == []
+
+
+def test_no_module_is_over_600_lines():
+    long = {name: lines for name, path in modules().items()
+            if (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
 
 
 def test_importing_speakerid_and_its_cli_loads_no_tensorflow():

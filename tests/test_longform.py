@@ -17,7 +17,6 @@ import soundfile as sf
 from synthetic import synth_voice
 
 from speakerid import longform, spill
-from speakerid.app.timeline import identify_timeline
 from speakerid.audio import audio_blocks, load_audio
 from speakerid.config import PipelineConfig, PreprocessConfig, ecapa_pipeline
 from speakerid.errors import SpeakerIDError
@@ -25,6 +24,7 @@ from speakerid.gallery import Gallery
 from speakerid.longform import LongRecording, identify_recording
 from speakerid.models.encoder import Encoder
 from speakerid.models.networks import ModelConfig
+from speakerid.timeline import identify_timeline
 
 RATE = 44100
 # trimming starts at 30 s here (300 s in the shipped models), so a short clip exercises it

@@ -97,6 +97,7 @@ def test_gallery_ranks_alike_with_either_search(tmp_path, untrained_encoder, mon
 
     from speakerid import gallery as gallery_module
     from speakerid.audio import from_array
+    from speakerid.gallery import ranking
 
     path = tmp_path / "gallery.sqlite"
     with gallery_module.Gallery(path, untrained_encoder) as gallery:
@@ -104,7 +105,7 @@ def test_gallery_ranks_alike_with_either_search(tmp_path, untrained_encoder, mon
             gallery.enroll(f"speaker {speaker}", from_array(synth_voice(speaker, 8.0, 16000), 16000))
         probe = untrained_encoder.embed(synth_voice(2, 6.0, 16000, seed=1), 16000)
         exact = gallery.identify_embedding(probe, top_k=10)
-    monkeypatch.setattr(gallery_module, "SpeakerIndex", partial(SpeakerIndex, exact_below=1))
+    monkeypatch.setattr(ranking, "SpeakerIndex", partial(SpeakerIndex, exact_below=1))
     with gallery_module.Gallery(path, untrained_encoder) as gallery:
         approximate = gallery.identify_embedding(probe, top_k=10)
         assert gallery._current_centroids().index.approximate

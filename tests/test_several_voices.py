@@ -20,12 +20,12 @@ import soundfile as sf
 from test_voices import ENROL_TEXT, ESPEAK_VOICES, FAST_MODEL, TURNS, speak
 
 from speakerid.app.batch import identify_batch, report_bytes
-from speakerid.app.timeline import identify_timeline
-from speakerid.app.voices import find_voices
 from speakerid.audio import from_array
 from speakerid.cli import main
 from speakerid.gallery import Gallery
+from speakerid.timeline import identify_timeline
 from speakerid.verdict import clock, decide, in_short
+from speakerid.voices import find_voices
 
 ENROLLED = ESPEAK_VOICES[:2]  # en+f4, en+m3
 ORDER = (0, 2, 1, 0, 2, 1)  # an enrolled voice, the new one, the other enrolled one, twice

@@ -7,16 +7,16 @@ import pytest
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError
-from speakerid.app.timeline import (
+from speakerid.audio import from_array
+from speakerid.features import window_starts
+from speakerid.gallery import Gallery
+from speakerid.timeline import (
     TimeMap,
     WindowResult,
     build_segments,
     identify_timeline,
     smooth_labels,
 )
-from speakerid.audio import from_array
-from speakerid.features import window_starts
-from speakerid.gallery import Gallery
 
 RATE = 16000
 

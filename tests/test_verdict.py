@@ -8,8 +8,8 @@ import math
 import pytest
 
 from speakerid import verdict
-from speakerid.app.timeline import Segment, Timeline
-from speakerid.gallery import Identification, Match, SpeakerInfo
+from speakerid.gallery import SpeakerInfo
+from speakerid.results import Identification, Match, Segment, Timeline
 from speakerid.verdict import decide, distinct, explain, in_short, percent
 
 THRESHOLD = 3.61

@@ -20,8 +20,10 @@ import soundfile as sf
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError
-from speakerid.app.timeline import TimeMap, identify_timeline
-from speakerid.app.voices import (
+from speakerid.audio import AudioClip, from_array
+from speakerid.gallery import Gallery
+from speakerid.timeline import TimeMap, identify_timeline
+from speakerid.voices import (
     cluster_windows,
     compare_with_script,
     enroll_voice,
@@ -32,8 +34,6 @@ from speakerid.app.voices import (
     voice_clips,
     voice_label,
 )
-from speakerid.audio import AudioClip, from_array
-from speakerid.gallery import Gallery
 
 FAST_MODEL = Path(__file__).resolve().parents[1] / "weights" / "fast"
 ESPEAK_VOICES = ("en+f4", "en+m3", "en+klatt", "en+steph")  # the fast model tells these apart
@@ -177,7 +177,7 @@ def test_a_turn_change_moves_to_where_the_scores_cross_and_onto_a_pause():
 
 
 def test_a_timeline_without_embeddings_is_returned_unchanged(gallery):
-    from speakerid.app.timeline import Timeline
+    from speakerid.timeline import Timeline
 
     bare = Timeline([], [], 0.5, 10.0, 8.0, None, TimeMap([(0.0, 8.0)]))
     assert find_voices(bare, gallery) is bare

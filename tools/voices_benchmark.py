@@ -8,7 +8,7 @@ Two speakers are enrolled, two are not. LibriSpeech (default): each speaker has 
 15 s or more; an enrolled speaker is enrolled from its first 5 s, and turns are two pieces of up to
 8 s of the rest (same recording session). Hyke (--corpus hyke-phone-india, telephone): enrolled
 from one call, turns from two other calls (up to 8 s each). The timeline is scored against the
-script with :func:`speakerid.app.voices.compare_with_script`: turns right, mean edge error, and
+script with :func:`speakerid.voices.compare_with_script`: turns right, mean edge error, and
 whether exactly one found voice per unenrolled speaker was reported.
 """
 
@@ -26,12 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from speakerid.app.timeline import identify_timeline  # noqa: E402
-from speakerid.app.voices import compare_with_script, find_voices, found_voices  # noqa: E402
 from speakerid.audio import AudioClip, from_array, load_audio  # noqa: E402
 from speakerid.gallery import Gallery  # noqa: E402
 from speakerid.models.encoder import Encoder  # noqa: E402
 from speakerid.preprocess import resample, to_mono  # noqa: E402
+from speakerid.timeline import identify_timeline  # noqa: E402
+from speakerid.voices import compare_with_script, find_voices, found_voices  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RATE = 16000

@@ -19,13 +19,14 @@ from ..audio import AudioClip
 from ..errors import SpeakerIDError
 from ..features import frames_per_second, window_layout
 from ..preprocess import Prepared, prepare
+from ..results import Span
+from ..verdict import left_out
 
 if TYPE_CHECKING:
     from ..config import PipelineConfig
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
     from ..models.encoder import Encoder
-
-Span = tuple[float, float]
+    from ..results import Identification
 
 ENROL_MIN_SPEECH_S = 5.0  # what the app asks for when enrolling from a recording
 ENROL_MAX_USEFUL_S = 30.0  # longer recordings are fine, but add little
@@ -59,6 +60,13 @@ class Analysis:
     def complete(self) -> bool:
         return self.embedding is not None
 
+    @property
+    def left_out(self) -> list[Span]:
+        """The ends of a long recording left out when asked (``trim_ends``), on the clip's time."""
+        if self.prepared is None:
+            return []
+        return left_out(self.prepared.stage("trim").kept[0], self.clip.duration_s)
+
 
 @dataclass(frozen=True)
 class FrontEnd:
@@ -91,13 +99,14 @@ def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
     return [(s / rate, (s + length) / rate) for s in starts]
 
 
-def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5
-                  ) -> Iterator[tuple[str, Analysis]]:
+def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5,
+                  trim_ends: bool = False) -> Iterator[tuple[str, Analysis]]:
     """Run the steps one by one, yielding ``(step, analysis so far)`` after each, so that a caller
-    can show each result as soon as it exists. SpeakerIDError (readable) when a step refuses."""
+    can show each result as soon as it exists. SpeakerIDError (readable) when a step refuses.
+    ``trim_ends``: leave out the first and last minute of a recording over 5 minutes."""
     analysis = Analysis(clip, frames_per_second=frames_per_second(encoder.pipeline))
     started = time.perf_counter()
-    analysis.prepared = encoder.prepare(clip)
+    analysis.prepared = encoder.prepare(clip, trim_ends)
     analysis.timings["prepare"] = time.perf_counter() - started
     yield "prepare", analysis
     started = time.perf_counter()
@@ -117,11 +126,11 @@ def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = N
         yield "identify", analysis
 
 
-def analyse(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5
-            ) -> Analysis:
+def analyse(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5,
+            trim_ends: bool = False) -> Analysis:
     """Every step of :func:`analyse_steps` at once."""
     result = Analysis(clip)
-    for _, result in analyse_steps(clip, encoder, gallery, top_k):  # noqa: B007 (the last one)
+    for _, result in analyse_steps(clip, encoder, gallery, top_k, trim_ends):  # noqa: B007 (the last one)
         pass
     return result
 

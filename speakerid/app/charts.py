@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .timeline import Timeline
+    from ..results import Span, Timeline
 
 Spec = dict[str, Any]
 
@@ -27,6 +27,7 @@ UNKNOWN = "#9aa5b1"
 PALETTE = ["#2563eb", "#16a34a", "#db2777", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#4d7c0f",
            "#be123c", "#0f766e"]
 UNKNOWN_LABEL = "unknown"
+LEFT_OUT_LABEL = "left out, as asked"
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # what Streamlit 1.67 draws
 # text at 12-14 px: the browser draws it at that size whatever the chart's width
 CONFIG = {"axis": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal"},
@@ -50,9 +51,10 @@ def timeline_lanes(result: Timeline) -> list[str | None]:
     return [*names, None] if any(s.label is None for s in result.segments) else names
 
 
-def timeline(result: Timeline, title: str | None = None) -> Spec:
+def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span] = ()) -> Spec:
     """Who speaks when: one row per speaker, segments as bars on the clip's time; hovering a bar
-    gives its speaker, times and probability."""
+    gives its speaker, times and probability. ``left_out``: parts of the clip left out when asked,
+    shaded."""
     lanes = timeline_lanes(result)
     colors = speaker_colors(lanes)
     labels = [_lane_label(lane) for lane in lanes]
@@ -89,6 +91,16 @@ def timeline(result: Timeline, title: str | None = None) -> Spec:
         spec["mark"] = {"type": "text", "color": MUTED, "fontSize": 13}
         spec["data"] = {"values": [{"text": "no speech found"}]}
         spec["encoding"] = {"text": {"field": "text"}}
+    elif left_out:
+        bars = {key: spec.pop(key) for key in ("data", "mark", "encoding", "params")}
+        shade = {"data": {"values": [{"from_s": round(start, 2), "to_s": round(end, 2),
+                                      "label": LEFT_OUT_LABEL} for start, end in left_out]},
+                 "mark": {"type": "rect", "color": UNKNOWN, "opacity": 0.3, "clip": True},
+                 "encoding": {"x": {"field": "from_s", "type": "quantitative"}, "x2": {"field": "to_s"},
+                              "tooltip": [{"field": "label", "type": "nominal", "title": "shaded"},
+                                          {"field": "from_s", "type": "quantitative", "title": "from (s)"},
+                                          {"field": "to_s", "type": "quantitative", "title": "to (s)"}]}}
+        spec["layer"] = [shade, bars]
     return _titled(spec, title)
 
 

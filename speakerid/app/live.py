@@ -14,9 +14,11 @@ at most once per hop. No frame is dropped when identification is slow.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,10 +29,12 @@ import soxr
 from ..audio import from_array
 from ..errors import SpeakerIDError
 from ..preprocess import Prepared, Stage, prepare
+from ..results import UNKNOWN_SPEAKER
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery, Identification
+    from ..gallery import Gallery
     from ..models.encoder import Encoder
+    from ..results import Identification
 
 Layout = Literal["interleaved", "planar"]
 
@@ -40,8 +44,10 @@ MIN_SPEECH_S = 1.5
 HISTORY = 120
 TICK_S = 0.25  # how often the workers take the queued frames and check whether an update is due
 IDLE_STOP_S = 5.0  # the workers end after this long without a frame (the browser left)
+EXIT_WAIT_S = 60.0  # at interpreter exit, the longest wait for each thread (a warm-up or identification)
 
 _LOGGER = logging.getLogger(__name__)
+_IDENTIFIERS: weakref.WeakSet[LiveIdentifier] = weakref.WeakSet()  # stopped and joined at exit
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class LiveIdentifier:
         self._frames: deque[Any] = deque()  # av.AudioFrame-like, queued by the media thread
         self._last_frame = time.monotonic()
         self._workers: list[threading.Thread] = []
+        self._warm_up: threading.Thread | None = None
         self._stop = threading.Event()
         self._ingesting = threading.Lock()  # one ingest at a time keeps the frames in order
         self.idle_stop_s = IDLE_STOP_S
@@ -126,6 +133,7 @@ class LiveIdentifier:
         self.problem: str | None = None  # why the workers' last identification failed
         self.history: deque[LiveResult] = deque(maxlen=HISTORY)
         self.started = time.monotonic()
+        _IDENTIFIERS.add(self)
 
     # --- input --------------------------------------------------------------------------------
     def push(self, samples: Any, sample_rate: int, channels: int | None = None,
@@ -211,6 +219,7 @@ class LiveIdentifier:
 
         thread = threading.Thread(target=run, name="speakerid-live-warm-up", daemon=True)
         thread.start()
+        self._warm_up = thread
         return thread
 
     # --- the workers --------------------------------------------------------------------------
@@ -232,6 +241,11 @@ class LiveIdentifier:
     def stop(self) -> None:
         """End the workers (an identification in progress finishes first)."""
         self._stop.set()
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait until the warm-up and the workers have ended (the workers end after :meth:`stop`)."""
+        for thread in [*self._workers, *filter(None, [self._warm_up])]:
+            thread.join(timeout_s)
 
     @property
     def running(self) -> bool:
@@ -317,7 +331,7 @@ class LiveIdentifier:
         if best is None:
             message = "no speakers enrolled"
         elif found.speaker is None:
-            message = f"unknown speaker (closest: {best.name}, score {best.score:.2f})"
+            message = f"{UNKNOWN_SPEAKER} (closest: {best.name}, score {best.score:.2f})"
         else:
             message = f"{best.name} (score {best.score:.2f}, {best.probability:.0%})"
         return LiveResult(at_s, speech, level, found, message, time.perf_counter() - started)
@@ -327,3 +341,18 @@ def _frame_format(frame: Any) -> tuple[int, int, bool, str]:
     """(sample rate, channels, planar, sample type) of an ``av.AudioFrame``."""
     return (int(frame.sample_rate), len(frame.layout.channels), bool(frame.format.is_planar),
             frame.format.name)
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    """Stop every identifier and wait for its threads before Python finalises.
+
+    They are daemon threads, so that a page left streaming never keeps a server from exiting.
+    But a daemon thread still inside TensorFlow when the interpreter finalises is ended by
+    ``pthread_exit`` in the middle of C++ code, which aborts the process ("terminate called
+    after throwing an instance of ... FATAL: exception not rethrown": seen when a test process
+    exited while the Live page's warm-up ran). atexit functions run before that, while threads
+    can still finish; an identification or a warm-up in progress ends first."""
+    for identifier in list(_IDENTIFIERS):
+        identifier.stop()
+        identifier.join(EXIT_WAIT_S)

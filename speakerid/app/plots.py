@@ -1,8 +1,10 @@
-"""Figures for the app and reports: waveforms and spectrograms, too dense for the browser to draw.
+"""Figures for the app and reports: waveforms and spectrograms, too dense for the browser to draw,
+and the timeline as the evidence report prints it.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, so
-figures can be drawn from several threads); the caller shows, saves or closes it. Charts with names
-in them are drawn by the browser instead (:mod:`speakerid.app.charts`), in the reader's own fonts.
+figures can be drawn from several threads); the caller shows, saves or closes it. The app's charts
+with names in them are drawn by the browser instead (:mod:`speakerid.app.charts`), in the reader's
+own fonts.
 """
 
 from __future__ import annotations
@@ -17,19 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from ..paths import ASSETS
-from .charts import ACCENT, INK, MUTED, PALETTE, REMOVED, SILENCE
+from ..results import Span
+from .charts import ACCENT, INK, MUTED, PALETTE, REMOVED, SILENCE, UNKNOWN, speaker_colors, timeline_lanes
 
 if TYPE_CHECKING:
     from ..preprocess import Prepared
-
-Span = tuple[float, float]
+    from ..results import Timeline
 
 MAX_COLUMNS = 2000  # a waveform is drawn as at most this many min/max columns
-# Figures are WIDTH inches at 100 dpi (650 px), shown about 550-650 px wide in the Identify page's
-# left column at 1280-1440 px: 11 pt (15 px) reads as 13-15 px there (at 9 inches, 8 pt read as 7 px)
-WIDTH = 6.5
-TEXT = 11
-TITLE = 12
 # DejaVu Sans (matplotlib's own) has no Devanagari: a name such as "पुष्पकमल दाहाल" drew as boxes,
 # with a "Glyph ... missing" warning per letter. Matplotlib falls back along font.family's list.
 DEVANAGARI_FONT = ASSETS / "fonts" / "NotoSansDevanagari-Regular.ttf"
@@ -58,7 +55,7 @@ def _style(ax) -> None:
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_color(MUTED)
-    ax.tick_params(colors=INK, labelsize=TEXT)
+    ax.tick_params(colors=INK, labelsize=8)
     ax.title.set_color(INK)
     ax.xaxis.label.set_color(INK)
     ax.yaxis.label.set_color(INK)
@@ -98,7 +95,7 @@ def _draw_waveform(ax, signal: np.ndarray, sample_rate: int, color: str = ACCENT
     ax.set_ylim(-1.05, 1.05)
     ax.set_yticks([-1, 0, 1])
     ax.margins(x=0)
-    ax.set_ylabel("amplitude", fontsize=TEXT)
+    ax.set_ylabel("amplitude", fontsize=8)
 
 
 def _shade(ax, spans: Sequence[Span], color: str, offset_s: float = 0.0) -> None:
@@ -110,19 +107,19 @@ def waveform(signal: np.ndarray, sample_rate: int, kept: Sequence[Span] | None =
              title: str | None = None, removed_label: str = "removed",
              removed_color: str = REMOVED) -> Figure:
     """A waveform; spans outside ``kept`` (when given) are shaded as removed."""
-    fig, axes = _figure(WIDTH, 2.4)
+    fig, axes = _figure(9, 2.0)
     ax = axes[0, 0]
     duration = len(signal) / sample_rate
     _draw_waveform(ax, signal, sample_rate)
     removed = removed_spans(kept, duration)
     _shade(ax, removed, removed_color)
     ax.set_xlim(0, max(duration, 1e-3))
-    ax.set_xlabel("time (s)", fontsize=TEXT)
+    ax.set_xlabel("time (s)", fontsize=8)
     if title:
-        ax.set_title(title, fontsize=TITLE, loc="left")
+        ax.set_title(title, fontsize=10, loc="left")
     if removed:
         ax.legend(handles=[Patch(color=removed_color, alpha=0.3, label=removed_label)],
-                  loc="upper right", fontsize=TEXT, frameon=False)
+                  loc="upper right", fontsize=8, frameon=False)
     return fig
 
 
@@ -133,7 +130,7 @@ def pipeline_waveforms(prepared: Prepared) -> Figure:
     trimmed = prepared.stage("trim")
     silence = prepared.stage("silence")
     final = prepared.stages[-1]
-    fig, axes = _figure(WIDTH, 6.0, rows=3)
+    fig, axes = _figure(9, 5.4, rows=3)
     rows = [
         (resampled, trimmed.kept, "trimmed (intro/outro of a long recording)", REMOVED,
          f"1 · input, mono at {resampled.sample_rate} Hz: {resampled.duration_s:.1f} s"),
@@ -148,12 +145,12 @@ def pipeline_waveforms(prepared: Prepared) -> Figure:
         removed = removed_spans(kept, duration)
         _shade(ax, removed, color)
         ax.set_xlim(0, max(duration, 1e-3))
-        ax.set_title(title, fontsize=TITLE, loc="left")
+        ax.set_title(title, fontsize=10, loc="left")
         if removed:
             seconds = sum(b - a for a, b in removed)
             ax.legend(handles=[Patch(color=color, alpha=0.3, label=f"{label}: {seconds:.1f} s")],
-                      loc="upper right", fontsize=TEXT, frameon=False)
-    axes[-1, 0].set_xlabel("time (s)", fontsize=TEXT)
+                      loc="upper right", fontsize=8, frameon=False)
+    axes[-1, 0].set_xlabel("time (s)", fontsize=8)
     return fig
 
 
@@ -161,16 +158,16 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
                 windows: Sequence[Span] | None = None, title: str | None = None) -> Figure:
     """Log-mel spectrogram (frames, n_mels) with the encoder's windows marked above it."""
     features = np.asarray(features)
-    fig, axes = _figure(WIDTH, 3.0)
+    fig, axes = _figure(9, 2.8)
     ax = axes[0, 0]
     duration = features.shape[0] / frames_per_second
     image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="magma",
                       extent=(0, max(duration, 1e-3), 0, features.shape[1]), interpolation="nearest")
     cbar = fig.colorbar(image, ax=ax, pad=0.01)
-    cbar.set_label("log power", fontsize=TEXT)
-    cbar.ax.tick_params(labelsize=TEXT)
-    ax.set_ylabel("mel band", fontsize=TEXT)
-    ax.set_xlabel("speech time (s)", fontsize=TEXT)
+    cbar.set_label("log power", fontsize=8)
+    cbar.ax.tick_params(labelsize=7)
+    ax.set_ylabel("mel band", fontsize=8)
+    ax.set_xlabel("speech time (s)", fontsize=8)
     if windows:
         top = features.shape[1]
         for index, (start, end) in enumerate(windows):
@@ -179,5 +176,34 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
                     solid_capstyle="butt", clip_on=False)
         ax.set_ylim(0, top)
     if title:
-        ax.set_title(title, fontsize=TITLE, loc="left", pad=14 if windows else 6)
+        ax.set_title(title, fontsize=10, loc="left", pad=14 if windows else 6)
+    return fig
+
+
+def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span] = ()) -> Figure:
+    """Who speaks when: one lane per speaker, then per found voice (unknown last), segments as bars
+    on the clip's time; ``left_out``: parts of the clip left out when asked, shaded."""
+    lanes = timeline_lanes(result)
+    colors = speaker_colors(lanes)
+    fig, axes = _figure(9, 0.5 * max(len(lanes), 1) + 1.2)
+    ax = axes[0, 0]
+    for row, lane in enumerate(lanes):
+        spans = [(s.start_s, s.end_s - s.start_s) for s in result.segments if s.label == lane]
+        ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[lane])
+    ax.set_yticks(range(len(lanes)), [lane if lane is not None else "unknown" for lane in lanes],
+                  fontsize=9)
+    ax.set_ylim(-0.6, max(len(lanes), 1) - 0.4)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(result.duration_s, 1e-3))
+    ax.set_xlabel("time in the clip (s)", fontsize=8)
+    ax.grid(axis="x", color=MUTED, alpha=0.2)
+    _shade(ax, left_out, UNKNOWN)
+    if left_out:
+        ax.legend(handles=[Patch(color=UNKNOWN, alpha=0.3, label="left out, as asked")],
+                  loc="upper right", fontsize=8, frameon=False)
+    if not lanes:
+        ax.text(0.5, 0.5, "no speech found", ha="center", va="center", color=MUTED,
+                transform=ax.transAxes)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
     return fig

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..app.inputs import Input, Span
     from ..fetch import DownloadProgress, FetchLimits
     from ..gallery import Gallery
-    from ..models.encoder import Encoder
+    from ..models.base import SpeakerModel
 
 EXIT_OK = 0
 EXIT_CANCELLED = 1
@@ -115,12 +115,12 @@ def input_arguments(args: argparse.Namespace) -> tuple[list[Input], Span, FetchL
     return inputs, Span(args.start, args.end), limits
 
 
-def load_encoder(args: argparse.Namespace) -> Encoder:
+def load_encoder(args: argparse.Namespace) -> SpeakerModel:
     """The model named by ``--weights``."""
     import_tensorflow_quietly()
-    from ..models.encoder import Encoder
+    from ..models.loader import load_model
 
-    return Encoder.load(args.weights)
+    return load_model(args.weights)
 
 
 def import_tensorflow_quietly() -> None:

@@ -158,11 +158,11 @@ def add_calibrate(subparsers: Subparsers) -> None:
 
 def run_calibrate(args: argparse.Namespace) -> int:
     import_tensorflow_quietly()
-    from ..models.encoder import Encoder
+    from ..models.loader import load_model
     from ..training.evaluate import evaluate_items, fit_scoring
     from ..training.train import collect_speakers
 
-    encoder = Encoder.load(args.model)
+    encoder = load_model(args.model)
     config = json.loads((args.model / "config.json").read_text())
     by_name = {s.name: s for s in collect_speakers(args.data)}
     # A ported model names the speakers of its cohort; a model trained here uses its training speakers.

@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
-from ..verdict import clock, in_short, percent, several_voices, voice_line
+from ..verdict import (
+    clock,
+    evidence_line,
+    in_short,
+    left_out_text,
+    percent,
+    several_voices,
+    voice_line,
+)
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -38,8 +46,10 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..app.timeline import Segment, Timeline
-    from ..gallery import Identification, SpeakerInfo
+    from ..app.inputs import Span
+    from ..fetch import FetchLimits
+    from ..gallery import Gallery, SpeakerInfo
+    from ..results import Identification, Segment, Timeline
 
 
 def describe(label: str, result: Identification, timeline: Timeline | None = None) -> str:
@@ -58,7 +68,11 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
                  f"{result.threshold:.3f})"]
     width = max(len(match.name) for match in result.matches)
     lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
-              f"{percent(match.probability):>8}" for rank, match in enumerate(result.matches, start=1)]
+              f"{percent(match.probability):>8}"
+              + ("" if match.llr is None else f"  log10 LR {match.llr:+5.1f}")
+              for rank, match in enumerate(result.matches, start=1)]
+    if best.llr is not None and not voices:
+        lines.append(f"  evidence: {evidence_line(best.llr)}")
     return "\n".join(lines)
 
 
@@ -128,6 +142,13 @@ def add_identify(subparsers: Subparsers) -> None:
     parser.add_argument("--timeline", action="store_true",
                         help="also print who speaks when, segment by segment, for clips of 20 s or "
                              "more (the JSON rows always have the segments)")
+    parser.add_argument("--trim-ends", action="store_true",
+                        help="leave out the first and last minute of recordings over 5 minutes "
+                             "(intros, applause); the verdict says what was left out")
+    parser.add_argument("--evidence", type=Path, metavar="DIR",
+                        help="also write an evidence report for each clip identified into DIR: one "
+                             "self-contained HTML page (prints to PDF) with the clip's sha256, the "
+                             "verdict, figures, scores and the model's provenance")
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -142,13 +163,15 @@ def run_identify(args: argparse.Namespace) -> int:
 
     inputs, span, limits = input_arguments(args)
     report = check_report_path(args.report) if args.report is not None else None
+    if args.evidence is not None and args.evidence.exists() and not args.evidence.is_dir():
+        raise SpeakerIDError(f"{args.evidence}: not a folder, so no evidence report can go there")
     results = []
     with (open_gallery(args) as gallery, download_bar() as downloading, stage_bars() as stages,
           progress_bar("identifying", "file", len(inputs) > 1) as progress):
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
         for result in identify_batch(inputs, gallery, args.top_k, span, limits, timeline=True,
                                      progress=progress, download_progress=downloading,
-                                     stage_progress=stages):
+                                     stage_progress=stages, trim_ends=args.trim_ends):
             results.append(result)
             label = f"{result.input} ({result.title})" if result.title else result.input
             if result.error is not None:
@@ -157,8 +180,12 @@ def run_identify(args: argparse.Namespace) -> int:
                     say(f"{label}: not identified ({result.error})")
             elif not args.json:
                 say(describe(label, result.identification, result.timeline))
+                if result.left_out:
+                    say(f"  {left_out_text(result.left_out)}")
                 if args.timeline and result.timeline is not None:
                     say(describe_timeline(result.timeline))
+        if args.evidence is not None:
+            write_evidence_reports(args, inputs, results, gallery, span, limits)
     if args.json:
         say(report_bytes(results, ".json").decode().rstrip("\n"))
     if report is not None:
@@ -168,12 +195,32 @@ def run_identify(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if any(result.error is not None for result in results) else EXIT_OK
 
 
+def write_evidence_reports(args: argparse.Namespace, inputs: list, results: list, gallery: Gallery,
+                           span: Span, limits: FetchLimits) -> None:
+    """An evidence report per clip identified (each analysed again, step by step, for its
+    figures); a clip that fails here is warned about and the others still get theirs."""
+    from ..app.evidence import evidence_for, evidence_html, write_evidence
+    from ..app.inputs import expand
+
+    for item, result in zip(expand(inputs), results):
+        if result.error is not None:
+            continue
+        try:
+            facts, findings = evidence_for(item, gallery, span, limits, args.trim_ends)
+            path = write_evidence(evidence_html(facts, findings, gallery), args.evidence, result.input)
+        except (SpeakerIDError, OSError) as exc:
+            warn(f"{result.input}: no evidence report ({exc})")
+            continue
+        if not args.json:
+            say(f"wrote the evidence report for {result.input} to {path}")
+
+
 def add_timeline(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers, "timeline", run_timeline,
         "who speaks when in a recording, with the voices nobody enrolled",
         "Identify a recording window by window and say who speaks when. Windows that match nobody "
-        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.app.voices). "
+        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.voices). "
         "--save-voices writes each found voice's segments as WAV files (enrol them later with: "
         "enroll --name NAME DIR/voice-a/*.wav); --enroll 'Voice A=Name' enrols a found voice at "
         "once from its segments.")
@@ -197,9 +244,9 @@ def voice_and_name(text: str) -> tuple[str, str]:
 
 
 def run_timeline(args: argparse.Namespace) -> int:
-    from ..app.timeline import identify_timeline
-    from ..app.voices import enroll_voice, find_voices, found_voices, save_voices
     from ..audio import load_audio
+    from ..timeline import identify_timeline
+    from ..voices import enroll_voice, find_voices, found_voices, save_voices
 
     with open_gallery(args) as gallery, progress_bar("timeline", "window") as progress:
         gallery.check_encoder()
@@ -449,7 +496,7 @@ def add_gallery_calibrate(subparsers: Subparsers) -> None:
 
 
 def run_gallery_calibrate(args: argparse.Namespace) -> int:
-    from ..gallery_calibration import fit_gallery_calibration
+    from ..gallery.calibration import fit_gallery_calibration
 
     with open_gallery(args) as gallery:
         if args.reset:

@@ -10,132 +10,38 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import paths
-from ..audio import AudioClip, from_array, load_audio
 from ..config import FeatureConfig, PipelineConfig, read_config
 from ..errors import SpeakerIDError
 from ..features import log_mel, split_windows
 from ..paths import CONFIG_FILE, SHIPPED_WEIGHTS, WEIGHTS_FILE, default_model_dir  # noqa: F401 (re-exported)
-from ..preprocess import Prepared, prepare
+from ..preprocess import Prepared
 from ..runtime import single_threaded_blas
-from ..scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
+from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
+from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text, read_scoring
+from .fusion import FusedEncoder
 from .networks import ModelConfig, build_encoder, inference_form
 from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
-CALIBRATION_FILE = "calibration.json"
-COHORT_FILE = "cohort.npy"
-FORMAT_VERSION = 1
-
-
-class SpeakerModel:
-    """What every model directory loads as: audio in, embedding out, calibrated scores.
-
-    Subclasses give ``pipeline``, ``model_config``, ``calibration``, ``normaliser``, ``path``,
-    :attr:`encoder_id`, :meth:`features`, :meth:`embed_features` and :meth:`embed_windows`;
-    preparation and everything about scores is shared here.
-    """
-
-    pipeline: PipelineConfig
-    model_config: ModelConfig
-    calibration: Calibration
-    normaliser: ScoreNormaliser | None
-    path: Path | None
-
-    @property
-    def encoder_id(self) -> str:
-        raise NotImplementedError
-
-    def features(self, prepared: Prepared) -> np.ndarray:
-        raise NotImplementedError
-
-    def embed_features(self, features: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    def pool_windows(self, vectors: np.ndarray) -> np.ndarray:
-        """One clip's embedding from its windows' vectors (:meth:`embed_windows`)."""
-        raise NotImplementedError
-
-    @property
-    def feature_configs(self) -> list[FeatureConfig]:
-        """The front ends whose features :meth:`features` sets side by side, in that order."""
-        raise NotImplementedError
-
-    @property
-    def feature_readers(self) -> list[str]:
-        """Who reads each front end of :attr:`feature_configs`, in words for the app's figures."""
-        return [network_name(self.model_config)]
-
-    @property
-    def threshold(self) -> float:
-        """Scores (see :meth:`similarity`) at or above this mean "same speaker" (full-length clips;
-        ``calibration.for_duration`` gives the threshold for shorter ones)."""
-        return self.calibration.threshold
-
-    def prepare(self, clip: AudioClip, trim_ends: bool = False) -> Prepared:
-        """The clip's stages (see :func:`~speakerid.preprocess.prepare`); ``trim_ends`` cuts the
-        first and last minute of a long recording, as training data is cut."""
-        return prepare(clip, self.pipeline.preprocess, trim_ends=trim_ends)
-
-    def embed_prepared(self, prepared: Prepared) -> np.ndarray:
-        return self.embed_features(self.features(prepared))
-
-    def embed(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Embedding (1-D) of a raw signal, (frames,) or (frames, channels), at any rate."""
-        return self.embed_prepared(self.prepare(from_array(signal, sample_rate)))
-
-    def embed_file(self, path: str | Path) -> np.ndarray:
-        return self.embed_prepared(self.prepare(load_audio(path)))
-
-    def save_scoring(self, path: str | Path) -> None:
-        """Write the calibration and the score-normalisation cohort (after :func:`fit_scoring`)."""
-        path = Path(path)
-        _atomic_write_text(path / CALIBRATION_FILE, json.dumps(self.calibration.to_dict(), indent=2))
-        if self.normaliser is not None:
-            tmp = path / (COHORT_FILE + ".tmp.npy")
-            np.save(tmp, self.normaliser.cohort)
-            os.replace(tmp, path / COHORT_FILE)
-
-    # --- comparison ---------------------------------------------------------------------------
-    @property
-    def metric(self) -> str:
-        return self.model_config.metric
-
-    def score_matrix(self, a: np.ndarray, b: np.ndarray,
-                     b_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        """Scores between rows of ``a`` and ``b``: AS-normalised when the model ships a cohort.
-
-        A gallery passes its enrolled speakers' cohort statistics (:meth:`cohort_statistics`,
-        computed once) as ``b_statistics``, so a query costs one product with the cohort.
-        """
-        raw = score_matrix(a, b, self.metric)
-        if self.normaliser is None:
-            return raw
-        return self.normaliser.normalise(raw, a, b, b_statistics)
-
-    def cohort_statistics(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """What :meth:`score_matrix` needs about enrolled embeddings; None without a cohort."""
-        return self.normaliser.statistics(embeddings) if self.normaliser is not None else None
-
-    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
-        """Higher means more likely the same speaker; compare with :attr:`threshold`."""
-        return float(self.score_matrix(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
-
-    def probability_same(self, similarity: float) -> float:
-        """Calibrated probability that a score came from one speaker (full-length clips)."""
-        return self.calibration.probability(similarity)
-
 
 class Encoder(SpeakerModel):
-    """One network: embeds speech; compares embeddings; knows its calibrated decision threshold."""
+    """One network: embeds speech; compares embeddings; knows its calibrated decision threshold.
+
+    Example::
+
+        from speakerid import load_model
+
+        model = load_model()                      # the shipped weights/ (or load_model("weights/fast"))
+        a, b = model.embed_file("ann1.wav"), model.embed_file("ann2.wav")
+        same = model.similarity(a, b) >= model.threshold
+        print(same, model.probability_same(model.similarity(a, b)))
+
+    Build one with :meth:`create` (untrained) or load a folder with
+    :func:`speakerid.models.loader.load_model`; :meth:`save` writes one.
+    """
 
     def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
                  calibration: Calibration | None = None, path: Path | None = None,
@@ -162,7 +68,16 @@ class Encoder(SpeakerModel):
     def create(cls, model_config: ModelConfig | None = None,
                pipeline: PipelineConfig | None = None,
                imagenet_weights: str | Path | None = None) -> Encoder:
-        """A new, untrained encoder."""
+        """A new, untrained encoder.
+
+        Args:
+            model_config: the network (default: :class:`~speakerid.models.networks.ModelConfig`).
+            pipeline: preprocessing and features (default: :class:`~speakerid.config.PipelineConfig`).
+            imagenet_weights: ImageNet weights for the backbone's first layers, where it has them.
+
+        Returns:
+            The encoder, with the metric's default calibration.
+        """
         pipeline = pipeline or PipelineConfig()
         model_config = model_config or ModelConfig()
         network = build_encoder(model_config, pipeline.features.n_mels, imagenet_weights)
@@ -170,14 +85,25 @@ class Encoder(SpeakerModel):
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> SpeakerModel:
-        """Load a model directory; by default the one :func:`default_model_dir` names. One network,
-        or several whose scores are fused (:class:`speakerid.models.fusion.FusedEncoder`)."""
+        """Load a model directory, whichever kind it holds (what :func:`speakerid.load_model` does).
+
+        Args:
+            path: the model folder; None: the one :func:`default_model_dir` names.
+
+        Returns:
+            This class for one network; :class:`speakerid.models.fusion.FusedEncoder` (a
+            :class:`~speakerid.models.base.SpeakerModel`, not an Encoder) when the config fuses
+            several. The choice is made here, so that existing callers of ``Encoder.load`` keep
+            working and the loader needs no second copy of it.
+
+        Raises:
+            SpeakerIDError: no readable config, no weights, weights that do not fit the network, or
+                a damaged calibration or cohort.
+        """
         path = Path(path) if path else default_model_dir()
         meta, pipeline, model_config = read_config(path)
         if "fusion" in meta:
-            from .fusion import FusedEncoder
-
-            return FusedEncoder.load(path, meta, pipeline, model_config)
+            return FusedEncoder.load(path, meta, pipeline, model_config, load_member=cls.load)
         weights_path = weights_file(path)
         if weights_path is None:
             raise SpeakerIDError(f"no trained encoder in {path}: expected {WEIGHTS_FILE} beside "
@@ -190,7 +116,7 @@ class Encoder(SpeakerModel):
             else:
                 network.load_weights(weights_path)
         except Exception as exc:  # a truncated or foreign file
-            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from None
+            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from exc
         return cls(network, pipeline, model_config, calibration, path, normaliser,
                    inference_network=inference_form(network, model_config))
 
@@ -203,7 +129,7 @@ class Encoder(SpeakerModel):
         path.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT_VERSION, "pipeline": self.pipeline.to_dict(),
                 "model": self.model_config.to_dict(), **(extra or {})}
-        _atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
+        atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
         for stale in (WEIGHTS_FILE, QUANTISED_WEIGHTS_FILE):
             (path / stale).unlink(missing_ok=True)
         if quantised:
@@ -253,70 +179,9 @@ class Encoder(SpeakerModel):
     def feature_configs(self) -> list[FeatureConfig]:
         return [self.pipeline.features]
 
-NETWORK_NAMES = {"ecapa": "ECAPA-TDNN", "resnet": "thin ResNet", "densenet121": "DenseNet121"}
-
-
-def network_name(config: ModelConfig) -> str:
-    """The network a model config builds, as people call it."""
-    return NETWORK_NAMES.get(config.backbone, config.backbone)
-
-
-def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
-    """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""
-    calibration_path = path / CALIBRATION_FILE
-    try:
-        calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from None
-    return calibration, _load_cohort(path / COHORT_FILE, model_config)
-
-
-def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | None:
-    if not path.is_file():
-        return None
-    try:
-        cohort = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from None
-    if (cohort.ndim != 2 or not np.issubdtype(cohort.dtype, np.floating) or len(cohort) < 2
-            or cohort.shape[1] != model_config.embedding_dim):
-        raise SpeakerIDError(f"{path}: expected a (count, {model_config.embedding_dim}) float array "
-                             "of cohort embeddings")
-    return ScoreNormaliser(cohort, model_config.metric)
-
-
 def weights_file(model_dir: Path) -> Path | None:
     """The weights file of a model directory (float32 HDF5 or int8 ``.npz``), or None."""
     for name in (WEIGHTS_FILE, QUANTISED_WEIGHTS_FILE):
         if (model_dir / name).is_file():
             return model_dir / name
     return None
-
-
-def install_model(model_dir: str | Path) -> Path:
-    """Copy a trained model into the user's models folder (so the run can be deleted); refuses one
-    that does not load. Not active yet: see :func:`make_active`. The copy is renamed into place
-    whole, so a half-copied model is never installed."""
-    source = Path(model_dir)
-    Encoder.load(source)
-    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(4).hex()}"
-    partial = paths.models_dir() / f".{name}.partial"
-    shutil.copytree(source, partial)
-    os.replace(partial, partial.with_name(name))
-    return partial.with_name(name)
-
-
-def make_active(installed: Path) -> Path:
-    """Make an installed model the default for the app and CLI, in one atomic replace of the file
-    that names it; the model it replaces is deleted only then."""
-    previous = paths.active_model_dir()
-    _atomic_write_text(paths.home() / paths.ACTIVE_MODEL_FILE, json.dumps({"model": installed.name}))
-    if previous != installed:
-        shutil.rmtree(previous, ignore_errors=True)
-    return installed
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

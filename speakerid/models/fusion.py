@@ -18,30 +18,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from ..config import FeatureConfig, ModelConfig, PipelineConfig
 from ..errors import SpeakerIDError
+from ..paths import CONFIG_FILE
 from ..preprocess import Prepared
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
-from .encoder import (
-    CONFIG_FILE,
-    FORMAT_VERSION,
-    Encoder,
-    SpeakerModel,
-    _atomic_write_text,
-    network_name,
-    read_scoring,
-)
+from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text, network_name, read_scoring
 
 
 class FusedEncoder(SpeakerModel):
     """Members' unit embeddings, each scaled by sqrt(weight), side by side (weights sum to 1)."""
 
-    def __init__(self, members: Sequence[Encoder], weights: Sequence[float], names: Sequence[str],
+    def __init__(self, members: Sequence[SpeakerModel], weights: Sequence[float], names: Sequence[str],
                  calibration: Calibration | None = None, normaliser: ScoreNormaliser | None = None,
                  path: Path | None = None) -> None:
         if len(members) < 2 or len(members) != len(weights) or len(names) != len(members):
@@ -108,16 +101,19 @@ class FusedEncoder(SpeakerModel):
 
     # --- persistence --------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: Path, meta: dict, pipeline: PipelineConfig, model_config: ModelConfig
-             ) -> FusedEncoder:
-        """The members named in ``meta["fusion"]``, loaded from sub-folders of ``path``."""
+    def load(cls, path: Path, meta: dict, pipeline: PipelineConfig, model_config: ModelConfig,
+             load_member: Callable[[Path], SpeakerModel]) -> FusedEncoder:
+        """The members named in ``meta["fusion"]``, loaded from sub-folders of ``path`` by
+        ``load_member`` (a member is itself a model folder: :meth:`Encoder.load
+        <speakerid.models.encoder.Encoder.load>`; passed in, so that this module needs no
+        encoder and the encoder can hand a fused folder here)."""
         try:
             entries = meta["fusion"]["members"]
             names = [_member_folder(entry["path"]) for entry in entries]
             weights = [float(entry["weight"]) for entry in entries]
         except (KeyError, TypeError, ValueError) as exc:
             raise SpeakerIDError(f"{path / CONFIG_FILE}: malformed fusion entry ({exc})") from None
-        members = [Encoder.load(path / name) for name in names]
+        members = [load_member(path / name) for name in names]
         fused = cls(members, weights, names, path=path)
         if fused.model_config != model_config or fused.pipeline.preprocess != pipeline.preprocess:
             raise SpeakerIDError(f"{path / CONFIG_FILE} does not describe its members")
@@ -136,7 +132,7 @@ class FusedEncoder(SpeakerModel):
                 "model": self.model_config.to_dict(),
                 "fusion": {"members": [{"path": n, "weight": w} for n, w in zip(self.names, self.weights)]},
                 **(extra or {})}
-        _atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
+        atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2))
         self.save_scoring(path)
         self.path = path
         return path

@@ -24,7 +24,7 @@ from ..errors import SpeakerIDError
 
 if TYPE_CHECKING:
     from ..gallery import Gallery
-    from ..models.encoder import Encoder
+    from ..models.base import SpeakerModel
     from .settings import TrainSettings
 
 LAUNCH_FILE = "launch.json"
@@ -222,7 +222,7 @@ def log_tail(run_dir: Path, lines: int = 20, max_bytes: int = 64 * 1024) -> str:
 
 def activate(run_dir: Path, gallery: Gallery | None = None,
              progress: Callable[[int, int], None] | None = None,
-             on_refused: Callable[[SpeakerIDError], None] | None = None) -> tuple[Encoder, int]:
+             on_refused: Callable[[SpeakerIDError], None] | None = None) -> tuple[SpeakerModel, int]:
     """Make a finished run's model the active one, re-enrolling ``gallery`` from its stored audio
     without ever leaving it on a model that is not in use.
 
@@ -232,13 +232,13 @@ def activate(run_dir: Path, gallery: Gallery | None = None,
     next use with the new model. Clips the new pipeline refuses go to ``on_refused`` and are kept.
     Returns the new encoder and the number of clips re-embedded.
     """
-    from ..models.encoder import Encoder, install_model, make_active
+    from ..models.loader import install_model, load_model, make_active
 
     info = run_info(run_dir)
     if not info.finished:
         raise SpeakerIDError(f"{Path(run_dir).name} has no finished model to activate")
     installed = install_model(info.model_dir)
-    encoder = Encoder.load(installed)
+    encoder = load_model(installed)
     if gallery is not None:
         gallery.stage(encoder, progress, on_refused)
     make_active(installed)

@@ -32,11 +32,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SpeakerIDError
-from .gallery import Gallery, centroids
-from .models.encoder import SpeakerModel
-from .scoring import Calibration
-from .training.evaluate import calibration_from_trials
+from ..errors import SpeakerIDError
+from ..models.base import SpeakerModel
+from ..scoring import Calibration
+from ..training.evaluate import calibration_from_trials
+from .facade import Gallery
+from .ranking import centroids
 
 MIN_SPEAKERS_WITH_TWO_CLIPS = 10  # fewer give too few trials to place a 1 % false-accept threshold
 MISS_MARGIN = 0.10  # the most a refit may add to the share of same-speaker trials missed

@@ -11,86 +11,24 @@ clip, where pauses shorter than ``merge_gap_s`` inside one speaker's turn are br
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import SpeakerIDError
-from ..scoring import unit
+from .errors import SpeakerIDError
+from .results import Progress, Segment, Span, Timeline, WindowResult
+from .scoring import unit
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery
-    from ..models.encoder import Encoder
-    from ..preprocess import Prepared
-
-Span = tuple[float, float]
-Progress = Callable[[int, int], None]
+    from .identifier import Identifier as Gallery  # any gallery: see speakerid.identifier
+    from .models.base import SpeakerModel as Encoder
+    from .preprocess import Prepared
 
 TIMELINE_MIN_DURATION_S = 20.0  # the app shows a timeline for clips at least this long
 WINDOW_S = 3.0
 HOP_S = 1.5
 MERGE_GAP_S = 2.0
 BATCH = 32
-
-
-@dataclass(frozen=True)
-class WindowResult:
-    """One window's verdict; times are on the prepared-speech timeline."""
-
-    start_s: float
-    end_s: float
-    speaker: str | None  # None: no enrolled speaker reaches the threshold
-    best: str | None  # the closest enrolled speaker, even below the threshold
-    score: float
-    probability: float
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of the original clip attributed to one speaker (or to an unknown voice)."""
-
-    start_s: float
-    end_s: float
-    speaker: str | None
-    score: float  # mean best score of its windows; a found voice's own (speakerid.app.voices)
-    probability: float  # mean calibrated probability of its windows; a found voice's: one voice
-    windows: int
-    voice: str | None = None  # a voice found by clustering (speakerid.app.voices) when speaker is None
-
-    @property
-    def label(self) -> str | None:
-        """The enrolled name, else the found voice's label, else None (unknown)."""
-        return self.speaker if self.speaker is not None else self.voice
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-
-@dataclass(frozen=True)
-class Timeline:
-    segments: list[Segment]
-    windows: list[WindowResult]
-    threshold: float
-    duration_s: float  # of the original clip
-    speech_s: float
-    # what speakerid.app.voices needs to label the windows again: their unit embeddings (one row per
-    # window) and the map from speech time back to the clip
-    embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
-    time_map: TimeMap | None = field(default=None, repr=False, compare=False)
-
-    def speaking_time(self) -> dict[str | None, float]:
-        """Seconds attributed to each speaker or found voice (None: unknown), longest first."""
-        totals: dict[str | None, float] = {}
-        for segment in self.segments:
-            totals[segment.label] = totals.get(segment.label, 0.0) + segment.duration_s
-        return dict(sorted(totals.items(), key=lambda item: -item[1]))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "duration_s": self.duration_s, "speech_s": self.speech_s,
-                "segments": [asdict(s) for s in self.segments],
-                "windows": [asdict(w) for w in self.windows]}
 
 
 class TimeMap:
@@ -146,7 +84,27 @@ def identify_timeline(prepared: Prepared, encoder: Encoder, gallery: Gallery,
                       merge_gap_s: float = MERGE_GAP_S, smooth: bool = True,
                       progress: Progress | None = None, original_duration_s: float | None = None
                       ) -> Timeline:
-    """Windowed identification of a prepared clip against ``gallery``."""
+    """Windowed identification of a prepared clip against ``gallery``: who speaks when.
+
+    Args:
+        prepared: the clip as :meth:`SpeakerModel.prepare <speakerid.models.base.SpeakerModel.prepare>`
+            left it (its stages map speech time back to the clip).
+        encoder: the model that prepared it, the gallery's.
+        gallery: the gallery (any :class:`~speakerid.identifier.Identifier`) to identify against.
+        window_s, hop_s: the windows identified, and how far apart they start.
+        merge_gap_s: pauses this short inside one speaker's turn are bridged.
+        smooth: an isolated window that disagrees with two agreeing neighbours takes their label.
+        progress: called as ``progress(done, total)`` after each batch of windows.
+        original_duration_s: the clip's length, when ``prepared`` does not start with it.
+
+    Returns:
+        The segments on the clip's time, the windows' verdicts and what
+        :func:`speakerid.voices.find_voices` needs to label them again.
+
+    Raises:
+        SpeakerIDError: a window or hop that is not positive, or the gallery's vectors come from
+            another model.
+    """
     features = encoder.features(prepared)
     duration = original_duration_s if original_duration_s is not None else prepared.stages[0].duration_s
     return timeline_of_features(lambda start, count: features[start:start + count], features.shape[0],
@@ -163,7 +121,7 @@ def timeline_of_features(read: Callable[[int, int], np.ndarray], frame_count: in
     ``read(start, count)`` gives frames ``start`` to ``start + count`` of the prepared speech
     (a long recording's come from disk, see :mod:`speakerid.longform`); ``batch`` windows are
     embedded at once."""
-    from ..features import frames_per_second, window_starts  # TensorFlow: not for the constants above
+    from .features import frames_per_second, window_starts  # TensorFlow: not for the constants above
 
     if window_s <= 0 or hop_s <= 0:
         raise SpeakerIDError("the timeline's window and hop must be positive")
@@ -220,7 +178,7 @@ def build_segments(windows: Sequence[WindowResult], time_map: TimeMap,
     """Merge labelled windows into segments on the original clip's time (see the module doc).
 
     ``labels`` (default: each window's verdict) and ``bounds`` (default: :func:`window_bounds`)
-    let :mod:`speakerid.app.voices` merge windows it has labelled again, with refined turn edges."""
+    let :mod:`speakerid.voices` merge windows it has labelled again, with refined turn edges."""
     if not windows:
         return []
     labels = [w.speaker for w in windows] if labels is None else list(labels)

@@ -45,13 +45,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..audio import AudioClip
-from ..errors import SpeakerIDError
-from ..scoring import unit
-from .timeline import MERGE_GAP_S, Segment, Timeline, build_segments, window_bounds
+from .audio import AudioClip
+from .errors import SpeakerIDError
+from .results import Segment, Timeline
+from .scoring import unit
+from .timeline import MERGE_GAP_S, build_segments, window_bounds
 
 if TYPE_CHECKING:
-    from ..gallery import Gallery, SpeakerInfo
+    from .gallery import Gallery, SpeakerInfo
 
 MIN_VOICE_S = 4.0  # a group with less speech than this is not reported as a voice
 SNAP_S = 1.0  # a turn change this close to a pause is moved onto it
@@ -64,7 +65,18 @@ def find_voices(timeline: Timeline, gallery: Gallery, min_voice_s: float = MIN_V
     """``timeline`` with its windows labelled again: enrolled names, found voices, refined edges.
 
     Segments of a found voice have ``speaker`` None and ``voice`` "Voice A", "Voice B", ... in the
-    order the voices first speak."""
+    order the voices first speak.
+
+    Args:
+        timeline: from :func:`speakerid.timeline.identify_timeline` (it keeps the windows'
+            embeddings; a timeline without them is returned as it is).
+        gallery: the gallery it was identified against.
+        min_voice_s: a group of unmatched windows with less speech is not reported as a voice.
+        merge_gap_s: pauses this short inside one voice's turn are bridged.
+
+    Returns:
+        A new timeline; ``timeline`` itself is unchanged.
+    """
     windows = timeline.windows
     embeddings, time_map = timeline.embeddings, timeline.time_map
     if not windows or embeddings is None or time_map is None:
@@ -176,7 +188,7 @@ def majority_vote(labels: Sequence[str | None], radius: int) -> list[str | None]
 def refine_cuts(labels: Sequence[str | None], embeddings: np.ndarray, centres: Sequence[float],
                 bounds: Sequence[float], pauses: Sequence[float] = (), snap_s: float = SNAP_S
                 ) -> list[float]:
-    """``bounds`` (see :func:`~speakerid.app.timeline.window_bounds`) with each change between two
+    """``bounds`` (see :func:`~speakerid.timeline.window_bounds`) with each change between two
     labels moved to where the windows' scores against the two labels' mean embeddings cross, then
     onto the nearest of ``pauses`` (speech times where the silence stage removed a pause) within
     ``snap_s``: people mostly take turns at a pause."""

@@ -1,0 +1,26 @@
+"""The enrolled-speaker store: one SQLite file with every speaker's clips, audio and embeddings.
+
+:class:`Gallery` (:mod:`.facade`) is the one object callers use; each job behind it has its module:
+
+- :mod:`.store`: the connection, single-transaction writes; :mod:`.schema`: tables, format checks
+  and migrations; :mod:`.locking`: waiting for another writer.
+- :mod:`.rows`: speakers and clips as rows; :mod:`.names`: names and details as stored.
+- :mod:`.clip_storage`: a clip's audio (mono FLAC) and vector as stored; :mod:`.embedding`: clips
+  given by a caller decoded, checked and embedded before a write.
+- :mod:`.ranking`: centroids, top-k search, AS-norm scores, the calibration in use.
+- :mod:`.staging`: re-enrolment with another model, switched in one transaction.
+- :mod:`.validation`: trusting a gallery file from elsewhere; :mod:`.transfer`: export and import.
+- :mod:`.folder_import`: a dataset folder, a speaker at a time.
+- :mod:`.calibration`: the threshold refitted on the gallery's own voices.
+"""
+
+from ..results import Identification, Match, SpeakerInfo
+from .clip_storage import ClipInput
+from .facade import Gallery
+from .names import clean_name, clean_text
+from .ranking import centroids
+from .rows import ClipSource
+from .schema import SCHEMA
+
+__all__ = ["SCHEMA", "ClipInput", "ClipSource", "Gallery", "Identification", "Match", "SpeakerInfo",
+           "centroids", "clean_name", "clean_text"]

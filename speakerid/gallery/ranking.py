@@ -1,0 +1,128 @@
+"""Ranking the enrolled speakers for one embedding: each speaker's centroid, a top-k search over
+them, the model's scores (AS-normalised when it ships a cohort) and the calibration that turns a
+score into a verdict and a probability."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import SpeakerIDError
+from ..results import Identification, Match
+from ..scoring import Calibration, unit
+from ..search import SpeakerIndex
+from .clip_storage import as_vector
+
+if TYPE_CHECKING:
+    from ..models.base import SpeakerModel as Encoder
+
+# Raw-score candidates re-scored with the model's score normalisation: AS-norm can reorder
+# speakers, but not lift one from outside the raw top 50 over the threshold in practice.
+SHORTLIST = 50
+
+
+@dataclass(frozen=True)
+class Centroids:
+    """Every speaker's centroid in one matrix, valid while the database is at ``version``."""
+
+    version: tuple[int, int]
+    encoder_id: str | None
+    names: list[str]
+    matrix: np.ndarray  # (speakers, dim)
+    rows: dict[str, int]  # name -> row of matrix
+    index: SpeakerIndex  # top-k over matrix: exact, or HNSW for very large galleries
+    statistics: tuple[np.ndarray, np.ndarray] | None  # per-row cohort statistics for AS-norm
+    calibration: Calibration  # refitted on this gallery for its encoder, else the encoder's
+
+
+def scores(encoder: Encoder, probe: np.ndarray, ranked: Centroids, rows: np.ndarray) -> np.ndarray:
+    """The model's scores (AS-normalised when it ships a cohort, as its threshold expects)
+    of ``probe`` against the centroids in ``rows``."""
+    statistics = ranked.statistics
+    if statistics is not None:
+        statistics = (statistics[0][rows], statistics[1][rows])
+    return encoder.score_matrix(probe[None], ranked.matrix[rows], statistics)[0]
+
+
+def rank(encoder: Encoder, ranked: Centroids, embedding: np.ndarray, top_k: int,
+         speech_s: float | None) -> Identification:
+    """The ``top_k`` speakers closest to ``embedding``, judged with the calibration for
+    ``speech_s`` seconds of speech and this many enrolled speakers."""
+    calibration = ranked.calibration.for_duration(speech_s).for_gallery(len(ranked.names))
+    if not ranked.names:
+        return Identification([], calibration.threshold)
+    probe = query(embedding, ranked.matrix.shape[1])
+    rows = ranked.index.search(probe, max(top_k, SHORTLIST)).indices[0]
+    found = scores(encoder, probe, ranked, rows)
+    best = np.argsort(-found, kind="stable")[:top_k]
+    return Identification([match(ranked.names[rows[i]], found[i], calibration) for i in best],
+                          calibration.threshold)
+
+
+def match(name: str, score: float, calibration: Calibration) -> Match:
+    return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold,
+                 calibration.log10_lr(float(score)))
+
+
+def query(embedding: np.ndarray, dim: int) -> np.ndarray:
+    """One embedding as a float32 vector that can be compared with the gallery's."""
+    embedding = np.asarray(embedding, dtype=np.float32).reshape(-1)
+    if embedding.shape[0] != dim:
+        raise SpeakerIDError(f"a {embedding.shape[0]}-dimensional embedding cannot be compared "
+                             f"with this gallery's {dim}-dimensional ones")
+    if not np.isfinite(embedding).all():
+        raise SpeakerIDError("the embedding is not finite (NaN or infinity); it cannot be compared")
+    return embedding
+
+
+def centroids(vectors: np.ndarray, starts: np.ndarray, metric: str) -> np.ndarray:
+    """One centroid per group of consecutive rows (groups begin at ``starts``).
+
+    Cosine: the unit-normalised mean of the unit clip vectors, so that a long clip does not
+    outweigh a short one; Euclidean: the plain mean.
+    """
+    if metric == "cosine":
+        return unit(np.add.reduceat(unit(vectors), starts, axis=0)).astype(np.float32)
+    counts = np.diff(np.append(starts, len(vectors)))
+    return (np.add.reduceat(vectors, starts, axis=0) / counts[:, None]).astype(np.float32)
+
+
+def calibration_key(encoder_id: str) -> str:
+    return f"calibration:{encoder_id}"
+
+
+def stored_calibration(conn: sqlite3.Connection, encoder: Encoder) -> Calibration:
+    """The calibration applied to this gallery for ``encoder``, else the encoder's own. A stored one
+    that does not read (a damaged or foreign file) is ignored: the encoder's is always valid."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?",
+                       (calibration_key(encoder.encoder_id),)).fetchone()
+    if row is not None:
+        try:
+            return Calibration.from_dict(json.loads(row[0]))
+        except (ValueError, TypeError, RecursionError):
+            pass
+    return encoder.calibration
+
+
+def load_centroids(conn: sqlite3.Connection, version: tuple[int, int], encoder: Encoder) -> Centroids:
+    metric = encoder.model_config.metric
+    calibration = stored_calibration(conn, encoder)
+    encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
+    rows = conn.execute("SELECT c.speaker_id, s.name, c.embedding FROM clips c JOIN speakers s "
+                        "ON s.id = c.speaker_id WHERE c.encoder_id = (SELECT value FROM meta WHERE "
+                        "key = 'encoder_id') ORDER BY c.speaker_id").fetchall()
+    if not rows:
+        empty = np.zeros((0, 0), np.float32)
+        return Centroids(version, None, [], empty, {}, SpeakerIndex(empty, metric), None, calibration)
+    ids = np.array([row[0] for row in rows])
+    vectors = np.stack([as_vector(row[2]) for row in rows])
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    names = [rows[i][1] for i in starts]
+    matrix = centroids(vectors, starts, metric)
+    return Centroids(version, encoder_id[0] if encoder_id else None, names, matrix,
+                      {name: i for i, name in enumerate(names)}, SpeakerIndex(matrix, metric),
+                      encoder.cohort_statistics(matrix), calibration)

@@ -1,0 +1,120 @@
+"""The gallery file's format: its tables, the check that a file is one of ours, and the migrations
+from older formats (each inside one write: all or nothing)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import SpeakerIDError
+
+SCHEMA_VERSION = 3  # 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url (both migrated)
+URL_FORMAT = 3  # the first format whose clips keep the web address they were fetched from
+
+# The audio is the last column of `clips`: reading the embeddings then never walks the audio's
+# overflow pages, so loading 10 000 speakers' vectors stays fast however much audio is stored.
+SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE speakers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        gender TEXT,
+        party TEXT,
+        notes TEXT,
+        created TEXT NOT NULL)""",
+    """CREATE TABLE clips (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        speaker_id INTEGER NOT NULL REFERENCES speakers(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        url TEXT,
+        speech_s REAL NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        encoder_id TEXT NOT NULL,
+        embedding BLOB NOT NULL,
+        audio BLOB NOT NULL)""",
+    "CREATE INDEX clips_by_speaker ON clips(speaker_id)",
+    # Vectors of a re-enrolment in progress, one per clip and encoder; no embedding: the encoder's
+    # pipeline refused the clip (it is kept, with its current vector, unused under that encoder).
+    """CREATE TABLE staged (
+        clip_id INTEGER NOT NULL REFERENCES clips(id) ON DELETE CASCADE,
+        encoder_id TEXT NOT NULL,
+        speech_s REAL,
+        embedding BLOB,
+        PRIMARY KEY (clip_id, encoder_id))""",
+)
+COLUMNS = {
+    "meta": {"key", "value"},
+    "speakers": {"id", "name", "gender", "party", "notes", "created"},
+    "clips": {"id", "speaker_id", "source", "url", "speech_s", "sample_rate", "encoder_id",
+              "embedding", "audio"},
+    "staged": {"clip_id", "encoder_id", "speech_s", "embedding"},
+}
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)  # an exported file of any format can be imported
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+        return  # another process created it while we waited for the lock
+    for statement in SCHEMA:
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] = (SCHEMA_VERSION,)
+                  ) -> int:
+    """Our tables with our columns, and no trigger or view: SQL stored in the file would run on
+    this gallery's own writes (a trigger) or stand in for a table (a view). Returns the format,
+    which must be one of ``versions`` (format 1 has no staged table)."""
+    stored_sql = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchone()
+    if stored_sql:
+        raise SpeakerIDError(f"{label} is not a speakerid gallery (it holds a {stored_sql[0]}, "
+                             f"{stored_sql[1]!r}; speakerid never creates one)")
+    _require_tables(conn, label, ["meta"])
+    version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if version is None or not str(version[0]).isdigit():
+        raise SpeakerIDError(f"{label} is not a speakerid gallery (no schema version)")
+    if int(version[0]) not in versions:
+        raise SpeakerIDError(f"{label} has gallery format {version[0]}; this speakerid reads format "
+                             f"{SCHEMA_VERSION} (a newer version may have written it)")
+    _require_tables(conn, label, ["speakers", "clips"] + (["staged"] if int(version[0]) > 1 else []),
+                    int(version[0]))
+    return int(version[0])
+
+
+def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str],
+                    version: int = SCHEMA_VERSION) -> None:
+    for table in tables:
+        found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        expected = COLUMNS[table] - ({"url"} if table == "clips" and version < URL_FORMAT else set())
+        if not expected <= found:
+            raise SpeakerIDError(f"{label} is not a speakerid gallery (table {table!r} is missing "
+                                 "or incomplete)")
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Older formats to this one inside one write (all or nothing). Format 1: clips rebuilt with
+    AUTOINCREMENT and the url column, as SQLite's documentation says to change a table (new table,
+    copy, drop, rename; this rewrites all stored audio once), and the staged table added. Format 2:
+    the url column added in place (after the audio: only a clip's source listing reads it)."""
+    version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    if version == SCHEMA_VERSION:
+        return  # another process migrated it while we waited for the lock
+    if version == 1:
+        clips, index, staged = SCHEMA[2:]
+        columns = "id, speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio"
+        conn.execute(clips.replace("CREATE TABLE clips (", "CREATE TABLE clips_new (", 1))
+        conn.execute(f"INSERT INTO clips_new ({columns}) SELECT {columns} FROM clips")
+        conn.execute("DROP TABLE clips")
+        conn.execute("ALTER TABLE clips_new RENAME TO clips")
+        conn.execute(index)
+        conn.execute(staged)
+    else:
+        conn.execute("ALTER TABLE clips ADD COLUMN url TEXT")
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def url_column(conn: sqlite3.Connection) -> str:
+    """What to select for a clip's address: the column, or NULL in a file from before it."""
+    return "url" if any(row[1] == "url" for row in conn.execute("PRAGMA table_info(clips)")) else "NULL"

@@ -1,0 +1,108 @@
+"""Moving speakers between gallery files: a consistent copy out (:func:`export`), and another file's
+speakers merged in or put in place of this one's (:func:`import_file`).
+
+The file to import is validated in full and, if another encoder made its vectors, re-embedded from
+its stored audio, all before this gallery is touched; the change itself is one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import SpeakerIDError
+from ..results import Progress
+from . import rows
+from .clip_storage import as_vector
+from .rows import DETAIL_FIELDS, StoredClip
+from .schema import url_column
+from .staging import claim_encoder, embed_clip
+from .store import Store, open_snapshot
+from .validation import validate_gallery
+
+if TYPE_CHECKING:
+    from ..models.base import SpeakerModel as Encoder
+
+
+def export(store: Store, path: str | Path) -> Path:
+    """Write a consistent copy (SQLite's backup API) of ``store``'s file, as one self-contained file."""
+    target = Path(path)
+    if target.exists() and target.resolve() == store.path.resolve():
+        raise SpeakerIDError(f"{target} is this gallery itself; export to another file")
+    if not target.parent.is_dir():
+        raise SpeakerIDError(f"{target.parent}: no such folder")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    try:
+        with closing(sqlite3.connect(partial)) as copy:
+            store.backup(copy)
+            copy.execute("PRAGMA journal_mode = DELETE")  # no -wal file to forget beside it
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+def import_file(store: Store, path: Path, encoder: Encoder, replace: bool,
+                progress: Progress | None = None) -> list[str]:
+    """Merge the gallery file ``path`` into ``store`` (or replace its content); the imported
+    speakers' names. Merging adds new speakers and adds clips to same-named ones (stored details
+    win over imported ones; identical clips are not added twice)."""
+    with closing(open_snapshot(path)) as source:
+        validate_gallery(source, path, encoder)
+        replaced = embed_stored(source, encoder, progress)
+        speakers = source.execute("SELECT id, name, gender, party, notes FROM speakers").fetchall()
+
+        def write(conn: sqlite3.Connection) -> None:
+            if replace:
+                conn.execute("DELETE FROM speakers")
+            claim_encoder(conn, encoder.encoder_id)
+            for source_id, name, *values in speakers:
+                details = dict(zip(DETAIL_FIELDS, values))
+                speaker_id = rows.speaker_id(conn, name)
+                if speaker_id is None:
+                    speaker_id = rows.insert_speaker(conn, name, details)
+                else:
+                    rows.set_details(conn, speaker_id, rows.given(details), only_missing=True)
+                rows.insert_clips(conn, speaker_id, stored_clips(source, source_id, replaced),
+                                  encoder.encoder_id)
+
+        store.write(write)
+    return [row[1] for row in speakers]
+
+
+def embed_stored(conn: sqlite3.Connection, encoder: Encoder, progress: Progress | None = None
+                  ) -> dict[int, tuple[np.ndarray, float]]:
+    """Embed every clip whose vector is not from ``encoder``: clip id -> (vector, seconds of speech)."""
+    todo = conn.execute("SELECT id FROM clips WHERE encoder_id != ? ORDER BY id",
+                        (encoder.encoder_id,)).fetchall()
+    result: dict[int, tuple[np.ndarray, float]] = {}
+    for done, (clip_id,) in enumerate(todo, start=1):
+        try:
+            result[clip_id] = embed_clip(conn, clip_id, encoder)
+        except SpeakerIDError as exc:
+            raise SpeakerIDError(f"cannot re-enrol with this encoder: {exc}") from None
+        if progress:
+            progress(done, len(todo))
+    return result
+
+
+def stored_clips(conn: sqlite3.Connection, speaker_id: int,
+                  replaced: dict[int, tuple[np.ndarray, float]]) -> Iterator[StoredClip]:
+    """A speaker's clips as stored, with the vectors of ``replaced`` where it has one (one clip in
+    memory at a time)."""
+    ids = [row[0] for row in conn.execute("SELECT id FROM clips WHERE speaker_id = ? ORDER BY id",
+                                          (speaker_id,))]
+    url = url_column(conn)
+    for clip_id in ids:
+        source, url_value, speech_s, rate, embedding, audio = conn.execute(
+            f"SELECT source, {url}, speech_s, sample_rate, embedding, audio FROM clips WHERE id = ?",
+            (clip_id,)).fetchone()
+        vector, speech_s = replaced.get(clip_id) or (as_vector(embedding), speech_s)
+        yield StoredClip(source, speech_s, rate, vector, audio, url_value)

@@ -1,0 +1,189 @@
+"""What every model folder loads as (:class:`SpeakerModel`): audio in, embedding out, calibrated
+scores; and the files beside the weights that every kind of model keeps (calibration, cohort).
+
+Two kinds implement it: :class:`speakerid.models.encoder.Encoder` (one network) and
+:class:`speakerid.models.fusion.FusedEncoder` (several, their scores fused);
+:func:`speakerid.models.loader.load_model` picks the one a folder holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import AudioClip, from_array, load_audio
+from ..config import FeatureConfig, ModelConfig, PipelineConfig
+from ..errors import SpeakerIDError
+from ..preprocess import Prepared, prepare
+from ..scoring import Calibration, ScoreNormaliser, score_matrix
+
+CALIBRATION_FILE = "calibration.json"
+COHORT_FILE = "cohort.npy"
+FORMAT_VERSION = 1
+NETWORK_NAMES = {"ecapa": "ECAPA-TDNN", "resnet": "thin ResNet", "densenet121": "Siamese DenseNet"}
+
+
+class SpeakerModel(ABC):
+    """What every model directory loads as: audio in, embedding out, calibrated scores.
+
+    Subclasses give ``pipeline``, ``model_config``, ``calibration``, ``normaliser``, ``path``,
+    :attr:`encoder_id`, :meth:`features`, :meth:`embed_features`, :meth:`embed_windows`,
+    :meth:`pool_windows` and :attr:`feature_configs`; preparation and everything about scores is
+    shared here.
+    """
+
+    pipeline: PipelineConfig
+    model_config: ModelConfig
+    calibration: Calibration
+    normaliser: ScoreNormaliser | None
+    path: Path | None
+
+    @property
+    @abstractmethod
+    def encoder_id(self) -> str:
+        """Fingerprint of the model: galleries refuse vectors from another one."""
+
+    @abstractmethod
+    def features(self, prepared: Prepared) -> np.ndarray:
+        """The model's input features (frames, bands) of prepared speech."""
+
+    @abstractmethod
+    def embed_features(self, features: np.ndarray) -> np.ndarray:
+        """One embedding for a whole clip's features."""
+
+    @abstractmethod
+    def embed_windows(self, windows: np.ndarray) -> np.ndarray:
+        """Embeddings of a batch of equal-length feature windows (batch, frames, bands)."""
+
+    @abstractmethod
+    def pool_windows(self, vectors: np.ndarray) -> np.ndarray:
+        """One clip's embedding from its windows' vectors (:meth:`embed_windows`)."""
+
+    @property
+    @abstractmethod
+    def feature_configs(self) -> list[FeatureConfig]:
+        """The front ends whose features :meth:`features` sets side by side, in that order."""
+
+    @property
+    def feature_readers(self) -> list[str]:
+        """Who reads each front end of :attr:`feature_configs`, in words for the app's figures."""
+        return [network_name(self.model_config)]
+
+    @property
+    def threshold(self) -> float:
+        """Scores (see :meth:`similarity`) at or above this mean "same speaker" (full-length clips;
+        ``calibration.for_duration`` gives the threshold for shorter ones)."""
+        return self.calibration.threshold
+
+    def prepare(self, clip: AudioClip, trim_ends: bool = False) -> Prepared:
+        """The clip's stages (see :func:`~speakerid.preprocess.prepare`); ``trim_ends`` cuts the
+        first and last minute of a long recording, as training data is cut."""
+        return prepare(clip, self.pipeline.preprocess, trim_ends=trim_ends)
+
+    def embed_prepared(self, prepared: Prepared) -> np.ndarray:
+        return self.embed_features(self.features(prepared))
+
+    def embed(self, signal: np.ndarray, sample_rate: int) -> np.ndarray:
+        """Embedding of a raw signal.
+
+        Args:
+            signal: samples, (frames,) or (frames, channels), at any rate.
+            sample_rate: its rate in Hz.
+
+        Returns:
+            One 1-D float32 vector (unit length for cosine models).
+
+        Raises:
+            SpeakerIDError: too little speech once silence is removed.
+        """
+        return self.embed_prepared(self.prepare(from_array(signal, sample_rate)))
+
+    def embed_file(self, path: str | Path) -> np.ndarray:
+        """Like :meth:`embed` for an audio file (any format :func:`speakerid.audio.load_audio`
+        reads); a file that cannot be decoded is refused with a SpeakerIDError."""
+        return self.embed_prepared(self.prepare(load_audio(path)))
+
+    def save_scoring(self, path: str | Path) -> None:
+        """Write the calibration and the score-normalisation cohort (after :func:`fit_scoring`)."""
+        path = Path(path)
+        atomic_write_text(path / CALIBRATION_FILE, json.dumps(self.calibration.to_dict(), indent=2))
+        if self.normaliser is not None:
+            tmp = path / (COHORT_FILE + ".tmp.npy")
+            np.save(tmp, self.normaliser.cohort)
+            os.replace(tmp, path / COHORT_FILE)
+
+    # --- comparison ---------------------------------------------------------------------------
+    @property
+    def metric(self) -> str:
+        return self.model_config.metric
+
+    def score_matrix(self, a: np.ndarray, b: np.ndarray,
+                     b_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Scores between rows of ``a`` and ``b``: AS-normalised when the model ships a cohort.
+
+        A gallery passes its enrolled speakers' cohort statistics (:meth:`cohort_statistics`,
+        computed once) as ``b_statistics``, so a query costs one product with the cohort.
+        """
+        raw = score_matrix(a, b, self.metric)
+        if self.normaliser is None:
+            return raw
+        return self.normaliser.normalise(raw, a, b, b_statistics)
+
+    def cohort_statistics(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """What :meth:`score_matrix` needs about enrolled embeddings; None without a cohort."""
+        return self.normaliser.statistics(embeddings) if self.normaliser is not None else None
+
+    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
+        """The score of two embeddings of this model.
+
+        Args:
+            a, b: embeddings from :meth:`embed` or :meth:`embed_file`.
+
+        Returns:
+            Higher means more likely the same speaker; at or above :attr:`threshold` means "same"
+            (AS-normalised when the model ships a cohort, as its threshold expects).
+        """
+        return float(self.score_matrix(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
+
+    def probability_same(self, similarity: float) -> float:
+        """Calibrated probability that a score came from one speaker (full-length clips)."""
+        return self.calibration.probability(similarity)
+
+
+def network_name(config: ModelConfig) -> str:
+    """The network a model config builds, as people call it."""
+    return NETWORK_NAMES.get(config.backbone, config.backbone)
+
+
+def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
+    """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""
+    calibration_path = path / CALIBRATION_FILE
+    try:
+        calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from exc
+    return calibration, _load_cohort(path / COHORT_FILE, model_config)
+
+
+def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | None:
+    if not path.is_file():
+        return None
+    try:
+        cohort = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from exc
+    if (cohort.ndim != 2 or not np.issubdtype(cohort.dtype, np.floating) or len(cohort) < 2
+            or cohort.shape[1] != model_config.embedding_dim):
+        raise SpeakerIDError(f"{path}: expected a (count, {model_config.embedding_dim}) float array "
+                             "of cohort embeddings")
+    return ScoreNormaliser(cohort, model_config.metric)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

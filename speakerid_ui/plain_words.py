@@ -1,0 +1,38 @@
+"""The model in use and how strict its decision is, said in words for the sidebar (the figures go
+in an expander): a newsroom user reads "strict", not "threshold 3.32 · 1% false accepts"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from speakerid import paths
+from speakerid.models.base import network_name
+
+# (most false accepts per comparison, the word): the first that holds names the decision.
+STRICTNESS = ((0.001, "very strict"), (0.01, "strict"), (0.05, "balanced"), (1.0, "lenient"))
+
+
+def model_words(encoder: object) -> str:
+    """Its networks and which model folder it is: "ECAPA-TDNN + thin ResNet (shipped)"."""
+    members = getattr(encoder, "members", None) or [encoder]
+    names = " + ".join(network_name(m.model_config) for m in members)
+    where = Path(encoder.path) if getattr(encoder, "path", None) else None
+    if where is None:
+        origin = "in memory"
+    elif where.resolve() == paths.SHIPPED_WEIGHTS:
+        origin = "shipped"
+    else:  # a run's model/ is named by its run
+        origin = where.parent.name if where.name == "model" else where.name
+    return f"{names} ({origin})"
+
+
+def strictness_words(false_accept_rate: float | None) -> str:
+    """"strict: about 1 in 100 comparisons of two different people would be taken for the same
+    person"; for a threshold set without held-out speakers, says so."""
+    if false_accept_rate is None:
+        return "set by hand (not measured on held-out voices)"
+    word = next(word for limit, word in STRICTNESS if false_accept_rate <= limit)
+    if false_accept_rate <= 0:
+        return f"{word}: no two different people were taken for the same person in its tests"
+    return (f"{word}: about 1 in {round(1 / false_accept_rate):,} comparisons of two different people "
+            "would be taken for the same person")
