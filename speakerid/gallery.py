@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -177,6 +177,19 @@ class _Clip:
 
 
 @dataclass(frozen=True)
+class EnrolledCentroids:
+    """Every enrolled speaker's centroid with what scoring against them needs, for a caller that
+    scores many stored embeddings at once (:mod:`speakerid.archive`): the rows of ``matrix`` are
+    ``names``; ``statistics`` are their AS-norm cohort statistics (None without a cohort). The
+    same object comes back while the gallery is unchanged, so a caller may cache by identity."""
+
+    names: list[str]
+    matrix: np.ndarray  # (speakers, dim)
+    statistics: tuple[np.ndarray, np.ndarray] | None
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
 class _Centroids:
     """Every speaker's centroid in one matrix, valid while the database is at ``version``."""
 
@@ -188,6 +201,10 @@ class _Centroids:
     index: SpeakerIndex  # top-k over matrix: exact, or HNSW for very large galleries
     statistics: tuple[np.ndarray, np.ndarray] | None  # per-row cohort statistics for AS-norm
     calibration: Calibration  # refitted on this gallery for its encoder, else the encoder's
+
+    @cached_property
+    def public(self) -> EnrolledCentroids:
+        return EnrolledCentroids(self.names, self.matrix, self.statistics, self.calibration)
 
 
 class Gallery:
@@ -380,6 +397,10 @@ class Gallery:
         query = _query(embedding, centroids.matrix.shape[1])
         return _match(name, self._scores(query, centroids, np.array([row]))[0],
                       centroids.calibration.for_duration(speech_s))
+
+    def enrolled_centroids(self) -> EnrolledCentroids:
+        """The centroids :meth:`identify_embedding` scores against, as they are now."""
+        return self._current_centroids().public
 
     @property
     def calibration(self) -> Calibration:

@@ -24,28 +24,22 @@ from ..features import log_mel, split_windows
 from ..paths import CONFIG_FILE, SHIPPED_WEIGHTS, WEIGHTS_FILE, default_model_dir  # noqa: F401 (re-exported)
 from ..preprocess import Prepared, prepare
 from ..runtime import single_threaded_blas
-from ..scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix, unit
+from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
 from .networks import ModelConfig, build_encoder, inference_form
+from .scorer import CALIBRATION_FILE, COHORT_FILE, ModelScoring, read_scoring  # noqa: F401 (re-exported)
 from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
-CALIBRATION_FILE = "calibration.json"
-COHORT_FILE = "cohort.npy"
 FORMAT_VERSION = 1
 
 
-class SpeakerModel:
-    """What every model directory loads as: audio in, embedding out, calibrated scores.
+class SpeakerModel(ModelScoring):
+    """What every model directory loads as: audio in, embedding out, calibrated scores (the scores
+    in :class:`~speakerid.models.scorer.ModelScoring`, which needs no TensorFlow).
 
     Subclasses give ``pipeline``, ``model_config``, ``calibration``, ``normaliser``, ``path``,
     :attr:`encoder_id`, :meth:`features`, :meth:`embed_features` and :meth:`embed_windows`;
     preparation and everything about scores is shared here.
     """
-
-    pipeline: PipelineConfig
-    model_config: ModelConfig
-    calibration: Calibration
-    normaliser: ScoreNormaliser | None
-    path: Path | None
 
     @property
     def encoder_id(self) -> str:
@@ -69,12 +63,6 @@ class SpeakerModel:
         """The front ends whose features :meth:`features` sets side by side, in that order."""
         raise NotImplementedError
 
-    @property
-    def threshold(self) -> float:
-        """Scores (see :meth:`similarity`) at or above this mean "same speaker" (full-length clips;
-        ``calibration.for_duration`` gives the threshold for shorter ones)."""
-        return self.calibration.threshold
-
     def prepare(self, clip: AudioClip) -> Prepared:
         return prepare(clip, self.pipeline.preprocess)
 
@@ -96,35 +84,6 @@ class SpeakerModel:
             tmp = path / (COHORT_FILE + ".tmp.npy")
             np.save(tmp, self.normaliser.cohort)
             os.replace(tmp, path / COHORT_FILE)
-
-    # --- comparison ---------------------------------------------------------------------------
-    @property
-    def metric(self) -> str:
-        return self.model_config.metric
-
-    def score_matrix(self, a: np.ndarray, b: np.ndarray,
-                     b_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        """Scores between rows of ``a`` and ``b``: AS-normalised when the model ships a cohort.
-
-        A gallery passes its enrolled speakers' cohort statistics (:meth:`cohort_statistics`,
-        computed once) as ``b_statistics``, so a query costs one product with the cohort.
-        """
-        raw = score_matrix(a, b, self.metric)
-        if self.normaliser is None:
-            return raw
-        return self.normaliser.normalise(raw, a, b, b_statistics)
-
-    def cohort_statistics(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """What :meth:`score_matrix` needs about enrolled embeddings; None without a cohort."""
-        return self.normaliser.statistics(embeddings) if self.normaliser is not None else None
-
-    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
-        """Higher means more likely the same speaker; compare with :attr:`threshold`."""
-        return float(self.score_matrix(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
-
-    def probability_same(self, similarity: float) -> float:
-        """Calibrated probability that a score came from one speaker (full-length clips)."""
-        return self.calibration.probability(similarity)
 
 
 class Encoder(SpeakerModel):
@@ -245,30 +204,6 @@ class Encoder(SpeakerModel):
     @property
     def feature_configs(self) -> list[FeatureConfig]:
         return [self.pipeline.features]
-
-def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
-    """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""
-    calibration_path = path / CALIBRATION_FILE
-    try:
-        calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from None
-    return calibration, _load_cohort(path / COHORT_FILE, model_config)
-
-
-def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | None:
-    if not path.is_file():
-        return None
-    try:
-        cohort = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from None
-    if (cohort.ndim != 2 or not np.issubdtype(cohort.dtype, np.floating) or len(cohort) < 2
-            or cohort.shape[1] != model_config.embedding_dim):
-        raise SpeakerIDError(f"{path}: expected a (count, {model_config.embedding_dim}) float array "
-                             "of cohort embeddings")
-    return ScoreNormaliser(cohort, model_config.metric)
-
 
 def weights_file(model_dir: Path) -> Path | None:
     """The weights file of a model directory (float32 HDF5 or int8 ``.npz``), or None."""

@@ -1,0 +1,39 @@
+"""Recordings of espeak-ng voices taking turns, for the archive tests (tests/test_voices.py's
+voices and sentences; synthetic voices without espeak-ng)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from synthetic import write_wav
+from test_voices import ENROL_TEXT, ESPEAK_VOICES, TURNS, speak
+
+RATE = 16000
+
+
+def write_conversation(path: Path, order: tuple[int, ...], pause_s: float = 0.7, shift: int = 0
+                       ) -> list[tuple[float, float, str]]:
+    """A WAV of ``ESPEAK_VOICES[i]`` for each i of ``order`` saying one sentence after another
+    (starting at sentence ``shift``); returns the script (start, end, voice)."""
+    parts, script, position = [], [], 0.0
+    for turn, speaker in enumerate(order):
+        signal = resampled(*speak(ESPEAK_VOICES[speaker], TURNS[(turn + shift) % len(TURNS)]))
+        parts += [np.zeros(int(pause_s * RATE), np.float32), signal]
+        position += pause_s
+        script.append((position, position + len(signal) / RATE, ESPEAK_VOICES[speaker]))
+        position += len(signal) / RATE
+    parts.append(np.zeros(RATE // 2, np.float32))
+    write_wav(path, np.concatenate(parts), RATE)
+    return script
+
+
+def write_enrolment(path: Path, speaker: int) -> Path:
+    write_wav(path, resampled(*speak(ESPEAK_VOICES[speaker], ENROL_TEXT)), RATE)
+    return path
+
+
+def resampled(signal: np.ndarray, rate: int) -> np.ndarray:
+    from speakerid.preprocess import resample
+
+    return signal.astype(np.float32) if rate == RATE else resample(signal.astype(np.float32), rate, RATE)
