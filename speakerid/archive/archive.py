@@ -282,6 +282,10 @@ class Archive:
         """Every recording, of any model, in the order added."""
         return self.store.recordings()
 
+    def stale_recordings(self) -> list[RecordingRow]:
+        """Recordings indexed by another model: left out of every answer until ``add`` re-indexes them."""
+        return [row for row in self.store.recordings() if row.model_id != self.model_id]
+
     def summary(self) -> Summary:
         turns, labels = self._labelled()
         current = self.store.recordings(self.model_id)
@@ -289,8 +293,7 @@ class Archive:
         named = float(turns.speech[labels.speaker >= 0].sum())
         return Summary(len(current), sum(r.duration_s for r in current) / 3600,
                        sum(r.speech_s for r in current) / 3600, len(turns.ids),
-                       named / speech if speech else 0.0, len(self.voices()),
-                       len(self.store.recordings()) - len(current))
+                       named / speech if speech else 0.0, len(self.voices()), len(self.stale_recordings()))
 
     def turn_audio(self, recording: str | int, start_s: float, end_s: float) -> AudioClip:
         """The audio of a stretch of a recording (to play a hit), read from its file."""

@@ -150,7 +150,7 @@ class ArchiveStore:
             "OR sha256 = ? ORDER BY id DESC", (str(key),) * 4).fetchone()
         if row is None:
             raise SpeakerIDError(f"{key!r} is not in the archive (give its path or link as added, its "
-                                 "title or its number; `archive recordings` lists them)")
+                                 "title or its number)")
         return RecordingRow(*row)
 
     def turns(self, model_id: str, recording_id: int | None = None) -> TurnTable:
