@@ -37,3 +37,16 @@ def resampled(signal: np.ndarray, rate: int) -> np.ndarray:
     from speakerid.preprocess import resample
 
     return signal.astype(np.float32) if rate == RATE else resample(signal.astype(np.float32), rate, RATE)
+
+
+FAST_MODEL = Path(__file__).resolve().parents[1] / "weights" / "fast"
+FIRST = (0, 2, 1, 3, 0, 2, 3, 1)  # who speaks each turn of the first recording
+SECOND = (2, 1, 3, 2, 1, 3)  # the second: voices 1, 2 and 3 again, voice 0 not
+
+
+def write_two_recordings(folder: Path) -> tuple[Path, Path]:
+    """Two recordings with three voices in common (files first.wav and second.wav of ``folder``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_conversation(folder / "first.wav", FIRST)
+    write_conversation(folder / "second.wav", SECOND, shift=1)
+    return folder / "first.wav", folder / "second.wav"
