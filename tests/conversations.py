@@ -1,11 +1,13 @@
-"""Recordings of espeak-ng voices taking turns, for the archive tests (tests/test_voices.py's
-voices and sentences; synthetic voices without espeak-ng)."""
+"""Recordings of espeak-ng voices taking turns, and the fixtures of the archive tests (import the
+``*_fixture`` functions to use them): tests/test_voices.py's voices and sentences, synthetic voices
+without espeak-ng."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 from synthetic import write_wav
 from test_voices import ENROL_TEXT, ESPEAK_VOICES, TURNS, speak
 
@@ -50,3 +52,26 @@ def write_two_recordings(folder: Path) -> tuple[Path, Path]:
     write_conversation(folder / "first.wav", FIRST)
     write_conversation(folder / "second.wav", SECOND, shift=1)
     return folder / "first.wav", folder / "second.wav"
+
+
+@pytest.fixture(name="fast_encoder", scope="module")
+def fast_encoder_fixture():
+    from speakerid import Encoder
+
+    return Encoder.load(FAST_MODEL)
+
+
+@pytest.fixture(name="recordings", scope="module")
+def recordings_fixture(tmp_path_factory) -> tuple[Path, Path]:
+    return write_two_recordings(tmp_path_factory.mktemp("recordings"))
+
+
+@pytest.fixture(name="archive")
+def archive_fixture(tmp_path, fast_encoder, recordings):
+    from speakerid.archive import Archive
+    from speakerid.gallery import Gallery
+
+    with Archive(tmp_path / "archive", Gallery(tmp_path / "gallery.sqlite", fast_encoder)) as opened:
+        report = opened.add(list(recordings))
+        assert report.added == [str(r) for r in recordings] and not report.failed
+        yield opened

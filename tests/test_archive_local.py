@@ -9,31 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conversations import FAST_MODEL, write_enrolment, write_two_recordings
+from conversations import (  # noqa: F401 (fixtures)
+    archive_fixture,
+    fast_encoder_fixture,
+    recordings_fixture,
+    write_enrolment,
+)
 
-from speakerid.archive import Archive, parse_voice
+from speakerid.archive import parse_voice
 from speakerid.errors import SpeakerIDError
-from speakerid.gallery import Gallery
-
-
-@pytest.fixture(scope="module")
-def fast_encoder():
-    from speakerid import Encoder
-
-    return Encoder.load(FAST_MODEL)
-
-
-@pytest.fixture(scope="module")
-def recordings(tmp_path_factory) -> tuple[Path, Path]:
-    return write_two_recordings(tmp_path_factory.mktemp("recordings"))
-
-
-@pytest.fixture
-def archive(tmp_path, fast_encoder, recordings):
-    with Archive(tmp_path / "archive", Gallery(tmp_path / "gallery.sqlite", fast_encoder)) as opened:
-        report = opened.add(list(recordings))
-        assert report.added == [str(r) for r in recordings] and not report.failed
-        yield opened
 
 
 def spans(hits) -> set[tuple[str, int]]:
