@@ -79,8 +79,8 @@ def test_add_reports_each_failure_in_one_line_and_exits_2(added, tmp_path, capsy
                  "--json", *added]) == 2
     output = capsys.readouterr()
     report = json.loads(output.out)
-    assert [failure["input"] for failure in report["failed"]] == [str(tmp_path / "broken.mp3"),
-                                                                  str(tmp_path / "missing.wav")]
+    assert sorted(failure["input"] for failure in report["failed"]) == [str(tmp_path / "broken.mp3"),
+                                                                        str(tmp_path / "missing.wav")]
     assert len(output.err.strip().splitlines()) == 2 and output.err.startswith("error: ")
 
 
