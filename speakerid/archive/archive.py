@@ -31,7 +31,7 @@ from .store import ArchiveStore, NewTurn, RecordingRow, TurnTable
 
 if TYPE_CHECKING:
     from ..audio import AudioClip
-    from ..gallery import Gallery, SpeakerInfo
+    from ..gallery import EnrolledCentroids, Gallery, SpeakerInfo
     from ..longform import StageProgress
     from ..models.scorer import ModelScoring
 
@@ -148,7 +148,7 @@ class Archive:
         self.gallery = gallery if gallery is not None else Gallery()
         self.store = ArchiveStore(self.folder / ARCHIVE_FILE)
         self._turns: tuple[tuple, TurnTable] | None = None
-        self._labels: tuple[tuple, Labels] | None = None
+        self._labels: tuple[tuple, EnrolledCentroids, Labels] | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -342,12 +342,13 @@ class Archive:
         if self._turns is None or self._turns[0] != version:
             self._turns = (version, self.store.turns(self.model_id))
         turns = self._turns[1]
-        enrolled = self.gallery.enrolled_centroids()
-        key = (version, id(enrolled))
-        if self._labels is None or self._labels[0] != key:
+        enrolled = self.gallery.enrolled_centroids()  # the same object while the gallery is unchanged
+        cached = self._labels
+        if cached is None or cached[0] != version or cached[1] is not enrolled:
             ids, centroids, speech = self.store.voices(self.model_id)
-            self._labels = (key, label_turns(turns, ids, centroids, speech, enrolled, self.model))
-        return turns, self._labels[1]
+            cached = self._labels = (version, enrolled, label_turns(turns, ids, centroids, speech, enrolled,
+                                                                    self.model))
+        return turns, cached[2]
 
     def _recordings_by_id(self) -> dict[int, RecordingRow]:
         return {row.id: row for row in self.store.recordings(self.model_id)}

@@ -13,6 +13,7 @@ compared.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ BUSY_TIMEOUT_S = 30.0
 LOCK_RETRIES = 5
 TURN_DTYPE = np.dtype("<f2")
 VOICE_DTYPE = np.dtype("<f4")
+READ_BLOCK = 65_536  # turns read from SQLite at once
 T = TypeVar("T")
 
 SCHEMA = (
@@ -154,24 +156,39 @@ class ArchiveStore:
         return RecordingRow(*row)
 
     def turns(self, model_id: str, recording_id: int | None = None) -> TurnTable:
-        """The turns of one model's recordings (of one recording when given), in time order."""
+        """The turns of one model's recordings (of one recording when given), in time order. Read a
+        block of rows at a time into arrays sized beforehand: 10 000 hours of turns are read
+        without holding them twice."""
         where = "r.model_id = ?" + (" AND t.recording_id = ?" if recording_id is not None else "")
         params: tuple = (model_id,) if recording_id is None else (model_id, recording_id)
-        rows = self._conn.execute(
-            "SELECT t.id, t.recording_id, COALESCE(t.voice_id, -1), t.start_s, t.end_s, t.speech_s, "
-            "t.embedding, t.cohort_mean, t.cohort_std FROM turns t JOIN recordings r "
-            f"ON r.id = t.recording_id WHERE {where} ORDER BY t.recording_id, t.start_s", params
-        ).fetchall()
-        if not rows:
-            empty = np.zeros(0)
-            return TurnTable(empty.astype(np.int64), empty.astype(np.int64), empty.astype(np.int64),
-                             empty, empty, empty, np.zeros((0, 0), TURN_DTYPE), None)
-        columns = list(zip(*rows))
-        cohort = None if columns[7][0] is None else (np.array(columns[7], np.float32),
-                                                     np.array(columns[8], np.float32))
-        return TurnTable(*(np.array(columns[i], np.int64) for i in range(3)),
-                         *(np.array(columns[i], np.float64) for i in range(3, 6)),
-                         np.stack([np.frombuffer(blob, TURN_DTYPE) for blob in columns[6]]), cohort)
+        joined = f"FROM turns t JOIN recordings r ON r.id = t.recording_id WHERE {where}"
+        self._conn.execute("BEGIN")  # one snapshot for the count and the rows
+        try:
+            count = self._one(f"SELECT COUNT(*) {joined}", params)
+            dim = len(self._one(f"SELECT t.embedding {joined} LIMIT 1", params) or b"") // TURN_DTYPE.itemsize
+            table = TurnTable(np.zeros(count, np.int64), np.zeros(count, np.int64), np.zeros(count, np.int64),
+                              np.zeros(count), np.zeros(count), np.zeros(count),
+                              np.zeros((count, dim), TURN_DTYPE),
+                              (np.zeros(count, np.float32), np.zeros(count, np.float32)))
+            cursor = self._conn.execute(
+                "SELECT t.id, t.recording_id, COALESCE(t.voice_id, -1), t.start_s, t.end_s, t.speech_s, "
+                f"t.embedding, t.cohort_mean, t.cohort_std {joined} ORDER BY t.recording_id, t.start_s",
+                params)
+            first, has_cohort = 0, True
+            while rows := cursor.fetchmany(READ_BLOCK):
+                block = slice(first, first + len(rows))
+                columns = list(zip(*rows))
+                for array, values in zip((table.ids, table.recording_ids, table.voice_ids, table.starts,
+                                          table.ends, table.speech), columns):
+                    array[block] = values
+                table.embeddings[block] = np.frombuffer(b"".join(columns[6]), TURN_DTYPE).reshape(-1, dim)
+                has_cohort = has_cohort and columns[7][0] is not None
+                if has_cohort:
+                    table.cohort[0][block], table.cohort[1][block] = columns[7], columns[8]
+                first += len(rows)
+        finally:
+            self._conn.execute("COMMIT")
+        return table if has_cohort and count else dataclasses.replace(table, cohort=None)
 
     def voices(self, model_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One model's voices: ids, centroids (voices, dim) and seconds of speech."""
