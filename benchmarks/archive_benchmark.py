@@ -65,7 +65,8 @@ def speaker_audio(corpus: str, name: str, rng: np.random.Generator
     if corpus.startswith("librispeech"):
         signal = mono(sorted(folder.iterdir())[0])
         lengths = rng.uniform(3.2, 4.0, size=3)
-        if len(signal) < int((LIBRI_ENROL_S + lengths.sum() + 0.6) * RATE):
+        if len(signal) < int((LIBRI_ENROL_S + lengths.sum() + 0.6) * RATE) or \
+                speech_s(signal[:int(LIBRI_ENROL_S * RATE)]) < 3.2:  # enrolment needs 3 s of speech
             return None
         position, pieces = int(LIBRI_ENROL_S * RATE), []
         for length in lengths:
@@ -78,6 +79,13 @@ def speaker_audio(corpus: str, name: str, rng: np.random.Generator
     lengths = rng.uniform(3.5, 6.0, size=4)
     pieces = [speech_only(mono(call))[:int(length * RATE)] for call, length in zip(calls[1:], lengths)]
     return mono(calls[0])[:int(HYKE_ENROL_S * RATE)], pieces
+
+
+def speech_s(signal: np.ndarray) -> float:
+    from speakerid.config import PreprocessConfig
+    from speakerid.preprocess import webrtc_speech_spans
+
+    return sum(b - a for a, b in webrtc_speech_spans(signal, RATE, PreprocessConfig().vad_aggressiveness))
 
 
 def speech_only(signal: np.ndarray) -> np.ndarray:
