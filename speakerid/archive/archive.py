@@ -24,6 +24,7 @@ from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchLimits, is_link
 from ..gallery import MIN_NEW_SPEAKER_SPEECH_S, clean_name
 from .engines import Engine, Job, LocalEngine
+from .indexer import IndexedRecording
 from .labels import Labels, label_turns
 from .linking import link_voices
 from .sources import Media, cut_audio, resolve
@@ -220,7 +221,7 @@ class Archive:
                 progress(done, total, job.name)
         return report
 
-    def _insert(self, media: Media, indexed, replaces: int | None) -> None:
+    def _insert(self, media: Media, indexed: IndexedRecording, replaces: int | None) -> None:
         """Link the recording's voices to the archive's and write it whole, in one transaction."""
         ids, centroids, speech = self.store.voices(indexed.model_id)
         updates = link_voices(indexed.voices, ids, centroids, speech, self._linking_model(indexed.model_id))
