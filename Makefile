@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench screenshots clean-venv
+.PHONY: run test lint bench bench-app screenshots clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ screenshots: $(STAMP)
 # (which lives in its own environment, .bench-venv, never in the app's).
 bench: $(STAMP)
 	bash benchmarks/run.sh
+
+# The app in a real browser: a fresh server's first page against a one-line app, and the Live page's
+# pace (needs Chromium). Figures only: the test suite asserts behaviour, never speed.
+bench-app: $(STAMP)
+	$(PY) benchmarks/app_benchmark.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -2,7 +2,8 @@
 
     python benchmarks/benchmark.py --system shipped --out benchmarks/results/shipped.json
 
-Accuracy: EER and minDCF(0.01) over all pairs of held-out items, and closed-set top-1
+Accuracy: EER, minDCF(0.01) and minCllr over all pairs of held-out items, Cllr of the likelihood
+ratios of the system's own calibration (for the probe's length) where it has one, and closed-set top-1
 identification (each speaker enrolled from one item, the rest identified), on full files and on
 3 s crops of speech, separately for the Hyke (telephone) and LibriSpeech (studio) speakers.
 Speed: embedding a 30 s clip (median of 15 after 3 warm-up runs, model loaded), model load
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from speakerid.audio import load_audio  # noqa: E402
 from speakerid.datasets import discover  # noqa: E402
 from speakerid.training.evaluate import embed_speakers, evaluate_items  # noqa: E402
+from speakerid.training.metrics import cllr, min_cllr, pair_scores  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 CORPORA = {"hyke": "hyke-phone-india", "librispeech": "librispeech-clean-251"}
@@ -80,10 +82,23 @@ def accuracy(system, split: dict) -> dict:
             results[condition] = {
                 "eer": report.eer, "min_dcf": report.min_dcf, "top1": report.top1_identification,
                 "items": report.items, "speakers": report.speakers,
-                "same_trials": report.same_trials, "different_trials": report.different_trials}
+                "same_trials": report.same_trials, "different_trials": report.different_trials,
+                **likelihood_ratio_costs(system, items, crop)}
             if hasattr(system, "calibration"):
                 results[condition]["open_set"] = open_set(system, whole, items)
     return results
+
+
+def likelihood_ratio_costs(system, items: list, crop_s: float | None) -> dict:
+    """minCllr of the all-pairs scores, and Cllr of the likelihood ratios the system's calibration
+    for probes of ``crop_s`` seconds of speech gives them (None for a system without one)."""
+    labels = np.array([item.speaker for item in items])
+    vectors = np.stack([item.embedding for item in items])
+    scores, same = pair_scores(system.score_matrix(vectors, vectors), labels)
+    calibration = getattr(system, "calibration", None)
+    log10_lrs = None if calibration is None else calibration.for_duration(crop_s).log10_lr(scores)
+    return {"min_cllr": min_cllr(scores, same),
+            "cllr": None if log10_lrs is None else cllr(log10_lrs * np.log(10), same)}
 
 
 def open_set(system, enrolled_items: list, probes: list) -> dict:

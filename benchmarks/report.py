@@ -25,6 +25,22 @@ def accuracy_table(results: list[dict]) -> str:
     return _markdown(header, rows)
 
 
+def likelihood_ratio_table(results: list[dict]) -> str:
+    """Cllr of each system's calibrated likelihood ratios against minCllr, the best any monotonic
+    calibration of its scores could reach (results from before they were measured are left out)."""
+    header = ["system"] + [f"{c} Cllr / minCllr" for c in CONDITIONS]
+    rows = []
+    for result in results:
+        costs = [result["accuracy"][c] for c in CONDITIONS]
+        if all("min_cllr" in a for a in costs):
+            rows.append([result["system"]] + [f"{_cost(a.get('cllr'))} / {a['min_cllr']:.3f}" for a in costs])
+    return _markdown(header, rows)
+
+
+def _cost(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
 def open_set_table(results: list[dict]) -> str:
     """Open-set identification with each system's own calibrated threshold (systems without one
     are left out)."""
@@ -66,6 +82,10 @@ def main() -> None:
     print("Accuracy on held-out speakers (never seen in training)\n")
     print(accuracy_table(results))
     print(f"\nTrials: {trials}.\n")
+    print("Likelihood ratios (Cllr, in bits: 0 perfect, 1 uninformative; of the system's own calibration for "
+          "the probe's length, n/a without one; minCllr: the best a calibration of its scores could reach)\n")
+    print(likelihood_ratio_table(results))
+    print()
     print("Open-set identification (every other held-out speaker enrolled from one recording; probes: "
           "their other recordings and every recording of the others; the model's own threshold for "
           "the probe's length and the gallery's size)\n")

@@ -7,6 +7,8 @@ batches and identify at most once per hop, and the page redraws what they found.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 from streamlit_webrtc import AudioSinkTrack, WebRtcMode, webrtc_streamer
 
@@ -14,63 +16,59 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError
 from speakerid.app.live import BUFFER_S, HOP_S, LiveIdentifier
 
-ui.ensure_app_frame()
+if TYPE_CHECKING:
+    from speakerid.gallery import Gallery
+    from speakerid.models.encoder import Encoder
 
 LEVEL_FLOOR_DB = -60.0  # the level meter's empty end
 
-st.title("Live")
-st.caption(f"Identify continuously from the microphone: the app listens to the last {BUFFER_S:.0f} s "
-           f"and updates the current speaker every {HOP_S:g} s when it hears enough speech.")
 
-encoder = ui.require_encoder()
-gallery = ui.require_gallery(encoder)
-if len(gallery) == 0:
-    ui.onboarding("live")
-try:
-    ice_servers = ui.ice_servers()
-except SpeakerIDError as exc:
-    st.error(str(exc), icon=":material/error:")
-    st.stop()
+def session_identifier(encoder: Encoder, gallery: Gallery) -> LiveIdentifier:
+    """This session's identifier, kept across reruns; a new one, warmed up, when the model changed."""
+    model_key = ui.model_location()
+    identifier: LiveIdentifier | None = st.session_state.get("live_identifier")
+    if identifier is None or st.session_state.get("live_model") != model_key:
+        if identifier is not None:
+            identifier.stop()
+        identifier = LiveIdentifier(encoder, gallery)
+        identifier.warm_up()  # while the page is read and the microphone connects
+        st.session_state["live_identifier"] = identifier
+        st.session_state["live_model"] = model_key
+        # one sink per identifier, kept across reruns: streamlit-webrtc attaches each new stream to it
+        st.session_state["live_sink"] = AudioSinkTrack(identifier.push_frame)
+    return identifier
 
-model_key = ui.model_location()
-identifier: LiveIdentifier | None = st.session_state.get("live_identifier")
-if identifier is None or st.session_state.get("live_model") != model_key:
-    if identifier is not None:
+
+def listen(identifier: LiveIdentifier, ice_servers: list[dict]) -> bool:
+    """The microphone's WebRTC stream into the identifier, its workers running while it plays;
+    whether it plays."""
+    try:
+        ctx = webrtc_streamer(
+            key="live-microphone",
+            mode=WebRtcMode.SENDONLY,
+            sink_audio_track=st.session_state["live_sink"],
+            media_stream_constraints={"audio": True, "video": False},
+            rtc_configuration={"iceServers": ice_servers},
+            translations={"start": "Start listening", "stop": "Stop"},
+        )
+    except Exception as exc:  # no browser session (e.g. a scripted run): say so instead of failing
+        st.warning(f"The microphone stream is not available in this session ({type(exc).__name__}).",
+                   icon=":material/mic_off:")
+        ctx = None
+    playing = bool(ctx is not None and ctx.state.playing)
+    if playing and not st.session_state.get("live_was_playing"):
+        identifier.reset()  # a new session starts with an empty buffer; the last result stays after Stop
+    st.session_state["live_was_playing"] = playing
+    if playing:
+        identifier.start()
+    else:
         identifier.stop()
-    identifier = LiveIdentifier(encoder, gallery)
-    identifier.warm_up()  # while the page is read and the microphone connects
-    st.session_state["live_identifier"] = identifier
-    st.session_state["live_model"] = model_key
-    # one sink per identifier, kept across reruns: streamlit-webrtc attaches each new stream to it
-    st.session_state["live_sink"] = AudioSinkTrack(identifier.push_frame)
-
-try:
-    ctx = webrtc_streamer(
-        key="live-microphone",
-        mode=WebRtcMode.SENDONLY,
-        sink_audio_track=st.session_state["live_sink"],
-        media_stream_constraints={"audio": True, "video": False},
-        rtc_configuration={"iceServers": ice_servers},
-        translations={"start": "Start listening", "stop": "Stop"},
-    )
-except Exception as exc:  # no browser session (e.g. a scripted run): say so instead of failing
-    st.warning(f"The microphone stream is not available in this session ({type(exc).__name__}).",
-               icon=":material/mic_off:")
-    ctx = None
-playing = bool(ctx is not None and ctx.state.playing)
-if playing and not st.session_state.get("live_was_playing"):
-    identifier.reset()  # a new session starts with an empty buffer; the last result stays after Stop
-st.session_state["live_was_playing"] = playing
-if playing:
-    identifier.start()
-else:
-    identifier.stop()
-    st.caption("Press **Start listening** and allow the microphone. Speak, or play a recording near "
-               "the microphone; the current speaker appears below.")
+        st.caption("Press **Start listening** and allow the microphone. Speak, or play a recording near "
+                   "the microphone; the current speaker appears below.")
+    return playing
 
 
-@st.fragment(run_every=1.0 if playing else None)
-def current_speaker() -> None:
+def current_speaker(identifier: LiveIdentifier, playing: bool) -> None:
     """What the workers found; redrawn every second while listening (only reads, never computes)."""
     if playing:
         identifier.start()  # again if they stopped for want of audio
@@ -116,4 +114,26 @@ def current_speaker() -> None:
                       x="seconds", y=["best score", "threshold"], height=180)
 
 
-current_speaker()
+def main() -> None:
+    """The page: the microphone, then the current speaker, redrawn every second while listening."""
+    ui.ensure_app_frame()
+    st.title("Live")
+    st.caption(f"Identify continuously from the microphone: the app listens to the last {BUFFER_S:.0f} s "
+               f"and updates the current speaker every {HOP_S:g} s when it hears enough speech.")
+
+    encoder = ui.require_encoder()
+    gallery = ui.require_gallery(encoder)
+    if len(gallery) == 0:
+        ui.onboarding("live")
+    try:
+        ice_servers = ui.ice_servers()
+    except SpeakerIDError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+
+    identifier = session_identifier(encoder, gallery)
+    playing = listen(identifier, ice_servers)
+    st.fragment(current_speaker, run_every=1.0 if playing else None)(identifier, playing)
+
+
+main()

@@ -18,8 +18,6 @@ from speakerid.training import runs
 from speakerid.training.settings import TrainSettings
 from speakerid.training.train import read_history, request_stop
 
-ui.ensure_app_frame()
-
 RECIPES = {
     "aam": "**Recommended.** Thin ResNet trained as a speaker classifier with an angular-margin "
            "softmax on random crops, with noise, reverberation and telephone augmentation.",
@@ -33,11 +31,6 @@ STATE_LOOK = {
     "cancelled": (":orange", ":material/pause_circle:"),
     "interrupted": (":orange", ":material/pause_circle:"),
 }
-
-st.title("Train a model")
-st.caption("Teach the encoder new voices and recording conditions from your own recordings. Training "
-           "runs in the background: you can leave this page, or close the browser, and come back.")
-ui.show_flash()
 
 
 def dataset_picker() -> Path | None:
@@ -76,7 +69,8 @@ def dataset_picker() -> Path | None:
     return None
 
 
-with st.expander("Start a new training run", expanded=not runs.list_runs(), icon=":material/add_circle:"):
+def new_run_form() -> None:
+    """A dataset, a recipe and its settings; the run starts in the background."""
     folder = dataset_picker()
     speakers = None
     if folder is not None:
@@ -143,28 +137,24 @@ with st.expander("Start a new training run", expanded=not runs.list_runs(), icon
 
 
 # --- runs -------------------------------------------------------------------------------------
-all_runs = runs.list_runs()
-st.subheader("Runs")
-if not all_runs:
-    st.caption("No training runs yet.")
-    st.stop()
-
-
 def describe(info: runs.RunInfo) -> str:
     status = info.status
     epoch = f" · epoch {status.get('epoch', 0)}/{status.get('epochs', '?')}" if status.get("epochs") else ""
     return f"{info.name} — {info.state}{epoch}"
 
 
-names = [r.name for r in all_runs]
-selected = st.session_state.get("train_selected")
-# Set on every run, not only the first: the browser keeps showing an option's old label (with an
-# old state) while the selection itself is unchanged, unless the value comes from here.
-st.session_state["train_selected"] = selected if selected in names else names[0]
-chosen = st.selectbox("Run", names, key="train_selected",
-                      format_func=lambda n: describe(next(r for r in all_runs if r.name == n)))
-run_dir = paths.runs_dir() / chosen
-shown = next(r for r in all_runs if r.name == chosen)
+def choose_run(all_runs: list[runs.RunInfo]) -> tuple[Path, runs.RunInfo]:
+    """The run picked in the selector (the last one picked, else the newest): its folder and state."""
+    names = [r.name for r in all_runs]
+    selected = st.session_state.get("train_selected")
+    # Set on every run, not only the first: the browser keeps showing an option's old label (with an
+    # old state) while the selection itself is unchanged, unless the value comes from here.
+    st.session_state["train_selected"] = selected if selected in names else names[0]
+    chosen = st.selectbox("Run", names, key="train_selected",
+                          format_func=lambda n: describe(next(r for r in all_runs if r.name == n)))
+    run_dir = paths.runs_dir() / chosen
+    shown = next(r for r in all_runs if r.name == chosen)
+    return run_dir, shown
 
 
 def progress_fraction(status: dict) -> float:
@@ -316,4 +306,24 @@ def render_activation(run_dir: Path) -> None:
     st.rerun()
 
 
-st.fragment(render_run, run_every=2.0 if shown.alive else None)(run_dir, shown)
+def main() -> None:
+    """The page: a form for a new run, then the run picked, redrawn every 2 s while it runs."""
+    ui.ensure_app_frame()
+    st.title("Train a model")
+    st.caption("Teach the encoder new voices and recording conditions from your own recordings. Training "
+               "runs in the background: you can leave this page, or close the browser, and come back.")
+    ui.show_flash()
+
+    with st.expander("Start a new training run", expanded=not runs.list_runs(), icon=":material/add_circle:"):
+        new_run_form()
+
+    all_runs = runs.list_runs()
+    st.subheader("Runs")
+    if not all_runs:
+        st.caption("No training runs yet.")
+        st.stop()
+    run_dir, shown = choose_run(all_runs)
+    st.fragment(render_run, run_every=2.0 if shown.alive else None)(run_dir, shown)
+
+
+main()

@@ -142,6 +142,7 @@ class Match:
     score: float
     probability: float  # calibrated P(same speaker), for a clip of this length
     threshold: float | None = None  # the score that means "same speaker" for a clip of this length
+    llr: float | None = None  # log10 likelihood ratio (Calibration.log10_lr); None: not known
 
 
 @dataclass(frozen=True)
@@ -357,9 +358,10 @@ class Gallery:
         return enrolled
 
     # --- identification -----------------------------------------------------------------------
-    def identify(self, clip: ClipInput, top_k: int = 5) -> Identification:
-        """Rank the enrolled speakers for one clip; ``speaker`` is None for an unknown voice."""
-        embedding, speech_s = self._embed(clip)
+    def identify(self, clip: ClipInput, top_k: int = 5, trim_ends: bool = False) -> Identification:
+        """Rank the enrolled speakers for one clip; ``speaker`` is None for an unknown voice.
+        ``trim_ends``: leave out the first and last minute of a recording over 5 minutes."""
+        embedding, speech_s = self._embed(clip, trim_ends)
         return self.identify_embedding(embedding, top_k, speech_s)
 
     def identify_embedding(self, embedding: np.ndarray, top_k: int = 5,
@@ -588,12 +590,12 @@ class Gallery:
                                 self.encoder.embed_prepared(prepared), audio, url))
         return result
 
-    def _embed(self, clip: ClipInput) -> tuple[np.ndarray, float]:
+    def _embed(self, clip: ClipInput, trim_ends: bool = False) -> tuple[np.ndarray, float]:
         """The clip's embedding and its seconds of speech; a long file is streamed, not decoded whole."""
         if not isinstance(clip, AudioClip) and is_long(clip):
-            with LongRecording(clip, self.encoder) as recording:
+            with LongRecording(clip, self.encoder, trim_ends=trim_ends) as recording:
                 return recording.embedding(), recording.speech_s
-        prepared = self.encoder.prepare(_as_clip(clip))
+        prepared = self.encoder.prepare(_as_clip(clip), trim_ends)
         return self.encoder.embed_prepared(prepared), prepared.speech_s
 
     def _scores(self, query: np.ndarray, centroids: _Centroids, rows: np.ndarray) -> np.ndarray:
@@ -669,7 +671,8 @@ def clean_text(value: str | None, field: str) -> str | None:
 
 
 def _match(name: str, score: float, calibration: Calibration) -> Match:
-    return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold)
+    return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold,
+                 calibration.log10_lr(float(score)))
 
 
 def _require_enough_speech(speech_s: float) -> None:

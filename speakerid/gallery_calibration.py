@@ -9,21 +9,52 @@ so the refit threshold is fitted on the comparisons the app makes.
 
 Only full-length clips are refit (enrolment clips are 5-30 s); the bands for shorter probes keep
 the model's calibration.
+
+A refit that cannot be right is refused (shown, with the reason, but never applied), so that
+calibrating cannot make the verdicts worse. It is refused when either holds:
+
+- **misses**: it misses more than 10 points (:data:`MISS_MARGIN`) more of the gallery's own
+  same-speaker trials than the model's calibration does, on its held-out speakers or on these same
+  trials at its threshold, whichever is higher. A threshold that loses a speaker's own clips that
+  the model's threshold keeps trades too many genuine voices for fewer outsiders.
+- **band**: its threshold is a score that the model's own calibration reads as under 1 % or over
+  99 % likely to be the same speaker (:data:`PROBABILITY_BAND`; for the shipped model, a band of
+  about +/-1.7 around its threshold 3.32). Voices and channels move a threshold by a little; one
+  that far from the model's own says the trials are unlike the speech the model knows (mislabelled
+  clips, synthetic or heavily processed audio), not that the channel differs.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import SpeakerIDError
 from .gallery import Gallery, centroids
+from .models.encoder import SpeakerModel
 from .scoring import Calibration
 from .training.evaluate import calibration_from_trials
 
 MIN_SPEAKERS_WITH_TWO_CLIPS = 10  # fewer give too few trials to place a 1 % false-accept threshold
+MISS_MARGIN = 0.10  # the most a refit may add to the share of same-speaker trials missed
+PROBABILITY_BAND = (0.01, 0.99)  # where the model's own calibration may read the refit threshold
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """What one threshold does on the gallery's own trials."""
+
+    threshold: float
+    missed: int  # same-speaker trials under the threshold: a speaker's own clip not recognised
+    let_in: int  # different-speaker trials at or over it: a clip taken for someone else
+
+    @classmethod
+    def at(cls, threshold: float, scores: np.ndarray, same: np.ndarray) -> TrialOutcome:
+        return cls(float(threshold), int((scores[same] < threshold).sum()),
+                   int((scores[~same] >= threshold).sum()))
 
 
 @dataclass(frozen=True)
@@ -35,6 +66,9 @@ class GalleryCalibration:
     same_trials: int
     different_trials: int
     previous_threshold: float
+    now: TrialOutcome  # at the threshold in use
+    after: TrialOutcome  # at the refit threshold
+    refusal: str | None  # why it must not be applied (see the module's rules); None: it may be
 
     def summary(self) -> str:
         return (f"{self.same_trials} same-speaker and {self.different_trials} different-speaker trials "
@@ -43,19 +77,44 @@ class GalleryCalibration:
                 f"different-speaker trials pass and {self.calibration.miss_rate:.1%} of same-speaker "
                 "trials are missed)")
 
+    def change(self) -> str:
+        """What applying it would change on the gallery's own trials, in words."""
+        def outcome(at: TrialOutcome) -> str:
+            return (f"{at.missed} of {self.same_trials} genuine clips missed and {at.let_in} of "
+                    f"{self.different_trials} comparisons with another speaker let in (threshold "
+                    f"{at.threshold:.3f})")
+        return f"On this gallery's own clips, now: {outcome(self.now)}; after: {outcome(self.after)}."
+
+    def apply(self, gallery: Gallery) -> None:
+        """Use the refit for ``gallery`` from now on; a refused refit raises its reason instead."""
+        if self.refusal is not None:
+            raise SpeakerIDError(self.refusal)
+        gallery.set_calibration(self.calibration)
+
 
 def gallery_trials(gallery: Gallery) -> tuple[np.ndarray, np.ndarray, int]:
     """(scores, same, speakers with two or more clips) of every clip against every speaker's
     centroid, its own speaker's computed without it."""
     names, vectors = gallery.clip_embeddings()
-    speakers = sorted(set(names))
-    labels = np.array([speakers.index(n) for n in names])
-    repeated = sum(1 for k in range(len(speakers)) if (labels == k).sum() >= 2)
+    return clip_trials(names, vectors, gallery.encoder)
+
+
+def clip_trials(names: Sequence[str], vectors: np.ndarray, encoder: SpeakerModel
+                ) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`gallery_trials` on clips given as their speakers' names and their embeddings, in any
+    order: the trials depend only on which clips belong together."""
+    # Labels number the speakers in sorted order and the clips are regrouped in that order, so that
+    # row k of the centroids is speaker k whatever order the clips come in (a gallery gives them in
+    # enrolment order, which need not be alphabetical).
+    speakers, labels = np.unique(np.array(names, dtype=object), return_inverse=True)
+    order = np.argsort(labels, kind="stable")
+    vectors, labels = vectors[order], labels[order]
+    repeated = int((np.bincount(labels, minlength=len(speakers)) >= 2).sum())
     if repeated < MIN_SPEAKERS_WITH_TWO_CLIPS:
         raise SpeakerIDError(
             f"calibrating on the gallery needs at least {MIN_SPEAKERS_WITH_TWO_CLIPS} speakers with two or "
             f"more clips; it has {repeated}. Add a second clip to more speakers first.")
-    encoder, metric = gallery.encoder, gallery.encoder.metric
+    metric = encoder.metric
     starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
     everyone = centroids(vectors, starts, metric)
     scores, same = [], []
@@ -71,13 +130,41 @@ def gallery_trials(gallery: Gallery) -> tuple[np.ndarray, np.ndarray, int]:
 
 
 def fit_gallery_calibration(gallery: Gallery) -> GalleryCalibration:
-    """The calibration refit on ``gallery`` (not applied: see :meth:`Gallery.set_calibration`)."""
+    """The calibration refit on ``gallery``, with what it would change and whether it may be
+    applied (not applied: see :meth:`GalleryCalibration.apply`)."""
     scores, same, repeated = gallery_trials(gallery)
-    current = gallery.encoder.calibration
+    model = gallery.encoder.calibration
     refit = calibration_from_trials(scores, same, "this gallery's enrolled clips, each against every "
                                     "speaker's centroid (its own without it)", repeated)
     method = (f"full-length clips: {refit.method}; shorter clips: the model's calibration "
-              f"({current.method.split(';')[0]})")
-    calibration = dataclasses.replace(refit, method=method, bands=current.bands)
+              f"({model.method.split(';')[0]})")
+    calibration = dataclasses.replace(refit, method=method, bands=model.bands)
+    after = TrialOutcome.at(refit.threshold, scores, same)
+    model_misses_here = TrialOutcome.at(model.threshold, scores, same).missed / same.sum()
     return GalleryCalibration(calibration, repeated, int(same.sum()), int((~same).sum()),
-                              gallery.calibration.threshold)
+                              gallery.calibration.threshold,
+                              TrialOutcome.at(gallery.calibration.threshold, scores, same), after,
+                              refusal(model, refit, float(model_misses_here)))
+
+
+def refusal(model: Calibration, refit: Calibration, model_misses_here: float) -> str | None:
+    """Why ``refit`` must not replace ``model`` (the module's two rules), or None.
+
+    ``model_misses_here``: the share of the gallery's same-speaker trials that the model's
+    threshold misses.
+    """
+    model_misses = max(model.miss_rate or 0.0, model_misses_here)
+    if (refit.miss_rate or 0.0) > model_misses + MISS_MARGIN + 1e-9:  # 1e-9: count ratios' rounding
+        return (f"the refit threshold {refit.threshold:.3f} misses {refit.miss_rate:.1%} of this gallery's "
+                f"same-speaker trials, where the model's calibration misses {model_misses:.1%}: more "
+                f"than {MISS_MARGIN * 100:.0f} points worse. Check that each speaker's clips are of that "
+                "speaker, or keep the model's threshold")
+    low, high = PROBABILITY_BAND
+    probability = model.probability(refit.threshold)
+    if not low <= probability <= high:
+        return (f"the refit threshold {refit.threshold:.3f} is a score the model's own calibration "
+                f"(threshold {model.threshold:.3f}) reads as {probability:.1%} likely to be the same "
+                f"speaker, outside the {low:.0%}-{high:.0%} in which a gallery's voices can move it. "
+                "Its clips are unlike the speech the model was calibrated on (mislabelled, synthetic "
+                "or heavily processed audio?); keep the model's threshold")
+    return None

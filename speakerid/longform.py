@@ -99,16 +99,24 @@ class RecordingSummary:
         """The speech spans on the input's timeline."""
         return [(self.trim[0] + a, self.trim[0] + b) for a, b in self.spans]
 
+    @property
+    def left_out(self) -> list[Span]:
+        """The ends left out when asked (``trim_ends``), on the input's timeline."""
+        from .verdict import left_out
+
+        return left_out(self.trim, self.duration_s)
+
 
 def summarise_recording(source: str | Path | bytes, gallery: Gallery, name: str | None = None,
                         top_k: int = 5, timeline: bool = False,
-                        progress: StageProgress | None = None) -> RecordingSummary:
-    """A long recording streamed once: its verdict, its timeline when asked for, and what to plot."""
+                        progress: StageProgress | None = None, trim_ends: bool = False) -> RecordingSummary:
+    """A long recording streamed once: its verdict, its timeline when asked for, and what to plot
+    (``trim_ends``: see :class:`LongRecording`)."""
     def windows_done(done: int, total: int) -> None:
         if progress:
             progress("timeline", done, total)
 
-    with LongRecording(source, gallery.encoder, name, progress) as recording:
+    with LongRecording(source, gallery.encoder, name, progress, trim_ends=trim_ends) as recording:
         found = gallery.identify_embedding(recording.embedding(), top_k, recording.speech_s)
         who_when = recording.timeline(gallery, windows_done) if timeline else None
         overview, rate = recording.overview()
@@ -119,18 +127,20 @@ def summarise_recording(source: str | Path | bytes, gallery: Gallery, name: str 
 
 
 def identify_recording(source: str | Path, gallery: Gallery, top_k: int = 5, timeline: bool = False,
-                       progress: StageProgress | None = None) -> tuple[Identification, Timeline | None]:
+                       progress: StageProgress | None = None, trim_ends: bool = False
+                       ) -> tuple[Identification, Timeline | None]:
     """Who speaks in a file, and with ``timeline`` when: streamed when it is long (see
     :func:`is_long`), decoded whole otherwise, so a short clip's results are those of
-    :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly."""
+    :meth:`Gallery.identify <speakerid.gallery.Gallery.identify>` exactly. ``trim_ends``: leave
+    out the first and last minute of a recording over 5 minutes, as training data is cut."""
     if is_long(source):
-        summary = summarise_recording(source, gallery, None, top_k, timeline, progress)
+        summary = summarise_recording(source, gallery, None, top_k, timeline, progress, trim_ends)
         return summary.identification, summary.timeline
     from .app.timeline import identify_timeline
     from .audio import load_audio
 
     clip = load_audio(source)
-    prepared = gallery.encoder.prepare(clip)
+    prepared = gallery.encoder.prepare(clip, trim_ends)
     found = gallery.identify_embedding(gallery.encoder.embed_prepared(prepared), top_k, prepared.speech_s)
     if not timeline:
         return found, None
@@ -143,13 +153,15 @@ class LongRecording:
     """A recording prepared for one model, its signal and features on disk until :meth:`close`.
 
     Raises SpeakerIDError, as :func:`~speakerid.preprocess.prepare` does, when the file cannot be
-    decoded or holds too little speech.
+    decoded or holds too little speech. ``trim_ends``: cut the first and last minute of a recording
+    over 5 minutes, as :func:`~speakerid.preprocess.prepare` does when asked.
     """
 
     def __init__(self, source: str | Path | bytes, model: SpeakerModel, name: str | None = None,
                  progress: StageProgress | None = None,
-                 max_duration_s: float = MAX_DURATION_S) -> None:
+                 max_duration_s: float = MAX_DURATION_S, trim_ends: bool = False) -> None:
         self.model = model
+        self.trim_ends = trim_ends
         self.config: PreprocessConfig = model.pipeline.preprocess
         self.sample_rate = self.config.sample_rate
         self._progress = progress or (lambda stage, done, total: None)
@@ -182,9 +194,9 @@ class LongRecording:
         self.duration_s = frames / self.input_rate
 
     def _find_speech(self) -> None:
-        """Trim a long recording's ends, then find its speech spans (trimmed timeline)."""
+        """Trim a long recording's ends when asked, then find its speech spans (trimmed timeline)."""
         rate, total = self.sample_rate, self._signal.rows
-        self.trim = trim_span(total / rate, self.config)
+        self.trim = trim_span(total / rate, self.config, self.trim_ends)
         if self.trim == (0.0, total / rate):
             first, last = 0, total
         else:

@@ -1,6 +1,11 @@
 """Waveform preparation as named stages; each stage returns what it produced so the app can show it.
 
-decode -> mono -> resample -> trim (long recordings only) -> silence removal -> loudness.
+decode -> mono -> resample -> trim (long recordings, when asked) -> silence removal -> loudness.
+
+The trim is the method's rule for web downloads used as training data: the first and last minute
+of a recording over 5 minutes (intros, applause) go. The training recipe asks for it; a clip being
+identified keeps every minute unless its user asks (``trim_ends``), since a speaker may well be
+heard in them.
 """
 
 from __future__ import annotations
@@ -61,8 +66,11 @@ class Prepared:
         raise KeyError(name)
 
 
-def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = True) -> Prepared:
-    """Run every stage on a decoded clip; raise SpeakerIDError when too little speech remains."""
+def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = True,
+            trim_ends: bool = False) -> Prepared:
+    """Run every stage on a decoded clip; raise SpeakerIDError when too little speech remains.
+
+    ``trim_ends``: cut the head and tail of a long recording (see :func:`trim_span`)."""
     if require_speech:
         _require_length(clip, config.min_speech_s)
     stages = [Stage("decode", clip.samples, clip.sample_rate,
@@ -73,10 +81,12 @@ def prepare(clip: AudioClip, config: PreprocessConfig, require_speech: bool = Tr
     signal = resample(mono, clip.sample_rate, config.sample_rate)
     stages.append(Stage("resample", signal, config.sample_rate,
                         f"{clip.sample_rate} Hz -> {config.sample_rate} Hz"))
-    signal, span = trim_long_recording(signal, config.sample_rate, config)
+    signal, span = trim_long_recording(signal, config.sample_rate, config, trim_ends)
     stages.append(Stage("trim", signal, config.sample_rate,
                         "kept {:.1f}-{:.1f} s".format(*span) if span != (0.0, stages[-1].duration_s)
-                        else "clip is short: nothing trimmed", kept=[span]))
+                        else "clip is short: nothing trimmed" if trim_ends
+                        else "nothing trimmed (cutting a long recording's ends was not asked for)",
+                        kept=[span]))
     signal, spans = remove_silence(signal, config.sample_rate, config)
     stages.append(Stage("silence", signal, config.sample_rate,
                         f"{config.silence_method}: kept {len(signal) / config.sample_rate:.2f} s "
@@ -108,18 +118,20 @@ def resample(signal: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return soxr.resample(signal, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
 
 
-def trim_long_recording(signal: np.ndarray, sample_rate: int,
-                        config: PreprocessConfig) -> tuple[np.ndarray, Span]:
-    """Cut the head and tail of long web recordings (intros, applause); leave short clips alone."""
-    start, end = trim_span(len(signal) / sample_rate, config)
+def trim_long_recording(signal: np.ndarray, sample_rate: int, config: PreprocessConfig,
+                        trim_ends: bool) -> tuple[np.ndarray, Span]:
+    """Cut the head and tail of long web recordings (intros, applause) when ``trim_ends``; leave
+    short clips alone."""
+    start, end = trim_span(len(signal) / sample_rate, config, trim_ends)
     if (start, end) == (0.0, len(signal) / sample_rate):
         return signal, (start, end)
     return signal[int(round(start * sample_rate)):int(round(end * sample_rate))], (start, end)
 
 
-def trim_span(duration_s: float, config: PreprocessConfig) -> Span:
-    """The part of a clip of ``duration_s`` that :func:`trim_long_recording` keeps."""
-    if duration_s < config.trim_min_duration_s:
+def trim_span(duration_s: float, config: PreprocessConfig, trim_ends: bool) -> Span:
+    """The part of a clip of ``duration_s`` that :func:`trim_long_recording` keeps: all of it
+    unless ``trim_ends`` and the clip is long."""
+    if not trim_ends or duration_s < config.trim_min_duration_s:
         return 0.0, duration_s
     return config.trim_head_s, duration_s - config.trim_tail_s
 

@@ -1,7 +1,9 @@
 """Turning two embeddings into a score, and a score into a decision that means something.
 
 A :class:`Calibration` holds the decision threshold on the score and a logistic map from the score
-to the probability that two clips share a speaker, fitted on trials from held-out speakers.
+to the probability that two clips share a speaker, fitted on trials from held-out speakers. It also
+gives the likelihood ratio that forensic speaker comparison reports: how many times more likely
+the score is for one speaker than for two, whatever the prior (:meth:`Calibration.log10_lr`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,18 @@ class Calibration:
     miss_rate: float | None = None  # of held-out same-speaker trials, at the threshold
     bands: tuple[DurationBand, ...] = ()
     tail: ImpostorTail | None = None  # the highest different-speaker scores, for larger galleries
+    # The natural-log likelihood ratio is slope * score + llr_offset: the probability's log-odds
+    # less the prior's (see fit_calibration). It does not move with the threshold (for_gallery).
+    llr_offset: float | None = None  # None: not known (a calibration from before it was kept)
+
+    def log10_lr(self, value: float | np.ndarray) -> float | np.ndarray | None:
+        """The base-10 log of the likelihood ratio P(score | same speaker) / P(score | different
+        speakers), the scale forensic reports use (2: a hundred times likelier for one speaker);
+        None when this calibration does not know its prior."""
+        if self.llr_offset is None:
+            return None
+        llr = (self.slope * np.asarray(value, dtype=np.float64) + self.llr_offset) / math.log(10)
+        return float(llr) if np.ndim(llr) == 0 else llr
 
     def probability(self, value: float | np.ndarray) -> float | np.ndarray:
         """P(same speaker | score) from the fitted logistic map: 0.5 at the threshold, more above
@@ -104,7 +119,7 @@ class Calibration:
         if not isinstance(data, dict) or not set(data) <= {f.name for f in dataclasses.fields(cls)}:
             raise ValueError("expected an object with threshold, slope, offset, method, error rates and "
                              "duration bands")
-        for key in ("threshold", "slope", "offset", "eer", "false_accept_rate", "miss_rate"):
+        for key in ("threshold", "slope", "offset", "eer", "false_accept_rate", "miss_rate", "llr_offset"):
             value = data.get(key, 0.0)
             if key not in ("threshold", "slope", "offset") and value is None:
                 continue
@@ -116,7 +131,8 @@ class Calibration:
             raise ValueError(f"bands must be a list of at most {MAX_BANDS}")
         tail = data.get("tail")
         return cls(**{**data, "bands": tuple(DurationBand.from_dict(band) for band in bands),
-                      "tail": None if tail is None else ImpostorTail.from_dict(tail)})
+                      "tail": None if tail is None else ImpostorTail.from_dict(tail),
+                      "llr_offset": data.get("llr_offset", _stated_llr_offset(data))})
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,17 @@ class DurationBand:
 
 
 MAX_BANDS = 16
+STATED_PRIOR = re.compile(r"probabilities for a prior of (\d+(?:\.\d+)?)%")
+
+
+def _stated_llr_offset(data: dict[str, Any]) -> float | None:
+    """The likelihood ratio's offset of a calibration saved before it was kept, from the prior its
+    ``method`` states (:func:`fit_calibration` writes it to 0.1 %); None when it states none."""
+    stated = STATED_PRIOR.search(str(data.get("method", "")))
+    prior = float(stated.group(1)) / 100 if stated else 0.0
+    if not 0 < prior < 1:
+        return None
+    return float(data.get("offset", 0.0)) - math.log(prior / (1 - prior))
 
 
 def _require_finite(key: str, value: Any) -> None:
@@ -209,7 +236,8 @@ def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, descr
     prior = 1.0 / (1.0 + np.exp(log_likelihood_ratio_at_threshold))
     method = f"{description}; probabilities for a prior of {prior:.1%}, at which the threshold is even odds"
     return Calibration(threshold=float(threshold), slope=float(slope), offset=float(-slope * threshold),
-                       method=method, eer=eer, false_accept_rate=false_accept_rate, miss_rate=miss_rate)
+                       method=method, eer=eer, false_accept_rate=false_accept_rate, miss_rate=miss_rate,
+                       llr_offset=float(b - slope * mean))
 
 
 class ScoreNormaliser:

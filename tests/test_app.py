@@ -111,9 +111,9 @@ def open_app(page: str | None = None) -> AppTest:
 def model_loaded() -> bool:
     """Wait for the model's libraries, which the app imports in the background; whether they were
     in already."""
-    import speakerid_ui
+    from speakerid_ui import resources
 
-    importing = speakerid_ui._importing()
+    importing = resources._importing()
     done = importing.done()
     importing.result(TIMEOUT)
     return done
@@ -167,16 +167,16 @@ def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
 
 
 def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
-    import speakerid_ui
+    from speakerid_ui import resources
 
     enrol("Alice", wav(0, 6.0))
     release = threading.Event()
-    monkeypatch.setattr(speakerid_ui, "_import_model_code", lambda: release.wait(TIMEOUT))
-    speakerid_ui._importing.cache_clear()  # as in a fresh server: nothing imported yet
+    monkeypatch.setattr(resources, "_import_model_code", lambda: release.wait(TIMEOUT))
+    resources._importing.cache_clear()  # as in a fresh server: nothing imported yet
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     try:
         at.run()
-        assert not at.exception and not speakerid_ui.model_code_loaded()
+        assert not at.exception and not resources.model_code_loaded()
         assert at.title[0].value == "Who is speaking?" and at.file_uploader(key="identify_upload")
         assert "loading the speaker model" in texts(at) and "**1** speaker enrolled" in texts(at)
     finally:
@@ -247,12 +247,17 @@ def test_a_voice_found_in_the_timeline_is_enrolled_from_it(monkeypatch):
     table = at.dataframe[-1].value
     assert list(table["speaker"]) == ["Alice", "Voice A", "Alice", "Voice A"]
     assert "Voices nobody enrolled" in texts(at)
+    # the verdict says two people speak, not one name; the found voice's rows show its own number
+    assert ":blue[:material/groups:] Several voices\\: Alice \\(0\\:00\\-" in texts(at)
+    assert "\\), Voice A \\(0\\:" in texts(at) and "that its turns are one voice" in texts(at)
+    assert len(set(table["probability"][table["speaker"] == "Voice A"])) == 1
     at.text_input(key="voice_name_0").input("Bob")
     at.button(key="voice_enrol_0").click()
     rerun(at)
     assert "Enrolled **Bob** from Voice A" in texts(at)
     assert speakers()["Bob"].clips == 2
     assert list(at.dataframe[-1].value["speaker"]) == ["Alice", "Bob", "Alice", "Bob"]
+    assert "Several voices\\: Alice \\(0\\:00\\-" in texts(at) and "\\), Bob \\(0\\:" in texts(at)
 
 
 def test_a_long_upload_is_streamed_and_only_what_the_page_shows_is_kept(monkeypatch):
@@ -348,6 +353,7 @@ def test_the_threshold_is_refit_on_the_gallerys_own_voices_and_reset():
     at.button(key="calibrate_fit").click()
     rerun(at)
     assert "20 same-speaker and 180 different-speaker trials from 10 enrolled speakers" in texts(at)
+    assert "On this gallery's own clips, now: 14 of 20 genuine clips missed" in texts(at)
     at.button(key="calibrate_apply").click()
     rerun(at)
     assert "refit on this gallery" in texts(at)
@@ -653,15 +659,15 @@ def test_live_page_shows_the_current_speaker():
 
 
 def test_live_stun_and_turn_servers_come_from_the_environment(monkeypatch):
-    import speakerid_ui
     from speakerid import SpeakerIDError
+    from speakerid_ui.ice import ice_servers
 
-    assert speakerid_ui.ice_servers() == []  # one machine or a LAN: none needed
+    assert ice_servers() == []  # one machine or a LAN: none needed
     servers = [{"urls": ["stun:stun.example.org:3478"]},
                {"urls": "turn:turn.example.org:3478", "username": "desk", "credential": "s3cret"}]
     monkeypatch.setenv("SPEAKERID_ICE_SERVERS", json.dumps(servers))
-    assert speakerid_ui.ice_servers() == servers
+    assert ice_servers() == servers
     for bad in ("[{urls: 1}", '{"urls": "stun:x"}', '[{"url": "stun:x"}]'):
         monkeypatch.setenv("SPEAKERID_ICE_SERVERS", bad)
         with pytest.raises(SpeakerIDError, match="SPEAKERID_ICE_SERVERS"):
-            speakerid_ui.ice_servers()
+            ice_servers()

@@ -88,8 +88,28 @@ def test_one_input_prints_as_before_and_start_end_apply(tmp_path, enrolled, caps
     assert out.startswith(f"{clip}: Ann (best score") and out.count("\n") == 2
     assert main(["identify", *enrolled, "--json", "--start", "0:02", "--end", "7.5", str(clip),
                  "--report", str(tmp_path / "r.json")]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["file"] == str(clip)
+    assert json.loads(capsys.readouterr().out)[0]["input"] == str(clip)
     assert json.loads((tmp_path / "r.json").read_text())[0]["duration_s"] == 5.5
+
+
+def test_json_prints_the_reports_rows_failures_included(tmp_path, enrolled, capsys):
+    """One result shape: --json prints exactly the rows --report writes, a corrupt file's too; the
+    text output lists the failure as well (and stderr still has it)."""
+    clip, corrupt = tmp_path / "ann.wav", tmp_path / "corrupt.wav"
+    write_wav(clip, synth_voice(0, 5.0, RATE, seed=5), RATE)
+    corrupt.write_bytes(b"RIFF" + bytes(range(256)) * 8)
+    inputs = [*enrolled, "--top-k", "2", str(clip), str(corrupt)]
+    assert main(["identify", *inputs, "--json", "--report", str(tmp_path / "r.json")]) == 2
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert rows == json.loads((tmp_path / "r.json").read_text())
+    assert [(row["input"], row["verdict"]) for row in rows] == [(str(clip), "Ann"), (str(corrupt), "error")]
+    assert [m["name"] for m in rows[0]["matches"]] == ["Ann", "Bob"] and rows[0]["threshold"] is not None
+    assert "corrupt.wav" in rows[1]["error"] and err.startswith("error: ") and "corrupt.wav" in err
+    assert main(["identify", *inputs]) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{clip}: Ann (best score") and f"{corrupt}: not identified (" in out
+    assert rows[1]["error"] in out and err.count("\n") == 1
 
 
 def test_a_report_name_of_an_unknown_format_is_refused_before_any_work(tmp_path, capsys):

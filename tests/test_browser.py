@@ -1,12 +1,13 @@
 """End to end in a real browser: headless Chromium (Debian's) driven by Playwright against `streamlit run`.
 
-Times the first page of a fresh server against a one-line Streamlit app, opens every page by its
+Draws the first page of a fresh server, which then names the model, opens every page by its
 link as a fresh server's first request, enrols two voices from uploads, identifies a clip and reads
 the verdict on the page (nothing clipped, names at body size), identifies a clip from a web link
 (served by tests/media_server.py), reads the table of a batch of uploads (a corrupt file's row says
 why), finds the voices nobody enrolled in a conversation's timeline, records through Chromium's fake
 microphone with ``st.audio_input``, follows the speaker live over WebRTC from the same fake
-microphone, and reads the Train report.
+microphone, and reads the Train report. Nothing here is timed (``make bench-app`` times the
+first page and the Live page's pace).
 With ``SPEAKERID_SCREENSHOTS=1`` (``make screenshots``) it also saves the README's screenshots in
 ``docs/screenshots/``; otherwise it leaves the working tree alone. Skipped only when Chromium or
 Playwright is missing, and the found-voices test also without espeak-ng or ``weights/fast``.
@@ -20,36 +21,36 @@ found-voices test alone runs a second server on the shipped fast model (``weight
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 from media_server import serve
+from streamlit_browser import (
+    CHROMIUM,
+    IDLE,
+    RAM,
+    ROOT,
+    app_env,
+    heard_s,
+    launch_chromium,
+    mic_file,
+    small_model,
+    streamlit_server,
+    voice_file,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("SPEAKERID_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 TAKE_SCREENSHOTS = os.environ.get("SPEAKERID_SCREENSHOTS") == "1"
-FIRST_PAINT_RATIO = 2.0  # the app's first page against a one-line Streamlit app, both from a fresh start
-START_TIMEOUT_S = 180
-LIVE_S = 20  # how long the Live test listens
-LIVE_KEEPS_UP = 0.8  # the audio the Live page heard, against the wall time since Start
+LIVE_KEEPS_COUNTING_S = 3.0  # more seconds heard that show the Live page still receives audio
 STEP_TIMEOUT_MS = 180_000
-RAM = ("Good evening. Today the government announced a new budget for roads, schools and hospitals "
-       "across all seven provinces, and the opposition has already asked how it will be paid for.")
 # the conversation's turns by voices nobody enrolled (espeak-ng voices the fast model tells apart)
 NEW_VOICES = (("en+klatt", "Farmers in the south say the rain came late and the harvest was poor, "
                            "so the price of rice will rise before the winter."),
@@ -69,36 +70,6 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 
 
 # --- audio and model ------------------------------------------------------------------------------
-def voice_file(path: Path, text: str, voice: str, index: int) -> Path:
-    """A WAV of ``text`` spoken by espeak-ng's ``voice``, or a synthetic voice without espeak-ng."""
-    import soundfile as sf
-
-    espeak = shutil.which("espeak-ng")
-    if espeak:
-        raw = path.with_suffix(".raw.wav")
-        subprocess.run([espeak, "-v", voice, "-s", "150", "-w", str(raw), text], check=True,
-                       capture_output=True)
-        samples, rate = sf.read(raw, dtype="float32")
-    else:
-        from synthetic import synth_voice
-
-        samples, rate = synth_voice(index, 12.0, 16000, pauses=False), 16000
-    sf.write(path, samples, rate, subtype="PCM_16")
-    return path
-
-
-def mic_file(source: Path, target: Path) -> Path:
-    """The fake microphone's input: the clip at 48 kHz mono, 16-bit, with a second of silence around."""
-    import soundfile as sf
-
-    from speakerid.preprocess import resample
-
-    samples, rate = sf.read(source, dtype="float32")
-    padded = np.concatenate([np.zeros(rate, np.float32), samples, np.zeros(rate, np.float32)])
-    sf.write(target, resample(padded, rate, 48000), 48000, subtype="PCM_16")
-    return target
-
-
 def conversation_file(path: Path, enrolled: Path) -> Path:
     """The enrolled voice's clip, then a turn by each voice of NEW_VOICES, 0.6 s apart: over 20 s."""
     import soundfile as sf
@@ -112,22 +83,6 @@ def conversation_file(path: Path, enrolled: Path) -> Path:
                                   dtype="float32")
         parts += [np.zeros(int(0.6 * rate), np.float32), resample(turn, turn_rate, rate)]
     sf.write(path, np.concatenate(parts), rate, subtype="PCM_16")
-    return path
-
-
-def small_model(path: Path) -> Path:
-    import keras
-
-    from speakerid import Encoder
-    from speakerid.models.networks import ModelConfig
-    from speakerid.scoring import Calibration
-
-    keras.utils.set_random_seed(0)
-    encoder = Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
-    encoder.calibration = Calibration(
-        0.99, slope=300.0, offset=-297.0,
-        method="test model, untrained: threshold set so that only identical audio is a sure match")
-    encoder.save(path)
     return path
 
 
@@ -165,52 +120,6 @@ def training_run(home: Path, model: Path) -> Path:
 
 
 # --- the app server and the browser ---------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def streamlit_server(script: str, env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``streamlit run script`` on a free port, as the app is run; yields its URL once it answers."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-             # not the developer's .streamlit/secrets.toml: a password set there would gate every page
-             "--secrets.files", str(log_path.with_name("no-secrets.toml"))],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + START_TIMEOUT_S
-            while True:
-                try:
-                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                        break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("streamlit did not start:\n" + log_path.read_text()[-3000:])
-                time.sleep(0.1)
-            yield url
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-def app_env(home: Path, weights: Path) -> dict[str, str]:
-    return {**os.environ, "SPEAKERID_HOME": str(home), "SPEAKERID_WEIGHTS": str(weights),
-            "PYTHONFAULTHANDLER": "1",  # a crash of the server leaves its stack in its log
-            "TF_CPP_MIN_LOG_LEVEL": "3"}
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("voices")
@@ -268,12 +177,7 @@ def media(files):
 @pytest.fixture(scope="module")
 def browser(files):
     with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                  f"--use-file-for-fake-audio-capture={files['mic']}"])
+        launched = launch_chromium(playwright, files["mic"])
         yield launched
         launched.close()
 
@@ -291,9 +195,6 @@ def page(browser, server, request):
     context.close()
 
 
-IDLE = ("() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState !== 'running'"
-        " && (!document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running'))")
 # Text in these containers that overflows its box, and match names smaller than the body text.
 LAYOUT_PROBLEMS = """(containers) => {
     const body = parseFloat(getComputedStyle(document.documentElement).fontSize);
@@ -415,38 +316,24 @@ def enrol(page, name: str, clip: Path, party: str) -> None:
     wait_idle(page)
 
 
-def first_paint_s(browser, script: str, ready: str, env: dict[str, str], log_path: Path) -> float:
-    """Seconds from starting a fresh server on ``script`` to its first page drawn: ``ready`` (a CSS
-    selector) on screen and the script run finished."""
-    started = time.monotonic()
-    with streamlit_server(script, env, log_path) as url:
+# --- the tests ------------------------------------------------------------------------------------
+def test_a_fresh_server_draws_the_first_page_then_names_the_model(browser, weights, tmp_path):
+    """The first request to a fresh server gets the Identify page, and the sidebar names the model
+    once it has loaded, without a reload. (That the page is drawn before the model has loaded is
+    tests/test_app.py's; how fast, against a one-line app: ``make bench-app``.)"""
+    with streamlit_server("app.py", app_env(tmp_path / "home", weights), tmp_path / "app.log") as url:
         context = browser.new_context(viewport={"width": 1440, "height": 1000})
         try:
             page = context.new_page()
             page.set_default_timeout(STEP_TIMEOUT_MS)
             page.goto(url)
-            page.locator(ready).first.wait_for()
-            page.wait_for_function(IDLE)
-            return time.monotonic() - started
+            page.locator('[data-testid="stFileUploader"]').first.wait_for()
+            sidebar = page.locator('[data-testid="stSidebar"]')
+            sidebar.get_by_text(re.compile(r"threshold \d")).first.wait_for()
+            assert "loading the speaker model" not in sidebar.inner_text()
+            assert "Traceback" not in page.locator("body").inner_text()
         finally:
             context.close()
-
-
-# --- the tests ------------------------------------------------------------------------------------
-def test_the_first_page_is_drawn_as_fast_as_a_minimal_app(browser, weights, tmp_path):
-    """A fresh server's Identify page against a one-line Streamlit app started the same way, the
-    best of two starts each (first, so that no other server shares the cores)."""
-    minimal = tmp_path / "minimal.py"
-    minimal.write_text('import streamlit as st\n\nst.title("Hello")\n')
-    times: dict[str, list[float]] = {"minimal": [], "app": []}
-    for _ in range(2):
-        times["minimal"].append(first_paint_s(browser, str(minimal), "h1", {**os.environ},
-                                              tmp_path / "minimal.log"))
-        times["app"].append(first_paint_s(browser, "app.py", '[data-testid="stFileUploader"]',
-                                          app_env(tmp_path / "home", weights), tmp_path / "app.log"))
-    ratio = min(times["app"]) / min(times["minimal"])
-    print(f"first paint: app {times['app']} s, one-line app {times['minimal']} s, ratio {ratio:.2f}")
-    assert ratio <= FIRST_PAINT_RATIO, times
 
 
 PAGE_TITLES = {"live": "Live", "gallery": "Gallery", "train": "Train a model", "": "Who is speaking?"}
@@ -454,7 +341,7 @@ PAGE_TITLES = {"live": "Live", "gallery": "Gallery", "train": "Train a model", "
 
 def test_every_page_opens_from_its_link_on_a_fresh_server(browser, weights, tmp_path):
     """Deep links. Only the first request to a fresh server can meet Streamlit's legacy mode for a
-    ``pages/`` folder (see speakerid_ui.ensure_app_frame), and /live is the page that crashed the
+    ``pages/`` folder (see speakerid_ui.frame.ensure_app_frame), and /live is the page that crashed the
     server then, so that one is the first request; the others follow in new browsing sessions."""
     log = tmp_path / "streamlit.log"
     with streamlit_server("app.py", app_env(tmp_path / "home", weights), log) as url:
@@ -499,6 +386,25 @@ def test_enrol_two_voices_then_identify(page, server, files):
     page.get_by_text("names Ram Thapa").wait_for()
     assert page.evaluate(LAYOUT_PROBLEMS, [".st-key-verdict", ".st-key-matches"]) == []
 
+
+
+def test_the_evidence_report_downloads_opens_and_prints(page, server, files, tmp_path):
+    """One click on the Identify page gives the evidence report; Chromium opens it and prints it."""
+    ensure_enrolled(page, server, files)
+    page.goto(server["url"])
+    upload(page, "Audio or video file", files["ram"])
+    page.locator(".st-key-verdict h3").filter(has_text="Ram Thapa").wait_for()
+    wait_idle(page)
+    with page.expect_download(timeout=STEP_TIMEOUT_MS) as download:
+        page.get_by_role("button", name="Evidence report").click()
+    report = tmp_path / download.value.suggested_filename
+    download.value.save_as(report)
+    text = report.read_text()
+    assert report.name == "speakerid-evidence.html" and "Ram Thapa" in text
+    assert hashlib.sha256(files["ram"].read_bytes()).hexdigest() in text
+    page.goto(report.as_uri())
+    assert page.locator("img").count() >= 2
+    assert page.pdf(format="A4").startswith(b"%PDF")
 
 def test_identify_from_a_link(page, server, files, media):
     """A link to the enrolled clip itself: fetched, shown as it was prepared, and named."""
@@ -548,8 +454,9 @@ def test_a_batch_of_uploads_gives_a_table(page, server, files):
 
 def test_a_timeline_finds_the_voices_nobody_enrolled(browser, fast_server, files):
     """A conversation over 20 s: Ram Thapa (enrolled), then two voices nobody enrolled, which the
-    timeline tells apart as Voice A and Voice B, each with a form to enrol it. The screenshot is
-    of the timeline and the forms, in a taller window so that both fit."""
+    timeline tells apart as Voice A and Voice B, each with a form to enrol it; the verdict says
+    several voices speak, each with its turns, and not one name. The screenshot is of the timeline
+    and the forms, in a taller window so that both fit."""
     context = browser.new_context(viewport={"width": 1440, "height": 1300}, device_scale_factor=1)
     try:
         page = context.new_page()
@@ -565,6 +472,12 @@ def test_a_timeline_finds_the_voices_nobody_enrolled(browser, fast_server, files
         assert "Ram Thapa" in timeline
         assert "Voice A" in timeline and "Voice B" in timeline and "Voice C" not in timeline
         assert page.get_by_role("button", name="Enrol this voice").count() == 2
+        headline = page.locator(".st-key-verdict h3").inner_text()
+        turn = r"\(\d:\d\d-\d:\d\d\)"
+        assert re.fullmatch(rf"\S+ Several voices: Ram Thapa {turn}, Voice A {turn}, Voice B {turn}",
+                            headline), headline
+        verdict = page.locator(".st-key-verdict").inner_text()
+        assert "Voice A: " in verdict and "that its turns are one voice" in verdict
         assert "Traceback" not in body
         page.get_by_text("Who speaks when").evaluate("heading => heading.scrollIntoView()")
         screenshot(page, "timeline-voices.png")
@@ -589,33 +502,25 @@ def test_record_with_the_microphone(page, server, files):
     assert "Traceback" not in text
 
 
-def heard_s(page) -> float:
-    """The Live page's "Heard" seconds (12.3 s, or 1 min 05 s)."""
-    value = page.locator('[data-testid="stMetric"]').filter(has_text="Heard").locator(
-        '[data-testid="stMetricValue"]').inner_text()
-    minutes = re.search(r"(\d+) min", value)
-    seconds = re.search(r"([\d.]+) s", value)
-    return (int(minutes.group(1)) * 60 if minutes else 0) + (float(seconds.group(1)) if seconds else 0)
-
-
-def test_live_names_the_speaker_and_keeps_up(page, server, files):
-    """Chromium's fake microphone plays Ram Thapa over WebRTC: the page names him, hears (nearly)
-    as many seconds as pass, and a browser that leaves leaves no traceback in the server's log."""
+def test_live_names_the_speaker_and_keeps_counting(page, server, files):
+    """Chromium's fake microphone plays Ram Thapa over WebRTC: the page names him and keeps counting
+    the seconds it hears, and the server's log has no traceback at any point: not from the encoder's
+    warm-up when the page opens, nor while streaming, nor after the browser left. (How soon he is
+    named and how much of the stream is heard: ``make bench-app``.)"""
     ensure_enrolled(page, server, files)
     page.goto(f"{server['url']}/live")
     page.get_by_text("Waiting for audio").first.wait_for()
     wait_idle(page)
     start = page.frame_locator('iframe[title*="webrtc"]').get_by_role("button", name="Start listening")
     start.click()
-    started = time.monotonic()
     now = page.locator(".st-key-live_now")
-    now.locator("h3").filter(has_text="Ram Thapa").first.wait_for(timeout=LIVE_S * 1000)  # named
-    named_after = time.monotonic() - started
-    page.wait_for_timeout(max(0.0, LIVE_S - (time.monotonic() - started)) * 1000)
-    wall = time.monotonic() - started
-    heard = heard_s(page)
-    print(f"live: named after {named_after:.1f} s; heard {heard:.1f} s in {wall:.1f} s")
-    assert heard >= LIVE_KEEPS_UP * wall, (heard, wall)
+    now.locator("h3").filter(has_text="Ram Thapa").first.wait_for()  # named
+    assert "Traceback" not in server["log"].read_text()  # the warm-up and the first updates
+    counted = heard_s(page) + LIVE_KEEPS_COUNTING_S
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000  # only a guard against a stalled stream
+    while heard_s(page) < counted:
+        assert time.monotonic() < deadline, "the Live page stopped counting the seconds it hears"
+        page.wait_for_timeout(500)
     assert "Traceback" not in page.locator("body").inner_text()
     page.goto("about:blank")  # the browser leaves while streaming
     page.wait_for_timeout(3000)

@@ -73,7 +73,7 @@ def test_enroll_identify_list_as_json(model_dir, voice_file, capsys):
     identified = run_cli("identify", "--weights", model_dir, "--top-k", "1", "--json", ann, bob)
     assert identified.returncode == 0, identified.stderr
     results = json.loads(identified.stdout)
-    assert [(r["file"], r["speaker"], len(r["matches"])) for r in results] == [
+    assert [(r["input"], r["speaker"], len(r["matches"])) for r in results] == [
         (str(ann), "Ann 🎤", 1), (str(bob), "Bob", 1)]
     assert results[0]["matches"][0]["score"] >= results[0]["threshold"]
 

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from synthetic import synth_voice
 
-from speakerid import SpeakerIDError
+from speakerid import Encoder, SpeakerIDError
+from speakerid.app import live as live_module
 from speakerid.app.live import LiveIdentifier, to_float_mono
 from speakerid.audio import from_array
 from speakerid.gallery import Gallery
 
 RATE = 16000
+REPO = Path(__file__).resolve().parents[1]
+# argv: model dir, gallery. Starts the warm-up and the workers, then exits at once.
+EXIT_WHILE_WARMING_UP = """
+import sys
+from speakerid import Encoder
+from speakerid.app.live import LiveIdentifier
+from speakerid.gallery import Gallery
+live = LiveIdentifier(Encoder.load(sys.argv[1]), Gallery(sys.argv[2]))
+live.warm_up()
+live.start()
+print("exiting", flush=True)
+"""
 
 
 @pytest.fixture
@@ -173,3 +190,38 @@ def test_the_worker_keeps_up_with_frames_and_names_the_speaker(untrained_encoder
     assert live.received_s == pytest.approx(6.0, abs=0.05)  # every frame, none dropped
     assert live.latest.speaker == "Maya" and live.problem is None
     wait_for(lambda: not live.running)  # no more frames: it ends by itself
+
+
+def test_exit_stops_and_joins_the_warm_up_and_the_workers(untrained_encoder, gallery):
+    """At interpreter exit every identifier's threads are stopped and waited for: a daemon thread
+    still inside TensorFlow when Python finalises aborts the whole process."""
+    live = LiveIdentifier(untrained_encoder, gallery)
+    warm_up = live.warm_up()
+    live.start()
+    live_module._stop_all_at_exit()
+    assert not warm_up.is_alive() and not live.running
+
+
+def test_a_process_that_exits_during_the_warm_up_exits_cleanly(tmp_path, untrained_encoder):
+    model = untrained_encoder.save(tmp_path / "model")
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_WHILE_WARMING_UP, str(model), str(tmp_path / "g.sqlite")],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout) == (0, "exiting\n"), done.stderr[-2000:]
+    assert "terminate called" not in done.stderr
+
+
+@pytest.mark.parametrize("weights", ["weights", "weights/fast"])
+def test_the_warm_up_runs_every_shipped_model_through_its_own_front_end(weights, tmp_path, caplog,
+                                                                        monkeypatch):
+    """The fused default sets two front ends side by side (80 + 64 bands); the warm-up once built
+    one front end's features for it and failed on every visit of the Live page."""
+    failures = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    encoder = Encoder.load(Path(__file__).resolve().parents[1] / weights)
+    with Gallery(tmp_path / "g.sqlite", encoder) as opened:
+        LiveIdentifier(encoder, opened).warm_up().join()
+    assert failures == [] and not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    networks = getattr(encoder, "members", [encoder])
+    assert all(network._forward.experimental_get_tracing_count() >= 1 for network in networks)

@@ -69,14 +69,14 @@ def test_streamed_recording_matches_the_whole_file(tmp_path, tiny_blocks, pipeli
     sf.write(path, conversation(8.0, 5), RATE, subtype="PCM_16")
     encoder = small_encoder(pipeline)
     clip = load_audio(path)
-    prepared = encoder.prepare(clip)
+    prepared = encoder.prepare(clip, trim_ends=True)
     features = encoder.features(prepared)
     with Gallery(tmp_path / "gallery.sqlite", encoder) as gallery:
         for voice in range(2):
             gallery.enroll(f"voice {voice}", _clip(voice))
         whole = identify_timeline(prepared, encoder, gallery, original_duration_s=clip.duration_s)
-        with LongRecording(path, encoder) as recording:
-            assert recording.trim == prepared.stage("trim").kept[0]
+        with LongRecording(path, encoder, trim_ends=True) as recording:
+            assert recording.trim == prepared.stage("trim").kept[0] == (3.0, 36.0)
             assert recording.spans == prepared.stage("silence").kept
             assert recording.speech_s == prepared.speech_s
             assert recording.frame_count == len(features)
@@ -91,6 +91,16 @@ def test_streamed_recording_matches_the_whole_file(tmp_path, tiny_blocks, pipeli
     assert [(s.speaker, round(s.start_s, 3), round(s.end_s, 3)) for s in timeline.segments] == \
         [(s.speaker, round(s.start_s, 3), round(s.end_s, 3)) for s in whole.segments]
     assert timeline.duration_s == pytest.approx(clip.duration_s)
+
+
+def test_a_long_recording_keeps_its_ends_unless_asked(tmp_path):
+    """The first/last-minute cut is the method's rule for training data, not for identification."""
+    path = tmp_path / "talk.wav"
+    sf.write(path, conversation(8.0, 5), RATE, subtype="PCM_16")
+    encoder = small_encoder(PipelineConfig(preprocess=TRIMMED))
+    with LongRecording(path, encoder) as whole, LongRecording(path, encoder, trim_ends=True) as cut:
+        assert whole.trim == (0.0, 40.0) and whole.trimmed_s == pytest.approx(40.0)
+        assert cut.trim == (3.0, 36.0) and cut.speech_s < whole.speech_s
 
 
 def _clip(voice: int):
@@ -167,8 +177,8 @@ def test_cli_prints_who_speaks_when_in_a_streamed_file(tmp_path, monkeypatch, ca
     monkeypatch.setattr(longform, "STREAM_MIN_DURATION_S", 10.0)
     common = [str(path), "--weights", str(model), "--gallery", str(tmp_path / "gallery.sqlite")]
     assert main(["identify", *common, "--timeline", "--json"]) == 0
-    timeline = json.loads(capsys.readouterr().out)[0]["timeline"]
-    assert timeline["segments"] and "windows" not in timeline
-    assert timeline["duration_s"] == pytest.approx(16.0)
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["segments"] and "windows" not in row
+    assert row["duration_s"] == pytest.approx(16.0)
     assert main(["identify", *common, "--timeline"]) == 0
     assert "speaking time: " in capsys.readouterr().out

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
-from synthetic import synth_voice
+from synthetic import synth_voice, write_wav
 
 from speakerid.audio import from_array, load_audio
 from speakerid.config import PreprocessConfig
@@ -74,24 +74,46 @@ def test_trim_cuts_exactly_the_head_and_the_tail_of_a_long_clip():
     config = PreprocessConfig(trim_head_s=0.5, trim_tail_s=0.25, trim_min_duration_s=2.0,
                               silence_method="none")
     signal = np.random.default_rng(0).uniform(-0.5, 0.5, 3 * RATE).astype(np.float32)
-    prepared = prepare(from_array(signal, RATE), config)
+    prepared = prepare(from_array(signal, RATE), config, trim_ends=True)
     trim = prepared.stage("trim")
     np.testing.assert_array_equal(trim.signal, signal[RATE // 2: 3 * RATE - RATE // 4])
     assert trim.kept == [(0.5, 2.75)]
     assert prepared.speech_s == pytest.approx(2.25)
 
 
+def test_a_long_clip_keeps_its_ends_unless_asked():
+    """The first/last-minute cut is the method's rule for training data; a clip being identified
+    keeps every minute (a speaker may be heard only in them) unless its user asks."""
+    config = PreprocessConfig(trim_head_s=0.5, trim_tail_s=0.25, trim_min_duration_s=2.0,
+                              silence_method="none")
+    signal = np.random.default_rng(0).uniform(-0.5, 0.5, 3 * RATE).astype(np.float32)
+    trim = prepare(from_array(signal, RATE), config).stage("trim")
+    np.testing.assert_array_equal(trim.signal, signal)
+    assert trim.kept == [(0.0, 3.0)] and "not asked for" in trim.note
+
+
+def test_training_data_is_cut_by_the_methods_rule(tmp_path):
+    from speakerid.training.cache import _cached_prepare
+
+    config = PreprocessConfig(trim_head_s=0.5, trim_tail_s=0.25, trim_min_duration_s=2.0,
+                              silence_method="none")
+    path = tmp_path / "download.wav"
+    write_wav(path, np.random.default_rng(0).uniform(-0.5, 0.5, 3 * RATE).astype(np.float32), RATE)
+    assert len(_cached_prepare((str(path), config))) == int(2.25 * RATE)
+
+
 def test_trim_leaves_a_clip_shorter_than_the_threshold_alone():
     config = PreprocessConfig(trim_head_s=0.5, trim_tail_s=0.25, trim_min_duration_s=2.0,
                               silence_method="none")
     signal = np.random.default_rng(0).uniform(-0.5, 0.5, int(1.9 * RATE)).astype(np.float32)
-    trim = prepare(from_array(signal, RATE), config).stage("trim")
+    trim = prepare(from_array(signal, RATE), config, trim_ends=True).stage("trim")
     np.testing.assert_array_equal(trim.signal, signal)
-    assert trim.kept == [(0.0, 1.9)] and "nothing trimmed" in trim.note
+    assert trim.kept == [(0.0, 1.9)] and "clip is short: nothing trimmed" in trim.note
 
 
 def test_default_trim_never_empties_a_normal_clip():
-    prepared = prepare(from_array(synth_voice(2, 90.0, RATE), RATE), PreprocessConfig(silence_method="none"))
+    prepared = prepare(from_array(synth_voice(2, 90.0, RATE), RATE), PreprocessConfig(silence_method="none"),
+                       trim_ends=True)
     assert prepared.stage("trim").duration_s == pytest.approx(90.0)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
 
-import streamlit_fixes
+from speakerid_ui import streamlit_fixes
 
 
 def queue_with_an_upload_reply() -> ForwardMsgQueue:

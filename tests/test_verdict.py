@@ -1,12 +1,16 @@
 """The verdict in words: answer phrases by probability band, close calls and their advice, the
-plain-language explanation. Pure Python: no model, no Streamlit."""
+plain-language explanation, several voices in one clip. Pure Python: no model, no Streamlit."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from speakerid import verdict
+from speakerid.app.timeline import Segment, Timeline
 from speakerid.gallery import Identification, Match, SpeakerInfo
-from speakerid.verdict import decide, distinct, explain, percent
+from speakerid.verdict import decide, distinct, explain, in_short, percent
 
 THRESHOLD = 3.61
 JARGON = ("as-norm", "cohort", "logistic", "prior", "calibrat", "embedding", "cosine", "threshold")
@@ -74,3 +78,52 @@ def test_numbers_never_read_wrong():
     assert distinct(4.2, 3.61) == ("4.20", "3.61")
     assert distinct(3.6148, 3.6149) == ("3.6148", "3.6149")
     assert distinct(3.61, 3.61) == ("3.61", "3.61")
+
+
+def timeline_of(*turns: tuple[float, float, str | None, str | None, float]) -> Timeline:
+    """A timeline from (start, end, enrolled name, found voice, probability) turns."""
+    return Timeline([Segment(a, b, name, 1.0, p, 2, voice) for a, b, name, voice, p in turns], [],
+                    THRESHOLD, max(b for _, b, *_ in turns), 0.0)
+
+
+def test_several_voices_each_with_a_real_share_are_said_as_such():
+    conversation = timeline_of((0, 12, "Ram Thapa", None, 0.9), (12, 25, None, "Voice A", 0.8),
+                               (25, 33, "Ram Thapa", None, 0.7), (33, 39, "Sita Rai", None, 0.95),
+                               (39, 40, None, None, 0.01))
+    said = decide(found(("Ram Thapa", 4.2, 0.93)), 30.0, None, conversation)
+    assert said.kind == "several" and not said.advice
+    # Sita Rai speaks 6 s of 40: 15 %, the least share that counts; the unknown second is no voice
+    assert said.headline == ("Several voices: Ram Thapa (0:00-0:12, 0:25-0:33), Voice A (0:12-0:25), "
+                             "Sita Rai (0:33-0:39)")
+    assert in_short(found(("Ram Thapa", 4.2, 0.93)), conversation) == "s" + said.headline[1:]
+    ram, voice_a, _ = said.voices
+    assert (ram.seconds, ram.probability, ram.enrolled) == (20, pytest.approx(0.8), True)
+    assert verdict.voice_line(ram) == "Ram Thapa: 20.0 s, 80% probability that this is Ram Thapa's voice"
+    assert verdict.voice_line(voice_a) == ("Voice A: 13.0 s, a voice nobody enrolled (80% probability "
+                                           "that its turns are one voice)")
+    text = " ".join(explain(found(("Ram Thapa", 4.2, 0.93)), 30.0, voices=said.voices))
+    assert "heard 3 voices" in text and "for one voice the app would name Ram Thapa" in text
+    assert not [word for word in JARGON if word in text.casefold()]
+
+
+@pytest.mark.parametrize("turns", [
+    ((0, 34, "Ram Thapa", None, 0.9), (34, 40, None, "Voice A", 0.8), (40, 240, "Ram Thapa", None, 0.9)),
+    ((0, 20, "Ram Thapa", None, 0.9), (20, 24.5, None, "Voice A", 0.8)),  # 18 % but under 5 s
+    ((0, 20, "Ram Thapa", None, 0.9), (20, 40, None, None, 0.1)),  # an unknown stretch is no voice
+])
+def test_one_voice_with_a_little_of_another_stays_one_voice(turns):
+    timeline = timeline_of(*turns)
+    assert verdict.several_voices(timeline) == []
+    said = decide(found(("Ram Thapa", 4.2, 0.93)), 30.0, None, timeline)
+    assert said == decide(found(("Ram Thapa", 4.2, 0.93)), 30.0)  # exactly as without a timeline
+    assert in_short(found(("Ram Thapa", 4.2, 0.93)), timeline) == "Ram Thapa"
+
+
+def test_many_turns_are_counted_and_an_unknown_confidence_is_left_out():
+    turns = [(10.0 * i, 10.0 * i + 8, None, "Voice A" if i % 2 else "Voice B", math.nan) for i in range(10)]
+    voices = verdict.several_voices(timeline_of(*turns))
+    assert verdict.several_voices_text(voices) == (
+        "several voices: Voice B (0:00-0:08, 0:20-0:28, 0:40-0:48 and 2 more turns), "
+        "Voice A (0:10-0:18, 0:30-0:38, 0:50-0:58 and 2 more turns)")
+    assert voices[0].probability is None and verdict.voice_line(voices[0]).endswith("nobody enrolled")
+    assert (verdict.clock(72.9), verdict.clock(3725.0)) == ("1:12", "1:02:05")

@@ -1,7 +1,7 @@
 """Who may use the app: its password, kept only as a salted scrypt hash in Streamlit's
 ``.streamlit/secrets.toml``, and whether the server listens on this machine only.
 
-No Streamlit here: the app's sign-in gate (``access_gate.py``) and the CLI's ``app-password``
+No Streamlit here: the app's sign-in gate (``speakerid_ui/access_gate.py``) and the CLI's ``app-password``
 both build on it, and neither needs TensorFlow.
 """
 

@@ -19,6 +19,7 @@ from ..audio import AudioClip
 from ..errors import SpeakerIDError
 from ..features import frames_per_second, window_layout
 from ..preprocess import Prepared, prepare
+from ..verdict import left_out
 
 if TYPE_CHECKING:
     from ..config import PipelineConfig
@@ -59,6 +60,13 @@ class Analysis:
     def complete(self) -> bool:
         return self.embedding is not None
 
+    @property
+    def left_out(self) -> list[Span]:
+        """The ends of a long recording left out when asked (``trim_ends``), on the clip's time."""
+        if self.prepared is None:
+            return []
+        return left_out(self.prepared.stage("trim").kept[0], self.clip.duration_s)
+
 
 def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
     """The (start_s, end_s) of each window :func:`features.split_windows` cuts (speech time)."""
@@ -67,13 +75,14 @@ def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
     return [(s / rate, (s + length) / rate) for s in starts]
 
 
-def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5
-                  ) -> Iterator[tuple[str, Analysis]]:
+def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5,
+                  trim_ends: bool = False) -> Iterator[tuple[str, Analysis]]:
     """Run the steps one by one, yielding ``(step, analysis so far)`` after each, so that a caller
-    can show each result as soon as it exists. SpeakerIDError (readable) when a step refuses."""
+    can show each result as soon as it exists. SpeakerIDError (readable) when a step refuses.
+    ``trim_ends``: leave out the first and last minute of a recording over 5 minutes."""
     analysis = Analysis(clip, frames_per_second=frames_per_second(encoder.pipeline))
     started = time.perf_counter()
-    analysis.prepared = encoder.prepare(clip)
+    analysis.prepared = encoder.prepare(clip, trim_ends)
     analysis.timings["prepare"] = time.perf_counter() - started
     yield "prepare", analysis
     started = time.perf_counter()
@@ -93,11 +102,11 @@ def analyse_steps(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = N
         yield "identify", analysis
 
 
-def analyse(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5
-            ) -> Analysis:
+def analyse(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, top_k: int = 5,
+            trim_ends: bool = False) -> Analysis:
     """Every step of :func:`analyse_steps` at once."""
     result = Analysis(clip)
-    for _, result in analyse_steps(clip, encoder, gallery, top_k):  # noqa: B007 (the last one)
+    for _, result in analyse_steps(clip, encoder, gallery, top_k, trim_ends):  # noqa: B007 (the last one)
         pass
     return result
 

@@ -14,9 +14,11 @@ at most once per hop. No frame is dropped when identification is slow.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,7 +28,7 @@ import soxr
 
 from ..audio import from_array
 from ..errors import SpeakerIDError
-from ..preprocess import prepare
+from ..preprocess import Prepared, Stage, prepare
 
 if TYPE_CHECKING:
     from ..gallery import Gallery, Identification
@@ -40,8 +42,10 @@ MIN_SPEECH_S = 1.5
 HISTORY = 120
 TICK_S = 0.25  # how often the workers take the queued frames and check whether an update is due
 IDLE_STOP_S = 5.0  # the workers end after this long without a frame (the browser left)
+EXIT_WAIT_S = 60.0  # at interpreter exit, the longest wait for each thread (a warm-up or identification)
 
 _LOGGER = logging.getLogger(__name__)
+_IDENTIFIERS: weakref.WeakSet[LiveIdentifier] = weakref.WeakSet()  # stopped and joined at exit
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ class LiveIdentifier:
         self._frames: deque[Any] = deque()  # av.AudioFrame-like, queued by the media thread
         self._last_frame = time.monotonic()
         self._workers: list[threading.Thread] = []
+        self._warm_up: threading.Thread | None = None
         self._stop = threading.Event()
         self._ingesting = threading.Lock()  # one ingest at a time keeps the frames in order
         self.idle_stop_s = IDLE_STOP_S
@@ -126,6 +131,7 @@ class LiveIdentifier:
         self.problem: str | None = None  # why the workers' last identification failed
         self.history: deque[LiveResult] = deque(maxlen=HISTORY)
         self.started = time.monotonic()
+        _IDENTIFIERS.add(self)
 
     # --- input --------------------------------------------------------------------------------
     def push(self, samples: Any, sample_rate: int, channels: int | None = None,
@@ -197,20 +203,21 @@ class LiveIdentifier:
             self.started = time.monotonic()
 
     def warm_up(self) -> threading.Thread:
-        """Run the encoder once on silence of two lengths, on a thread, before the stream starts.
+        """Embed silence of two lengths, on a thread, before the stream starts.
 
         The first calls trace the network for the shapes that live updates use: seconds of pure
-        Python that, during a stream, would hold the interpreter while frames arrive."""
-        features = self.encoder.pipeline.features
-        frames_per_s = self.rate / features.hop_length
-
+        Python that, during a stream, would hold the interpreter while frames arrive. The silence
+        goes through the model's own front end and embedding (:meth:`embed_prepared`, as
+        :meth:`_identify` does), so that every kind of model, a fusion of front ends included,
+        is warmed up as it will run."""
         def run() -> None:
             for seconds in (self.min_speech_s, self.buffer_s):
-                self.encoder.embed_windows(np.zeros((1, int(seconds * frames_per_s), features.n_mels),
-                                                    np.float32))
+                silence = np.zeros(int(seconds * self.rate), np.float32)
+                self.encoder.embed_prepared(Prepared([Stage("warm-up", silence, self.rate, "silence")]))
 
         thread = threading.Thread(target=run, name="speakerid-live-warm-up", daemon=True)
         thread.start()
+        self._warm_up = thread
         return thread
 
     # --- the workers --------------------------------------------------------------------------
@@ -232,6 +239,11 @@ class LiveIdentifier:
     def stop(self) -> None:
         """End the workers (an identification in progress finishes first)."""
         self._stop.set()
+
+    def join(self, timeout_s: float | None = None) -> None:
+        """Wait until the warm-up and the workers have ended (the workers end after :meth:`stop`)."""
+        for thread in [*self._workers, *filter(None, [self._warm_up])]:
+            thread.join(timeout_s)
 
     @property
     def running(self) -> bool:
@@ -327,3 +339,18 @@ def _frame_format(frame: Any) -> tuple[int, int, bool, str]:
     """(sample rate, channels, planar, sample type) of an ``av.AudioFrame``."""
     return (int(frame.sample_rate), len(frame.layout.channels), bool(frame.format.is_planar),
             frame.format.name)
+
+
+@atexit.register
+def _stop_all_at_exit() -> None:
+    """Stop every identifier and wait for its threads before Python finalises.
+
+    They are daemon threads, so that a page left streaming never keeps a server from exiting.
+    But a daemon thread still inside TensorFlow when the interpreter finalises is ended by
+    ``pthread_exit`` in the middle of C++ code, which aborts the process ("terminate called
+    after throwing an instance of ... FATAL: exception not rethrown": seen when a test process
+    exited while the Live page's warm-up ran). atexit functions run before that, while threads
+    can still finish; an identification or a warm-up in progress ends first."""
+    for identifier in list(_IDENTIFIERS):
+        identifier.stop()
+        identifier.join(EXIT_WAIT_S)

@@ -177,9 +177,9 @@ def speaker_colors(names: Sequence[str | None]) -> dict[str | None, str]:
     return colors
 
 
-def timeline(result: Timeline, title: str | None = None) -> Figure:
+def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span] = ()) -> Figure:
     """Who speaks when: one lane per speaker, then per found voice (unknown last), segments as bars
-    on the clip's time."""
+    on the clip's time; ``left_out``: parts of the clip left out when asked, shaded."""
     names = sorted({s.speaker for s in result.segments if s.speaker is not None}, key=str.casefold)
     names += list(dict.fromkeys(s.voice for s in result.segments if s.voice is not None))
     lanes: list[str | None] = [*names, None] if any(s.label is None for s in result.segments) else names
@@ -196,6 +196,10 @@ def timeline(result: Timeline, title: str | None = None) -> Figure:
     ax.set_xlim(0, max(result.duration_s, 1e-3))
     ax.set_xlabel("time in the clip (s)", fontsize=8)
     ax.grid(axis="x", color=MUTED, alpha=0.2)
+    _shade(ax, left_out, UNKNOWN)
+    if left_out:
+        ax.legend(handles=[Patch(color=UNKNOWN, alpha=0.3, label="left out, as asked")],
+                  loc="upper right", fontsize=8, frameon=False)
     if not lanes:
         ax.text(0.5, 0.5, "no speech found", ha="center", va="center", color=MUTED,
                 transform=ax.transAxes)

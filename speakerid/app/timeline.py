@@ -53,8 +53,8 @@ class Segment:
     start_s: float
     end_s: float
     speaker: str | None
-    score: float  # mean best score of its windows
-    probability: float  # mean calibrated probability of its windows
+    score: float  # mean best score of its windows; a found voice's own (speakerid.app.voices)
+    probability: float  # mean calibrated probability of its windows; a found voice's: one voice
     windows: int
     voice: str | None = None  # a voice found by clustering (speakerid.app.voices) when speaker is None
 

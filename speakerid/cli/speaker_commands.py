@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
+from ..verdict import (
+    clock,
+    evidence_line,
+    in_short,
+    left_out_text,
+    percent,
+    several_voices,
+    voice_line,
+)
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -36,43 +46,51 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..app.timeline import Timeline
-    from ..gallery import Identification, SpeakerInfo
+    from ..app.inputs import Span
+    from ..app.timeline import Segment, Timeline
+    from ..fetch import FetchLimits
+    from ..gallery import Gallery, Identification, SpeakerInfo
 
 
-def describe(label: str, result: Identification) -> str:
-    """Human verdict and ranked matches for one clip."""
+def describe(label: str, result: Identification, timeline: Timeline | None = None) -> str:
+    """Human verdict and ranked matches for one clip; ``timeline``: who speaks when, for a clip
+    long enough (several voices are said as such, each with its seconds, see speakerid.verdict)."""
     best = result.best
     if best is None:
         return f"{label}: the gallery is empty (enrol speakers first)"
-    verdict = result.speaker or "unknown speaker"
-    relation = ">=" if result.speaker else "<"
-    lines = [f"{label}: {verdict} (best score {best.score:.3f} {relation} threshold "
-             f"{result.threshold:.3f})"]
+    voices = several_voices(timeline)
+    if voices:
+        lines = [f"{label}: {in_short(result, timeline)}", *(f"  {voice_line(v)}" for v in voices),
+                 "  the whole clip, all voices mixed:"]
+    else:
+        relation = ">=" if result.speaker else "<"
+        lines = [f"{label}: {in_short(result)} (best score {best.score:.3f} {relation} threshold "
+                 f"{result.threshold:.3f})"]
     width = max(len(match.name) for match in result.matches)
     lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
-              f"{match.probability:6.1%}" for rank, match in enumerate(result.matches, start=1)]
+              f"{percent(match.probability):>8}"
+              + ("" if match.llr is None else f"  log10 LR {match.llr:+5.1f}")
+              for rank, match in enumerate(result.matches, start=1)]
+    if best.llr is not None and not voices:
+        lines.append(f"  evidence: {evidence_line(best.llr)}")
     return "\n".join(lines)
 
 
 def describe_timeline(timeline: Timeline) -> str:
-    """Who speaks when, a segment a line (enrolled names, else the found voice), then the totals."""
-    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label or 'unknown'}  (score {s.score:.3f}, "
-             f"probability {s.probability:.0%})" for s in timeline.segments]
+    """Who speaks when, a segment a line, then the totals: an enrolled name with its score and
+    probability, a found voice with how surely its turns are one voice, an unknown stretch bare."""
+    def numbers(segment: Segment) -> str:
+        if segment.speaker is not None:
+            return f"  (score {segment.score:.3f}, probability {percent(segment.probability)})"
+        if segment.voice is not None and math.isfinite(segment.probability):
+            return f"  (nobody enrolled; one voice: {percent(segment.probability)})"
+        return ""
+
+    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label or 'unknown'}{numbers(s)}"
+             for s in timeline.segments]
     lines.append("  speaking time: " + ", ".join(f"{name or 'unknown'} {clock(seconds)}"
                                                   for name, seconds in timeline.speaking_time().items()))
     return "\n".join(lines)
-
-
-def timeline_dict(timeline: Timeline) -> dict[str, Any]:
-    """The timeline for --json: its segments (its windows would run to thousands of lines)."""
-    return {key: value for key, value in timeline.to_dict().items() if key != "windows"}
-
-
-def clock(seconds: float) -> str:
-    """h:mm:ss"""
-    whole = int(seconds)
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 
 # --- enroll / identify / verify -------------------------------------------------------------------
@@ -110,8 +128,11 @@ def add_identify(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "identify", run_identify, "tell who is speaking in each file",
                          "Tell who is speaking in each file, each audio file under a folder and "
                          "each link. A file that fails is reported and the others go on (exit "
-                         "status 2 if any failed). --report writes one row per clip, failures "
-                         "included, with the timeline's segments for clips of 20 s or more.")
+                         "status 2 if any failed). A clip of 20 s or more is also followed window "
+                         "by window: when several voices each speak for 15 %% of it or more, the "
+                         "verdict says so. --report writes one row per clip, failures included, "
+                         "with the timeline's segments for clips of 20 s or more; --json prints "
+                         "those rows.")
     add_input_options(parser, "audio files or folders")
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K",
                         help="how many ranked matches to show (default: 5)")
@@ -119,7 +140,15 @@ def add_identify(subparsers: Subparsers) -> None:
                         help="also write one row per clip to PATH (.csv or .json): verdict, score, "
                              "probability, seconds of speech, error, timeline segments")
     parser.add_argument("--timeline", action="store_true",
-                        help="also say who speaks when (windows of 3 s across the speech)")
+                        help="also print who speaks when, segment by segment, for clips of 20 s or "
+                             "more (the JSON rows always have the segments)")
+    parser.add_argument("--trim-ends", action="store_true",
+                        help="leave out the first and last minute of recordings over 5 minutes "
+                             "(intros, applause); the verdict says what was left out")
+    parser.add_argument("--evidence", type=Path, metavar="DIR",
+                        help="also write an evidence report for each clip identified into DIR: one "
+                             "self-contained HTML page (prints to PDF) with the clip's sha256, the "
+                             "verdict, figures, scores and the model's provenance")
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -127,38 +156,63 @@ def add_identify(subparsers: Subparsers) -> None:
 
 def run_identify(args: argparse.Namespace) -> int:
     """Each input on its own: a refused one is reported and the others are still identified; the
-    report, when asked for, has a row for every clip. A long recording is streamed (bounded
-    memory), with a bar for each stage."""
-    from ..app.batch import check_report_path, identify_batch, write_report
+    report, when asked for, has a row for every clip, and --json prints those very rows. A long
+    recording is streamed (bounded memory), with a bar for each stage. A clip of 20 s or more
+    always gets its timeline: the verdict says when several voices speak."""
+    from ..app.batch import check_report_path, identify_batch, report_bytes, write_report
 
     inputs, span, limits = input_arguments(args)
     report = check_report_path(args.report) if args.report is not None else None
-    results, printed = [], []
+    if args.evidence is not None and args.evidence.exists() and not args.evidence.is_dir():
+        raise SpeakerIDError(f"{args.evidence}: not a folder, so no evidence report can go there")
+    results = []
     with (open_gallery(args) as gallery, download_bar() as downloading, stage_bars() as stages,
           progress_bar("identifying", "file", len(inputs) > 1) as progress):
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
-        for result in identify_batch(inputs, gallery, args.top_k, span, limits,
-                                     timeline=report is not None or args.timeline, progress=progress,
-                                     download_progress=downloading, stage_progress=stages):
+        for result in identify_batch(inputs, gallery, args.top_k, span, limits, timeline=True,
+                                     progress=progress, download_progress=downloading,
+                                     stage_progress=stages, trim_ends=args.trim_ends):
             results.append(result)
+            label = f"{result.input} ({result.title})" if result.title else result.input
             if result.error is not None:
                 warn(result.error)
-                continue
-            label = f"{result.input} ({result.title})" if result.title else result.input
-            shown_timeline = result.timeline if args.timeline else None
-            printed.append({"file": result.input, **result.identification.to_dict(),
-                            **({"timeline": timeline_dict(shown_timeline)} if shown_timeline else {})})
-            if not args.json:
-                say(describe(label, result.identification))
-                if shown_timeline:
-                    say(describe_timeline(shown_timeline))
+                if not args.json:
+                    say(f"{label}: not identified ({result.error})")
+            elif not args.json:
+                say(describe(label, result.identification, result.timeline))
+                if result.left_out:
+                    say(f"  {left_out_text(result.left_out)}")
+                if args.timeline and result.timeline is not None:
+                    say(describe_timeline(result.timeline))
+        if args.evidence is not None:
+            write_evidence_reports(args, inputs, results, gallery, span, limits)
     if args.json:
-        say(json.dumps(printed, indent=2))
+        say(report_bytes(results, ".json").decode().rstrip("\n"))
     if report is not None:
         write_report(results, report)
         if not args.json:
             say(f"wrote {len(results)} row(s) to {report}")
     return EXIT_REFUSED if any(result.error is not None for result in results) else EXIT_OK
+
+
+def write_evidence_reports(args: argparse.Namespace, inputs: list, results: list, gallery: Gallery,
+                           span: Span, limits: FetchLimits) -> None:
+    """An evidence report per clip identified (each analysed again, step by step, for its
+    figures); a clip that fails here is warned about and the others still get theirs."""
+    from ..app.evidence import evidence_for, evidence_html, write_evidence
+    from ..app.inputs import expand
+
+    for item, result in zip(expand(inputs), results):
+        if result.error is not None:
+            continue
+        try:
+            facts, findings = evidence_for(item, gallery, span, limits, args.trim_ends)
+            path = write_evidence(evidence_html(facts, findings, gallery), args.evidence, result.input)
+        except (SpeakerIDError, OSError) as exc:
+            warn(f"{result.input}: no evidence report ({exc})")
+            continue
+        if not args.json:
+            say(f"wrote the evidence report for {result.input} to {path}")
 
 
 def add_timeline(subparsers: Subparsers) -> None:
@@ -403,8 +457,12 @@ def add_gallery_calibrate(subparsers: Subparsers) -> None:
                          "Compare every enrolled clip with every speaker (its own speaker without it) and "
                          "fit the threshold where 1 %% of different-speaker trials pass, on these voices "
                          "and channels instead of the model's held-out speakers. Needs 10 speakers with "
-                         "two or more clips. Shows the change; --apply uses it from now on (for the "
-                         "current model), --reset goes back to the model's own calibration.")
+                         "two or more clips. Shows the change and what it does to the gallery's own clips "
+                         "now and after; --apply uses it from now on (for the current model), --reset "
+                         "goes back to the model's own calibration. A refit that misses more than 10 "
+                         "points more same-speaker trials than the model's calibration, or whose "
+                         "threshold the model reads as under 1 %% or over 99 %% likely, is refused "
+                         "(exit status 2).")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--apply", action="store_true", help="use the refit threshold from now on")
     action.add_argument("--reset", action="store_true", help="go back to the model's own calibration")
@@ -423,12 +481,20 @@ def run_gallery_calibrate(args: argparse.Namespace) -> int:
                  f"back to the model's calibration: threshold {gallery.calibration.threshold:.3f}")
             return EXIT_OK
         refit = fit_gallery_calibration(gallery)
-        if args.apply:
-            gallery.set_calibration(refit.calibration)
+        applied = args.apply and refit.refusal is None
+        if applied:
+            refit.apply(gallery)
+    if refit.refusal is not None:
+        outcome = f"refused, not applied: {refit.refusal}"
+    else:
+        outcome = "applied" if applied else "not applied (pass --apply to use it)"
     emit(args, {"calibration": refit.calibration.to_dict(), "speakers": refit.speakers,
                 "same_trials": refit.same_trials, "different_trials": refit.different_trials,
-                "previous_threshold": refit.previous_threshold, "applied": args.apply},
-         refit.summary() + ("; applied" if args.apply else "; not applied (pass --apply to use it)"))
+                "previous_threshold": refit.previous_threshold, "now": asdict(refit.now),
+                "after": asdict(refit.after), "refused": refit.refusal, "applied": applied},
+         f"{refit.summary()}\n{refit.change()}\n{outcome}")
+    if args.apply and not applied:
+        raise SpeakerIDError(f"the refit was not applied: {refit.refusal}")  # exit status 2
     return EXIT_OK
 
 

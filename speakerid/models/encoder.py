@@ -63,8 +63,10 @@ class SpeakerModel(ModelScoring):
         """The front ends whose features :meth:`features` sets side by side, in that order."""
         raise NotImplementedError
 
-    def prepare(self, clip: AudioClip) -> Prepared:
-        return prepare(clip, self.pipeline.preprocess)
+    def prepare(self, clip: AudioClip, trim_ends: bool = False) -> Prepared:
+        """The clip's stages (see :func:`~speakerid.preprocess.prepare`); ``trim_ends`` cuts the
+        first and last minute of a long recording, as training data is cut."""
+        return prepare(clip, self.pipeline.preprocess, trim_ends=trim_ends)
 
     def embed_prepared(self, prepared: Prepared) -> np.ndarray:
         return self.embed_features(self.features(prepared))

@@ -62,7 +62,7 @@ def _cached_prepare(job: tuple[str, PreprocessConfig]) -> np.ndarray | None:
     if target.is_file():
         return np.load(target, allow_pickle=False).astype(np.float32)
     try:
-        signal = prepare(load_audio(path), config).signal
+        signal = prepare(load_audio(path), config, trim_ends=True).signal  # the method's rule
     except SpeakerIDError:
         return None  # silent or unreadable: the speaker keeps its other files
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp.npy")  # per process: workers may share a cache

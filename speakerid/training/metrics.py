@@ -74,3 +74,53 @@ def pair_scores(score_matrix: np.ndarray, speakers: np.ndarray) -> tuple[np.ndar
     """Scores and same-speaker labels of all distinct pairs (upper triangle) of a square matrix."""
     rows, cols = np.triu_indices(len(speakers), k=1)
     return score_matrix[rows, cols], speakers[rows] == speakers[cols]
+
+
+def cllr(llrs: np.ndarray, labels: np.ndarray) -> float:
+    """Log-likelihood-ratio cost (Brümmer and du Preez, 2006) of natural-log likelihood ratios, in
+    bits: 0 for perfect, 1 for a system that always says "no idea" (LR 1); above 1 misleads.
+    It charges both poor discrimination and poor calibration; :func:`min_cllr` the first alone."""
+    llrs = np.asarray(llrs, dtype=np.float64)
+    labels = _both_classes(labels)
+    # log2(1 + 1/LR) for same-speaker trials, log2(1 + LR) for the others, each class averaged
+    same = np.logaddexp(0.0, -llrs[labels]).mean()
+    different = np.logaddexp(0.0, llrs[~labels]).mean()
+    return float((same + different) / (2 * np.log(2)))
+
+
+def min_cllr(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The lowest :func:`cllr` any monotonic map from ``scores`` to likelihood ratios could reach:
+    that of the pool-adjacent-violators (PAV) fit of same-speaker posteriors to the scores,
+    converted to likelihood ratios by removing the trials' own prior."""
+    labels = _both_classes(labels)
+    posteriors = pav(np.asarray(scores, dtype=np.float64), labels.astype(np.float64))
+    prior_log_odds = np.log(labels.mean() / (1 - labels.mean()))
+    with np.errstate(divide="ignore"):
+        llrs = np.log(posteriors) - np.log1p(-posteriors) - prior_log_odds
+    return cllr(llrs, labels)
+
+
+def pav(scores: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The non-decreasing fit of ``values`` to ``scores`` that is closest in squared error (pool
+    adjacent violators); trials with equal scores get one value."""
+    order = np.argsort(scores, kind="stable")
+    _, first, counts = np.unique(scores[order], return_index=True, return_counts=True)
+    sums = np.add.reduceat(values[order], first)
+    blocks: list[list[float]] = []  # [sum, count] of each pooled block
+    for total, count in zip(sums, counts):
+        blocks.append([float(total), float(count)])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            total, count = blocks.pop()
+            blocks[-1][0] += total
+            blocks[-1][1] += count
+    pooled = np.repeat([t / c for t, c in blocks], [int(c) for _, c in blocks])
+    fitted = np.empty_like(values)
+    fitted[order] = pooled
+    return fitted
+
+
+def _both_classes(labels: np.ndarray) -> np.ndarray:
+    labels = np.asarray(labels).astype(bool)
+    if labels.all() or not labels.any():
+        raise ValueError("need both same-speaker and different-speaker trials")
+    return labels

@@ -1,4 +1,4 @@
-"""The app's front door: ``speakerid_ui.app_frame`` asks :func:`may_enter` before it draws any page
+"""The app's front door: ``speakerid_ui.frame.app_frame`` asks :func:`may_enter` before it draws any page
 or the sidebar (on every run, deep links included), and calls :func:`turn_away` for a session that
 may not, so nobody gets in by default.
 

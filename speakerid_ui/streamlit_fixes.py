@@ -1,5 +1,5 @@
 """Work-arounds for Streamlit bugs the app meets, applied once per server process by
-``speakerid_ui.app_frame`` (every page run goes through it).
+``speakerid_ui.frame.app_frame`` (every page run goes through it).
 
 Each says which release it was found in and how to tell when it can go.
 """

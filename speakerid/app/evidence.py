@@ -1,0 +1,413 @@
+"""An evidence report a journalist can attach to a story file: one self-contained HTML page.
+
+A verdict that goes to print must be checkable later: which file, exactly (its sha256), which
+model and calibration, what the app heard and drew, how the clip scored against each enrolment clip
+of the person named, and what weakens the result. :func:`evidence_html` writes all of it into one
+page with its styles inline and its figures as ``data:`` URIs, so it opens anywhere offline and
+prints to PDF (``@media print``). Every piece of text from outside (names, file names, titles,
+notes) is HTML-escaped. The CLI's ``identify --evidence DIR`` and the Identify page's download
+button both build it here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import __version__
+from ..audio import AudioClip
+from ..fetch import DEFAULT_LIMITS, FetchedAudio, FetchLimits, is_link
+from ..verdict import (
+    STEADY_SPEECH_S,
+    clock,
+    decide,
+    evidence_line,
+    explain,
+    left_out_text,
+    percent,
+    several_voices,
+    voice_line,
+)
+from .inputs import WHOLE, Input, audio_of, label, load_input
+from .inputs import Span as InputSpan
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..gallery import Gallery, Identification
+    from ..longform import RecordingSummary
+    from ..models.encoder import SpeakerModel
+    from .analysis import Analysis
+    from .timeline import Timeline
+
+Span = tuple[float, float]
+
+TELEPHONE_RATE = 8000  # a recording at this rate or lower carries nothing above 4 kHz
+TELEPHONE_CUTOFF_HZ = 4000.0
+TELEPHONE_SHARE = 0.002  # of the speech's energy above 4 kHz: under it, the sound came through a phone
+DECODED = "the decoded audio (32-bit float samples)"  # what is hashed when the file's bytes are not at hand
+GALLERY_FEW_SPEAKERS = 30  # a gallery refit on fewer rests on far fewer trials than the model's own
+
+
+@dataclass(frozen=True)
+class ClipFacts:
+    """What identifies the clip itself: its source and a hash of exactly what was analysed."""
+
+    source: str  # a path, a link or an upload's name
+    sha256: str
+    hashed: str  # what the hash is of: "the file", "the upload", "the decoded audio"
+    sample_rate: int  # of the original
+    channels: int
+    duration_s: float
+    title: str | None = None  # the page's title, for a link
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the app found in the clip, ready to be reported."""
+
+    identification: Identification
+    speech_s: float
+    embedding: np.ndarray | None  # the clip's; None where it was not kept (a streamed recording)
+    timeline: Timeline | None
+    telephone_band: bool
+    left_out: list[Span] = field(default_factory=list)
+    figures: list[tuple[str, Figure]] = field(default_factory=list)  # (caption, figure)
+
+
+@dataclass(frozen=True)
+class EnrolmentScore:
+    """The clip against one enrolment clip of the person named."""
+
+    source: str
+    url: str | None
+    speech_s: float
+    score: float
+    log10_lr: float | None
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_telephone_band(original_rate: int, speech: np.ndarray | None, rate: int) -> bool:
+    """Whether the clip sounds as through a phone line: recorded at 8 kHz or less, or its speech
+    (at ``rate``) carrying under 0.2 % of its energy above 4 kHz."""
+    if original_rate <= TELEPHONE_RATE:
+        return True
+    if speech is None or len(speech) < 2 or rate <= 2 * TELEPHONE_CUTOFF_HZ:
+        return False
+    power = np.abs(np.fft.rfft(np.asarray(speech, dtype=np.float64))) ** 2
+    frequencies = np.fft.rfftfreq(len(speech), 1.0 / rate)
+    total = power.sum()
+    return bool(total > 0 and power[frequencies > TELEPHONE_CUTOFF_HZ].sum() / total < TELEPHONE_SHARE)
+
+
+def enrolment_scores(gallery: Gallery, name: str, embedding: np.ndarray, speech_s: float
+                     ) -> list[EnrolmentScore]:
+    """The clip's score (and likelihood ratio, for a clip of ``speech_s`` seconds of speech)
+    against each of ``name``'s enrolment clips, in enrolment order."""
+    names, vectors = gallery.clip_embeddings()
+    own = vectors[[i for i, n in enumerate(names) if n == name]]
+    if len(own) == 0:
+        return []
+    scores = gallery.encoder.score_matrix(np.asarray(embedding)[None], own)[0]
+    calibration = gallery.calibration.for_duration(speech_s)
+    return [EnrolmentScore(source.source, source.url, source.speech_s, float(score),
+                           calibration.log10_lr(float(score)))
+            for source, score in zip(gallery.clip_sources(name), scores)]
+
+
+def caveats(findings: Findings, gallery: Gallery) -> list[str]:
+    """What weakens this result, in words: little speech, a telephone band, several voices, a
+    threshold refit on a small gallery."""
+    notes = []
+    if findings.speech_s < STEADY_SPEECH_S:
+        notes.append(f"Little speech: {findings.speech_s:.1f} s once silence is removed. Scores from "
+                     f"under {STEADY_SPEECH_S:.0f} s of speech vary more, so the numbers are less certain.")
+    if findings.telephone_band:
+        notes.append("Telephone band: the clip carries little or no sound above 4 kHz (as through a "
+                     "phone line, or recorded at 8 kHz). A clip and an enrolment recorded through "
+                     "different channels score lower than two alike, so a miss is likelier.")
+    voices = several_voices(findings.timeline)
+    if voices:
+        notes.append(f"Several voices: {len(voices)} voices each hold a real share of the speech. The "
+                     "whole-clip numbers mix them; the timeline says who speaks when.")
+    speakers = len(gallery.speakers())
+    if gallery.calibration != gallery.encoder.calibration and speakers < GALLERY_FEW_SPEAKERS:
+        notes.append(f"Gallery calibration on few speakers: the threshold was refit on this gallery's "
+                     f"own {speakers} speakers, far fewer trials than the model's own calibration.")
+    return notes
+
+
+def model_facts(model: SpeakerModel) -> list[tuple[str, str]]:
+    """The model's name, fingerprint, sha256 of its files and provenance (from its config.json)."""
+    facts = [("name", type(model).__name__ + f" ({model.model_config.backbone})"),
+             ("version (fingerprint of weights and pipeline)", model.encoder_id)]
+    folder = model.path
+    if folder is None or not Path(folder).is_dir():
+        return [*facts, ("files", "not saved to disk")]
+    facts.append(("sha256 of its files", folder_sha256(Path(folder))))
+    facts.append(("folder", str(folder)))
+    config = Path(folder) / "config.json"
+    data = json.loads(config.read_text()) if config.is_file() else {}
+    if "recipe" in data:
+        facts.append(("recipe", str(data["recipe"])))
+    for member in data.get("fusion", {}).get("members", []):
+        facts.append((f"member {member.get('path')}", f"weight {member.get('weight')}"))
+    if "provenance" in data:
+        facts.append(("provenance", json.dumps(data["provenance"], ensure_ascii=False)))
+    if "calibrated_on" in data:
+        facts.append(("calibrated on", f"{len(data['calibrated_on'])} held-out speakers"))
+    return facts
+
+
+def folder_sha256(folder: Path) -> str:
+    """One sha256 over every file under ``folder`` (relative names and contents, in name order)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        _hash_file(digest, path)
+    return digest.hexdigest()
+
+
+def figure_uri(figure: Figure) -> str:
+    """A figure as a PNG ``data:`` URI, so the page needs no other file."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def evidence_html(clip: ClipFacts, findings: Findings, gallery: Gallery,
+                  created: datetime | None = None) -> str:
+    """The whole report as one HTML page (see the module doc)."""
+    from . import plots
+
+    found = findings.identification
+    best = found.best
+    speakers = {s.name: s for s in gallery.speakers()}
+    closest = speakers.get(best.name) if best is not None else None
+    said = decide(found, findings.speech_s, closest, findings.timeline)
+    created = created or datetime.now(UTC)
+    figures = list(findings.figures)
+    if findings.timeline is not None:
+        shaded = " (the parts left out, as asked, shaded grey)" if findings.left_out else ""
+        figures.append((f"Who speaks when{shaded}",
+                        plots.timeline(findings.timeline, left_out=findings.left_out)))
+    verdict_lines = [said.summary, *(voice_line(v) for v in said.voices)]
+    if best is not None and best.llr is not None and not said.voices:
+        verdict_lines.append(f"Evidence: {evidence_line(best.llr)}.")
+    if findings.left_out:
+        text = left_out_text(findings.left_out)
+        verdict_lines.append(f"{text[:1].upper()}{text[1:]}, as asked.")
+    notes = caveats(findings, gallery)
+    sections = [
+        f"<h1>Voice identification: evidence report</h1>"
+        f"<p class=meta>Written {_e(created.strftime('%Y-%m-%d %H:%M UTC'))} by speakerid "
+        f"{_e(__version__)}</p>",
+        f"<section class=verdict><h2>{_e(said.headline)}</h2>"
+        + "".join(f"<p>{_e(line)}</p>" for line in verdict_lines if line) + "</section>",
+        "<h2>Caveats</h2>" + (_list(notes) if notes else "<p>None of the usual ones applies (little "
+                                                          "speech, telephone band, several voices, a "
+                                                          "gallery calibration on few speakers).</p>"),
+        "<h2>The clip</h2>" + _table([
+            ("source", _link(clip.source)), *([("title", _e(clip.title))] if clip.title else []),
+            (f"sha256 of {_e(clip.hashed)}", f"<code>{_e(clip.sha256)}</code>"),
+            ("length", _e(clock(clip.duration_s)) + f" ({clip.duration_s:.2f} s)"),
+            ("original sample rate", f"{clip.sample_rate} Hz, {clip.channels} channel(s)"),
+            ("speech analysed", f"{findings.speech_s:.1f} s"),
+        ]),
+        "<h2>How this was decided</h2>" + "".join(
+            f"<p>{_e(p)}</p>" for p in explain(found, findings.speech_s, closest,
+                                                gallery.calibration.false_accept_rate, said.voices)),
+        _matches_section(found),
+        _enrolment_section(gallery, findings, best.name if best is not None else None),
+        "<h2>Threshold and calibration</h2>" + _table([
+            ("threshold for this clip", f"{found.threshold:.3f} (for {findings.speech_s:.1f} s of speech "
+                                        f"and {len(speakers)} enrolled speakers)"),
+            ("calibration in use", "refit on this gallery's own voices"
+             if gallery.calibration != gallery.encoder.calibration else "the model's own"),
+            ("how it was fitted", _e(gallery.calibration.method)),
+        ]),
+        "<h2>The model</h2>" + _table([(_e(k), _e(v)) for k, v in model_facts(gallery.encoder)]),
+        "<h2>What the app heard</h2>" + "".join(
+            f"<figure><img alt=\"{_e(caption)}\" src=\"{figure_uri(figure)}\">"
+            f"<figcaption>{_e(caption)}</figcaption></figure>" for caption, figure in figures),
+        _segments_section(findings.timeline),
+        f"<footer>speakerid {_e(__version__)} · software version, model fingerprint and sha256 "
+        "above identify exactly what produced this page.</footer>",
+    ]
+    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Evidence: "
+            f"{_e(clip.source)}</title><style>{STYLE}</style></head><body>"
+            + "\n".join(s for s in sections if s) + "</body></html>\n")
+
+
+def write_evidence(page: str, folder: Path, source: str) -> Path:
+    """Write ``page`` into ``folder`` as ``<source's name>-evidence.html`` (a number added where a
+    file of that name is already there, so no report overwrites another)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source.rstrip("/")).stem)[:80]
+    path, number = folder / f"{stem or 'clip'}-evidence.html", 1
+    while path.exists():
+        number += 1
+        path = folder / f"{stem or 'clip'}-evidence-{number}.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _matches_section(found: Identification) -> str:
+    rows = "".join(f"<tr><td>{rank}</td><td>{_e(m.name)}</td><td>{m.score:.3f}</td>"
+                   f"<td>{_e(percent(m.probability))}</td><td>{_llr(m.llr)}</td></tr>"
+                   for rank, m in enumerate(found.matches, start=1))
+    return ("<h2>Ranked matches</h2><table><tr><th>#</th><th>enrolled voice</th><th>score</th>"
+            f"<th>probability</th><th>log10 LR</th></tr>{rows}</table>")
+
+
+def _enrolment_section(gallery: Gallery, findings: Findings, name: str | None) -> str:
+    if name is None:
+        return ""
+    heading = f"<h2>Against each enrolment clip of {_e(name)}</h2>"
+    if findings.embedding is None:
+        return heading + ("<p>Not available: a recording this long is streamed and its voiceprint is "
+                          "not kept.</p>")
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{_link(s.url) if s.url else ''}{' ' if s.url else ''}{_e(s.source)}</td>"
+        f"<td>{s.speech_s:.1f} s</td><td>{s.score:.3f}</td><td>{_llr(s.log10_lr)}</td></tr>"
+        for i, s in enumerate(enrolment_scores(gallery, name, findings.embedding, findings.speech_s), 1))
+    return (heading + "<p>The verdict compares the clip with the average of these clips; each one on "
+            "its own shows whether they agree.</p><table><tr><th>#</th><th>enrolment clip</th>"
+            f"<th>speech</th><th>score</th><th>log10 LR</th></tr>{rows}</table>")
+
+
+def _segments_section(timeline: Timeline | None) -> str:
+    if timeline is None:
+        return ""
+    rows = "".join(f"<tr><td>{_e(clock(s.start_s))}-{_e(clock(s.end_s))}</td><td>{_e(s.label or 'unknown')}"
+                   f"</td><td>{'' if s.speaker is None else _e(percent(s.probability))}</td></tr>"
+                   for s in timeline.segments)
+    return ("<h2>Who speaks when</h2><table><tr><th>time</th><th>voice</th><th>probability</th></tr>"
+            f"{rows}</table>")
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _link(source: str) -> str:
+    """A link as a link (http and https only), anything else as text."""
+    if source.startswith(("http://", "https://")):
+        return f"<a href=\"{_e(source)}\">{_e(source)}</a>"
+    return _e(source)
+
+
+def _llr(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
+
+
+def _table(rows: Sequence[tuple[str, str]]) -> str:
+    """Two columns of already-escaped HTML."""
+    return "<table class=facts>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _list(items: Sequence[str]) -> str:
+    return "<ul>" + "".join(f"<li>{_e(item)}</li>" for item in items) + "</ul>"
+
+
+STYLE = """
+body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;color:#1f2933;max-width:60rem;
+margin:2rem auto;padding:0 1rem;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}
+h2{font-size:1.15rem;margin-top:1.6rem;border-bottom:1px solid #d9dee3}
+.meta,footer{color:#7b8794;font-size:.85rem}footer{margin-top:2rem}
+.verdict{border:2px solid #2563eb;border-radius:.5rem;padding:.2rem 1rem;background:#f5f8ff}
+table{border-collapse:collapse;width:100%;font-size:.9rem;margin:.5rem 0}
+th,td{border:1px solid #d9dee3;padding:.3rem .5rem;text-align:left;vertical-align:top}
+table.facts th{width:16rem;background:#f7f8fa;font-weight:600}
+code{font-size:.8rem;word-break:break-all}
+figure{margin:1rem 0}img{max-width:100%}figcaption{color:#7b8794;font-size:.85rem}
+@media print{body{margin:0;max-width:none;font-size:10pt}a{color:inherit}
+figure,table,tr,.verdict{break-inside:avoid}h2{break-after:avoid}}
+"""
+
+
+def analysis_findings(analysis: Analysis, timeline: Timeline | None) -> Findings:
+    """The findings of a clip analysed step by step (the Identify page's, :func:`evidence_for`)."""
+    from . import plots
+
+    prepared = analysis.prepared
+    speech = prepared.stages[-1]
+    return Findings(analysis.identification, analysis.speech_s, analysis.embedding, timeline,
+                    is_telephone_band(analysis.clip.sample_rate, speech.signal, speech.sample_rate),
+                    analysis.left_out,
+                    [("The preparation stages: the input, what trimming and silence removal kept, and "
+                      "the speech the encoder heard", plots.pipeline_waveforms(prepared)),
+                     ("The log-mel spectrogram of the speech, with the encoder's windows above it",
+                      plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows))])
+
+
+def summary_findings(summary: RecordingSummary, timeline: Timeline | None) -> Findings:
+    """The findings of a long recording streamed once (no spectrogram nor voiceprint is kept)."""
+    from . import plots
+
+    return Findings(summary.identification, summary.speech_s, None, timeline,
+                    is_telephone_band(summary.input_rate, None, summary.sample_rate), summary.left_out,
+                    [("The recording's envelope; the parts not heard as speech (or left out) shaded",
+                      plots.waveform(summary.overview, summary.overview_rate, kept=summary.speech_on_input(),
+                                     removed_label="left out or silence"))])
+
+
+def evidence_for(item: Input, gallery: Gallery, span: InputSpan = WHOLE, limits: FetchLimits = DEFAULT_LIMITS,
+                 trim_ends: bool = False) -> tuple[ClipFacts, Findings]:
+    """Load and analyse one input for its report (the CLI's ``identify --evidence``): a long local
+    file streamed, anything else decoded whole; a file's own bytes hashed, else the decoded audio."""
+    from ..longform import summarise_recording
+    from .analysis import analyse
+    from .batch import _streamable
+    from .timeline import TIMELINE_MIN_DURATION_S, identify_timeline
+    from .voices import find_voices
+
+    if _streamable(item, span):
+        path = Path(item)
+        summary = summarise_recording(path, gallery, None, timeline=True, trim_ends=trim_ends)
+        timeline = find_voices(summary.timeline, gallery) if summary.timeline is not None else None
+        return (ClipFacts(str(item), file_sha256(path), "the file", summary.input_rate, summary.channels,
+                          summary.duration_s), summary_findings(summary, timeline))
+    loaded = load_input(item, span, limits)
+    clip = audio_of(loaded)
+    analysis = analyse(clip, gallery.encoder, gallery, trim_ends=trim_ends)
+    timeline = None
+    if analysis.identification.best is not None and clip.duration_s >= TIMELINE_MIN_DURATION_S:
+        timeline = find_voices(identify_timeline(analysis.prepared, gallery.encoder, gallery,
+                                                 original_duration_s=clip.duration_s), gallery)
+    whole_file = isinstance(item, str | Path) and not is_link(item) and span == WHOLE
+    facts = ClipFacts(label(item), file_sha256(Path(item)) if whole_file else decoded_sha256(clip),
+                      "the file" if whole_file else DECODED,
+                      clip.sample_rate, clip.channels, clip.duration_s,
+                      loaded.title if isinstance(loaded, FetchedAudio) else None)
+    return facts, analysis_findings(analysis, timeline)
+
+
+def file_sha256(path: Path) -> str:
+    return _hash_file(hashlib.sha256(), path).hexdigest()
+
+
+def _hash_file(digest: Any, path: Path) -> Any:
+    """``digest`` updated with the file's bytes, a megabyte at a time."""
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest
+
+
+def decoded_sha256(clip: AudioClip) -> str:
+    return sha256_of(np.ascontiguousarray(clip.samples, dtype=np.float32).tobytes())

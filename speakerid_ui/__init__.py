@@ -1,0 +1,39 @@
+"""The Streamlit side of speakerid: the frame around the pages (navigation, sidebar, access gate),
+the cached model and gallery, friendly errors, onboarding, small widgets and text formatting, one
+module each; the pages use them through the names below (``import speakerid_ui as ui``).
+
+Presentation only: everything computed comes from the ``speakerid`` package. Nothing here imports
+TensorFlow: it is imported in a background thread (:mod:`speakerid_ui.resources`), so the first
+page draws in about the time of any Streamlit page, and pages wait for the model only where they
+use it.
+"""
+
+# streamlit-webrtc (the Live page) must be imported before TensorFlow: its SRTP library crashes the
+# process when it initialises after TensorFlow has loaded. Every page imports this package first.
+import streamlit_webrtc  # noqa: F401, I001
+
+from speakerid_ui.errors import refusals_note
+from speakerid_ui.formatting import clock, md, seconds, without_name
+from speakerid_ui.frame import app_frame, ensure_app_frame, run_page
+from speakerid_ui.ice import ice_servers
+from speakerid_ui.onboarding import onboarding
+from speakerid_ui.resources import (
+    clear_model_cache,
+    digest,
+    load_encoder,
+    loaded_encoder,
+    model_location,
+    open_gallery,
+    require_encoder,
+    require_gallery,
+    require_speakers,
+)
+from speakerid_ui.widgets import AUDIO_TYPES, data_roots_help, decode, flash, link_input, show, show_flash
+
+__all__ = [
+    "AUDIO_TYPES", "app_frame", "clear_model_cache", "clock", "data_roots_help", "decode",
+    "digest", "ensure_app_frame", "flash", "ice_servers", "link_input", "load_encoder",
+    "loaded_encoder", "md", "model_location", "onboarding", "open_gallery", "refusals_note",
+    "require_encoder", "require_gallery", "require_speakers", "run_page", "seconds", "show", "show_flash",
+    "without_name",
+]

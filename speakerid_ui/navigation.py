@@ -1,0 +1,27 @@
+"""The app's pages: their files, in the order and with the titles and icons the menu shows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import streamlit as st
+
+if TYPE_CHECKING:
+    from streamlit.navigation.page import StreamlitPage
+
+PAGES = {
+    "identify": "pages/identify.py",
+    "gallery": "pages/gallery.py",
+    "live": "pages/live.py",
+    "train": "pages/train.py",
+}
+
+
+def menu() -> list[StreamlitPage]:
+    """The pages for ``st.navigation``, Identify the home page."""
+    return [
+        st.Page(PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
+        st.Page(PAGES["gallery"], title="Gallery", icon=":material/groups:"),
+        st.Page(PAGES["live"], title="Live", icon=":material/mic:"),
+        st.Page(PAGES["train"], title="Train", icon=":material/model_training:"),
+    ]
