@@ -63,9 +63,8 @@ def questions(folder: Path, gallery: Gallery) -> Iterator[Archive]:
 def render_summary(summary: Summary) -> None:
     cols = st.columns(5)
     cols[0].metric("Recordings", summary.recordings, border=True)
-    cols[1].metric("Hours", f"{summary.hours:.1f}", border=True,
-                   help=f"{ui.seconds(summary.hours * 3600)} of audio, "
-                        f"{ui.seconds(summary.speech_hours * 3600)} of it speech")
+    cols[1].metric("Audio", ui.seconds(summary.hours * 3600), border=True,
+                   help=f"{summary.hours:,.1f} hours, {ui.seconds(summary.speech_hours * 3600)} of it speech")
     cols[2].metric("Speech turns", summary.turns, border=True)
     cols[3].metric("Named", f"{summary.named_share:.0%}", border=True,
                    help="The share of the speech in which an enrolled person is named, with the "

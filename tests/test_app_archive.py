@@ -1,5 +1,5 @@
-"""The Archive page with AppTest: add recordings (uploads, a server folder), find an enrolled person
-in them, name a voice nobody enrolled and find that name in both recordings.
+"""The Archive page with AppTest: add recordings (uploads, a server folder, a link), find an enrolled
+person in them, name a voice nobody enrolled and find that name in both recordings.
 
 The recordings are tests/conversations.py's two espeak-ng conversations, indexed with the shipped
 fast model (``weights/fast``): the small untrained model of the other app tests merges the voices
@@ -9,7 +9,8 @@ it was never given, so it links nothing worth naming.
 from __future__ import annotations
 
 from conversations import FAST_MODEL, write_enrolment, write_two_recordings
-from test_app import app_env, enrol, open_app, rerun, speakers, texts, weights  # noqa: F401 (fixtures)
+from media_server import serve
+from test_app import app_env, enrol, open_app, rerun, speakers, texts, wav, weights  # noqa: F401 (fixtures)
 
 
 def metrics(at) -> dict[str, str]:
@@ -84,3 +85,23 @@ def test_add_find_and_name_a_voice_found_in_two_recordings(tmp_path, monkeypatch
     rerun(at)
     assert titles(at) == {"first.wav", "second.wav"}
     assert float(metrics(at)["Named"].rstrip("%")) > 0
+
+
+def test_a_link_is_added_once(tmp_path):
+    """A link's audio is fetched and indexed; the same link again is known without a download."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "interview.wav").write_bytes(wav(0, 8.0))
+    with serve(tmp_path / "site") as site:
+        at = open_app("archive")
+        at.radio(key="archive_source").set_value("A link")
+        rerun(at)
+        downloads = []
+        for round_, said in enumerate(("1 recording(s) added.", "1 already in the archive (nothing to do).")):
+            at.text_input(key=f"archive_url_{round_}").input(site.url("interview.wav"))
+            rerun(at)
+            at.button(key="archive_add").click()
+            rerun(at)
+            assert said in texts(at) and not at.error
+            downloads.append(len(site.requested))
+        assert downloads[0] > 0 and downloads[1] == downloads[0]  # known: not fetched again
+    assert metrics(at)["Recordings"] == "1"
