@@ -100,11 +100,12 @@ def server_path(typed: str) -> Path | None:
     except SpeakerIDError as exc:
         st.error(str(exc), icon=":material/block:")
         return None
-    if not path.exists():
-        st.error(f"{typed}: no such folder or file", icon=":material/error:")
+    found = [item for item in expand([path]) if Path(item).is_file()]
+    if not found:
+        st.error(f"{typed}: no such folder or file" if not path.exists() else
+                 f"{typed}: the folder holds no audio files", icon=":material/error:")
         return None
-    count = len(expand([path])) if path.is_dir() else 1
-    st.caption(f":material/folder: {count} recording(s) in {ui.md(path)}")
+    st.caption(f":material/folder: {len(found)} recording(s) in {ui.md(path)}")
     return path
 
 
@@ -256,7 +257,7 @@ def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
 def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
     """The voice's longest turn to listen to, and the form that names it."""
     longest = max(voice.turns, key=lambda t: t.end_s - t.start_s)
-    with st.form("archive_name_form", border=True):
+    with st.form("archive_name_form", border=True, clear_on_submit=True):
         st.markdown(f"**{voice.voice}** · its longest turn, in {ui.md(short_name(longest.recording))} at "
                     f"{ui.clock(longest.start_s)}")
         play(archive, longest.recording, longest.start_s, longest.end_s)

@@ -53,6 +53,10 @@ def test_add_find_and_name_a_voice_found_in_two_recordings(tmp_path, monkeypatch
     rerun(at)
     assert "is outside the folders this app may read" in at.error[0].value
     assert at.button(key="archive_add").disabled
+    (tmp_path / "data" / "empty").mkdir()
+    at.text_input(key="archive_folder_1").input(str(tmp_path / "data" / "empty"))
+    rerun(at)
+    assert "the folder holds no audio files" in at.error[0].value and at.button(key="archive_add").disabled
     at.text_input(key="archive_folder_1").input(str(first.parent))
     rerun(at)
     assert "2 recording(s) in" in texts(at)
