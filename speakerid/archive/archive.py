@@ -28,6 +28,7 @@ from .labels import Labels, label_turns
 from .linking import link_voices
 from .sources import Media, cut_audio, resolve
 from .store import ArchiveStore, NewTurn, RecordingRow, TurnTable
+from .turn_cache import load_turns
 
 if TYPE_CHECKING:
     from ..audio import AudioClip
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 ARCHIVE_FILE = "archive.sqlite"
 MEDIA_FOLDER = "media"
+CACHE_FOLDER = "cache"  # derived: see turn_cache.py
 VOICE_PREFIX = "Voice"
 ENROL_MIN_TURN_S = 2.0  # shorter turns are not used to enrol a voice
 ENROL_TARGET_S = 40.0  # a voice is enrolled from its best turns up to this much speech
@@ -340,7 +342,7 @@ class Archive:
         archive or the gallery changes)."""
         version = (self.store.version(), self.model_id)
         if self._turns is None or self._turns[0] != version:
-            self._turns = (version, self.store.turns(self.model_id))
+            self._turns = (version, load_turns(self.store, self.folder / CACHE_FOLDER, self.model_id))
         turns = self._turns[1]
         enrolled = self.gallery.enrolled_centroids()  # the same object while the gallery is unchanged
         cached = self._labels

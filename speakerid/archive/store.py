@@ -102,6 +102,7 @@ class TurnTable:
     speech: np.ndarray
     embeddings: np.ndarray  # (turns, dim) float16
     cohort: tuple[np.ndarray, np.ndarray] | None
+    generation: int = 0  # the archive's generation these turns were read at (see ArchiveStore.generation)
 
 
 class ArchiveStore:
@@ -162,14 +163,15 @@ class ArchiveStore:
         where = "r.model_id = ?" + (" AND t.recording_id = ?" if recording_id is not None else "")
         params: tuple = (model_id,) if recording_id is None else (model_id, recording_id)
         joined = f"FROM turns t JOIN recordings r ON r.id = t.recording_id WHERE {where}"
-        self._conn.execute("BEGIN")  # one snapshot for the count and the rows
+        self._conn.execute("BEGIN")  # one snapshot for the generation, the count and the rows
         try:
+            generation = self.generation()
             count = self._one(f"SELECT COUNT(*) {joined}", params)
             dim = len(self._one(f"SELECT t.embedding {joined} LIMIT 1", params) or b"") // TURN_DTYPE.itemsize
             table = TurnTable(np.zeros(count, np.int64), np.zeros(count, np.int64), np.zeros(count, np.int64),
                               np.zeros(count), np.zeros(count), np.zeros(count),
                               np.zeros((count, dim), TURN_DTYPE),
-                              (np.zeros(count, np.float32), np.zeros(count, np.float32)))
+                              (np.zeros(count, np.float32), np.zeros(count, np.float32)), generation)
             cursor = self._conn.execute(
                 "SELECT t.id, t.recording_id, COALESCE(t.voice_id, -1), t.start_s, t.end_s, t.speech_s, "
                 f"t.embedding, t.cohort_mean, t.cohort_std {joined} ORDER BY t.recording_id, t.start_s",
@@ -199,6 +201,10 @@ class ArchiveStore:
         return (np.array([r[0] for r in rows], np.int64),
                 np.stack([np.frombuffer(r[1], VOICE_DTYPE) for r in rows]).astype(np.float32),
                 np.array([r[2] for r in rows], np.float64))
+
+    def generation(self) -> int:
+        """How many recordings were ever written: it grows with every change to the turns."""
+        return int(self._one("SELECT value FROM meta WHERE key = 'generation'") or 0)
 
     def encoder_id_of(self, fingerprint: str) -> str | None:
         return self._one("SELECT encoder_id FROM models WHERE fingerprint = ?", (fingerprint,))
@@ -230,6 +236,8 @@ class ArchiveStore:
                   *(t.cohort if t.cohort is not None else (None, None)),
                   None if t.voice is None else voice_ids[t.voice]) for t in turns])
             _drop_orphans(conn)
+            conn.execute("INSERT INTO meta VALUES ('generation', '1') ON CONFLICT (key) DO UPDATE "
+                         "SET value = CAST(value AS INTEGER) + 1")
             return recording_id
         return self.write(write)
 
