@@ -337,7 +337,9 @@ def run_size(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--smoke", action="store_true",
+                        help="the size run on a 2-hour synthetic archive: does it still run?")
+    commands = parser.add_subparsers(dest="command")
     accuracy = commands.add_parser("accuracy")
     accuracy.add_argument("--weights", type=Path, default=ROOT / "weights")
     accuracy.add_argument("--people", type=int, default=12, help="held-out people (half telephone)")
@@ -356,7 +358,13 @@ def main() -> None:
     measure_.add_argument("speakers", type=int)
     measure_.add_argument("weights", type=Path)
     args = parser.parse_args()
-    if args.command == "accuracy":
+    if args.smoke:
+        with tempfile.TemporaryDirectory(prefix="archive-smoke-") as folder:
+            run_size(argparse.Namespace(hours=2, turn_s=20.0, speakers=5, seed=0, weights=ROOT / "weights",
+                                        folder=Path(folder)))
+    elif args.command is None:
+        parser.error("a command is needed: accuracy, size or measure (or --smoke)")
+    elif args.command == "accuracy":
         sys.path.insert(0, str(ROOT / "tests"))
         run_accuracy(args)
     elif args.command == "size":
