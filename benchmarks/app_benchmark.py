@@ -13,7 +13,7 @@ times flake on a busy machine.
 
 Needs Chromium and Playwright, as tests/test_browser.py. Prints a Markdown table for the README::
 
-    python benchmarks/app_benchmark.py [--weights DIR] [--starts 2] [--live-s 20]
+    python benchmarks/app_benchmark.py [--weights DIR] [--starts 2] [--live-s 20] [--smoke]
 
 Without ``--weights`` the small untrained model of the browser test stands in (as the README's
 figures were measured); ``--weights weights`` runs the shipped model.
@@ -107,7 +107,11 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="model folder (default: the browser test's small model)")
     parser.add_argument("--starts", type=int, default=2, help="fresh server starts per app (best is kept)")
     parser.add_argument("--live-s", type=float, default=20.0, help="seconds the Live page listens")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest size (one start each, 3 s of Live): does it still run?")
     args = parser.parse_args()
+    if args.smoke:
+        args.starts, args.live_s = 1, 3.0
     load = os.getloadavg()[0]
     if not CHROMIUM.is_file():
         sys.exit(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")

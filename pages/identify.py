@@ -52,7 +52,7 @@ def page_header() -> list[SpeakerInfo]:
 def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo], trim_ends: bool) -> None:
     """Several uploads: one row per clip (failures with their reason), as a table to download."""
     from speakerid.app.batch import identify_batch, report_bytes
-    from speakerid.app.inputs import EncodedAudio
+    from speakerid.inputs import EncodedAudio
 
     encoder = ui.require_encoder()
     gallery = ui.require_gallery(encoder)

@@ -261,9 +261,11 @@ class ScoreNormaliser:
         return top.mean(axis=1), top.std(axis=1) + 1e-6
 
     def normalise(self, raw: np.ndarray, a: np.ndarray, b: np.ndarray,
-                  b_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        """AS-norm of ``raw`` (n, m) scores between rows of ``a`` and rows of ``b``."""
-        mean_a, std_a = self.statistics(a)
+                  b_statistics: tuple[np.ndarray, np.ndarray] | None = None,
+                  a_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """AS-norm of ``raw`` (n, m) scores between rows of ``a`` and rows of ``b`` (statistics
+        given for either side are used rather than computed again)."""
+        mean_a, std_a = a_statistics if a_statistics is not None else self.statistics(a)
         mean_b, std_b = b_statistics if b_statistics is not None else self.statistics(b)
         return 0.5 * ((raw - mean_a[:, None]) / std_a[:, None] + (raw - mean_b[None, :]) / std_b[None, :])
 

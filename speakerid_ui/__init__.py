@@ -35,7 +35,9 @@ from speakerid_ui.widgets import (
     LEFT_COLUMN_PX,
     data_roots_help,
     decode,
+    download_progress,
     flash,
+    link_field,
     link_input,
     show,
     show_flash,
@@ -43,8 +45,8 @@ from speakerid_ui.widgets import (
 
 __all__ = [
     "AUDIO_TYPES", "LEFT_COLUMN_PX", "app_frame", "clear_model_cache", "clock", "compact_duration",
-    "data_roots_help", "decode", "demo_example", "digest", "ensure_app_frame", "flash", "ice_servers",
-    "link_input", "load_encoder", "loaded_encoder", "md", "model_location", "onboarding", "open_gallery",
-    "refusals_note", "require_encoder", "require_gallery", "require_speakers", "run_page", "seconds",
-    "show", "show_batch_table", "show_flash", "without_name",
+    "data_roots_help", "decode", "demo_example", "digest", "download_progress", "ensure_app_frame", "flash",
+    "ice_servers", "link_field", "link_input", "load_encoder", "loaded_encoder", "md", "model_location",
+    "onboarding", "open_gallery", "refusals_note", "require_encoder", "require_gallery", "require_speakers",
+    "run_page", "seconds", "show", "show_batch_table", "show_flash", "without_name",
 ]

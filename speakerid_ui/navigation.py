@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 PAGES = {
     "identify": "pages/identify.py",
     "gallery": "pages/gallery.py",
+    "archive": "pages/archive.py",
     "live": "pages/live.py",
     "train": "pages/train.py",
 }
@@ -22,6 +23,7 @@ def menu() -> list[StreamlitPage]:
     return [
         st.Page(PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
         st.Page(PAGES["gallery"], title="Gallery", icon=":material/groups:"),
+        st.Page(PAGES["archive"], title="Archive", icon=":material/library_music:"),
         st.Page(PAGES["live"], title="Live", icon=":material/mic:"),
         st.Page(PAGES["train"], title="Train", icon=":material/model_training:"),
     ]

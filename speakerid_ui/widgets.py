@@ -13,8 +13,9 @@ from speakerid_ui.formatting import without_name
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from streamlit.delta_generator import DeltaGenerator
 
-    from speakerid.fetch import FetchedAudio
+    from speakerid.fetch import DownloadProgress, FetchedAudio
 
 AUDIO_TYPES = sorted({ext.lstrip(".") for ext in SUPPORTED_EXTENSIONS})
 
@@ -101,10 +102,7 @@ def link_input(prefix: str) -> FetchedAudio | None:
     for the session, so reruns do not download again), or None after saying what is wrong."""
     from speakerid.fetch import fetch_audio, parse_time
 
-    url = st.text_input("Link to a video or audio page", key=f"{prefix}_url",
-                        placeholder="https://www.youtube.com/watch?v=...",
-                        help="YouTube, news and TV sites, podcasts, or a direct link to a media "
-                             "file; only the audio is downloaded (at most 4 hours, 200 MB).").strip()
+    url = link_field(f"{prefix}_url")
     cols = st.columns(2)
     start = cols[0].text_input("From (optional)", key=f"{prefix}_start", placeholder="1:30")
     end = cols[1].text_input("To (optional)", key=f"{prefix}_end", placeholder="2:45")
@@ -115,16 +113,8 @@ def link_input(prefix: str) -> FetchedAudio | None:
     if not url or not st.button("Fetch the audio", key=f"{prefix}_fetch", icon=":material/download:"):
         return None
     bar = st.progress(0.0, text="Asking the site for the audio…")
-
-    def progress(done: int, total: int | None) -> None:
-        if total:
-            bar.progress(min(done / total, 1.0),
-                         text=f"Downloading… {done / 1e6:.1f} of {total / 1e6:.1f} MB")
-        else:
-            bar.progress(0.0, text=f"Downloading… {done / 1e6:.1f} MB")
-
     try:
-        result = fetch_audio(url, parse_time(start), parse_time(end), progress=progress)
+        result = fetch_audio(url, parse_time(start), parse_time(end), progress=download_progress(bar))
     except SpeakerIDError as exc:
         bar.empty()
         st.error(str(exc), icon=":material/error:")
@@ -132,3 +122,23 @@ def link_input(prefix: str) -> FetchedAudio | None:
     bar.empty()
     fetched[key] = result
     return result
+
+
+def link_field(key: str) -> str:
+    """The field a web link is pasted in (the same on every page), stripped."""
+    return st.text_input("Link to a video or audio page", key=key,
+                         placeholder="https://www.youtube.com/watch?v=...",
+                         help="YouTube, news and TV sites, podcasts, or a direct link to a media "
+                              "file; only the audio is downloaded (at most 4 hours, 200 MB).").strip()
+
+
+def download_progress(bar: DeltaGenerator) -> DownloadProgress:
+    """A download followed on ``bar`` (an ``st.progress``), in megabytes."""
+    def progress(done: int, total: int | None) -> None:
+        if total:
+            bar.progress(min(done / total, 1.0),
+                         text=f"Downloading… {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+        else:
+            bar.progress(0.0, text=f"Downloading… {done / 1e6:.1f} MB")
+
+    return progress

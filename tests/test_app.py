@@ -328,7 +328,7 @@ def test_without_a_model_every_page_explains_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(tmp_path / "no-model"))
     at = open_app()
     assert "No speaker model is installed yet" in texts(at)
-    for page in ("gallery", "live"):
+    for page in ("gallery", "archive", "live"):
         at.switch_page(f"pages/{page}.py")
         rerun(at)
         assert "No speaker model is installed yet" in texts(at)

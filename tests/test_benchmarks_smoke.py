@@ -51,6 +51,7 @@ def measures_every_condition(stdout: str) -> None:
 
 # What each known script's smoke output must show.
 EXPECTED = {
+    ("archive_benchmark.py", ()): shows(r'"hours": 2', r'"cached_find_ms"'),
     ("ann_benchmark.py", ()): shows(r"\| 2,000 \| exact \|", r"\| 2,000 \| hnsw \|"),
     ("benchmark.py", ()): measures_every_condition,
     ("load_test.py", ()): shows(r"\| 1 \| 6 \|.* \| 0 \|\n", r"\| 2 \| 6 \|.* \| 0 \|\n"),

@@ -4,19 +4,20 @@ Draws the first page of a fresh server, which then names the model, opens every 
 link as a fresh server's first request, enrols two voices from uploads, identifies a clip and reads
 the verdict on the page (nothing clipped, names at body size), identifies a clip from a web link
 (served by tests/media_server.py), reads the table of a batch of uploads (a corrupt file's row says
-why), finds the voices nobody enrolled in a conversation's timeline, records through Chromium's fake
-microphone with ``st.audio_input``, follows the speaker live over WebRTC from the same fake
-microphone, and reads the Train report. Nothing here is timed (``make bench-app`` times the
-first page and the Live page's pace).
+why), finds the voices nobody enrolled in a conversation's timeline, adds two conversations to the
+archive, finds a person there, plays a hit and names a voice heard in both, records through
+Chromium's fake microphone with ``st.audio_input``, follows the speaker live over WebRTC from the
+same fake microphone, and reads the Train report. Nothing here is timed (``make bench-app`` times
+the first page and the Live page's pace).
 With ``SPEAKERID_SCREENSHOTS=1`` (``make screenshots``) it also saves the README's screenshots in
 ``docs/screenshots/``; otherwise it leaves the working tree alone. Skipped only when Chromium or
-Playwright is missing, and the found-voices test also without espeak-ng or ``weights/fast``.
+Playwright is missing, and the found-voices and archive tests also without espeak-ng or ``weights/fast``.
 
 Voices come from espeak-ng when it is installed (two of its voices), else from the synthetic voices
 of the other tests. A small untrained model stands in for the shipped weights; its threshold is
 calibrated here so that only the very audio enrolled is a sure match. It cannot tell two voices it
 was never given apart (a conversation's two unenrolled voices become one "Voice A"), so the
-found-voices test alone runs a second server on the shipped fast model (``weights/fast``).
+found-voices and archive tests run servers of their own on the shipped fast model (``weights/fast``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import shutil
 import time
 import urllib.request
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -147,26 +150,39 @@ def server(tmp_path_factory, weights):
         yield {"url": url, "home": home, "log": root / "streamlit.log"}
 
 
-@pytest.fixture(scope="module")
-def fast_server(tmp_path_factory, files):
+@contextmanager
+def fast_app(root: Path, ram: Path) -> Iterator[dict]:
     """A server on the shipped fast model with Ram Thapa enrolled (through the library, as the
-    Gallery page does), for the found-voices test only."""
+    Gallery page does), its home in ``root``: for the tests of voices nobody enrolled."""
     from speakerid import Encoder
     from speakerid.audio import load_audio
     from speakerid.gallery import Gallery
 
     if not (FAST_MODEL / "config.json").is_file():
         pytest.skip(f"the shipped fast model is not in this checkout ({FAST_MODEL})")
-    if shutil.which("espeak-ng") is None:  # the synthetic stand-ins' two new voices merge into one
+    if shutil.which("espeak-ng") is None:  # the synthetic stand-ins' new voices merge into one
         pytest.skip("espeak-ng is not installed: the fast model tells its voices apart, not the "
                     "synthetic stand-ins (apt-get install -y espeak-ng)")
-    root = tmp_path_factory.mktemp("fast-app")
     home = root / "home"
     home.mkdir()
     with Gallery(home / "gallery.sqlite", Encoder.load(FAST_MODEL)) as gallery:
-        gallery.enroll("Ram Thapa", load_audio(files["ram"]), party="Nepali Congress")
+        gallery.enroll("Ram Thapa", load_audio(ram), party="Nepali Congress")
     with streamlit_server("app.py", app_env(home, FAST_MODEL), root / "streamlit.log") as url:
         yield {"url": url, "home": home, "log": root / "streamlit.log"}
+
+
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory, files):
+    """The found-voices test's server."""
+    with fast_app(tmp_path_factory.mktemp("fast-app"), files["ram"]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def archive_server(tmp_path_factory, files):
+    """The Archive test's server: a gallery of its own, which naming a voice changes."""
+    with fast_app(tmp_path_factory.mktemp("archive-app"), files["ram"]) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +366,8 @@ def test_a_fresh_server_draws_the_first_page_then_names_the_model(browser, weigh
             context.close()
 
 
-PAGE_TITLES = {"live": "Live", "gallery": "Gallery", "train": "Train a model", "": "Who is speaking?"}
+PAGE_TITLES = {"live": "Live", "gallery": "Gallery", "archive": "Archive", "train": "Train a model",
+               "": "Who is speaking?"}
 
 
 def test_every_page_opens_from_its_link_on_a_fresh_server(browser, weights, tmp_path):
@@ -368,7 +385,7 @@ def test_every_page_opens_from_its_link_on_a_fresh_server(browser, weights, tmp_
                 page.locator("h1").filter(has_text=title).first.wait_for()
                 wait_idle(page)
                 nav = page.locator('[data-testid="stSidebarNav"]')  # app.py's navigation and sidebar
-                for label in ("Identify", "Gallery", "Live", "Train"):
+                for label in ("Identify", "Gallery", "Archive", "Live", "Train"):
                     assert nav.get_by_text(label, exact=True).count(), (path, label)
                 assert page.get_by_text("Who is speaking in this clip?").count(), path
                 assert "Traceback" not in page.locator("body").inner_text(), path
@@ -590,3 +607,84 @@ def test_train_page_shows_the_report(page, server):
     assert "%" in eer.text_content()
     assert "Finished" in page.locator("body").inner_text()
     screenshot(page, "train.png")
+
+
+def choose(page, label: str, option: str | re.Pattern) -> None:
+    """Pick ``option`` in the select box labelled ``label`` on the tab shown."""
+    wait_idle(page)
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option).first.click()
+    wait_idle(page)
+
+
+def shown_table(page) -> list[str]:
+    """The rows (header first) of the table on the tab shown, as text."""
+    table = page.locator('[data-testid="stDataFrame"]').filter(visible=True).first
+    return table.locator("table tr").all_text_contents()
+
+
+PLAY = """async (audio) => {
+    if (audio.readyState < 1)
+        await new Promise(done => audio.addEventListener('loadedmetadata', done, {once: true}));
+    await audio.play();
+    await new Promise(done => setTimeout(done, 700));
+    return {src: audio.currentSrc, duration: audio.duration, played: audio.currentTime};
+}"""
+
+
+def test_the_archive_finds_a_person_and_names_a_voice_across_recordings(browser, archive_server, tmp_path):
+    """Two conversations added at once (tests/conversations.py: Ram Thapa's espeak-ng voice and
+    voices nobody enrolled, some in both): Ram Thapa is found in both and a hit plays exactly its
+    turn; the voice heard in both recordings is named, and that name is then found in both."""
+    from conversations import write_two_recordings
+
+    recordings = write_two_recordings(tmp_path / "recordings")
+    context = browser.new_context(viewport={"width": 1440, "height": 1300}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        SCRIPT_RUNS[page] = ScriptRuns(page)
+        page.goto(f"{archive_server['url']}/archive")
+        page.get_by_text("The archive is empty").wait_for()
+        upload_many(page, "Recordings", list(recordings))
+        page.get_by_role("button", name="Add 2 recording(s)").click()
+        page.get_by_text("2 recording(s) added.").wait_for()
+        wait_idle(page)
+
+        page.get_by_role("tab", name="Find a person").click()
+        choose(page, "Person", "Ram Thapa")
+        page.get_by_text(re.compile(r"Ram Thapa speaks in \d+ turn\(s\) of 2 recording\(s\)")).wait_for()
+        rows = shown_table(page)
+        assert rows[0].startswith("recording") and len(rows) > 2, rows
+        assert {name for name in ("first.wav", "second.wav") if any(name in row for row in rows[1:])} == {
+            "first.wav", "second.wav"}, rows
+        chosen = page.get_by_role("combobox", name="Play a turn").input_value()
+        span = re.search(r"(\d+):([\d.]+)–(\d+):([\d.]+)", chosen)
+        assert span, chosen
+        start_m, start_s, end_m, end_s = span.groups()
+        turn_s = (int(end_m) * 60 + float(end_s)) - (int(start_m) * 60 + float(start_s))
+        audio = page.locator('[data-testid="stAudio"]').filter(visible=True).first
+        played = audio.evaluate(PLAY)
+        print(f"archive: played {played} for a turn of {turn_s:.1f} s ({chosen!r})")
+        assert played["src"] and played["played"] > 0, played
+        assert abs(played["duration"] - turn_s) < 0.15, (played, chosen)  # exactly that turn
+        screenshot(page, "archive.png")
+
+        page.get_by_role("tab", name="Voices nobody named").click()
+        choose(page, "Voice", re.compile(r"· 2 recording\(s\) ·"))
+        voice = re.match(r"Voice \d+", page.get_by_role("combobox", name="Voice").input_value()).group(0)
+        screenshot(page, "archive-voices.png")
+        page.get_by_label("Name", exact=True).fill("Maya Gurung")
+        page.get_by_role("button", name="Name this voice").click()
+        page.get_by_text(f"{voice} is now Maya Gurung").wait_for()
+        wait_idle(page)
+
+        page.get_by_role("tab", name="Find a person").click()
+        choose(page, "Person", "Maya Gurung")
+        page.get_by_text(re.compile(r"Maya Gurung speaks in \d+ turn\(s\) of 2 recording\(s\)")).wait_for()
+        rows = shown_table(page)
+        assert any("first.wav" in row for row in rows[1:]) and any("second.wav" in row for row in rows[1:])
+        assert "Traceback" not in page.locator("body").inner_text()
+    finally:
+        context.close()
+    assert "Traceback" not in archive_server["log"].read_text()

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
+from ..inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
 from ..longform import StageProgress, is_long, summarise_recording
 from ..results import Progress, Timeline
 from ..timeline import TIMELINE_MIN_DURATION_S, identify_timeline
 from ..verdict import in_short, left_out, several_voices
 from ..voices import find_voices
-from .inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
 
 if TYPE_CHECKING:
     from ..gallery import Gallery

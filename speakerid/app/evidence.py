@@ -27,6 +27,8 @@ import numpy as np
 from .. import __version__
 from ..audio import AudioClip
 from ..fetch import DEFAULT_LIMITS, FetchedAudio, FetchLimits, is_link
+from ..inputs import WHOLE, Input, audio_of, label, load_input
+from ..inputs import Span as InputSpan
 from ..verdict import (
     STEADY_SPEECH_S,
     clock,
@@ -38,8 +40,6 @@ from ..verdict import (
     several_voices,
     voice_line,
 )
-from .inputs import WHOLE, Input, audio_of, label, load_input
-from .inputs import Span as InputSpan
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -1,7 +1,7 @@
 """``python -m speakerid``: enrol, identify and verify speakers, and manage the gallery, from a shell.
 
 Every sub-command is an ``add_<name>(subparsers)`` function listed in its command module's
-``*_COMMANDS`` (speaker, model, app): it builds the sub-command's parser with :func:`add_command`
+``*_COMMANDS`` (speaker, archive, model, app): it builds the sub-command's parser with :func:`add_command`
 and names the function that runs it. Heavy imports (TensorFlow, through the encoder) happen inside
 those functions, so ``--help`` answers at once.
 
@@ -20,6 +20,7 @@ import traceback
 from .. import __version__
 from ..errors import SpeakerIDError
 from .app_commands import APP_COMMANDS
+from .archive_commands import ARCHIVE_COMMANDS
 from .common import EXIT_REFUSED, OneLineParser, add_debug_option, warn
 from .model_commands import MODEL_COMMANDS
 from .speaker_commands import COMMANDS
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
     add_debug_option(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (*COMMANDS, *MODEL_COMMANDS, *APP_COMMANDS):
+    for add in (*COMMANDS, *ARCHIVE_COMMANDS, *MODEL_COMMANDS, *APP_COMMANDS):
         add(subparsers)
     return parser
 

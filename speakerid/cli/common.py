@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..errors import SpeakerIDError
 
 if TYPE_CHECKING:
-    from ..app.inputs import Input, Span
     from ..fetch import DownloadProgress, FetchLimits
     from ..gallery import Gallery
+    from ..inputs import Input, Span
     from ..models.base import SpeakerModel
 
 EXIT_OK = 0
@@ -107,8 +107,8 @@ def time_value(text: str) -> float:
 
 def input_arguments(args: argparse.Namespace) -> tuple[list[Input], Span, FetchLimits]:
     """The inputs (links as typed, everything else a path), the span to use and the link limits."""
-    from ..app.inputs import Span
     from ..fetch import FetchLimits, is_link
+    from ..inputs import Span
 
     inputs: list[Input] = [item if is_link(item) else Path(item) for item in args.files]
     limits = FetchLimits(args.max_duration, args.max_size_mb * 1_000_000)

@@ -46,9 +46,9 @@ from .common import (
 )
 
 if TYPE_CHECKING:
-    from ..app.inputs import Span
     from ..fetch import FetchLimits
     from ..gallery import Gallery, SpeakerInfo
+    from ..inputs import Span
     from ..results import Identification, Segment, Timeline
 
 
@@ -111,7 +111,7 @@ def add_enroll(subparsers: Subparsers) -> None:
 
 def run_enroll(args: argparse.Namespace) -> int:
     """Links are fetched first (a page's title and address are kept as the clip's source)."""
-    from ..app.inputs import load_input
+    from ..inputs import load_input
 
     inputs, span, limits = input_arguments(args)
     with download_bar() as progress:
@@ -200,7 +200,7 @@ def write_evidence_reports(args: argparse.Namespace, inputs: list, results: list
     """An evidence report per clip identified (each analysed again, step by step, for its
     figures); a clip that fails here is warned about and the others still get theirs."""
     from ..app.evidence import evidence_for, evidence_html, write_evidence
-    from ..app.inputs import expand
+    from ..inputs import expand
 
     for item, result in zip(expand(inputs), results):
         if result.error is not None:

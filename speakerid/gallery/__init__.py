@@ -18,9 +18,9 @@ from ..results import Identification, Match, SpeakerInfo
 from .clip_storage import ClipInput
 from .facade import Gallery
 from .names import clean_name, clean_text
-from .ranking import centroids
+from .ranking import EnrolledCentroids, centroids
 from .rows import ClipSource
 from .schema import SCHEMA
 
-__all__ = ["SCHEMA", "ClipInput", "ClipSource", "Gallery", "Identification", "Match", "SpeakerInfo",
-           "centroids", "clean_name", "clean_text"]
+__all__ = ["SCHEMA", "ClipInput", "ClipSource", "EnrolledCentroids", "Gallery", "Identification", "Match",
+           "SpeakerInfo", "centroids", "clean_name", "clean_text"]

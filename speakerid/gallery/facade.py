@@ -388,6 +388,10 @@ class Gallery:
         (:func:`speakerid.gallery.staging.stage`): nothing the gallery answers changes."""
         staging.stage(self._store, encoder, progress, on_refused)
 
+    def enrolled_centroids(self) -> ranking.EnrolledCentroids:
+        """The centroids :meth:`identify_embedding` scores against, as they are now."""
+        return self._current_centroids().public
+
     # --- internals ----------------------------------------------------------------------------
     def _check_encoder(self, stored_id: str | None) -> None:
         """Stored vectors from another encoder: adopt this one's staged set if it is complete (an

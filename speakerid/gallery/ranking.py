@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +27,19 @@ SHORTLIST = 50
 
 
 @dataclass(frozen=True)
+class EnrolledCentroids:
+    """Every enrolled speaker's centroid with what scoring against them needs, for a caller that
+    scores many stored embeddings at once (:mod:`speakerid.archive`): the rows of ``matrix`` are
+    ``names``; ``statistics`` are their AS-norm cohort statistics (None without a cohort). The
+    same object comes back while the gallery is unchanged, so a caller may cache by identity."""
+
+    names: list[str]
+    matrix: np.ndarray  # (speakers, dim)
+    statistics: tuple[np.ndarray, np.ndarray] | None
+    calibration: Calibration
+
+
+@dataclass(frozen=True)
 class Centroids:
     """Every speaker's centroid in one matrix, valid while the database is at ``version``."""
 
@@ -37,6 +51,10 @@ class Centroids:
     index: SpeakerIndex  # top-k over matrix: exact, or HNSW for very large galleries
     statistics: tuple[np.ndarray, np.ndarray] | None  # per-row cohort statistics for AS-norm
     calibration: Calibration  # refitted on this gallery for its encoder, else the encoder's
+
+    @cached_property
+    def public(self) -> EnrolledCentroids:
+        return EnrolledCentroids(self.names, self.matrix, self.statistics, self.calibration)
 
 
 def scores(encoder: Encoder, probe: np.ndarray, ranked: Centroids, rows: np.ndarray) -> np.ndarray:

@@ -17,18 +17,17 @@ import numpy as np
 
 from ..audio import AudioClip, from_array, load_audio
 from ..config import FeatureConfig, ModelConfig, PipelineConfig
-from ..errors import SpeakerIDError
 from ..preprocess import Prepared, prepare
-from ..scoring import Calibration, ScoreNormaliser, score_matrix
+from ..scoring import Calibration, ScoreNormaliser
+from .scorer import CALIBRATION_FILE, COHORT_FILE, ModelScoring, read_scoring  # noqa: F401 (re-exported)
 
-CALIBRATION_FILE = "calibration.json"
-COHORT_FILE = "cohort.npy"
 FORMAT_VERSION = 1
 NETWORK_NAMES = {"ecapa": "ECAPA-TDNN", "resnet": "thin ResNet", "densenet121": "Siamese DenseNet"}
 
 
-class SpeakerModel(ABC):
-    """What every model directory loads as: audio in, embedding out, calibrated scores.
+class SpeakerModel(ModelScoring, ABC):
+    """What every model directory loads as: audio in, embedding out, calibrated scores (the scores
+    in :class:`~speakerid.models.scorer.ModelScoring`, which needs no TensorFlow).
 
     Subclasses give ``pipeline``, ``model_config``, ``calibration``, ``normaliser``, ``path``,
     :attr:`encoder_id`, :meth:`features`, :meth:`embed_features`, :meth:`embed_windows`,
@@ -73,12 +72,6 @@ class SpeakerModel(ABC):
         """Who reads each front end of :attr:`feature_configs`, in words for the app's figures."""
         return [network_name(self.model_config)]
 
-    @property
-    def threshold(self) -> float:
-        """Scores (see :meth:`similarity`) at or above this mean "same speaker" (full-length clips;
-        ``calibration.for_duration`` gives the threshold for shorter ones)."""
-        return self.calibration.threshold
-
     def prepare(self, clip: AudioClip, trim_ends: bool = False) -> Prepared:
         """The clip's stages (see :func:`~speakerid.preprocess.prepare`); ``trim_ends`` cuts the
         first and last minute of a long recording, as training data is cut."""
@@ -116,71 +109,10 @@ class SpeakerModel(ABC):
             np.save(tmp, self.normaliser.cohort)
             os.replace(tmp, path / COHORT_FILE)
 
-    # --- comparison ---------------------------------------------------------------------------
-    @property
-    def metric(self) -> str:
-        return self.model_config.metric
-
-    def score_matrix(self, a: np.ndarray, b: np.ndarray,
-                     b_statistics: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        """Scores between rows of ``a`` and ``b``: AS-normalised when the model ships a cohort.
-
-        A gallery passes its enrolled speakers' cohort statistics (:meth:`cohort_statistics`,
-        computed once) as ``b_statistics``, so a query costs one product with the cohort.
-        """
-        raw = score_matrix(a, b, self.metric)
-        if self.normaliser is None:
-            return raw
-        return self.normaliser.normalise(raw, a, b, b_statistics)
-
-    def cohort_statistics(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """What :meth:`score_matrix` needs about enrolled embeddings; None without a cohort."""
-        return self.normaliser.statistics(embeddings) if self.normaliser is not None else None
-
-    def similarity(self, a: np.ndarray, b: np.ndarray) -> float:
-        """The score of two embeddings of this model.
-
-        Args:
-            a, b: embeddings from :meth:`embed` or :meth:`embed_file`.
-
-        Returns:
-            Higher means more likely the same speaker; at or above :attr:`threshold` means "same"
-            (AS-normalised when the model ships a cohort, as its threshold expects).
-        """
-        return float(self.score_matrix(np.asarray(a)[None], np.asarray(b)[None])[0, 0])
-
-    def probability_same(self, similarity: float) -> float:
-        """Calibrated probability that a score came from one speaker (full-length clips)."""
-        return self.calibration.probability(similarity)
-
 
 def network_name(config: ModelConfig) -> str:
     """The network a model config builds, as people call it."""
     return NETWORK_NAMES.get(config.backbone, config.backbone)
-
-
-def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | None, ScoreNormaliser | None]:
-    """A model directory's calibration (None when it has none) and AS-norm cohort (None likewise)."""
-    calibration_path = path / CALIBRATION_FILE
-    try:
-        calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from exc
-    return calibration, _load_cohort(path / COHORT_FILE, model_config)
-
-
-def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | None:
-    if not path.is_file():
-        return None
-    try:
-        cohort = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from exc
-    if (cohort.ndim != 2 or not np.issubdtype(cohort.dtype, np.floating) or len(cohort) < 2
-            or cohort.shape[1] != model_config.embedding_dim):
-        raise SpeakerIDError(f"{path}: expected a (count, {model_config.embedding_dim}) float array "
-                             "of cohort embeddings")
-    return ScoreNormaliser(cohort, model_config.metric)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -21,9 +21,10 @@ from ..paths import CONFIG_FILE, SHIPPED_WEIGHTS, WEIGHTS_FILE, default_model_di
 from ..preprocess import Prepared
 from ..runtime import single_threaded_blas
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
-from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text, read_scoring
+from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text
 from .fusion import FusedEncoder
 from .networks import ModelConfig, build_encoder, inference_form
+from .scorer import CALIBRATION_FILE, COHORT_FILE, ModelScoring, read_scoring  # noqa: F401 (re-exported)
 from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
 
 

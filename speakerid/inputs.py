@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes, load_audio
-from ..errors import SpeakerIDError
-from ..fetch import (
+from .audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes, load_audio
+from .errors import SpeakerIDError
+from .fetch import (
     DEFAULT_LIMITS,
     DownloadProgress,
     FetchedAudio,

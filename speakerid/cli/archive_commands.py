@@ -1,0 +1,242 @@
+"""``archive add|find|voices|name|who``: index recordings once, then ask who speaks where.
+
+``find``, ``voices`` and ``who`` open the archive for questions only (:func:`speakerid.archive.
+open_for_search`): no model is built and TensorFlow is never imported, so they answer in about a
+second. ``add`` and ``name`` need the model (``name`` embeds the voice's clips to enrol them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import SpeakerIDError
+from .common import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    Subparsers,
+    add_command,
+    add_gallery_option,
+    add_json_option,
+    add_model_option,
+    download_bar,
+    load_encoder,
+    positive_int,
+    progress_bar,
+    say,
+    stage_bars,
+    time_value,
+    warn,
+)
+from .speaker_commands import clock
+
+if TYPE_CHECKING:
+    from ..archive import Archive
+
+HIT_COLUMNS = ("recording", "title", "start_s", "end_s", "speaker", "probability")
+
+
+def add_archive(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "archive", None,
+                         "index recordings once; find a person, list and name unknown voices")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for add in (add_archive_add, add_archive_find, add_archive_voices, add_archive_name, add_archive_who):
+        add(actions)
+
+
+def add_archive_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--archive", type=Path, metavar="DIR",
+                        help="the archive's folder (default: archive/ in $SPEAKERID_HOME or the user "
+                             "data folder, next to the gallery)")
+    add_gallery_option(parser)
+    add_model_option(parser)
+
+
+def add_archive_add(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers, "add", run_archive_add, "index recordings: files, folders, links",
+        "Index each file, each audio file under a folder and each link (fetched with yt-dlp): its "
+        "speech turns, their embeddings and its voices, linked to the voices of the recordings "
+        "already there. A file already in the archive (same content) or a link already added costs "
+        "no model work; recordings indexed by another model are re-indexed first. A recording that "
+        "fails is reported in one line and the others go on (exit status 2 if any failed).")
+    parser.add_argument("files", nargs="*", metavar="PATH_OR_LINK",
+                        help="audio files, folders or web links (none: only re-index for a new model)")
+    parser.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="where the model work runs: this process, or Ray (a local Ray, or the "
+                             "cluster $RAY_ADDRESS names; pip install -r requirements-cluster.txt)")
+    parser.add_argument("--workers", type=positive_int, metavar="N",
+                        help="Ray: model actors to start (default: one per CPU Ray offers)")
+    parser.add_argument("--max-duration", type=time_value, default=4 * 3600.0, metavar="TIME",
+                        help="refuse a link whose media is longer (default: 4:00:00)")
+    parser.add_argument("--max-size-mb", type=positive_int, default=200, metavar="MB",
+                        help="refuse a link whose download is larger (default: 200)")
+    add_archive_options(parser)
+    add_json_option(parser)
+
+
+def run_archive_add(args: argparse.Namespace) -> int:
+    from ..archive import Archive
+    from ..fetch import FetchLimits, is_link
+    from ..gallery import Gallery
+
+    inputs = [item if is_link(item) else Path(item) for item in args.files]
+    limits = FetchLimits(args.max_duration, args.max_size_mb * 1_000_000)
+    engine = make_engine(args)
+    try:
+        with (Archive(args.archive, Gallery(args.gallery, _model_of(engine, args))) as archive,
+              download_bar() as downloading, stage_bars() as stages,
+              progress_bar("recordings", "rec") as overall):
+            report = archive.add(inputs, engine, lambda done, total, _: overall(done, total),
+                                 stages if args.engine == "local" else None, limits, downloading)
+    finally:
+        engine.close()
+    for _, sentence in report.failed:
+        warn(sentence)
+    if args.json:
+        say(json.dumps({"added": report.added, "reindexed": report.reindexed, "known": report.known,
+                        "failed": [{"input": name, "error": text} for name, text in report.failed]},
+                       indent=2))
+    else:
+        say(f"added {len(report.added)}, already there {len(report.known)}, re-indexed for the model in "
+            f"use {len(report.reindexed)}, failed {len(report.failed)}")
+    return EXIT_REFUSED if report.failed else EXIT_OK
+
+
+def make_engine(args: argparse.Namespace):
+    """The engine ``--engine`` names, its model loaded (local) or its actors started (Ray)."""
+    if args.engine == "ray":
+        from ..archive.ray_engine import RayEngine
+
+        return RayEngine(args.weights, args.workers)
+    from ..archive.engines import LocalEngine
+
+    return LocalEngine(load_encoder(args))
+
+
+def _model_of(engine, args: argparse.Namespace):
+    """The model the driver links voices with: the local engine's, or its scoring alone (Ray)."""
+    if engine.model is not None:
+        return engine.model
+    from ..models.scorer import ScoringModel
+    from ..paths import default_model_dir
+
+    return ScoringModel(args.weights or default_model_dir(), engine.model_id)
+
+
+def add_archive_find(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers, "find", run_archive_find, "every turn where an enrolled person speaks",
+        "Every turn of the archive where NAME (enrolled in the gallery) speaks, most probable first: "
+        "recording, start, end and probability. Uses the stored embeddings and the gallery as it is "
+        "now: no model runs and TensorFlow is not loaded.")
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("--min-probability", type=float, default=0.0, metavar="P",
+                        help="leave out turns below this probability (0-1; default: 0)")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    output.add_argument("--csv", action="store_true", help="print CSV")
+    add_archive_options(parser)
+
+
+def run_archive_find(args: argparse.Namespace) -> int:
+    if not 0.0 <= args.min_probability <= 1.0:
+        raise SpeakerIDError(f"--min-probability must be between 0 and 1, not {args.min_probability}")
+    with open_archive(args) as archive:
+        hits = [hit.to_dict() for hit in archive.find(args.name, args.min_probability)]
+    if args.json:
+        say(json.dumps(hits, indent=2))
+    elif args.csv:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, HIT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(hits)
+        say(buffer.getvalue().rstrip("\n"))
+    elif not hits:
+        say(f"{args.name.strip()} is not heard anywhere in the archive")
+    else:
+        say("\n".join(f"{h['recording']}  {clock(h['start_s'])}-{clock(h['end_s'])}  "
+                      f"{h['probability']:.1%}" for h in hits))
+    return EXIT_OK
+
+
+def add_archive_voices(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers, "voices", run_archive_voices, "the voices nobody enrolled, across recordings",
+        "The voices nobody enrolled, each linked across the recordings it speaks in (one \"Voice N\" "
+        "per person), with its recordings, seconds and turns. No model runs.")
+    add_archive_options(parser)
+    add_json_option(parser)
+
+
+def run_archive_voices(args: argparse.Namespace) -> int:
+    with open_archive(args) as archive:
+        voices = archive.voices()
+    if args.json:
+        say(json.dumps([voice.to_dict() for voice in voices], indent=2))
+    elif not voices:
+        say("no unnamed voices in the archive")
+    else:
+        say("\n".join(f"{v.voice}: {v.seconds:.0f} s in {len(v.turns)} turn(s) of "
+                      f"{len(v.recordings)} recording(s): {', '.join(v.recordings)}" for v in voices))
+    return EXIT_OK
+
+
+def add_archive_name(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers, "name", run_archive_name, "enrol an archive voice under a name",
+        "Enrol an archive voice (as `archive voices` lists it) in the gallery under NAME, from its "
+        "best turns' audio; every recording it speaks in then shows NAME.")
+    parser.add_argument("voice", metavar="VOICE", help='e.g. "Voice 17"')
+    parser.add_argument("name", metavar="NAME")
+    add_archive_options(parser)
+
+
+def run_archive_name(args: argparse.Namespace) -> int:
+    from ..archive import Archive
+    from ..gallery import Gallery
+
+    with Archive(args.archive, Gallery(args.gallery, load_encoder(args))) as archive:
+        info = archive.name_voice(args.voice, args.name)
+    say(f"{args.voice.strip()} is now {info.name} ({info.clips} clip(s), {info.seconds:.1f} s of speech)")
+    return EXIT_OK
+
+
+def add_archive_who(subparsers: Subparsers) -> None:
+    parser = add_command(
+        subparsers, "who", run_archive_who, "a recording's timeline with today's names",
+        "Who speaks when in one recording of the archive (its path or link as added, its title or "
+        "its number), with the names the gallery gives today. No model runs.")
+    parser.add_argument("recording", metavar="RECORDING")
+    add_archive_options(parser)
+    add_json_option(parser)
+
+
+def run_archive_who(args: argparse.Namespace) -> int:
+    with open_archive(args) as archive:
+        turns = archive.who(args.recording)
+    if args.json:
+        say(json.dumps([turn.to_dict() for turn in turns], indent=2))
+    else:
+        say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  {t.label or 'unknown'}"
+                      + (f"  ({t.probability:.0%})" if t.speaker else "") for t in turns))
+    return EXIT_OK
+
+
+def open_archive(args: argparse.Namespace) -> Archive:
+    """The archive for questions only (no TensorFlow); a warning for recordings it leaves out."""
+    from ..archive import open_for_search
+
+    archive = open_for_search(args.archive, args.gallery, args.weights)
+    stale = len(archive.stale_recordings())
+    if stale:
+        warn(f"{stale} recording(s) indexed by another model are left out; `python -m speakerid "
+             "archive add` re-indexes them for the model in use")
+    return archive
+
+
+ARCHIVE_COMMANDS = (add_archive,)

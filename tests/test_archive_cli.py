@@ -1,0 +1,97 @@
+"""``python -m speakerid archive ...``: the JSON shapes of issue 17, exit codes, and questions
+answered without TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conversations import FAST_MODEL, recordings_fixture, write_enrolment  # noqa: F401 (fixtures)
+
+from speakerid.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+ASK_WITHOUT_TENSORFLOW = """
+import json, sys
+from speakerid.cli import main
+for question in {questions!r}:
+    main(question)
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {{'tensorflow', 'keras'}})))
+"""
+
+
+@pytest.fixture(scope="module")
+def added(tmp_path_factory, recordings):
+    """An archive of the two recordings made with ``archive add``, with one person enrolled."""
+    folder = tmp_path_factory.mktemp("cli")
+    options = ["--archive", str(folder / "archive"), "--gallery", str(folder / "g.sqlite"),
+               "--weights", str(FAST_MODEL)]
+    assert main(["enroll", "--name", "Bob", str(write_enrolment(folder / "bob.wav", 1)),
+                 *options[2:]]) == 0
+    assert main(["archive", "add", str(recordings[0].parent), *options]) == 0
+    return options
+
+
+@pytest.mark.parametrize("action", ["add", "find", "voices", "name", "who"])
+def test_every_archive_action_has_help(action, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["archive", action, "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: python -m speakerid archive {action}")
+
+
+def test_find_voices_and_who_print_the_issues_json(added, recordings, capsys):
+    capsys.readouterr()
+    assert main(["archive", "find", "Bob", "--json", *added]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits and all(set(hit) == {"recording", "title", "start_s", "end_s", "speaker", "probability"}
+                        for hit in hits)
+    assert {hit["recording"] for hit in hits} == {str(r) for r in recordings}
+    assert main(["archive", "voices", "--json", *added]) == 0
+    voices = json.loads(capsys.readouterr().out)
+    assert voices and all(set(v) == {"voice", "recordings", "seconds", "turns"} for v in voices)
+    assert all(set(turn) == {"recording", "start_s", "end_s"} for v in voices for turn in v["turns"])
+    assert main(["archive", "who", str(recordings[1]), "--json", *added]) == 0
+    assert any(turn["speaker"] == "Bob" for turn in json.loads(capsys.readouterr().out))
+    assert main(["archive", "find", "Bob", "--csv", "--min-probability", "0.5", *added]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "recording,title,start_s,end_s,speaker,probability" and len(lines) == len(hits) + 1
+
+
+def test_questions_load_no_tensorflow(added, recordings):
+    code = ASK_WITHOUT_TENSORFLOW.format(questions=[
+        ["archive", "find", "Bob", "--json", *added], ["archive", "voices", *added],
+        ["archive", "who", str(recordings[0]), *added]])
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+    assert '"speaker": "Bob"' in done.stdout
+
+
+def test_add_reports_each_failure_in_one_line_and_exits_2(added, tmp_path, capsys):
+    (tmp_path / "broken.mp3").write_bytes(b"\xff\xfb" + b"\x00" * 200)
+    capsys.readouterr()
+    assert main(["archive", "add", str(tmp_path / "broken.mp3"), str(tmp_path / "missing.wav"),
+                 "--json", *added]) == 2
+    output = capsys.readouterr()
+    report = json.loads(output.out)
+    assert sorted(failure["input"] for failure in report["failed"]) == [str(tmp_path / "broken.mp3"),
+                                                                        str(tmp_path / "missing.wav")]
+    assert len(output.err.strip().splitlines()) == 2 and output.err.startswith("error: ")
+
+
+def test_an_unknown_name_and_a_bad_probability_are_refused(added, capsys):
+    assert main(["archive", "find", "Nobody", *added]) == 2
+    assert "not enrolled" in capsys.readouterr().err
+    assert main(["archive", "find", "Bob", "--min-probability", "2", *added]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_ray_engine_without_ray_says_how_to_install_it(added, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert main(["archive", "add", "--engine", "ray", *added]) == 2
+    assert "requirements-cluster.txt" in capsys.readouterr().err
