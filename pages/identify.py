@@ -109,7 +109,7 @@ def choose_clip(speakers: list[SpeakerInfo], trim_ends: bool
         if len(uploads) > 1:
             render_batch(uploads, speakers, trim_ends)
             st.stop()
-        uploaded = uploads[0] if uploads else None
+        uploaded = uploads[0] if uploads else ui.demo_example(speakers)
     elif source == "Paste a link":
         fetched = ui.link_input("identify")
     else:
@@ -164,16 +164,28 @@ def render_preparation(analysis: Analysis) -> None:
                       for s in prepared.stages], hide_index=True, width="stretch")
 
 
-def render_features(analysis: Analysis) -> None:
-    from speakerid.app import plots
-
+def render_features(analysis: Analysis, encoder: Encoder) -> None:
     st.markdown("##### 2 · What the encoder sees")
     count = len(analysis.windows)
     longest = max(b - a for a, b in analysis.windows)
     text = (f"one window of {ui.seconds(longest)}" if count == 1
             else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
-    ui.show(plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows,
-                              title=f"log-mel spectrogram of the speech: {text}"), ui.LEFT_COLUMN_PX)
+    render_front_ends(analysis, encoder)
+    st.caption(f"The encoder reads the speech in {text}: the coloured bars above the image.")
+
+
+def render_front_ends(analysis: Analysis, encoder: Encoder) -> None:
+    """One spectrogram per network's front end (a fused model has two), each labelled with the
+    network that reads it; several are offered as tabs."""
+    from speakerid.app import plots
+    from speakerid.app.analysis import front_ends
+
+    parts = front_ends(analysis.features, encoder)
+    places = st.tabs([f"Read by {part.reader}" for part in parts]) if len(parts) > 1 else [st.container()]
+    for place, part in zip(places, parts):
+        with place:
+            ui.show(plots.spectrogram(part.features, analysis.frames_per_second, analysis.windows,
+                                      title=f"{part.description}, read by {part.reader}"), ui.LEFT_COLUMN_PX)
 
 
 def render_long_preparation(summary: RecordingSummary) -> None:
@@ -310,7 +322,7 @@ def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: st
     from speakerid.app.analysis import STEPS, analyse_steps
 
     left, right = st.columns([3, 2], gap="large")
-    renderers = {"prepare": render_preparation, "features": render_features}
+    renderers = {"prepare": render_preparation, "features": lambda shown: render_features(shown, encoder)}
     if long_upload:
         renderers = {"prepare": render_long_preparation, "features": render_long_features}
         if st.session_state.get("identify_result", (None,))[0] != key:
@@ -394,14 +406,18 @@ def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: 
 def who_speaks_when(analysis: Analysis | RecordingSummary, clip: AudioClip | None, long_upload: bool,
                     key: str, encoder: Encoder, gallery: Gallery) -> None:
     """The timeline of a long enough clip, with a form to enrol each voice nobody enrolled."""
-    from speakerid.app import plots
+    from speakerid.app import charts
 
     st.divider()
     st.markdown("##### Who speaks when")
     ui.show_flash()
     timeline = clip_timeline(analysis, clip, long_upload, key, encoder, gallery)
-    ui.show(plots.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
-                                           f"{ui.seconds(timeline.duration_s)}", left_out=analysis.left_out))
+    st.vega_lite_chart(charts.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
+                                                    f"{ui.seconds(timeline.duration_s)}",
+                                       left_out=analysis.left_out),
+                       width="stretch", key="timeline_chart")
+    st.caption("Hover a bar for its times; scroll on the chart to zoom, drag to pan, double-click "
+               "to see the whole clip again." + (" Shaded: left out, as asked." if analysis.left_out else ""))
     totals = timeline.speaking_time()
     st.dataframe(
         [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.label or "unknown",

@@ -13,7 +13,7 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
-from speakerid.app import plots
+from speakerid.app import charts
 from speakerid.app.unzip import extract_zip
 from speakerid.datasets import discover
 from speakerid.training import runs
@@ -253,7 +253,9 @@ def render_run(run_dir: Path, shown: runs.RunInfo) -> None:
 
     history = read_history(run_dir)
     if history:
-        ui.show(plots.training_curves(history))
+        curves = charts.training_curves(history)
+        for column, chart in zip(st.columns(len(curves)), curves):
+            column.vega_lite_chart(chart, width="stretch")
         with st.expander("Per-epoch numbers"):
             st.dataframe(history, hide_index=True, width="stretch")
     elif info.alive:
@@ -322,7 +324,8 @@ def render_report(run_dir: Path) -> None:
                        f"{report['different_distance']:.3f}"
                        + (f" ({report['speakers']} speakers)" if report.get("speakers") else ""))
         if report.get("precision_recall"):
-            ui.show(plots.precision_recall(report["precision_recall"], report.get("threshold")))
+            st.vega_lite_chart(charts.precision_recall(report["precision_recall"], report.get("threshold")),
+                               width="stretch")
     render_activation(run_dir)
 
 

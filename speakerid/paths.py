@@ -14,13 +14,20 @@ import platformdirs
 from .errors import SpeakerIDError
 
 ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
-CHECKOUT_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-INSTALLED_WEIGHTS = Path(sys.prefix) / "share" / "speakerid" / "weights"  # pip install (pyproject)
-SHIPPED_WEIGHTS = CHECKOUT_WEIGHTS if CHECKOUT_WEIGHTS.is_dir() or not INSTALLED_WEIGHTS.is_dir() \
-    else INSTALLED_WEIGHTS
 CONFIG_FILE = "config.json"  # a model folder's pipeline and network (see speakerid.models.encoder)
 WEIGHTS_FILE = "encoder.weights.h5"
 DATA_ROOTS_VARIABLE = "SPEAKERID_DATA_ROOTS"
+
+
+def _shipped(folder: str) -> Path:
+    """A folder shipped with speakerid: the checkout's own, else where pip install put it (pyproject)."""
+    checkout = Path(__file__).resolve().parent.parent / folder
+    installed = Path(sys.prefix) / "share" / "speakerid" / folder
+    return checkout if checkout.is_dir() or not installed.is_dir() else installed
+
+
+SHIPPED_WEIGHTS = _shipped("weights")
+ASSETS = _shipped("assets")  # shipped fonts and demo voices
 
 
 def home() -> Path:

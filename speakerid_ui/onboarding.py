@@ -24,6 +24,10 @@ def onboarding(where: str) -> None:
         if where != "gallery":
             st.page_link(PAGES["gallery"], label="Enrol speakers in the Gallery",
                          icon=":material/person_add:")
+        # imported here: the demo needs speakerid_ui.resources, which imports this module
+        from speakerid_ui.demo import demo_offer
+
+        demo_offer(where)
 
 
 def explain_missing_model(problem: str | None) -> NoReturn:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from speakerid import paths
+from speakerid.models.base import network_name
 
-NETWORKS = {"ecapa": "ECAPA-TDNN", "resnet": "thin ResNet", "densenet121": "Siamese DenseNet"}
 # (most false accepts per comparison, the word): the first that holds names the decision.
 STRICTNESS = ((0.001, "very strict"), (0.01, "strict"), (0.05, "balanced"), (1.0, "lenient"))
 
@@ -15,7 +15,7 @@ STRICTNESS = ((0.001, "very strict"), (0.01, "strict"), (0.05, "balanced"), (1.0
 def model_words(encoder: object) -> str:
     """Its networks and which model folder it is: "ECAPA-TDNN + thin ResNet (shipped)"."""
     members = getattr(encoder, "members", None) or [encoder]
-    names = " + ".join(NETWORKS.get(m.model_config.backbone, m.model_config.backbone) for m in members)
+    names = " + ".join(network_name(m.model_config) for m in members)
     where = Path(encoder.path) if getattr(encoder, "path", None) else None
     if where is None:
         origin = "in memory"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 
@@ -11,7 +12,7 @@ import pytest
 from synthetic import synth_voice
 
 from speakerid import SpeakerIDError
-from speakerid.app import plots
+from speakerid.app import charts, plots
 from speakerid.app.analysis import (
     ENROL_MIN_SPEECH_S,
     analyse,
@@ -101,18 +102,54 @@ def test_every_figure_renders(untrained_encoder):
         plots.pipeline_waveforms(result.prepared),
         plots.waveform(signal, RATE, kept=[(0.0, 4.0), (6.0, 9.0)], title="speech"),
         plots.spectrogram(result.features, result.frames_per_second, result.windows, title="mel"),
-        plots.timeline(Timeline([Segment(0, 4, "A", 0.9, 0.9, 2), Segment(6, 9, None, 0.2, 0.1, 2)],
-                                [], 0.5, 9.0, 7.0)),
-        plots.timeline(Timeline([], [], 0.5, 9.0, 0.0)),
-        plots.training_curves([{"epoch": 1, "loss": 2.0, "same_distance": 0.3, "different_distance": 0.6,
-                                "eer": 0.2}, {"epoch": 2, "loss": 1.0, "same_distance": 0.2,
-                                              "different_distance": 0.8, "eer": 0.1}]),
-        plots.training_curves([{"epoch": 1, "loss": 2.0}]),
-        plots.precision_recall([{"threshold": t, "precision": t, "recall": 1 - t}
-                                for t in np.linspace(0, 1, 5)], threshold=0.5),
     ]
     for fig in figures:
         assert png(fig).startswith(b"\x89PNG")
+
+
+def test_devanagari_draws_without_missing_glyphs(recwarn):
+    """The bundled Noto Sans Devanagari covers names that matplotlib's DejaVu Sans draws as boxes."""
+    name = "पुष्पकमल दाहाल"
+    png(plots.waveform(synth_voice(0, 2.0, RATE), RATE, title=f"{name} · 2.0 s"))
+    assert not [w for w in recwarn if "missing from font" in str(w.message)]
+
+
+def valid_vega_lite(spec: dict) -> dict:
+    """``spec`` checked against the Vega-Lite schema that ships with Altair (as Streamlit's)."""
+    import jsonschema
+    from altair.vegalite.v6.schema import load_schema
+
+    jsonschema.validate(spec, load_schema())
+    json.dumps(spec)  # what st.vega_lite_chart sends to the browser
+    return spec
+
+
+def test_charts_are_vega_lite_with_names_as_data():
+    name = "पुष्पकमल दाहाल"
+    result = Timeline([Segment(0, 4, name, 4.1, 0.93, 2), Segment(6, 9, None, 0.2, 0.1, 2, voice="Voice A"),
+                       Segment(9, 11, None, 0.2, 0.1, 1)], [], 0.5, 11.0, 9.0)
+    spec = valid_vega_lite(charts.timeline(result, title=f"3 segments · {name}"))
+    rows = spec["data"]["values"]
+    assert [(r["speaker"], r["start_s"], r["end_s"]) for r in rows] == [
+        (name, 0, 4), ("Voice A", 6, 9), ("unknown", 9, 11)]
+    assert spec["encoding"]["y"]["sort"] == [name, "Voice A", "unknown"]
+    assert {t["field"] for t in spec["encoding"]["tooltip"]} >= {"speaker", "start_s", "end_s"}
+    assert spec["params"][0]["bind"] == "scales"  # zoom and pan on the time axis
+    assert spec["encoding"]["x"]["scale"]["domain"] == [0, 11.0]
+    assert valid_vega_lite(charts.timeline(Timeline([], [], 0.5, 9.0, 0.0)))["mark"]["type"] == "text"
+
+    history = [{"epoch": 1, "loss": 2.0, "same_distance": 0.3, "different_distance": 0.6, "eer": 0.2},
+               {"epoch": 2, "loss": 1.0, "same_distance": 0.2, "different_distance": 0.8, "eer": 0.1}]
+    loss, distance, eer = (valid_vega_lite(c) for c in charts.training_curves(history))
+    assert [r["value"] for r in loss["data"]["values"]] == [2.0, 1.0]
+    assert {r["series"] for r in distance["data"]["values"]} == {"same speaker", "different speakers"}
+    assert [r["value"] for r in eer["data"]["values"]] == pytest.approx([20.0, 10.0])
+    assert len(charts.training_curves([{"epoch": 1, "loss": 2.0}])) == 2
+    curve = valid_vega_lite(charts.precision_recall(
+        [{"threshold": t, "precision": t, "recall": 1 - t} for t in np.linspace(0, 1, 5)], threshold=0.5))
+    assert curve["layer"][1]["data"]["values"][0]["threshold"] == 0.5
+    colors = charts.speaker_colors(["b", "A", None, "b"])
+    assert colors["A"] != colors["b"] and colors[None] == charts.UNKNOWN
 
 
 def test_removed_spans_and_envelope():
@@ -122,5 +159,3 @@ def test_removed_spans_and_envelope():
     times, low, high = plots.envelope(np.sin(np.linspace(0, 100, 1_000_000)), RATE, columns=500)
     assert len(times) <= 500 and np.all(low <= high) and high.max() <= 1.0
     assert plots.envelope(np.zeros(0), RATE)[0].shape == (1,)
-    colors = plots.speaker_colors(["b", "A", None, "b"])
-    assert colors["A"] != colors["b"] and colors[None] == plots.UNKNOWN

@@ -141,6 +141,37 @@ def test_first_visit_explains_how_to_start():
     assert at.file_uploader(key="identify_upload") is not None
 
 
+def test_from_a_first_visit_to_a_demo_verdict_in_two_clicks(monkeypatch):
+    """The shipped model (the demo's examples are other passages of the enrolled readers, which
+    only a trained model recognises): "Try the demo voices", then an example."""
+    monkeypatch.setenv("SPEAKERID_WEIGHTS", str(ROOT / "weights"))
+    from speakerid.demo import demo_examples
+
+    at = open_app()
+    at.button(key="demo_enrol_identify").click()  # click 1
+    rerun(at)
+    assert "Enrolled 4 demo voices" in texts(at) and "**4** speakers enrolled" in texts(at)
+    assert "Getting started" not in texts(at)
+    first, *_, unknown = demo_examples()
+    at.button(key="demo_example_0").click()  # click 2
+    rerun(at)
+    page = texts(at)
+    assert f":green[:material/check_circle:] {ui_md(first.speaker)}\\: " in page
+    # the fused model's two front ends, one spectrogram each, labelled with their network
+    assert [t.label for t in at.tabs] == ["Read by ECAPA-TDNN (60% of the score)",
+                                          "Read by thin ResNet (40% of the score)"]
+    assert len(at.get("image")) == 3 and not at.error
+    at.button(key=f"demo_example_{len(demo_examples()) - 1}").click()
+    rerun(at)
+    assert "Unknown speaker" in texts(at) and "unknown" in unknown.path.name
+
+
+def ui_md(text: str) -> str:
+    import speakerid_ui
+
+    return speakerid_ui.md(text)
+
+
 def test_the_sidebar_says_the_model_and_how_strict_it_is_in_words(tmp_path, monkeypatch):
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(make_model(tmp_path / "newsroom", 1, false_accept_rate=0.01)))
     at = open_app()
@@ -167,7 +198,7 @@ def test_identify_names_an_enrolled_speaker_and_says_unknown_otherwise():
     assert {m.label for m in at.metric} >= {"Input", "Speech kept"}
     assert [e.label for e in at.expander if e.label == "How this was decided"]
     assert "names Alice" in page and "test calibration" in page  # plain words, then the specialists'
-    assert len(at.get("image")) == 2  # waveforms, spectrogram
+    assert len(at.get("image")) == 2  # waveforms, spectrogram (one model: one front end, no tabs)
     assert len(at.get("progress")) == 2  # one bar per enrolled voice, the best first, named:
     assert ":green[:material/check_circle:] **Alice** · " in page and "\n**Bob** · " in page
     assert not at.error
@@ -242,6 +273,11 @@ def test_a_long_clip_gets_a_timeline():
     table = at.dataframe[-1].value
     assert list(table.columns) == ["from", "to", "speaker", "score", "probability"] and len(table) >= 1
     assert "Speaking time" in texts(at)
+    [chart] = at.get("vega_lite_chart")  # drawn by the browser, names in its own fonts
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    assert set(convert_arrow_bytes_to_pandas_df(chart.proto.data.data)["speaker"]) == set(table["speaker"])
+    assert json.loads(chart.proto.spec)["encoding"]["x2"] == {"field": "end_s"}
 
 
 def test_a_voice_found_in_the_timeline_is_enrolled_from_it(monkeypatch):
@@ -583,7 +619,9 @@ def test_a_running_run_shows_progress_curves_and_can_be_stopped():
     at = open_app("train")
     assert ":blue[:material/sync: Running]" in texts(at)
     assert at.get("progress")[0].proto.value == 25  # (3 - 1 + 10/20) / 10 epochs
-    assert len(at.get("image")) == 1  # loss, distances and EER curves
+    charts = at.get("vega_lite_chart")  # loss, distances and EER, drawn by the browser
+    assert [json.loads(c.proto.spec)["title"]["text"] for c in charts] == [
+        "training loss", "mean distance on validation pairs", "validation EER (%)"]
     assert not any(b.key == "train_delete_ask" for b in at.button)  # not while it runs
     at.button(key="train_stop").click()
     rerun(at)
@@ -641,7 +679,8 @@ def test_a_finished_run_reports_and_becomes_active(monkeypatch, weights):
         "precision_recall": [{"threshold": t, "precision": t, "recall": 1 - t} for t in (0.2, 0.5, 0.8)]}))
     at = open_app("train")
     assert {m.label: m.value for m in at.metric}["Equal error rate"] == "5.0%"
-    assert len(at.get("image")) == 2  # the curves and precision/recall against the threshold
+    charts = at.get("vega_lite_chart")  # the curves, then precision/recall against the threshold
+    assert json.loads(charts[-1].proto.spec)["title"]["text"].startswith("precision / recall")
     at.button(key="train_activate").click()
     rerun(at)
     assert "is now the active model" in texts(at) and "1 gallery clip(s) re-enrolled" in texts(at)

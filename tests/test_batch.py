@@ -11,10 +11,11 @@ import soundfile as sf
 from media_server import serve
 from synthetic import synth_voice, write_wav
 
-from speakerid.app.batch import identify_batch, report_bytes
+from speakerid.app.batch import ClipResult, identify_batch, report_bytes
 from speakerid.audio import from_array
 from speakerid.cli import main
-from speakerid.gallery import Gallery
+from speakerid.gallery import Gallery, Identification, Match
+from speakerid.results import Segment, Timeline
 
 RATE = 16000
 
@@ -58,7 +59,7 @@ def test_a_batch_of_files_folders_and_links_gives_one_row_each(tmp_path, enrolle
     out, err = capsys.readouterr()
     assert "interview.ogg (interview): Ann" in out and "wrote 6 row(s)" in out
     assert len(err.strip().splitlines()) == 3 and "Traceback" not in err
-    with open(tmp_path / "out.csv", newline="") as f:
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8-sig") as f:
         rows = {row["input"]: row for row in csv.DictReader(f)}
     assert list(rows) == [str(clips / "ann_again.wav"), str(clips / "day2" / "debate.wav"),
                           str(corrupt), str(missing), site.url("interview.ogg"), site.url("gone.wav")]
@@ -161,3 +162,32 @@ def test_a_long_file_in_a_batch_is_streamed_with_its_timeline(tmp_path, enrolled
     segments = long_row["segments"]
     assert segments and {"speaker", "voice"} <= set(segments[0])
     assert rows[str(short)]["segments"] is None
+
+
+def test_reports_keep_devanagari_names_readable_by_excel():
+    """CSV: a UTF-8 byte-order mark (Excel's cue for UTF-8) and segments as JSON with the name's
+    own characters; JSON likewise, never ``\\u`` escapes."""
+    name = "पुष्पकमल दाहाल"
+    found = Identification([Match(name, 4.2, 0.97)], threshold=3.0)
+    timeline = Timeline([Segment(0.0, 21.5, name, 4.1, 0.96, 7)], [], 3.0, 21.5, 20.0)
+    results = [ClipResult("भाषण.wav", found, speech_s=20.0, duration_s=21.5, timeline=timeline)]
+
+    table = report_bytes(results, ".csv")
+    assert table.startswith(b"\xef\xbb\xbf") and b"\\u" not in table
+    [row] = csv.DictReader(table.decode("utf-8-sig").splitlines())
+    assert (row["input"], row["verdict"]) == ("भाषण.wav", name)
+    assert f'"speaker": "{name}"' in row["segments"]
+    assert json.loads(row["segments"])[0]["speaker"] == name
+
+    document = report_bytes(results, ".json")
+    assert b"\\u" not in document and json.loads(document)[0]["segments"][0]["speaker"] == name
+
+
+def test_cli_json_output_writes_names_in_their_own_script(model_dir, voice_file, capsys):
+    name = "पुष्पकमल दाहाल"
+    assert main(["enroll", "--name", name, "--weights", str(model_dir), "--json",
+                 str(voice_file(0, 8.0, "dahal.wav"))]) == 0
+    assert f'"name": "{name}"' in capsys.readouterr().out
+    assert main(["gallery", "list", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert name in out and "\\u" not in out and json.loads(out)[0]["name"] == name

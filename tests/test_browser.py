@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import time
+import urllib.request
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ NEW_VOICES = (("en+klatt", "Farmers in the south say the rain came late and the 
               ("en+steph", "The minister promised that schools in the valley would reopen before "
                            "the festival season, with new teachers in every district."))
 FAST_MODEL = ROOT / "weights" / "fast"
+SHIPPED_MODEL = ROOT / "weights"
 SITA = ("Thank you. We welcome the plan for rural health posts, but the people of the mountain "
         "districts need clean water and electricity first, and we will keep pressing for that.")
 
@@ -181,6 +183,18 @@ def archive_server(tmp_path_factory, files):
     """The Archive test's server: a gallery of its own, which naming a voice changes."""
     with fast_app(tmp_path_factory.mktemp("archive-app"), files["ram"]) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """A fresh server on the shipped model (what a new user runs) with an empty gallery."""
+    if not (SHIPPED_MODEL / "config.json").is_file():
+        pytest.skip(f"the shipped model is not in this checkout ({SHIPPED_MODEL})")
+    root = tmp_path_factory.mktemp("demo-app")
+    home = root / "home"
+    home.mkdir()
+    with streamlit_server("app.py", app_env(home, SHIPPED_MODEL), root / "streamlit.log") as url:
+        yield {"url": url, "home": home, "log": root / "streamlit.log"}
 
 
 @pytest.fixture(scope="module")
@@ -500,6 +514,46 @@ def test_a_timeline_finds_the_voices_nobody_enrolled(browser, fast_server, files
         screenshot(page, "timeline-voices.png")
     finally:
         context.close()
+
+
+def test_a_first_visit_reaches_a_demo_verdict_in_two_clicks(browser, demo_server):
+    """A new user on the shipped model: "Try the demo voices", then an example clip; the verdict
+    names its reader, and the unknown reader's clip says unknown. Nothing in the server's log."""
+    from speakerid.demo import demo_examples
+
+    first, *_, unknown = demo_examples()
+    context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        SCRIPT_RUNS[page] = ScriptRuns(page)
+        page.goto(demo_server["url"])
+        page.get_by_text("Getting started").first.wait_for()
+        wait_idle(page)
+        visit = time.monotonic()
+        page.get_by_role("button", name="Try the demo voices").click()  # click 1
+        example = page.get_by_role("button", name=first.label)
+        example.wait_for()
+        wait_idle(page)
+        clicked = time.monotonic()
+        example.click()  # click 2
+        verdict = page.locator(".st-key-verdict h3").filter(has_text=first.speaker)
+        verdict.wait_for()
+        print(f"demo: verdict {time.monotonic() - visit:.1f} s after the first click, "
+              f"{time.monotonic() - clicked:.1f} s after the example's")
+        wait_idle(page)
+        assert page.get_by_role("tab", name=re.compile("Read by ECAPA-TDNN")).count() == 1
+        page.get_by_role("button", name=unknown.label).click()
+        page.locator(".st-key-verdict h3").filter(has_text="Unknown speaker").wait_for()
+        wait_idle(page)
+        assert "Traceback" not in page.locator("body").inner_text()
+    finally:
+        context.close()
+    log = demo_server["log"].read_text()
+    assert "Traceback" not in log and "missing from font" not in log, log[-3000:]
+    # the bundled Devanagari font, served to browsers that have none (see .streamlit/config.toml)
+    font = urllib.request.urlopen(f"{demo_server['url']}/app/static/NotoSansDevanagari-Regular.ttf")
+    assert font.read() == (ROOT / "assets" / "fonts" / "NotoSansDevanagari-Regular.ttf").read_bytes()
 
 
 def test_record_with_the_microphone(page, server, files):

@@ -28,13 +28,13 @@ def spectrogram():
                              title="log-mel spectrogram")
 
 
-def training_curves():
-    return plots.training_curves([{"epoch": e, "loss": 3 / e, "same_distance": 0.3 / e,
-                                   "different_distance": 0.6 + e / 10, "eer": 0.3 / e} for e in (1, 2, 3)])
+def waveform():
+    return plots.waveform(np.random.default_rng(0).uniform(-1, 1, 16_000), 16_000, kept=[(0.2, 0.8)],
+                          title="speech")
 
 
 @pytest.mark.parametrize("chart, shown_px", [(spectrogram, LEFT_COLUMN_PX), (spectrogram, FULL_WIDTH_PX),
-                                             (training_curves, FULL_WIDTH_PX)])
+                                             (waveform, FULL_WIDTH_PX)])
 def test_no_chart_text_under_11_px(chart, shown_px):
     fig = chart()
     assert smallest_text_px(fig, shown_px) < MIN_TEXT_PX  # the 9-inch charts with 7-8 point text

@@ -70,6 +70,19 @@ def test_features_sit_side_by_side_on_one_frame_axis(fused):
     np.testing.assert_allclose(vectors[0], fused.embed_features(features[:half]), atol=1e-5)
 
 
+def test_each_front_end_is_shown_apart_with_the_network_that_reads_it(fused, untrained_encoder):
+    """The Identify page draws one spectrogram per front end, not one 144-band image with a seam."""
+    from speakerid.app.analysis import front_ends
+
+    features = fused.features(fused.prepare(from_array(synth_voice(3, 4.0, RATE), RATE)))
+    ecapa, resnet = front_ends(features, fused)
+    assert (ecapa.reader, ecapa.description) == ("ECAPA-TDNN (70% of the score)", "Fbank, 80 bands")
+    assert (resnet.reader, resnet.description) == ("thin ResNet (30% of the score)", "log-mel, 64 bands")
+    np.testing.assert_array_equal(np.concatenate([ecapa.features, resnet.features], axis=1), features)
+    [alone] = front_ends(features[:, 80:], untrained_encoder)
+    assert alone.reader == "thin ResNet" and alone.features.shape == (features.shape[0], 64)
+
+
 def test_a_gallery_enrols_and_identifies_with_a_fused_model(fused, tmp_path):
     with Gallery(tmp_path / "gallery.sqlite", fused) as gallery:
         gallery.enroll("One", [from_array(synth_voice(1, 6.0, RATE), RATE)])

@@ -112,7 +112,7 @@ def test_the_batch_row_in_json_and_csv(files, gallery):
     voice_a = row["voices"][1]
     assert voice_a["probability"] == next(s["probability"] for s in row["segments"]
                                           if s["voice"] == "Voice A")
-    [csv_row] = csv.DictReader(io.StringIO(report_bytes([result], ".csv").decode()))
+    [csv_row] = csv.DictReader(io.StringIO(report_bytes([result], ".csv").decode("utf-8-sig")))
     assert csv_row["verdict"] == row["verdict"] and csv_row["speaker"] == ""
     assert json.loads(csv_row["voices"]) == row["voices"]
     assert json.loads(csv_row["segments"]) == row["segments"]

@@ -12,6 +12,7 @@ import json
 import pytest
 import soundfile as sf
 from synthetic import synth_voice
+from test_analysis import valid_vega_lite
 from test_app import app_env, enrol, make_model, open_app, rerun, texts, wav  # noqa: F401 (fixtures)
 
 from speakerid.cli import main
@@ -75,7 +76,7 @@ def test_identify_keeps_every_minute_unless_asked(weights, voice_file, conversat
 
 def test_the_analysis_and_the_timeline_chart_show_the_parts_left_out(weights):
     from speakerid import Encoder
-    from speakerid.app import plots
+    from speakerid.app import charts, plots
     from speakerid.app.analysis import analyse
     from speakerid.audio import from_array
     from speakerid.results import Segment, Timeline
@@ -89,6 +90,12 @@ def test_the_analysis_and_the_timeline_chart_show_the_parts_left_out(weights):
     assert len(shaded.axes[0].patches) == len(plain.axes[0].patches) + 2
     assert [t.get_text() for t in shaded.axes[0].get_legend().get_texts()] == ["left out, as asked"]
     assert plain.axes[0].get_legend() is None
+    # the Identify page's browser-drawn chart: the same parts as a shaded layer under the bars
+    assert "layer" not in charts.timeline(timeline)
+    shade, bars = valid_vega_lite(charts.timeline(timeline, left_out=[(0.0, 5.0), (25.0, 30.0)]))["layer"]
+    assert [(r["from_s"], r["to_s"], r["label"]) for r in shade["data"]["values"]] == [
+        (0.0, 5.0, "left out, as asked"), (25.0, 30.0, "left out, as asked")]
+    assert [r["speaker"] for r in bars["data"]["values"]] == ["Ann"]
 
 
 def test_the_identify_page_leaves_out_the_ends_only_when_asked():

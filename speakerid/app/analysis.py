@@ -68,6 +68,30 @@ class Analysis:
         return left_out(self.prepared.stage("trim").kept[0], self.clip.duration_s)
 
 
+@dataclass(frozen=True)
+class FrontEnd:
+    """One network's own features of the clip: a fused model sets its members' front ends side by
+    side in one array, which read as one image would show a seam where one ends."""
+
+    reader: str  # the network that reads these features, in words
+    description: str  # what they are: "Fbank, 80 bands"
+    features: np.ndarray  # (frames, bands)
+
+
+FEATURE_KINDS = {"fbank": "Fbank", "log_mel": "log-mel"}
+
+
+def front_ends(features: np.ndarray, encoder: Encoder) -> list[FrontEnd]:
+    """``features`` (as :meth:`Encoder.features` gives them) cut into each network's own part."""
+    parts, low = [], 0
+    for config, reader in zip(encoder.feature_configs, encoder.feature_readers):
+        kind = FEATURE_KINDS.get(config.kind, config.kind)
+        parts.append(FrontEnd(reader, f"{kind}, {config.n_mels} bands",
+                              features[:, low:low + config.n_mels]))
+        low += config.n_mels
+    return parts
+
+
 def window_spans(frame_count: int, pipeline: PipelineConfig) -> list[Span]:
     """The (start_s, end_s) of each window :func:`features.split_windows` cuts (speech time)."""
     rate = frames_per_second(pipeline)

@@ -134,7 +134,11 @@ def identify_batch(inputs: Sequence[Input], gallery: Gallery, top_k: int = 5, sp
 
 
 def report_bytes(results: Sequence[ClipResult], suffix: str) -> bytes:
-    """The report in the format named by ``suffix`` (.csv: the lists as JSON text columns)."""
+    """The report in the format named by ``suffix`` (.csv: the lists as JSON text columns).
+
+    Names keep their own characters ("पुष्पकमल दाहाल", not ``\\u092a...``) in both formats, and the
+    CSV starts with a UTF-8 byte-order mark: without it Excel reads the file in the system's
+    legacy code page and shows Devanagari as mojibake."""
     rows = [result.row() for result in results]
     if suffix.lower() == ".json":
         return (json.dumps(rows, indent=2, ensure_ascii=False) + "\n").encode()
@@ -144,7 +148,7 @@ def report_bytes(results: Sequence[ClipResult], suffix: str) -> bytes:
     for row in rows:
         writer.writerow({**row, **{key: "" if row[key] is None else json.dumps(row[key], ensure_ascii=False)
                                    for key in NESTED_COLUMNS}})
-    return text.getvalue().encode()
+    return text.getvalue().encode("utf-8-sig")
 
 
 def write_report(results: Sequence[ClipResult], path: str | Path) -> Path:

@@ -1,7 +1,10 @@
-"""Figures for the app and reports: waveforms, spectrograms, timelines, training curves.
+"""Figures for the app and reports: waveforms and spectrograms, too dense for the browser to draw,
+and the timeline as the evidence report prints it.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no global state, so
-figures can be drawn from several threads); the caller shows, saves or closes it.
+figures can be drawn from several threads); the caller shows, saves or closes it. The app's charts
+with names in them are drawn by the browser instead (:mod:`speakerid.app.charts`), in the reader's
+own fonts.
 """
 
 from __future__ import annotations
@@ -9,26 +12,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import matplotlib
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..paths import ASSETS
 from ..results import Span
+from .charts import ACCENT, INK, MUTED, PALETTE, REMOVED, SILENCE, UNKNOWN, speaker_colors, timeline_lanes
 
 if TYPE_CHECKING:
     from ..preprocess import Prepared
     from ..results import Timeline
 
-INK = "#1f2933"
-MUTED = "#7b8794"
-ACCENT = "#2563eb"
-MATCH = "#16a34a"
-REMOVED = "#ef4444"
-SILENCE = "#f59e0b"
-UNKNOWN = "#9aa5b1"
-PALETTE = ["#2563eb", "#16a34a", "#db2777", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#4d7c0f",
-           "#be123c", "#0f766e"]
 MAX_COLUMNS = 2000  # a waveform is drawn as at most this many min/max columns
+# DejaVu Sans (matplotlib's own) has no Devanagari: a name such as "पुष्पकमल दाहाल" drew as boxes,
+# with a "Glyph ... missing" warning per letter. Matplotlib falls back along font.family's list.
+DEVANAGARI_FONT = ASSETS / "fonts" / "NotoSansDevanagari-Regular.ttf"
+
+
+def _use_bundled_fonts() -> None:
+    """Latin from DejaVu Sans, Devanagari from the shipped Noto Sans Devanagari (SIL OFL)."""
+    font_manager.fontManager.addfont(str(DEVANAGARI_FONT))
+    family = font_manager.FontProperties(fname=DEVANAGARI_FONT).get_name()
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", family]
+
+
+_use_bundled_fonts()
 
 
 def _figure(width: float, height: float, rows: int = 1, cols: int = 1, **kwargs: Any):
@@ -169,20 +180,10 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
     return fig
 
 
-def speaker_colors(names: Sequence[str | None]) -> dict[str | None, str]:
-    """A stable colour per speaker name (sorted), grey for the unknown speaker (None)."""
-    known = sorted({n for n in names if n is not None}, key=str.casefold)
-    colors: dict[str | None, str] = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(known)}
-    colors[None] = UNKNOWN
-    return colors
-
-
 def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span] = ()) -> Figure:
     """Who speaks when: one lane per speaker, then per found voice (unknown last), segments as bars
     on the clip's time; ``left_out``: parts of the clip left out when asked, shaded."""
-    names = sorted({s.speaker for s in result.segments if s.speaker is not None}, key=str.casefold)
-    names += list(dict.fromkeys(s.voice for s in result.segments if s.voice is not None))
-    lanes: list[str | None] = [*names, None] if any(s.label is None for s in result.segments) else names
+    lanes = timeline_lanes(result)
     colors = speaker_colors(lanes)
     fig, axes = _figure(9, 0.5 * max(len(lanes), 1) + 1.2)
     ax = axes[0, 0]
@@ -205,60 +206,4 @@ def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span
                 transform=ax.transAxes)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
-    return fig
-
-
-def training_curves(history: Sequence[dict[str, float]]) -> Figure:
-    """Per epoch: the loss, the mean same/different-speaker distance (the reference's "epoch vs
-    distance" plot) and, when recorded, the validation equal-error rate."""
-    epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
-    has_eer = any("eer" in row for row in history)
-    fig, axes = _figure(9, 2.8, cols=3 if has_eer else 2)
-    loss_ax, distance_ax = axes[0, 0], axes[0, 1]
-    _series(loss_ax, epochs, history, "loss", ACCENT, "loss")
-    loss_ax.set_title("training loss", fontsize=10, loc="left")
-    _series(distance_ax, epochs, history, "same_distance", MATCH, "same speaker")
-    _series(distance_ax, epochs, history, "different_distance", REMOVED, "different speakers")
-    distance_ax.set_title("mean distance on validation pairs", fontsize=10, loc="left")
-    if distance_ax.get_legend_handles_labels()[0]:
-        distance_ax.legend(fontsize=8, frameon=False)
-    if has_eer:
-        eer_ax = axes[0, 2]
-        _series(eer_ax, epochs, history, "eer", INK, "EER", scale=100.0)
-        eer_ax.set_title("validation EER (%)", fontsize=10, loc="left")
-    for ax in axes.flat:
-        ax.set_xlabel("epoch", fontsize=8)
-        ax.grid(color=MUTED, alpha=0.2)
-        if len(epochs) <= 30:
-            ax.set_xticks(epochs if len(epochs) <= 12 else epochs[::max(1, len(epochs) // 10)])
-    return fig
-
-
-def _series(ax, epochs: Sequence[float], history: Sequence[dict[str, float]], key: str, color: str,
-            label: str, scale: float = 1.0) -> None:
-    points = [(e, row[key] * scale) for e, row in zip(epochs, history) if key in row]
-    if points:
-        x, y = zip(*points)
-        ax.plot(x, y, marker="o", markersize=3, color=color, label=label, linewidth=1.5)
-
-
-def precision_recall(points: Sequence[dict[str, float]], threshold: float | None = None) -> Figure:
-    """Precision and recall of "same speaker" decisions against the threshold on the score."""
-    rows = sorted((p for p in points if {"threshold", "precision", "recall"} <= p.keys()),
-                  key=lambda p: p["threshold"])
-    fig, axes = _figure(7, 2.8)
-    ax = axes[0, 0]
-    if rows:
-        x = [p["threshold"] for p in rows]
-        ax.plot(x, [p["precision"] for p in rows], color=ACCENT, label="precision", linewidth=1.5)
-        ax.plot(x, [p["recall"] for p in rows], color=MATCH, label="recall", linewidth=1.5)
-    if threshold is not None:
-        ax.axvline(threshold, color=INK, linestyle="--", linewidth=1, label=f"threshold {threshold:.2f}")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("decision threshold on the score", fontsize=8)
-    ax.set_ylabel("rate", fontsize=8)
-    ax.grid(color=MUTED, alpha=0.2)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, frameon=False, loc="lower left")
-    ax.set_title("precision / recall vs threshold (held-out speakers)", fontsize=10, loc="left")
     return fig

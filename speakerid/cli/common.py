@@ -239,8 +239,13 @@ def warn(message: str | BaseException) -> None:
     tqdm.write("error: " + " ".join(str(message).split()), file=sys.stderr)
 
 
+def to_json(data: Any) -> str:
+    """``--json`` output: indented, names in their own script rather than ``\\u`` escapes."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    say(json.dumps(data, indent=2) if args.json else text)
+    say(to_json(data) if args.json else text)
 
 
 def confirm(question: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict
@@ -42,6 +41,7 @@ from .common import (
     refusal_reporter,
     say,
     stage_bars,
+    to_json,
     warn,
 )
 
@@ -318,7 +318,7 @@ def run_gallery_list(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         speakers = gallery.speakers()
     if args.json:
-        say(json.dumps([asdict(info) for info in speakers], indent=2))
+        say(to_json([asdict(info) for info in speakers]))
     elif not speakers:
         say("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE...")
     else:
@@ -428,6 +428,30 @@ def run_gallery_import_folder(args: argparse.Namespace) -> int:
     return EXIT_REFUSED if refused else EXIT_OK
 
 
+def add_gallery_demo(subparsers: Subparsers) -> None:
+    parser = add_command(subparsers, "demo", run_gallery_demo,
+                         "enrol the bundled demo voices, to try identification at once",
+                         "Enrol the demo voices bundled in assets/demo (LibriSpeech readers, CC BY "
+                         "4.0) under demo names; voices already enrolled are left as they are. "
+                         "Then identify the example clips in assets/demo/examples: each names its "
+                         "reader, except the one with 'unknown' in its name, whom nobody enrolled.")
+    add_model_option(parser)
+    add_gallery_option(parser)
+
+
+def run_gallery_demo(args: argparse.Namespace) -> int:
+    from ..demo import DEMO_DIR, enrol_demo
+
+    with open_gallery(args) as gallery:
+        done = enrol_demo(gallery)
+    if done.enrolled:
+        say(f"enrolled {len(done.enrolled)} demo voice(s): {', '.join(done.enrolled)}")
+    if done.present:
+        say(f"already enrolled: {', '.join(done.present)}")
+    say(f"try: python -m speakerid identify {DEMO_DIR / 'examples'}")
+    return EXIT_OK
+
+
 def add_gallery_reenroll(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "reenroll", run_gallery_reenroll,
                          "re-embed every stored clip with the model given by --weights",
@@ -500,7 +524,8 @@ def run_gallery_calibrate(args: argparse.Namespace) -> int:
 
 GALLERY_ACTIONS: tuple[Callable[[Subparsers], None], ...] = (
     add_gallery_list, add_gallery_rename, add_gallery_remove, add_gallery_export,
-    add_gallery_import, add_gallery_import_folder, add_gallery_reenroll, add_gallery_calibrate)
+    add_gallery_import, add_gallery_import_folder, add_gallery_demo, add_gallery_reenroll,
+    add_gallery_calibrate)
 
 COMMANDS: tuple[Callable[[Subparsers], None], ...] = (add_enroll, add_identify, add_timeline, add_verify,
                                                       add_gallery)

@@ -22,6 +22,7 @@ from ..scoring import Calibration, ScoreNormaliser
 from .scorer import CALIBRATION_FILE, COHORT_FILE, ModelScoring, read_scoring  # noqa: F401 (re-exported)
 
 FORMAT_VERSION = 1
+NETWORK_NAMES = {"ecapa": "ECAPA-TDNN", "resnet": "thin ResNet", "densenet121": "Siamese DenseNet"}
 
 
 class SpeakerModel(ModelScoring, ABC):
@@ -66,6 +67,11 @@ class SpeakerModel(ModelScoring, ABC):
     def feature_configs(self) -> list[FeatureConfig]:
         """The front ends whose features :meth:`features` sets side by side, in that order."""
 
+    @property
+    def feature_readers(self) -> list[str]:
+        """Who reads each front end of :attr:`feature_configs`, in words for the app's figures."""
+        return [network_name(self.model_config)]
+
     def prepare(self, clip: AudioClip, trim_ends: bool = False) -> Prepared:
         """The clip's stages (see :func:`~speakerid.preprocess.prepare`); ``trim_ends`` cuts the
         first and last minute of a long recording, as training data is cut."""
@@ -102,6 +108,11 @@ class SpeakerModel(ModelScoring, ABC):
             tmp = path / (COHORT_FILE + ".tmp.npy")
             np.save(tmp, self.normaliser.cohort)
             os.replace(tmp, path / COHORT_FILE)
+
+
+def network_name(config: ModelConfig) -> str:
+    """The network a model config builds, as people call it."""
+    return NETWORK_NAMES.get(config.backbone, config.backbone)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

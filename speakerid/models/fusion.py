@@ -28,7 +28,7 @@ from ..errors import SpeakerIDError
 from ..paths import CONFIG_FILE
 from ..preprocess import Prepared
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
-from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text, read_scoring
+from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text, network_name, read_scoring
 
 
 class FusedEncoder(SpeakerModel):
@@ -85,6 +85,11 @@ class FusedEncoder(SpeakerModel):
     @property
     def feature_configs(self) -> list[FeatureConfig]:
         return [m.pipeline.features for m in self.members]
+
+    @property
+    def feature_readers(self) -> list[str]:
+        return [f"{network_name(m.model_config)} ({w:.0%} of the score)"
+                for m, w in zip(self.members, self.weights)]
 
     def _parts(self, features: np.ndarray, axis: int):
         for member, low, high in zip(self.members, self._bands, self._bands[1:]):
