@@ -335,6 +335,30 @@ def run_size(args: argparse.Namespace) -> None:
                       **runs[1]}))
 
 
+def run_add_cost(args: argparse.Namespace) -> None:
+    """`archive add` against `identify` on the same long recording (long_audio.py's panel of real
+    voices), each a CLI process: wall seconds and peak RSS; then the same file added again."""
+    from long_audio import enrol, run_cli, speech_turns, write_m4a
+
+    turns, source = speech_turns(8)
+    weights = args.weights.resolve()
+    with tempfile.TemporaryDirectory(prefix="archive-add-cost-") as folder:
+        folder = Path(folder)
+        gallery = folder / "gallery.sqlite"
+        enrol(gallery, weights, turns, 5)
+        path = folder / f"recording-{args.minutes:g}min.m4a"
+        write_m4a(path, turns, args.minutes * 60)
+        store = ["--archive", str(folder / "archive")]
+        identify = run_cli(ROOT, ["identify", str(path), "--json"], weights, gallery)
+        add = run_cli(ROOT, ["archive", "add", str(path), *store], weights, gallery)
+        again = run_cli(ROOT, ["archive", "add", str(path), *store], weights, gallery)
+    print(json.dumps({"minutes": args.minutes, "source": source,
+                      "identify_s": round(identify[0], 1), "identify_peak_mb": round(identify[1]),
+                      "add_s": round(add[0], 1), "add_peak_mb": round(add[1]),
+                      "add_over_identify": round(add[0] / identify[0], 2),
+                      "re_add_s": round(again[0], 1), "re_add_share": round(again[0] / add[0], 3)}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true",
@@ -353,6 +377,9 @@ def main() -> None:
     size.add_argument("--seed", type=int, default=0)
     size.add_argument("--weights", type=Path, default=ROOT / "weights")
     size.add_argument("--folder", type=Path, help="reuse an archive filled earlier")
+    add_cost = commands.add_parser("add-cost", help="archive add against identify on one long recording")
+    add_cost.add_argument("--minutes", type=float, default=60.0)
+    add_cost.add_argument("--weights", type=Path, default=ROOT / "weights")
     measure_ = commands.add_parser("measure")
     measure_.add_argument("folder", type=Path)
     measure_.add_argument("speakers", type=int)
@@ -369,6 +396,9 @@ def main() -> None:
         run_accuracy(args)
     elif args.command == "size":
         run_size(args)
+    elif args.command == "add-cost":
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        run_add_cost(args)
     else:
         print(json.dumps(measure(args.folder, args.speakers, args.weights)))
 

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
             result = json.loads(out)[0]
             rows.append({"minutes": minutes, "file_mb": round(path.stat().st_size / 1e6, 1),
                          "wall_s": round(wall, 1), "peak_rss_mb": round(rss), "speaker": result["speaker"],
-                         "segments": len(result.get("timeline", {}).get("segments", []))})
+                         "segments": len(result.get("segments") or [])})
             print(json.dumps(rows[-1]), flush=True)
             path.unlink()
     entry = {"rows": rows, "source": source, "timeline": args.timeline,
