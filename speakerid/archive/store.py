@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,10 +24,10 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import SpeakerIDError
+from ..gallery.locking import retry_if_locked
+from ..gallery.store import connect, transaction
 
 SCHEMA_VERSION = 1
-BUSY_TIMEOUT_S = 30.0
-LOCK_RETRIES = 5
 TURN_DTYPE = np.dtype("<f2")
 VOICE_DTYPE = np.dtype("<f4")
 READ_BLOCK = 65_536  # turns read from SQLite at once
@@ -112,7 +111,7 @@ class ArchiveStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._own_writes = 0  # PRAGMA data_version does not change for this connection's writes
-        self._conn = _connect(self.path)
+        self._conn = connect(self.path, "a speakerid archive")
         try:
             if self._one("SELECT COUNT(*) FROM sqlite_master") == 0:
                 self.write(_create_schema)
@@ -243,7 +242,7 @@ class ArchiveStore:
 
     def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in one write transaction: all of it is committed, or none of it."""
-        result = _retry_if_locked(lambda: _transaction(self._conn, work))
+        result = retry_if_locked(lambda: transaction(self._conn, work))
         self._own_writes += 1
         return result
 
@@ -265,46 +264,6 @@ def _write_voice(conn: sqlite3.Connection, voice: VoiceUpdate, model_id: str) ->
 def _drop_orphans(conn: sqlite3.Connection) -> None:
     """Voices no turn belongs to any more (a re-indexed recording's old ones)."""
     conn.execute("DELETE FROM voices WHERE NOT EXISTS (SELECT 1 FROM turns t WHERE t.voice_id = voices.id)")
-
-
-# --- SQLite (the gallery's way: see speakerid.gallery) ------------------------------------------
-def _connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit), WAL, durable on power loss."""
-    conn = None
-    try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = FULL")
-        _retry_if_locked(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
-    except sqlite3.DatabaseError as exc:
-        if conn is not None:
-            conn.close()
-        raise SpeakerIDError(f"{path} is not a speakerid archive or cannot be opened ({exc})") from None
-    return conn
-
-
-def _transaction(conn: sqlite3.Connection, work: Callable[[sqlite3.Connection], T]) -> T:
-    conn.execute("BEGIN IMMEDIATE")  # take the write lock now: no deadlock upgrading a read later
-    try:
-        result = work(conn)
-        conn.execute("COMMIT")
-        return result
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def _retry_if_locked(action: Callable[[], T]) -> T:
-    for attempt in range(LOCK_RETRIES - 1):
-        try:
-            return action()
-        except sqlite3.OperationalError as exc:
-            if not any(word in str(exc).lower() for word in ("locked", "busy")):
-                raise
-        time.sleep(0.1 * 2 ** attempt)
-    return action()
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:

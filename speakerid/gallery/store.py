@@ -83,8 +83,9 @@ class Store:
             self.conn.backup(target)
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in autocommit mode: transactions are explicit, see :func:`transaction`."""
+def connect(path: Path, what: str = "a speakerid gallery") -> sqlite3.Connection:
+    """A connection in autocommit mode: transactions are explicit, see :func:`transaction`.
+    ``what`` names the file in the error (the archive's store opens its file the same way)."""
     conn = None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
@@ -96,7 +97,7 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
-        raise SpeakerIDError(f"{path} is not a speakerid gallery or cannot be opened ({exc})") from exc
+        raise SpeakerIDError(f"{path} is not {what} or cannot be opened ({exc})") from exc
     return conn
 
 
