@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +29,7 @@ from .common import (
     say,
     stage_bars,
     time_value,
+    to_json,
     warn,
 )
 from .speaker_commands import clock
@@ -98,9 +98,8 @@ def run_archive_add(args: argparse.Namespace) -> int:
     for _, sentence in report.failed:
         warn(sentence)
     if args.json:
-        say(json.dumps({"added": report.added, "reindexed": report.reindexed, "known": report.known,
-                        "failed": [{"input": name, "error": text} for name, text in report.failed]},
-                       indent=2))
+        say(to_json({"added": report.added, "reindexed": report.reindexed, "known": report.known,
+                     "failed": [{"input": name, "error": text} for name, text in report.failed]}))
     else:
         say(f"added {len(report.added)}, already there {len(report.known)}, re-indexed for the model in "
             f"use {len(report.reindexed)}, failed {len(report.failed)}")
@@ -149,7 +148,7 @@ def run_archive_find(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         hits = [hit.to_dict() for hit in archive.find(args.name, args.min_probability)]
     if args.json:
-        say(json.dumps(hits, indent=2))
+        say(to_json(hits))
     elif args.csv:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, HIT_COLUMNS, lineterminator="\n")
@@ -177,7 +176,7 @@ def run_archive_voices(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         voices = archive.voices()
     if args.json:
-        say(json.dumps([voice.to_dict() for voice in voices], indent=2))
+        say(to_json([voice.to_dict() for voice in voices]))
     elif not voices:
         say("no unnamed voices in the archive")
     else:
@@ -220,7 +219,7 @@ def run_archive_who(args: argparse.Namespace) -> int:
     with open_archive(args) as archive:
         turns = archive.who(args.recording)
     if args.json:
-        say(json.dumps([turn.to_dict() for turn in turns], indent=2))
+        say(to_json([turn.to_dict() for turn in turns]))
     else:
         say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  {t.label or 'unknown'}"
                       + (f"  ({t.probability:.0%})" if t.speaker else "") for t in turns))
