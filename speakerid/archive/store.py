@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import SpeakerIDError
 from ..gallery.locking import retry_if_locked
+from ..gallery.schema import create_tables, refuse_stored_sql
 from ..gallery.store import connect, transaction
 
 SCHEMA_VERSION = 1
@@ -267,20 +268,12 @@ def _drop_orphans(conn: sqlite3.Connection) -> None:
 
 
 def _create_schema(conn: sqlite3.Connection) -> None:
-    if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-        return  # another process created it while we waited for the lock
-    for statement in SCHEMA:
-        conn.execute(statement)
-    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    create_tables(conn, SCHEMA, SCHEMA_VERSION)
 
 
 def _check_schema(conn: sqlite3.Connection, label: Path) -> None:
     """Our tables and format, and no trigger or view (SQL stored in the file would run on our writes)."""
-    stored_sql = conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"
-                              ).fetchone()
-    if stored_sql:
-        raise SpeakerIDError(f"{label} is not a speakerid archive (it holds a {stored_sql[0]}, "
-                             f"{stored_sql[1]!r}; speakerid never creates one)")
+    refuse_stored_sql(conn, label, "a speakerid archive")
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"meta", "models", "recordings", "voices", "turns"} <= tables:
         raise SpeakerIDError(f"{label} is not a speakerid archive (its tables are missing)")

@@ -54,11 +54,27 @@ READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)  # an exported file of any format can
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
+    create_tables(conn, SCHEMA, SCHEMA_VERSION)
+
+
+def create_tables(conn: sqlite3.Connection, statements: Sequence[str], version: int) -> None:
+    """Create a new file's tables and record its format in ``meta`` (the gallery's and the
+    archive's files are made the same way), unless another process made them first."""
     if conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
         return  # another process created it while we waited for the lock
-    for statement in SCHEMA:
+    for statement in statements:
         conn.execute(statement)
-    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(version),))
+
+
+def refuse_stored_sql(conn: sqlite3.Connection, label: Path, what: str) -> None:
+    """Refuse a file holding a trigger or a view: SQL stored in the file would run on our own
+    writes (a trigger) or stand in for a table (a view). ``what``: "a speakerid gallery", ..."""
+    stored_sql = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchone()
+    if stored_sql:
+        raise SpeakerIDError(f"{label} is not {what} (it holds a {stored_sql[0]}, "
+                             f"{stored_sql[1]!r}; speakerid never creates one)")
 
 
 def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] = (SCHEMA_VERSION,)
@@ -66,11 +82,7 @@ def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] 
     """Our tables with our columns, and no trigger or view: SQL stored in the file would run on
     this gallery's own writes (a trigger) or stand in for a table (a view). Returns the format,
     which must be one of ``versions`` (format 1 has no staged table)."""
-    stored_sql = conn.execute(
-        "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchone()
-    if stored_sql:
-        raise SpeakerIDError(f"{label} is not a speakerid gallery (it holds a {stored_sql[0]}, "
-                             f"{stored_sql[1]!r}; speakerid never creates one)")
+    refuse_stored_sql(conn, label, "a speakerid gallery")
     _require_tables(conn, label, ["meta"])
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version is None or not str(version[0]).isdigit():
