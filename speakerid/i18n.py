@@ -1,0 +1,48 @@
+"""Words for people in their language: gettext catalogs under ``speakerid/locale/`` (Babel
+extracts and compiles them, translators use their usual tools). Every message a person reads goes
+through ``_``; the language is chosen per thread (each Streamlit session runs its script in its own
+thread, so one journalist's Nepali never leaks into another's English page)."""
+
+from __future__ import annotations
+
+import gettext
+import threading
+from functools import cache
+from pathlib import Path
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "speakerid"
+LANGUAGES = {"en": "English", "ne": "नेपाली"}
+DEFAULT_LANGUAGE = "en"
+
+_current = threading.local()
+
+
+def set_language(code: str | None) -> str:
+    """Use ``code``'s catalog for this thread's messages; an unknown code falls back to English.
+
+    Returns:
+        The language now in use.
+    """
+    language = code if code in LANGUAGES else DEFAULT_LANGUAGE
+    _current.language = language
+    return language
+
+
+def current_language() -> str:
+    return getattr(_current, "language", DEFAULT_LANGUAGE)
+
+
+@cache
+def _catalog(language: str) -> gettext.NullTranslations:
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
+
+
+def _(message: str) -> str:
+    """``message`` in this thread's language (itself where the catalog has no translation)."""
+    return _catalog(current_language()).gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The form of a message that fits ``count`` in this thread's language."""
+    return _catalog(current_language()).ngettext(singular, plural, count)
