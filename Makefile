@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-app bench-smoke screenshots clean-venv
+.PHONY: run test lint catalog bench bench-app bench-smoke screenshots clean-venv
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,17 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# The Nepali catalog (speakerid/locale/): the words people see extracted from the code (babel.cfg),
+# merged into ne/LC_MESSAGES/speakerid.po (new ones empty, never guessed, so they show as untranslated)
+# and compiled to the .mo the app and the CLI read (they need only Python's gettext, not Babel).
+CATALOG := speakerid/locale
+catalog: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --add-comments TRANSLATORS: \
+		--project speakerid --version 0.1.0 -o $(CATALOG)/speakerid.pot .
+	$(VENV)/bin/pybabel -q update -i $(CATALOG)/speakerid.pot -d $(CATALOG) -D speakerid -l ne \
+		--init-missing --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(CATALOG) -D speakerid --statistics
 
 # The README's screenshots (docs/screenshots/), taken by the browser test; plain test runs leave them.
 screenshots: $(STAMP)

@@ -6,7 +6,9 @@ thread, so one journalist's Nepali never leaks into another's English page)."""
 from __future__ import annotations
 
 import gettext
+import os
 import threading
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -29,6 +31,17 @@ def set_language(code: str | None) -> str:
     return language
 
 
+def language_from_environment(environ: Mapping[str, str] = os.environ) -> str | None:
+    """The first of our languages named by gettext's variables (``LANGUAGE``, ``LC_ALL``,
+    ``LC_MESSAGES``, ``LANG``, in gettext's order): ``LANG=ne_NP.UTF-8`` gives ``ne``; None if none."""
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        for entry in environ.get(variable, "").split(":"):
+            code = entry.split(".")[0].split("_")[0].split("@")[0].lower()
+            if code in LANGUAGES:
+                return code
+    return None
+
+
 def current_language() -> str:
     return getattr(_current, "language", DEFAULT_LANGUAGE)
 
@@ -41,6 +54,12 @@ def _catalog(language: str) -> gettext.NullTranslations:
 def _(message: str) -> str:
     """``message`` in this thread's language (itself where the catalog has no translation)."""
     return _catalog(current_language()).gettext(message)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalog where it is defined (a constant, read before any language is
+    chosen); it is translated with ``_`` where it is shown."""
+    return message
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:

@@ -19,6 +19,7 @@ import streamlit as st
 
 from speakerid import SpeakerIDError
 from speakerid.app.access import HASH_KEY, SECRETS_SECTION, is_local_address, password_matches
+from speakerid.i18n import _
 
 SIGNED_IN = "_signed_in_with"  # session key: the hash this session's password matched
 
@@ -51,11 +52,11 @@ def configured_password_hash() -> str | None:
 
 
 def refuse_without_password() -> NoReturn:
-    st.title("Speaker ID is closed")
-    st.error("**This server listens on the network, but no password is set, so it serves nothing.** "
-             "On the server, in the project folder, run `python -m speakerid app-password`, then restart "
-             "the app; or serve it on this computer only (`server.address = \"localhost\"`, the default "
-             "in `.streamlit/config.toml`).", icon=":material/lock:")
+    st.title(_("Speaker ID is closed"))
+    st.error(_("**This server listens on the network, but no password is set, so it serves nothing.** "
+               "On the server, in the project folder, run `python -m speakerid app-password`, then restart "
+               "the app; or serve it on this computer only (`server.address = \"localhost\"`, the default "
+               "in `.streamlit/config.toml`)."), icon=":material/lock:")
     st.stop()
 
 
@@ -63,18 +64,18 @@ def sign_in(stored: str) -> None:
     """The password form; a right password marks the session signed in and redraws the app."""
     st.title("Speaker ID")
     with st.form("sign_in"):
-        password = st.text_input("Password", type="password", key="sign_in_password")
-        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:",
+        password = st.text_input(_("Password"), type="password", key="sign_in_password")
+        submitted = st.form_submit_button(_("Sign in"), type="primary", icon=":material/login:",
                                           key="sign_in_submit")
     if not submitted:
         return
     try:
         right = password_matches(password, stored)
     except SpeakerIDError as exc:
-        st.error(f"Nobody can sign in: {exc}.", icon=":material/error:")
+        st.error(_("Nobody can sign in: {problem}.").format(problem=exc), icon=":material/error:")
         return
     if not right:
-        st.error("Wrong password.", icon=":material/lock:")
+        st.error(_("Wrong password."), icon=":material/lock:")
         return
     st.session_state[SIGNED_IN] = stored
     st.rerun()

@@ -8,21 +8,24 @@ from typing import Any
 import streamlit as st
 
 from speakerid import verdict
+from speakerid.i18n import _
 from speakerid_ui.formatting import compact_duration, without_name
 
 # Taller than 4rem (64 px): Streamlit's table then wraps long text instead of cutting it.
 WRAPPED_ROW_HEIGHT = 72
 # Widths in px that fit the page at 1280 px (820 px), the problem widest: three wrapped lines of it.
-COLUMNS = {
-    "clip": st.column_config.TextColumn("clip", width=170),
-    "verdict": st.column_config.TextColumn("verdict", width=130),
-    "probability": st.column_config.TextColumn("probability", width=85),
-    "speech": st.column_config.TextColumn("speech", width=65, help="Speech kept (m:ss)"),
-    "segments": st.column_config.TextColumn("segments", width=75,
-                                            help="Segments of who speaks when (long clips)"),
-    "problem": st.column_config.TextColumn("problem", width=270,
-                                           help="Why the clip could not be identified"),
-}
+def columns() -> dict[str, Any]:
+    """The columns' headings and tooltips in the page's language."""
+    return {
+        "clip": st.column_config.TextColumn(_("clip"), width=170),
+        "verdict": st.column_config.TextColumn(_("verdict"), width=130),
+        "probability": st.column_config.TextColumn(_("probability"), width=85),
+        "speech": st.column_config.TextColumn(_("speech"), width=65, help=_("Speech kept (m:ss)")),
+        "segments": st.column_config.TextColumn(_("segments"), width=75,
+                                                help=_("Segments of who speaks when (long clips)")),
+        "problem": st.column_config.TextColumn(_("problem"), width=270,
+                                               help=_("Why the clip could not be identified")),
+    }
 
 
 def batch_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -38,5 +41,5 @@ def batch_rows(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
 def show_batch_table(rows: list[dict[str, Any]]) -> None:
     """The table, its long problems wrapped over several lines."""
     table = batch_rows(rows)
-    st.dataframe(table, hide_index=True, width="stretch", key="batch_table", column_config=COLUMNS,
+    st.dataframe(table, hide_index=True, width="stretch", key="batch_table", column_config=columns(),
                  row_height=WRAPPED_ROW_HEIGHT if any(row["problem"] for row in table) else None)

@@ -10,7 +10,9 @@ import streamlit as st
 
 from speakerid import SpeakerIDError
 from speakerid.demo import demo_examples, demo_voices, enrol_demo
+from speakerid.i18n import _
 from speakerid_ui.formatting import md
+from speakerid_ui.language import link_params
 from speakerid_ui.navigation import PAGES
 from speakerid_ui.resources import require_encoder, require_gallery
 from speakerid_ui.widgets import flash, show_flash
@@ -33,20 +35,22 @@ class ExampleClip:
 def demo_offer(where: str) -> None:
     """A first visit's shortcut: enrol the bundled demo voices in one click, then go to Identify,
     where their example clips are one click away."""
-    st.markdown("**Nothing to record yet?** Enrol four demo voices (LibriSpeech readers) and try "
-                "the example clips on the Identify page.")
-    if not st.button("Try the demo voices", type="primary", icon=":material/play_circle:",
+    st.markdown(_("**Nothing to record yet?** Enrol four demo voices (LibriSpeech readers) and try "
+                  "the example clips on the Identify page."))
+    if not st.button(_("Try the demo voices"), type="primary", icon=":material/play_circle:",
                      key=f"demo_enrol_{where}"):
         return
     gallery = require_gallery(require_encoder())
     try:
-        with st.spinner("Enrolling the demo voices…"):
+        with st.spinner(_("Enrolling the demo voices…")):
             done = enrol_demo(gallery)
     except SpeakerIDError as exc:
-        st.error(f"The demo voices could not be enrolled: {exc}", icon=":material/error:")
+        st.error(_("The demo voices could not be enrolled: {problem}").format(problem=exc),
+                 icon=":material/error:")
         return
-    flash(f"Enrolled {len(done.enrolled)} demo voices. Pick an example clip to identify it.")
-    st.switch_page(PAGES["identify"])
+    flash(_("Enrolled {count} demo voices. Pick an example clip to identify it.").format(
+        count=len(done.enrolled)))
+    st.switch_page(PAGES["identify"], query_params=link_params())
 
 
 def demo_example(speakers: list[SpeakerInfo]) -> ExampleClip | None:
@@ -56,12 +60,12 @@ def demo_example(speakers: list[SpeakerInfo]) -> ExampleClip | None:
         return None
     show_flash()
     examples = demo_examples()
-    st.caption("Or try an example clip of the demo voices:")
+    st.caption(_("Or try an example clip of the demo voices:"))
     for index, (column, example) in enumerate(zip(st.columns(len(examples)), examples)):
         if column.button(example.label, key=f"demo_example_{index}", width="stretch"):
             st.session_state["demo_example"] = example.path.name
     chosen = next((e for e in examples if e.path.name == st.session_state.get("demo_example")), None)
     if chosen is None:
         return None
-    st.caption(f"Example: **{md(chosen.label)}**")
+    st.caption(_("Example: **{label}**").format(label=md(chosen.label)))
     return ExampleClip(chosen.path.name, chosen.path.read_bytes())

@@ -1,6 +1,9 @@
-"""Text for the pages: durations, times in a clip, user text made literal in Markdown."""
+"""Text for the pages: durations and times in a clip in the page's language, user text made literal
+in Markdown."""
 
 from __future__ import annotations
+
+from speakerid import numerals
 
 MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:"
 
@@ -17,30 +20,25 @@ def without_name(message: str, name: str) -> str:
 
 
 def seconds(value: float) -> str:
-    """12.3 s, 4 min 05 s, 1 h 02 min."""
-    if value < 60:
-        return f"{value:.1f} s"
-    if value < 3600:
-        return f"{int(value // 60)} min {int(value % 60):02d} s"
-    return f"{int(value // 3600)} h {int(value % 3600 // 60):02d} min"
+    """12.3 s, 4 min 05 s, 1 h 02 min (in the page's language)."""
+    return numerals.duration(value)
 
 
 def rough_duration(value: float) -> str:
     """An estimate to the minute: 17 min, 2 h 50 min."""
-    minutes = max(1, round(value / 60))
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    return numerals.rough_duration(value)
 
 
 def compact_duration(value: float) -> str:
     """12.3 s, 5:12, 1:02:05: short enough for a metric card or a table cell."""
     if value < 60:
-        return f"{value:.1f} s"
+        return numerals.duration(value)
     whole = int(value)
     if whole < 3600:
-        return f"{whole // 60}:{whole % 60:02d}"
-    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+        return numerals.digits(f"{whole // 60}:{whole % 60:02d}")
+    return numerals.digits(f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}")
 
 
 def clock(value: float) -> str:
     """A time in a clip as m:ss.s"""
-    return f"{int(value // 60)}:{value % 60:04.1f}"
+    return numerals.digits(f"{int(value // 60)}:{value % 60:04.1f}")

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from speakerid import SpeakerIDError
+from speakerid import SpeakerIDError, numerals
+from speakerid.i18n import _, ngettext
 from speakerid_ui import access_gate, plain_words, streamlit_fixes
 from speakerid_ui.formatting import md
+from speakerid_ui.language import language_switch, use_session_language
 from speakerid_ui.navigation import menu
 from speakerid_ui.resources import enrolled_speakers, load_encoder, model_code_loaded
 
@@ -28,6 +30,7 @@ def app_frame() -> StreamlitPage:
     """What app.py draws around every page (settings, navigation, sidebar); returns the page the
     URL asks for, to run with :func:`run_page`."""
     streamlit_fixes.keep_upload_urls_across_reruns()
+    use_session_language()  # before any word is drawn: the navigation's titles are in it too
     st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
     # Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. The
     # page is still routed (hidden), so signing in from a page's address opens that page.
@@ -37,7 +40,8 @@ def app_frame() -> StreamlitPage:
         access_gate.turn_away()
     with st.sidebar:
         st.markdown("### :material/record_voice_over: Speaker ID")
-        st.caption("Who is speaking in this clip?")
+        st.caption(_("Who is speaking in this clip?"))
+    language_switch()
     sidebar_status()
     return page
 
@@ -70,7 +74,7 @@ def ensure_app_frame() -> None:
 def sidebar_status() -> None:
     """Which model is in use and how big the gallery is."""
     with st.sidebar:
-        st.caption("MODEL")
+        st.caption(_("MODEL"))
         if model_code_loaded():
             _model_summary()
         else:
@@ -79,29 +83,35 @@ def sidebar_status() -> None:
             count = len(enrolled_speakers())
         except SpeakerIDError:  # the pages report gallery problems themselves
             return
-        st.caption("GALLERY")
-        st.markdown(f"**{count}** speaker{'s' if count != 1 else ''} enrolled")
+        st.caption(_("GALLERY"))
+        st.markdown(ngettext("**{count}** speaker enrolled", "**{count}** speakers enrolled", count)
+                    .format(count=numerals.number(count)))
 
 
 def _wait_for_model() -> None:
     """Polled while the model's libraries load; then the whole page is redrawn, with the model."""
+    use_session_language()  # a fragment's rerun skips the frame
     if model_code_loaded():
         st.rerun()
-    st.markdown(":gray[:material/hourglass_top: loading the speaker model…]")
+    st.markdown(":gray[:material/hourglass_top: {}]".format(_("loading the speaker model…")))
 
 
 def _model_summary() -> None:
     """The model in use and how strict its decision is, in words; the figures in an expander."""
-    encoder, _ = load_encoder()
+    encoder = load_encoder()[0]
     if encoder is None:
-        st.markdown(":orange[no model installed]")
+        st.markdown(":orange[{}]".format(_("no model installed")))
         return
     calibration = encoder.calibration
-    st.markdown(f"**Model:** {md(plain_words.model_words(encoder))}")
-    st.markdown(f"**Decision:** {plain_words.strictness_words(calibration.false_accept_rate)}")
-    with st.expander("The figures"):
-        where = Path(encoder.path).name if encoder.path else "in memory"
-        st.caption(f"{encoder.model_config.backbone} · `{where}` · threshold {encoder.threshold:.2f}"
-                   + (f" · {calibration.false_accept_rate:.0%} false accepts"
+    st.markdown(_("**Model:** {model}").format(model=md(plain_words.model_words(encoder))))
+    st.markdown(_("**Decision:** {strictness}").format(
+        strictness=plain_words.strictness_words(calibration.false_accept_rate)))
+    with st.expander(_("The figures")):
+        where = Path(encoder.path).name if encoder.path else _("in memory")
+        st.caption(_("{backbone} · `{where}` · threshold {threshold:.2f}").format(
+                       backbone=encoder.model_config.backbone, where=where, threshold=encoder.threshold)
+                   + (_(" · {share} false accepts").format(
+                       share=numerals.percent(calibration.false_accept_rate))
                       if calibration.false_accept_rate is not None else "")
-                   + (f" · EER {calibration.eer:.1%}" if calibration.eer else ""))
+                   + (_(" · EER {eer}").format(eer=numerals.percent(calibration.eer, ".1%"))
+                      if calibration.eer else ""))

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from speakerid.i18n import _
+
 if TYPE_CHECKING:
     from streamlit.navigation.page import StreamlitPage
 
@@ -21,9 +23,9 @@ PAGES = {
 def menu() -> list[StreamlitPage]:
     """The pages for ``st.navigation``, Identify the home page."""
     return [
-        st.Page(PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
-        st.Page(PAGES["gallery"], title="Gallery", icon=":material/groups:"),
-        st.Page(PAGES["archive"], title="Archive", icon=":material/library_music:"),
-        st.Page(PAGES["live"], title="Live", icon=":material/mic:"),
-        st.Page(PAGES["train"], title="Train", icon=":material/model_training:"),
+        st.Page(PAGES["identify"], title=_("Identify"), icon=":material/person_search:", default=True),
+        st.Page(PAGES["gallery"], title=_("Gallery"), icon=":material/groups:"),
+        st.Page(PAGES["archive"], title=_("Archive"), icon=":material/library_music:"),
+        st.Page(PAGES["live"], title=_("Live"), icon=":material/mic:"),
+        st.Page(PAGES["train"], title=_("Train"), icon=":material/model_training:"),
     ]

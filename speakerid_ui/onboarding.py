@@ -6,24 +6,26 @@ from typing import NoReturn
 
 import streamlit as st
 
+from speakerid.i18n import _
+from speakerid_ui.language import link_params
 from speakerid_ui.navigation import PAGES
 
 
 def onboarding(where: str) -> None:
     """How to start, for a first-time user with an empty gallery."""
     with st.container(border=True):
-        st.markdown("#### :material/waving_hand: Getting started")
-        st.markdown(
+        st.markdown("#### :material/waving_hand: " + _("Getting started"))
+        st.markdown(_(
             "The gallery is empty: the app can only recognise voices it has been shown.\n\n"
             "1. **Enrol two voices** on the Gallery page: for each person, upload a clip or record "
             "5–30 seconds of them speaking, and give their name.\n"
             "2. **Identify**: come back here and upload or record a clip; the app tells you who is "
             "speaking, or that the voice is unknown.\n"
             "3. **Go further**: import a whole folder of speakers, follow a speaker live from the "
-            "microphone, or train a model on your own recordings.")
+            "microphone, or train a model on your own recordings."))
         if where != "gallery":
-            st.page_link(PAGES["gallery"], label="Enrol speakers in the Gallery",
-                         icon=":material/person_add:")
+            st.page_link(PAGES["gallery"], label=_("Enrol speakers in the Gallery"),
+                         icon=":material/person_add:", query_params=link_params())
         # imported here: the demo needs speakerid_ui.resources, which imports this module
         from speakerid_ui.demo import demo_offer
 
@@ -32,14 +34,15 @@ def onboarding(where: str) -> None:
 
 def explain_missing_model(problem: str | None) -> NoReturn:
     """How to get a speaker model (none is installed), ``problem`` in the details; stops the page."""
-    st.warning("**No speaker model is installed yet.** Identification needs a trained model.",
+    st.warning(_("**No speaker model is installed yet.** Identification needs a trained model."),
                icon=":material/model_training:")
-    st.markdown(
+    st.markdown(_(
         "- Train one on the **Train** page (a folder of recordings, one folder per speaker), "
         "then press *Make this model active*;\n"
         "- or copy a trained model folder (`config.json` + `encoder.weights.h5`) to "
-        "`weights/` in the project, or point the `SPEAKERID_WEIGHTS` environment variable at it.")
-    st.page_link(PAGES["train"], label="Go to the Train page", icon=":material/arrow_forward:")
-    with st.expander("Details"):
+        "`weights/` in the project, or point the `SPEAKERID_WEIGHTS` environment variable at it."))
+    st.page_link(PAGES["train"], label=_("Go to the Train page"), icon=":material/arrow_forward:",
+                 query_params=link_params())
+    with st.expander(_("Details")):
         st.code(problem or "", language=None)
     st.stop()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from speakerid import paths
+from speakerid import numerals, paths
+from speakerid.i18n import N_, _
 from speakerid.models.base import network_name
 
 # (most false accepts per comparison, the word): the first that holds names the decision.
-STRICTNESS = ((0.001, "very strict"), (0.01, "strict"), (0.05, "balanced"), (1.0, "lenient"))
+STRICTNESS = ((0.001, N_("very strict")), (0.01, N_("strict")), (0.05, N_("balanced")), (1.0, N_("lenient")))
 
 
 def model_words(encoder: object) -> str:
@@ -18,9 +19,9 @@ def model_words(encoder: object) -> str:
     names = " + ".join(network_name(m.model_config) for m in members)
     where = Path(encoder.path) if getattr(encoder, "path", None) else None
     if where is None:
-        origin = "in memory"
+        origin = _("in memory")
     elif where.resolve() == paths.SHIPPED_WEIGHTS:
-        origin = "shipped"
+        origin = _("shipped")
     else:  # a run's model/ is named by its run
         origin = where.parent.name if where.name == "model" else where.name
     return f"{names} ({origin})"
@@ -30,9 +31,10 @@ def strictness_words(false_accept_rate: float | None) -> str:
     """"strict: about 1 in 100 comparisons of two different people would be taken for the same
     person"; for a threshold set without held-out speakers, says so."""
     if false_accept_rate is None:
-        return "set by hand (not measured on held-out voices)"
-    word = next(word for limit, word in STRICTNESS if false_accept_rate <= limit)
+        return _("set by hand (not measured on held-out voices)")
+    word = _(next(word for limit, word in STRICTNESS if false_accept_rate <= limit))
     if false_accept_rate <= 0:
-        return f"{word}: no two different people were taken for the same person in its tests"
-    return (f"{word}: about 1 in {round(1 / false_accept_rate):,} comparisons of two different people "
-            "would be taken for the same person")
+        return _("{word}: no two different people were taken for the same person in its tests").format(
+            word=word)
+    return _("{word}: about 1 in {count} comparisons of two different people would be taken for the same "
+             "person").format(word=word, count=numerals.number(round(1 / false_accept_rate), ","))

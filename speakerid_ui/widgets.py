@@ -9,6 +9,7 @@ import streamlit as st
 
 from speakerid import SpeakerIDError, paths
 from speakerid.audio import SUPPORTED_EXTENSIONS, AudioClip, decode_bytes
+from speakerid.i18n import _
 from speakerid_ui.formatting import without_name
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ def decode(uploaded) -> AudioClip | None:
     try:
         return decode_bytes(uploaded.getvalue(), uploaded.name or "upload")
     except SpeakerIDError as exc:
-        st.error(f"**{uploaded.name}** cannot be used: {without_name(str(exc), uploaded.name)}",
+        st.error(_("**{name}** cannot be used: {problem}").format(
+                     name=uploaded.name, problem=without_name(str(exc), uploaded.name)),
                  icon=":material/error:")
         return None
 
@@ -34,7 +36,8 @@ def decode(uploaded) -> AudioClip | None:
 def data_roots_help() -> str:
     """Where a typed server folder may be (the app reads nothing outside these)."""
     roots = ", ".join(f"`{root}`" for root in paths.data_roots())
-    return f"Only folders inside {roots} can be read (set `{paths.DATA_ROOTS_VARIABLE}` to change them)."
+    return _("Only folders inside {roots} can be read (set `{variable}` to change them).").format(
+        roots=roots, variable=paths.DATA_ROOTS_VARIABLE)
 
 
 # How wide the pages show a chart in a 1280 px window (the narrowest they are laid out for): the
@@ -58,7 +61,7 @@ def readable(fig: Figure, shown_px: int) -> None:
     be under :data:`MIN_TEXT_PX` there, measured on the cropped image Streamlit shows (text out past
     the figure's edge widens it, so it is shrunk more)."""
     fig.set_size_inches(shown_px / PX_PER_INCH, fig.get_figheight())
-    for _ in range(3):  # larger text can widen the cropped image again: re-measure
+    for _attempt in range(3):  # larger text can widen the cropped image again: re-measure
         shown_inches = fig.get_tightbbox().width + 2 * TIGHT_PAD_INCHES
         smallest_pt = MIN_TEXT_PX * 72 * shown_inches / shown_px
         if not _raise_small_text(fig, smallest_pt):
@@ -104,15 +107,15 @@ def link_input(prefix: str) -> FetchedAudio | None:
 
     url = link_field(f"{prefix}_url")
     cols = st.columns(2)
-    start = cols[0].text_input("From (optional)", key=f"{prefix}_start", placeholder="1:30")
-    end = cols[1].text_input("To (optional)", key=f"{prefix}_end", placeholder="2:45")
+    start = cols[0].text_input(_("From (optional)"), key=f"{prefix}_start", placeholder="1:30")
+    end = cols[1].text_input(_("To (optional)"), key=f"{prefix}_end", placeholder="2:45")
     fetched = st.session_state.setdefault("_fetched_links", {})
     key = (url, start.strip(), end.strip())
     if key in fetched:
         return fetched[key]
-    if not url or not st.button("Fetch the audio", key=f"{prefix}_fetch", icon=":material/download:"):
+    if not url or not st.button(_("Fetch the audio"), key=f"{prefix}_fetch", icon=":material/download:"):
         return None
-    bar = st.progress(0.0, text="Asking the site for the audio…")
+    bar = st.progress(0.0, text=_("Asking the site for the audio…"))
     try:
         result = fetch_audio(url, parse_time(start), parse_time(end), progress=download_progress(bar))
     except SpeakerIDError as exc:
@@ -126,19 +129,19 @@ def link_input(prefix: str) -> FetchedAudio | None:
 
 def link_field(key: str) -> str:
     """The field a web link is pasted in (the same on every page), stripped."""
-    return st.text_input("Link to a video or audio page", key=key,
+    return st.text_input(_("Link to a video or audio page"), key=key,
                          placeholder="https://www.youtube.com/watch?v=...",
-                         help="YouTube, news and TV sites, podcasts, or a direct link to a media "
-                              "file; only the audio is downloaded (at most 4 hours, 200 MB).").strip()
+                         help=_("YouTube, news and TV sites, podcasts, or a direct link to a media "
+                                "file; only the audio is downloaded (at most 4 hours, 200 MB).")).strip()
 
 
 def download_progress(bar: DeltaGenerator) -> DownloadProgress:
     """A download followed on ``bar`` (an ``st.progress``), in megabytes."""
     def progress(done: int, total: int | None) -> None:
         if total:
-            bar.progress(min(done / total, 1.0),
-                         text=f"Downloading… {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+            bar.progress(min(done / total, 1.0), text=_("Downloading… {done:.1f} of {total:.1f} MB").format(
+                done=done / 1e6, total=total / 1e6))
         else:
-            bar.progress(0.0, text=f"Downloading… {done / 1e6:.1f} MB")
+            bar.progress(0.0, text=_("Downloading… {done:.1f} MB").format(done=done / 1e6))
 
     return progress
