@@ -19,16 +19,17 @@ from pathlib import Path
 import streamlit as st
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, paths, verdict
+from speakerid import SpeakerIDError, numerals, paths, verdict
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
 from speakerid.gallery import Gallery
+from speakerid.i18n import N_, _
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
 
 ui.ensure_app_frame()
 
-SOURCES = ("Upload recordings", "A folder on the server", "A link")
-TABS = ("Find a person", "Voices nobody named", "Add recordings")
+SOURCES = (N_("Upload recordings"), N_("A folder on the server"), N_("A link"))  # shown through _
+TABS = (N_("Find a person"), N_("Voices nobody named"), N_("Add recordings"))
 PLAYABLE_HITS = 200  # the most probable hits offered to the player (the table lists them all)
 
 
@@ -53,7 +54,7 @@ def questions(folder: Path, gallery: Gallery) -> Iterator[Archive]:
     try:
         shared = _open_shared(str(folder), id(gallery), gallery)
     except SpeakerIDError as exc:
-        st.error(f"The archive cannot be opened: {exc}", icon=":material/error:")
+        st.error(_("The archive cannot be opened: {problem}").format(problem=exc), icon=":material/error:")
         st.stop()
     with shared.lock:
         yield shared.archive
@@ -62,15 +63,17 @@ def questions(folder: Path, gallery: Gallery) -> Iterator[Archive]:
 # --- what the archive holds -----------------------------------------------------------------------
 def render_summary(summary: Summary) -> None:
     cols = st.columns(5)
-    cols[0].metric("Recordings", summary.recordings, border=True)
-    cols[1].metric("Audio", ui.seconds(summary.hours * 3600), border=True,
-                   help=f"{summary.hours:,.1f} hours, {ui.seconds(summary.speech_hours * 3600)} of it speech")
-    cols[2].metric("Speech turns", summary.turns, border=True)
-    cols[3].metric("Named", f"{summary.named_share:.0%}", border=True,
-                   help="The share of the speech in which an enrolled person is named, with the "
-                        "gallery as it is now")
-    cols[4].metric("Unnamed voices", summary.voices, border=True,
-                   help="Voices nobody enrolled, each linked across the recordings it speaks in")
+    cols[0].metric(_("Recordings"), numerals.number(summary.recordings), border=True)
+    cols[1].metric(_("Audio"), ui.seconds(summary.hours * 3600), border=True,
+                   help=_("{hours} hours, {speech} of it speech").format(
+                       hours=numerals.number(summary.hours, ",.1f"),
+                       speech=ui.seconds(summary.speech_hours * 3600)))
+    cols[2].metric(_("Speech turns"), numerals.number(summary.turns), border=True)
+    cols[3].metric(_("Named"), numerals.percent(summary.named_share), border=True,
+                   help=_("The share of the speech in which an enrolled person is named, with the "
+                          "gallery as it is now"))
+    cols[4].metric(_("Unnamed voices"), numerals.number(summary.voices), border=True,
+                   help=_("Voices nobody enrolled, each linked across the recordings it speaks in"))
 
 
 # --- adding -------------------------------------------------------------------------------------
@@ -79,13 +82,13 @@ def chosen_inputs(source: str, round_: int) -> list[Input]:
     after saying what is wrong with it."""
     if source == SOURCES[0]:
         uploads = st.file_uploader(
-            "Recordings", type=ui.AUDIO_TYPES, accept_multiple_files=True, key=f"archive_upload_{round_}",
-            help="Audio or video files, several at once; hours long is fine (streamed).") or []
+            _("Recordings"), type=ui.AUDIO_TYPES, accept_multiple_files=True, key=f"archive_upload_{round_}",
+            help=_("Audio or video files, several at once; hours long is fine (streamed).")) or []
         return [EncodedAudio(u.name, u.getvalue()) for u in uploads]
     if source == SOURCES[1]:
-        typed = st.text_input("Folder or file", key=f"archive_folder_{round_}",
+        typed = st.text_input(_("Folder or file"), key=f"archive_folder_{round_}",
                               placeholder=str(paths.data_roots()[0] / "recordings"),
-                              help="Every audio file under a folder is added. "
+                              help=_("Every audio file under a folder is added.") + " "
                                    + ui.data_roots_help()).strip()
         path = server_path(typed) if typed else None
         return [path] if path is not None else []
@@ -102,32 +105,35 @@ def server_path(typed: str) -> Path | None:
         return None
     found = [item for item in expand([path]) if Path(item).is_file()]
     if not found:
-        st.error(f"{typed}: no such folder or file" if not path.exists() else
-                 f"{typed}: the folder holds no audio files", icon=":material/error:")
+        st.error((_("{path}: no such folder or file") if not path.exists() else
+                  _("{path}: the folder holds no audio files")).format(path=typed), icon=":material/error:")
         return None
-    st.caption(f":material/folder: {len(found)} recording(s) in {ui.md(path)}")
+    st.caption(":material/folder: " + _("{count} recording(s) in {folder}").format(
+        count=numerals.number(len(found)), folder=ui.md(path)))
     return path
 
 
 def add_recordings(folder: Path, gallery: Gallery, inputs: list[Input]) -> AddReport | None:
     """Index ``inputs`` (with none, re-index what another model indexed), one bar for the
     recordings and one for the recording being worked on; None after saying why it could not run."""
-    overall = st.progress(0.0, text="Reading the recordings…")
+    overall = st.progress(0.0, text=_("Reading the recordings…"))
     current = st.progress(0.0, text="…")
 
-    def recordings_done(done: int, total: int, _: str) -> None:
-        overall.progress(done / total, text=f"Indexing recording {min(done + 1, total)} of {total}…"
-                         if done < total else f"Indexed {total} recording(s)")
+    def recordings_done(done: int, total: int, recording: str) -> None:
+        overall.progress(done / total, text=_("Indexing recording {done} of {total}…").format(
+            done=numerals.number(min(done + 1, total)), total=numerals.number(total))
+            if done < total else _("Indexed {count} recording(s)").format(count=numerals.number(total)))
 
     def stage(name: str, done: float, total: float) -> None:
-        current.progress(min(done / max(total, 1e-9), 1.0), text=f"{STAGES[name]}: {done:.0f} of {total:.0f}")
+        current.progress(min(done / max(total, 1e-9), 1.0), text=_("{stage}: {done} of {total}").format(
+            stage=_(STAGES[name]), done=numerals.number(done, ".0f"), total=numerals.number(total, ".0f")))
 
     try:
         with Archive(folder, gallery) as archive:
             report = archive.add(inputs, progress=recordings_done, stage_progress=stage,
                                  download_progress=ui.download_progress(current))
     except SpeakerIDError as exc:
-        st.error(f"Nothing was added: {exc}", icon=":material/error:")
+        st.error(_("Nothing was added: {problem}").format(problem=exc), icon=":material/error:")
         return None
     finally:
         overall.empty()
@@ -137,27 +143,30 @@ def add_recordings(folder: Path, gallery: Gallery, inputs: list[Input]) -> AddRe
 
 def report_added(report: AddReport) -> None:
     """What an add did, shown after the page is redrawn with the archive's new figures."""
-    done = [f"{len(items)} {what}" for items, what in (
-        (report.added, "recording(s) added"), (report.reindexed, "re-indexed for the model in use"),
-        (report.known, "already in the archive (nothing to do)")) if items]
+    done = [what.format(count=numerals.number(len(items))) for items, what in (
+        (report.added, _("{count} recording(s) added")),
+        (report.reindexed, _("{count} re-indexed for the model in use")),
+        (report.known, _("{count} already in the archive (nothing to do)"))) if items]
     if done:
         ui.flash(" · ".join(done) + ".")
-    for _, sentence in report.failed:
+    for _recording, sentence in report.failed:
         ui.flash(ui.md(sentence), "error")
 
 
 def render_add(folder: Path, gallery: Gallery, stale: int) -> None:
-    st.caption("Each recording is indexed once: its speech turns and their voices are kept, so every "
-               "search later runs no model. Adding a recording already in the archive costs nothing.")
+    st.caption(_("Each recording is indexed once: its speech turns and their voices are kept, so every "
+                 "search later runs no model. Adding a recording already in the archive costs nothing."))
     round_ = st.session_state.setdefault("archive_round", 0)  # bumped to empty the fields after adding
     if stale:
-        st.warning(f"{stale} recording(s) were indexed by another model and are left out of every "
-                   "answer until they are re-indexed for the model in use.", icon=":material/sync_problem:")
-        if st.button("Re-index them now", key="archive_reindex"):
+        st.warning(_("{count} recording(s) were indexed by another model and are left out of every "
+                     "answer until they are re-indexed for the model in use.").format(
+                         count=numerals.number(stale)), icon=":material/sync_problem:")
+        if st.button(_("Re-index them now"), key="archive_reindex"):
             finish_adding(add_recordings(folder, gallery, []), round_)
-    source = st.radio("Add from", SOURCES, horizontal=True, key="archive_source")
+    source = st.radio(_("Add from"), SOURCES, horizontal=True, format_func=_, key="archive_source")
     inputs = chosen_inputs(source, round_)
-    label = f"Add {len(inputs)} recording(s)" if source == SOURCES[0] and inputs else "Add to the archive"
+    label = (_("Add {count} recording(s)").format(count=numerals.number(len(inputs)))
+             if source == SOURCES[0] and inputs else _("Add to the archive"))
     if st.button(label, type="primary", disabled=not inputs, key="archive_add", icon=":material/add:"):
         finish_adding(add_recordings(folder, gallery, inputs), round_)
 
@@ -172,20 +181,21 @@ def finish_adding(report: AddReport | None, round_: int) -> None:
 
 # --- searching by name ---------------------------------------------------------------------------
 def hit_label(hit: Hit) -> str:
-    return f"{hit.title} · {ui.clock(hit.start_s)}–{ui.clock(hit.end_s)} · {verdict.percent(hit.probability)}"
+    share = numerals.digits(verdict.percent(hit.probability))
+    return f"{hit.title} · {ui.clock(hit.start_s)}–{ui.clock(hit.end_s)} · {share}"
 
 
 def render_find(archive: Archive, names: list[str]) -> None:
     if not names:
-        st.info("Nobody is enrolled yet. Enrol people in the Gallery, or name a voice under "
-                f"*{TABS[1]}*; then find them here.", icon=":material/person_search:")
+        st.info(_("Nobody is enrolled yet. Enrol people in the Gallery, or name a voice under *{tab}*; then "
+                  "find them here.").format(tab=_(TABS[1])), icon=":material/person_search:")
         return
     left, right = st.columns([2, 1])
-    name = left.selectbox("Person", names, index=None, placeholder="Pick someone from the gallery",
+    name = left.selectbox(_("Person"), names, index=None, placeholder=_("Pick someone from the gallery"),
                           key="archive_person")
-    minimum = right.slider("Minimum probability", 0, 100, 0, step=5, format="%d%%",
+    minimum = right.slider(_("Minimum probability"), 0, 100, 0, step=5, format="%d%%",
                            key="archive_min_probability",
-                           help="Leave out turns where the app is less sure it is this person.")
+                           help=_("Leave out turns where the app is less sure it is this person."))
     if name is None:
         return
     try:
@@ -194,23 +204,25 @@ def render_find(archive: Archive, names: list[str]) -> None:
         st.error(str(exc), icon=":material/error:")
         return
     if not hits:
-        st.info(f"{ui.md(name)} is not heard anywhere in the archive"
-                + (f" with a probability of {minimum}% or more." if minimum else "."),
-                icon=":material/hearing_disabled:")
+        st.info((_("{name} is not heard anywhere in the archive with a probability of {minimum}% or more.")
+                 if minimum else _("{name} is not heard anywhere in the archive.")).format(
+                     name=ui.md(name), minimum=numerals.number(minimum)), icon=":material/hearing_disabled:")
         return
     recordings = len({hit.recording for hit in hits})
     speech = sum(hit.end_s - hit.start_s for hit in hits)
-    st.markdown(f"**{ui.md(name)}** speaks in **{len(hits)}** turn(s) of **{recordings}** recording(s), "
-                f"{ui.seconds(speech)} in all.")
+    st.markdown(_("**{name}** speaks in **{turns}** turn(s) of **{recordings}** recording(s), {duration} in "
+                  "all.").format(name=ui.md(name), turns=numerals.number(len(hits)),
+                                 recordings=numerals.number(recordings), duration=ui.seconds(speech)))
     st.dataframe(
         [{"recording": hit.recording, "title": hit.title, "start": ui.clock(hit.start_s),
           "end": ui.clock(hit.end_s), "probability": hit.probability} for hit in hits],
         hide_index=True, width="stretch", key="archive_hits",
-        column_config={"probability": st.column_config.ProgressColumn(
-            min_value=0.0, max_value=1.0, format="percent")})
+        column_config={"recording": _("recording"), "title": _("title"), "start": _("start"), "end": _("end"),
+                       "probability": st.column_config.ProgressColumn(
+                           _("probability"), min_value=0.0, max_value=1.0, format="percent")})
     playable = hits[:PLAYABLE_HITS]
-    chosen = st.selectbox("Play a turn", range(len(playable)), format_func=lambda i: hit_label(playable[i]),
-                          key="archive_hit")
+    chosen = st.selectbox(_("Play a turn"), range(len(playable)),
+                          format_func=lambda i: hit_label(playable[i]), key="archive_hit")
     if chosen is not None:
         hit = playable[chosen]
         play(archive, hit.recording, hit.start_s, hit.end_s)
@@ -233,22 +245,25 @@ def short_name(recording: str) -> str:
 
 
 def voice_label(voice: ArchiveVoice) -> str:
-    return (f"{voice.voice} · {len(voice.recordings)} recording(s) · {ui.seconds(voice.seconds)} in "
-            f"{len(voice.turns)} turn(s)")
+    return _("{voice} · {recordings} recording(s) · {duration} in {turns} turn(s)").format(
+        voice=voice.voice, recordings=numerals.number(len(voice.recordings)),
+        duration=ui.seconds(voice.seconds), turns=numerals.number(len(voice.turns)))
 
 
 def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
     if not voices:
-        st.info("No unnamed voices: everyone heard in the archive is enrolled, or nothing has been "
-                "added yet.", icon=":material/check_circle:")
+        st.info(_("No unnamed voices: everyone heard in the archive is enrolled, or nothing has been "
+                  "added yet."), icon=":material/check_circle:")
         return
-    st.caption("The same unknown person in several recordings is one voice. Listen, name it, and it "
-               "is enrolled in the gallery from its best turns: every recording then shows the name.")
+    st.caption(_("The same unknown person in several recordings is one voice. Listen, name it, and it "
+                 "is enrolled in the gallery from its best turns: every recording then shows the name."))
     st.dataframe(
         [{"voice": v.voice, "recordings": len(v.recordings), "speech": ui.seconds(v.seconds),
           "turns": len(v.turns), "in": ", ".join(short_name(r) for r in v.recordings)} for v in voices],
-        hide_index=True, width="stretch", key="archive_voices")
-    chosen = st.selectbox("Voice", range(len(voices)), format_func=lambda i: voice_label(voices[i]),
+        hide_index=True, width="stretch", key="archive_voices",
+        column_config={"voice": _("voice"), "recordings": _("recordings"), "speech": _("speech"),
+                       "turns": _("turns"), "in": _("in")})
+    chosen = st.selectbox(_("Voice"), range(len(voices)), format_func=lambda i: voice_label(voices[i]),
                           key="archive_voice")
     if chosen is not None:
         render_voice(archive, voices[chosen])
@@ -258,11 +273,11 @@ def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
     """The voice's longest turn to listen to, and the form that names it."""
     longest = max(voice.turns, key=lambda t: t.end_s - t.start_s)
     with st.form("archive_name_form", border=True, clear_on_submit=True):
-        st.markdown(f"**{voice.voice}** · its longest turn, in {ui.md(short_name(longest.recording))} at "
-                    f"{ui.clock(longest.start_s)}")
+        st.markdown(f"**{voice.voice}** · " + _("its longest turn, in {recording} at {time}").format(
+            recording=ui.md(short_name(longest.recording)), time=ui.clock(longest.start_s)))
         play(archive, longest.recording, longest.start_s, longest.end_s)
-        name = st.text_input("Name", placeholder="Who is this?", key="archive_voice_name")
-        if st.form_submit_button("Name this voice", type="primary", key="archive_name_go"):
+        name = st.text_input(_("Name"), placeholder=_("Who is this?"), key="archive_voice_name")
+        if st.form_submit_button(_("Name this voice"), type="primary", key="archive_name_go"):
             name_voice(archive, voice, name)
 
 
@@ -270,18 +285,19 @@ def name_voice(archive: Archive, voice: ArchiveVoice, name: str) -> None:
     try:
         info = archive.name_voice(voice.voice, name)
     except SpeakerIDError as exc:
-        st.error(f"{voice.voice} could not be named: {exc}", icon=":material/error:")
+        st.error(_("{voice} could not be named: {problem}").format(voice=voice.voice, problem=exc),
+                 icon=":material/error:")
         return
-    ui.flash(f"{voice.voice} is now **{ui.md(info.name)}** (enrolled from {info.clips} clip(s)); "
-             f"find them under *{TABS[0]}*.")
+    ui.flash(_("{voice} is now **{name}** (enrolled from {count} clip(s)); find them under *{tab}*.").format(
+        voice=voice.voice, name=ui.md(info.name), count=numerals.number(info.clips), tab=_(TABS[0])))
     st.rerun()
 
 
 # --- the page -------------------------------------------------------------------------------------
 def main() -> None:
-    st.title("Archive")
-    st.caption("Index hours of recordings once, then find every turn where someone speaks, and name "
-               "the voices nobody enrolled, across all the recordings at once.")
+    st.title(_("Archive"))
+    st.caption(_("Index hours of recordings once, then find every turn where someone speaks, and name "
+                 "the voices nobody enrolled, across all the recordings at once."))
     ui.show_flash()
     gallery = ui.require_gallery(ui.require_encoder())
     folder = default_archive_dir()
@@ -289,8 +305,10 @@ def main() -> None:
         summary = archive.summary()
         render_summary(summary)
         if not summary.recordings:
-            st.info(f"The archive is empty: add recordings under *{TABS[2]}*.", icon=":material/info:")
-        find_tab, voices_tab, add_tab = st.tabs(TABS, default=None if summary.recordings else TABS[2],
+            st.info(_("The archive is empty: add recordings under *{tab}*.").format(tab=_(TABS[2])),
+                    icon=":material/info:")
+        tabs = [_(tab) for tab in TABS]
+        find_tab, voices_tab, add_tab = st.tabs(tabs, default=None if summary.recordings else tabs[2],
                                                 key="archive_tabs")
         with find_tab:
             render_find(archive, [s.name for s in gallery.speakers()])

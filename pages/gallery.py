@@ -12,17 +12,21 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, paths
+from speakerid import SpeakerIDError, numerals, paths
 from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
+from speakerid.i18n import N_, _
 
 if TYPE_CHECKING:
     from speakerid.fetch import FetchedAudio
     from speakerid.gallery import Gallery, SpeakerInfo
     from speakerid.models.encoder import Encoder
 
-GENDERS = ["", "female", "male", "other"]
+GENDERS = ["", N_("female"), N_("male"), N_("other")]  # stored in English, shown through _
+AUDIO_MODES = [N_("Upload files"), N_("From a link"), N_("Record now")]
+IMPORT_KINDS = [N_("A folder on this computer"), N_("A zip archive")]
+IMPORT_WAYS = [N_("Merge with the current gallery"), N_("Replace the current gallery")]
 
 
 def done(message: str, round_: int) -> None:
@@ -36,22 +40,23 @@ def done(message: str, round_: int) -> None:
 def overview(speakers: list[SpeakerInfo]) -> None:
     """How many speakers, clips and seconds of speech; the list, searchable."""
     cols = st.columns(3)
-    cols[0].metric("Speakers", len(speakers))
-    cols[1].metric("Clips", sum(s.clips for s in speakers))
-    cols[2].metric("Speech", ui.seconds(sum(s.seconds for s in speakers)))
+    cols[0].metric(_("Speakers"), numerals.number(len(speakers)))
+    cols[1].metric(_("Clips"), numerals.number(sum(s.clips for s in speakers)))
+    cols[2].metric(_("Speech"), ui.seconds(sum(s.seconds for s in speakers)))
     if not speakers:
         ui.onboarding("gallery")
     else:
-        query = st.text_input("Search", placeholder="Search by name, party or notes",
+        query = st.text_input(_("Search"), placeholder=_("Search by name, party or notes"),
                               label_visibility="collapsed", key="gallery_search")
         shown = [s for s in speakers if not query or query.casefold() in
                  " ".join(x for x in (s.name, s.party or "", s.notes or "", s.gender or "") if x).casefold()]
         st.dataframe(
-            [{"Name": s.name, "Gender": s.gender or "", "Party": s.party or "", "Notes": s.notes or "",
-              "Clips": s.clips, "Speech (s)": round(s.seconds, 1)} for s in shown],
+            [{_("Name"): s.name, _("Gender"): _(s.gender) if s.gender else "", _("Party"): s.party or "",
+              _("Notes"): s.notes or "", _("Clips"): s.clips, _("Speech (s)"): round(s.seconds, 1)}
+             for s in shown],
             hide_index=True, width="stretch",
-            column_config={"Speech (s)": st.column_config.NumberColumn(format="%.1f s"),
-                           "Notes": st.column_config.TextColumn(width="large")})
+            column_config={_("Speech (s)"): st.column_config.NumberColumn(format="%.1f s"),
+                           _("Notes"): st.column_config.TextColumn(width="large")})
 
 
 # --- audio input shared by enrolment and adding clips -----------------------------------------
@@ -64,17 +69,16 @@ def audio_inputs(prefix: str, min_total_s: float, encoder: Encoder, round_: int
     # TensorFlow: imported once the model (which loads it in the background) is there, after the title.
     from speakerid.app.analysis import ENROL_MIN_SPEECH_S, speech_check
 
-    mode = st.radio("Audio", ["Upload files", "From a link", "Record now"], horizontal=True,
-                    key=f"{prefix}_mode_{round_}")
+    mode = st.radio(_("Audio"), AUDIO_MODES, horizontal=True, format_func=_, key=f"{prefix}_mode_{round_}")
     recording = mode == "Record now"
     if mode == "From a link":
         return link_clip(f"{prefix}_{round_}", min_total_s, encoder)
     if recording:
-        recorded = st.audio_input("Record 5 to 30 seconds of the person speaking",
+        recorded = st.audio_input(_("Record 5 to 30 seconds of the person speaking"),
                                   key=f"{prefix}_record_{round_}")
         files = [recorded] if recorded is not None else []
     else:
-        files = st.file_uploader("Audio files (one or more clips of this person alone)",
+        files = st.file_uploader(_("Audio files (one or more clips of this person alone)"),
                                  type=ui.AUDIO_TYPES, accept_multiple_files=True,
                                  key=f"{prefix}_upload_{round_}") or []
     checks = st.session_state.setdefault("_speech_checks", {})
@@ -90,7 +94,7 @@ def audio_inputs(prefix: str, min_total_s: float, encoder: Encoder, round_: int
             checks[key] = speech_check(clip, encoder, ENROL_MIN_SPEECH_S if recording else 1.0,
                                        recording=recording)
         check = checks[key]
-        label = "Recording" if recording else f"**{ui.md(uploaded.name)}**"
+        label = _("Recording") if recording else f"**{ui.md(uploaded.name)}**"
         if check.ok:
             st.success(f"{label}: {check.message}", icon=":material/graphic_eq:")
             clips.append(clip)
@@ -99,10 +103,11 @@ def audio_inputs(prefix: str, min_total_s: float, encoder: Encoder, round_: int
             st.warning(f"{label}: {check.message}", icon=":material/warning:")
     enough = bool(clips) and total >= min_total_s
     if clips and not recording and len(clips) > 1:
-        st.caption(f"Together: {ui.seconds(total)} of speech in {len(clips)} clips.")
+        st.caption(_("Together: {duration} of speech in {count} clips.").format(
+            duration=ui.seconds(total), count=numerals.number(len(clips))))
     if clips and not enough:
-        st.info(f"{ui.seconds(total)} of speech so far; at least {min_total_s:.0f} s is needed.",
-                icon=":material/info:")
+        st.info(_("{duration} of speech so far; at least {needed} s is needed.").format(
+            duration=ui.seconds(total), needed=numerals.number(min_total_s, ".0f")), icon=":material/info:")
     return clips, enough
 
 
@@ -126,8 +131,9 @@ def link_clip(prefix: str, min_total_s: float, encoder: Encoder) -> tuple[list[F
         return [], False
     st.success(f"{label}: {check.message}", icon=":material/graphic_eq:")
     if check.speech_s < min_total_s:
-        st.info(f"{ui.seconds(check.speech_s)} of speech; at least {min_total_s:.0f} s is needed.",
-                icon=":material/info:")
+        st.info(_("{duration} of speech; at least {needed} s is needed.").format(
+            duration=ui.seconds(check.speech_s), needed=numerals.number(min_total_s, ".0f")),
+            icon=":material/info:")
     return [fetched], check.speech_s >= min_total_s
 
 
@@ -135,27 +141,27 @@ def details_inputs(prefix: str, info=None) -> dict[str, str | None]:
     cols = st.columns([1, 2])
     current = info.gender if info and info.gender else ""
     options = GENDERS if current in GENDERS else [*GENDERS, current]
-    gender = cols[0].selectbox("Gender (optional)", options, index=options.index(current),
-                               format_func=lambda g: g or "—", key=f"{prefix}_gender")
-    party = cols[1].text_input("Party or organisation (optional)", value=(info.party or "") if info else "",
-                               key=f"{prefix}_party")
-    notes = st.text_area("Notes (optional)", value=(info.notes or "") if info else "", height=80,
+    gender = cols[0].selectbox(_("Gender (optional)"), options, index=options.index(current),
+                               format_func=lambda g: _(g) if g else "—", key=f"{prefix}_gender")
+    party = cols[1].text_input(_("Party or organisation (optional)"),
+                               value=(info.party or "") if info else "", key=f"{prefix}_party")
+    notes = st.text_area(_("Notes (optional)"), value=(info.notes or "") if info else "", height=80,
                          key=f"{prefix}_notes")
     return {"gender": gender or None, "party": party.strip() or None, "notes": notes.strip() or None}
 
 
 def run_enrolment(name: str, clips: list[AudioClip | FetchedAudio], details: dict[str, str | None],
                   verb: str, gallery: Gallery, round_: int) -> None:
-    with st.status(f"{verb} {name}…", expanded=False) as status:
+    with st.status(verb.format(name=name), expanded=False) as status:
         try:
             info = gallery.enroll(name, clips, **details)
         except SpeakerIDError as exc:
-            status.update(label="Nothing was saved", state="error")
+            status.update(label=_("Nothing was saved"), state="error")
             st.error(str(exc), icon=":material/error:")
             return
-        status.update(label="Saved", state="complete")
-    done(f"**{ui.md(info.name)}** now has {info.clips} clip(s), {ui.seconds(info.seconds)} of speech.",
-         round_)
+        status.update(label=_("Saved"), state="complete")
+    done(_("**{name}** now has {count} clip(s), {duration} of speech.").format(
+        name=ui.md(info.name), count=numerals.number(info.clips), duration=ui.seconds(info.seconds)), round_)
 
 
 # --- enrol a new speaker ----------------------------------------------------------------------
@@ -163,42 +169,46 @@ def enrol_speaker(encoder: Encoder, gallery: Gallery, names: list[str], round_: 
     """A name, optional details and enough speech; a known name gets the clips added."""
     from speakerid.app.analysis import ENROL_MIN_SPEECH_S
 
-    name = st.text_input("Name", placeholder="e.g. Pushpa Kamal Dahal", key=f"enrol_name_{round_}").strip()
+    name = st.text_input(_("Name"), placeholder=_("e.g. Pushpa Kamal Dahal"),
+                         key=f"enrol_name_{round_}").strip()
     details = details_inputs(f"enrol_{round_}")
     clips, enough = audio_inputs("enrol", ENROL_MIN_SPEECH_S, encoder, round_)
     if name and name in names:
-        st.info(f"**{ui.md(name)}** is already enrolled: these clips will be added to them.",
-                icon=":material/info:")
+        st.info(_("**{name}** is already enrolled: these clips will be added to them.").format(
+            name=ui.md(name)), icon=":material/info:")
     ready = bool(name) and enough
-    if st.button(f"Enrol {name}" if name else "Enrol", type="primary", disabled=not ready,
-                 key=f"enrol_go_{round_}", help=None if ready else "Give a name and enough speech first"):
-        run_enrolment(name, clips, details, "Enrolling", gallery, round_)
+    if st.button(_("Enrol {name}").format(name=name) if name else _("Enrol"), type="primary",
+                 disabled=not ready, key=f"enrol_go_{round_}",
+                 help=None if ready else _("Give a name and enough speech first")):
+        run_enrolment(name, clips, details, _("Enrolling {name}…"), gallery, round_)
 
 
 # --- add clips to an existing speaker ----------------------------------------------------------
 def add_clips(encoder: Encoder, gallery: Gallery, names: list[str], round_: int) -> None:
     """More clips for someone enrolled."""
     if not names:
-        st.caption("Enrol a speaker first.")
+        st.caption(_("Enrol a speaker first."))
     else:
-        target = st.selectbox("Speaker", names, key="add_speaker")
+        target = st.selectbox(_("Speaker"), names, key="add_speaker")
         clips, enough = audio_inputs("add", 1.0, encoder, round_)
-        if st.button(f"Add to {target}", type="primary", disabled=not enough, key=f"add_go_{round_}"):
-            run_enrolment(target, clips, {}, "Adding clips to", gallery, round_)
+        if st.button(_("Add to {name}").format(name=target), type="primary", disabled=not enough,
+                     key=f"add_go_{round_}"):
+            run_enrolment(target, clips, {}, _("Adding clips to {name}…"), gallery, round_)
 
 
 # --- edit or remove ---------------------------------------------------------------------------
 def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[str], round_: int) -> None:
     """A speaker's name and details, their clips to listen to, and their removal (confirmed)."""
     if not names:
-        st.caption("Enrol a speaker first.")
+        st.caption(_("Enrol a speaker first."))
     else:
-        chosen = st.selectbox("Speaker", names, key="edit_speaker")
+        chosen = st.selectbox(_("Speaker"), names, key="edit_speaker")
         info = next(s for s in speakers if s.name == chosen)
-        st.caption(f"{info.clips} clip(s), {ui.seconds(info.seconds)} of speech")
-        new_name = st.text_input("Name", value=info.name, key=f"edit_name_{chosen}_{round_}").strip()
+        st.caption(_("{count} clip(s), {duration} of speech").format(
+            count=numerals.number(info.clips), duration=ui.seconds(info.seconds)))
+        new_name = st.text_input(_("Name"), value=info.name, key=f"edit_name_{chosen}_{round_}").strip()
         details = details_inputs(f"edit_{chosen}_{round_}", info)
-        if st.button("Save changes", type="primary", key=f"edit_save_{round_}"):
+        if st.button(_("Save changes"), type="primary", key=f"edit_save_{round_}"):
             try:
                 if new_name != info.name:
                     gallery.rename(info.name, new_name)
@@ -206,8 +216,8 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
             except SpeakerIDError as exc:
                 st.error(str(exc), icon=":material/error:")
             else:
-                done(f"Saved **{ui.md(new_name)}**.", round_)
-        with st.expander("Listen to the enrolment clips"):
+                done(_("Saved **{name}**.").format(name=ui.md(new_name)), round_)
+        with st.expander(_("Listen to the enrolment clips")):
             try:
                 stored = gallery.clip_audio(info.name)
             except SpeakerIDError as exc:
@@ -219,32 +229,34 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
                 st.audio(clip.samples[:, 0], sample_rate=clip.sample_rate)
         st.divider()
         if st.session_state.get("confirm_remove") == info.name:
-            st.warning(f"Remove **{ui.md(info.name)}** and their {info.clips} clip(s)? This cannot be "
-                       "undone.", icon=":material/delete_forever:")
+            st.warning(_("Remove **{name}** and their {count} clip(s)? This cannot be undone.").format(
+                name=ui.md(info.name), count=numerals.number(info.clips)), icon=":material/delete_forever:")
             yes, no = st.columns(2)
-            if yes.button("Yes, remove", type="primary", key="remove_yes", width="stretch"):
+            if yes.button(_("Yes, remove"), type="primary", key="remove_yes", width="stretch"):
                 st.session_state.pop("confirm_remove", None)
                 try:
                     gallery.remove(info.name)
                 except SpeakerIDError as exc:
                     st.error(str(exc), icon=":material/error:")
                 else:
-                    done(f"Removed **{ui.md(info.name)}**.", round_)
-            if no.button("Cancel", key="remove_cancel", width="stretch"):
+                    done(_("Removed **{name}**.").format(name=ui.md(info.name)), round_)
+            if no.button(_("Cancel"), key="remove_cancel", width="stretch"):
                 st.session_state.pop("confirm_remove", None)
                 st.rerun()
-        elif st.button(f"Remove {info.name}…", icon=":material/delete:", key="remove_ask"):
+        elif st.button(_("Remove {name}…").format(name=info.name), icon=":material/delete:",
+                       key="remove_ask"):
             st.session_state["confirm_remove"] = info.name
             st.rerun()
 
 
 # --- import a dataset folder ------------------------------------------------------------------
 def import_folder(folder: Path, gallery: Gallery, round_: int) -> None:
-    bar = st.progress(0.0, text="Enrolling…")
+    bar = st.progress(0.0, text=_("Enrolling…"))
     skipped: list[tuple[str, str]] = []
 
     def progress(count: int, total: int) -> None:
-        bar.progress(count / max(total, 1), text=f"Enrolling speaker {count} of {total}…")
+        bar.progress(count / max(total, 1), text=_("Enrolling speaker {done} of {total}…").format(
+            done=numerals.number(count), total=numerals.number(total)))
 
     try:
         enrolled = gallery.import_folder(folder, progress=progress,
@@ -255,19 +267,19 @@ def import_folder(folder: Path, gallery: Gallery, round_: int) -> None:
         return
     bar.empty()
     for who, why in skipped:
-        ui.flash(f"Skipped **{ui.md(who)}**: {why}", "warning")
-    done(f"Imported {len(enrolled)} speaker(s) from {ui.md(folder.name)}.", round_)
+        ui.flash(_("Skipped **{name}**: {problem}").format(name=ui.md(who), problem=why), "warning")
+    done(_("Imported {count} speaker(s) from {source}.").format(
+        count=numerals.number(len(enrolled)), source=ui.md(folder.name)), round_)
 
 
 def import_a_folder(gallery: Gallery, round_: int) -> None:
     """Many speakers at once, from a server folder or a zip archive."""
-    st.markdown("Enrol many speakers at once from a folder in either training-set layout:\n"
-                "- **one folder per speaker**: `Name/clip1.wav`, `Name/clip2.mp3`, …\n"
-                "- **one file per speaker**: `Name.mp3`, with an optional CSV of `name,gender`.")
-    kind = st.radio("From", ["A folder on this computer", "A zip archive"], horizontal=True,
-                    key="import_kind")
-    if kind == "A folder on this computer":
-        typed = st.text_input("Folder", placeholder=str(paths.data_roots()[0] / "speakers"),
+    st.markdown(_("Enrol many speakers at once from a folder in either training-set layout:\n"
+                  "- **one folder per speaker**: `Name/clip1.wav`, `Name/clip2.mp3`, …\n"
+                  "- **one file per speaker**: `Name.mp3`, with an optional CSV of `name,gender`."))
+    kind = st.radio(_("From"), IMPORT_KINDS, horizontal=True, format_func=_, key="import_kind")
+    if kind == IMPORT_KINDS[0]:
+        typed = st.text_input(_("Folder"), placeholder=str(paths.data_roots()[0] / "speakers"),
                               key="import_folder", help=ui.data_roots_help()).strip()
         if typed:
             try:
@@ -277,12 +289,14 @@ def import_a_folder(gallery: Gallery, round_: int) -> None:
                 st.error(str(exc), icon=":material/error:")
             else:
                 preview = ", ".join(s.name for s in found[:8]) + (" …" if len(found) > 8 else "")
-                st.success(f"Found {len(found)} speaker(s): {ui.md(preview)}", icon=":material/folder:")
-                if st.button(f"Import {len(found)} speaker(s)", type="primary", key="import_go"):
+                st.success(_("Found {count} speaker(s): {names}").format(
+                    count=numerals.number(len(found)), names=ui.md(preview)), icon=":material/folder:")
+                if st.button(_("Import {count} speaker(s)").format(count=numerals.number(len(found))),
+                             type="primary", key="import_go"):
                     import_folder(folder, gallery, round_)
     else:
-        archive = st.file_uploader("Zip archive of the folder", type=["zip"], key=f"import_zip_{round_}")
-        if archive is not None and st.button("Unpack and import", type="primary", key="import_zip_go"):
+        archive = st.file_uploader(_("Zip archive of the folder"), type=["zip"], key=f"import_zip_{round_}")
+        if archive is not None and st.button(_("Unpack and import"), type="primary", key="import_zip_go"):
             stamp = time.strftime("%Y%m%d-%H%M%S")
             target = paths.home() / "imports" / f"{Path(archive.name).stem[:40]}-{stamp}"
             try:
@@ -291,7 +305,7 @@ def import_a_folder(gallery: Gallery, round_: int) -> None:
             except SpeakerIDError as exc:
                 st.error(f"{ui.md(archive.name)}: {exc}", icon=":material/error:")
             else:
-                st.caption(f"{len(found)} speaker(s) in the archive")
+                st.caption(_("{count} speaker(s) in the archive").format(count=numerals.number(len(found))))
                 import_folder(folder, gallery, round_)
 
 
@@ -305,37 +319,38 @@ def export_or_import(gallery: Gallery, speakers: list[SpeakerInfo], round_: int)
     """The whole gallery as one file, out and in (merged or replacing)."""
     left, right = st.columns(2, gap="large")
     with left:
-        st.markdown("**Export**")
-        st.caption("One file with every speaker, their details, recordings and voiceprints.")
-        st.download_button("Download the gallery", data=lambda: io.BytesIO(exported(gallery)),
+        st.markdown("**{}**".format(_("Export")))
+        st.caption(_("One file with every speaker, their details, recordings and voiceprints."))
+        st.download_button(_("Download the gallery"), data=lambda: io.BytesIO(exported(gallery)),
                            file_name=f"speakerid-gallery-{time.strftime('%Y%m%d')}.sqlite",
                            mime="application/vnd.sqlite3", icon=":material/download:",
                            disabled=not speakers, on_click="ignore", key="export")
     with right:
-        st.markdown("**Import**")
-        upload = st.file_uploader("Gallery file (.sqlite)", type=["sqlite", "sqlite3", "db"],
+        st.markdown("**{}**".format(_("Import")))
+        upload = st.file_uploader(_("Gallery file (.sqlite)"), type=["sqlite", "sqlite3", "db"],
                                   key=f"import_file_{round_}")
-        how = st.radio("How", ["Merge with the current gallery", "Replace the current gallery"],
-                       key="import_how")
-        replace = how.startswith("Replace")
+        how = st.radio(_("How"), IMPORT_WAYS, format_func=_, key="import_how")
+        replace = how == IMPORT_WAYS[1]
         confirmed = (not replace or not speakers or
-                     st.checkbox(f"I understand this deletes the {len(speakers)} speaker(s) enrolled now",
-                                 key="import_replace_ok"))
-        if upload is not None and st.button("Import the gallery", type="primary", disabled=not confirmed,
+                     st.checkbox(_("I understand this deletes the {count} speaker(s) enrolled now").format(
+                         count=numerals.number(len(speakers))), key="import_replace_ok"))
+        if upload is not None and st.button(_("Import the gallery"), type="primary", disabled=not confirmed,
                                              key="import_file_go"):
-            bar = st.progress(0.0, text="Checking the file…")
+            bar = st.progress(0.0, text=_("Checking the file…"))
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / "import.sqlite"
                 path.write_bytes(upload.getvalue())
                 try:
                     imported = gallery.import_(path, replace=replace, progress=lambda d, t: bar.progress(
-                        d / max(t, 1), text=f"Re-enrolling clip {d} of {t} with the current model…"))
+                        d / max(t, 1), text=_("Re-enrolling clip {done} of {total} with the current model…")
+                        .format(done=numerals.number(d), total=numerals.number(t))))
                 except SpeakerIDError as exc:
                     bar.empty()
                     st.error(str(exc).replace(str(path), upload.name), icon=":material/error:")
                 else:
                     bar.empty()
-                    done(f"Imported {len(imported)} speaker(s) from {ui.md(upload.name)}.", round_)
+                    done(_("Imported {count} speaker(s) from {source}.").format(
+                        count=numerals.number(len(imported)), source=ui.md(upload.name)), round_)
 
 
 # --- refit the threshold on these voices ---------------------------------------------------------
@@ -343,20 +358,21 @@ def calibrate(gallery: Gallery, round_: int) -> None:
     """The threshold refit on this gallery's own voices, or back to the model's."""
     from speakerid.gallery.calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration
 
-    st.caption(
+    st.caption(_(
         "The model's threshold was set on speakers from its training corpora (Indian telephone speech, "
         "American audiobooks). Your voices come through other microphones, channels and languages. Once "
-        f"{MIN_SPEAKERS_WITH_TWO_CLIPS} or more speakers have two clips or more, their clips are tests "
+        "{count} or more speakers have two clips or more, their clips are tests "
         "with known answers: each clip is compared with every speaker, as a new clip would be, and the "
         "threshold is set where 1 % of comparisons with the wrong speaker pass. Only clips of full "
         "length are refit; short clips keep the model's own thresholds. A refit that would miss more "
         "than 10 points more of the speakers' own clips than the model does, or whose threshold the "
-        "model reads as under 1 % or over 99 % likely, is shown but cannot be used.")
+        "model reads as under 1 % or over 99 % likely, is shown but cannot be used.").format(
+            count=numerals.number(MIN_SPEAKERS_WITH_TWO_CLIPS)))
     current = gallery.calibration
     own = current is not gallery.encoder.calibration
-    st.markdown(f"Threshold in use: **{current.threshold:.2f}** "
-                f"({'refit on this gallery' if own else 'the model’s own'}).")
-    if st.button("Refit on this gallery", key="calibrate_fit", icon=":material/tune:"):
+    st.markdown(_("Threshold in use: **{threshold:.2f}** ({whose}).").format(
+        threshold=current.threshold, whose=_("refit on this gallery") if own else _("the model’s own")))
+    if st.button(_("Refit on this gallery"), key="calibrate_fit", icon=":material/tune:"):
         try:
             st.session_state["calibrate_refit"] = fit_gallery_calibration(gallery)
         except SpeakerIDError as exc:
@@ -366,22 +382,24 @@ def calibrate(gallery: Gallery, round_: int) -> None:
         st.info(refit.summary(), icon=":material/insights:")
         st.markdown(refit.change())
         if refit.refusal is not None:
-            st.error(f"This refit cannot be used: {refit.refusal}.", icon=":material/block:")
-        elif st.button("Use this threshold", type="primary", key="calibrate_apply"):
+            st.error(_("This refit cannot be used: {problem}.").format(problem=refit.refusal),
+                     icon=":material/block:")
+        elif st.button(_("Use this threshold"), type="primary", key="calibrate_apply"):
             refit.apply(gallery)
             del st.session_state["calibrate_refit"]
-            done(f"Threshold {refit.calibration.threshold:.2f} is in use for this gallery.", round_)
-    if own and st.button("Back to the model's threshold", key="calibrate_reset"):
+            done(_("Threshold {threshold:.2f} is in use for this gallery.").format(
+                threshold=refit.calibration.threshold), round_)
+    if own and st.button(_("Back to the model's threshold"), key="calibrate_reset"):
         gallery.set_calibration(None)
-        done("The model's own threshold is in use again.", round_)
+        done(_("The model's own threshold is in use again."), round_)
 
 
 def main() -> None:
     """The page: title, overview, then one tab per task."""
     ui.ensure_app_frame()
-    st.title("Gallery")
-    st.caption("Everyone the app can recognise. Each speaker keeps their recordings, so the gallery can be "
-               "re-enrolled automatically when the model changes.")
+    st.title(_("Gallery"))
+    st.caption(_("Everyone the app can recognise. Each speaker keeps their recordings, so the gallery can "
+                 "be re-enrolled automatically when the model changes."))
     ui.show_flash()
 
     encoder = ui.require_encoder()
@@ -393,9 +411,9 @@ def main() -> None:
     overview(speakers)
 
     enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab = st.tabs(
-        [":material/person_add: Enrol a speaker", ":material/library_add: Add clips",
-         ":material/edit: Edit or remove", ":material/folder_open: Import a folder",
-         ":material/swap_vert: Export / import", ":material/tune: Calibrate"])
+        [":material/person_add: " + _("Enrol a speaker"), ":material/library_add: " + _("Add clips"),
+         ":material/edit: " + _("Edit or remove"), ":material/folder_open: " + _("Import a folder"),
+         ":material/swap_vert: " + _("Export / import"), ":material/tune: " + _("Calibrate")])
     with enrol_tab:
         enrol_speaker(encoder, gallery, names, round_)
     with add_tab:

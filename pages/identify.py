@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, verdict
+from speakerid import SpeakerIDError, numerals, verdict
+from speakerid.i18n import N_, _
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
@@ -31,14 +32,16 @@ if TYPE_CHECKING:
     from speakerid.timeline import Timeline
 
 log = logging.getLogger(__name__)
+# the source picker's choices (shown through _)
+SOURCES = [N_("Upload clips"), N_("Paste a link"), N_("Record in the browser")]
 
 
 def page_header() -> list[SpeakerInfo]:
     """The title and, before any clip, the gallery's state; everyone enrolled."""
-    st.title("Who is speaking?")
-    st.caption("Upload a clip, paste a link or record one. The app prepares the audio, shows each step, "
-               "and compares the voice with everyone enrolled in the gallery. Several uploads at once "
-               "give a table of verdicts.")
+    st.title(_("Who is speaking?"))
+    st.caption(_("Upload a clip, paste a link or record one. The app prepares the audio, shows each step, "
+                 "and compares the voice with everyone enrolled in the gallery. Several uploads at once "
+                 "give a table of verdicts."))
 
     speakers = ui.require_speakers()
     if not speakers:
@@ -63,49 +66,53 @@ def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo], trim_
     if cached is not None and cached[0] == key:
         results = cached[1]
     else:
-        bar = st.progress(0.0, text=f"Identifying {len(uploads)} clips…")
+        bar = st.progress(0.0, text=_("Identifying {count} clips…").format(
+            count=numerals.number(len(uploads))))
         results = list(identify_batch(
             [EncodedAudio(u.name, u.getvalue()) for u in uploads], gallery, top_k=5, trim_ends=trim_ends,
-            progress=lambda done, total: bar.progress(done / total,
-                                                      text=f"Identified {done} of {total} clips…")))
+            progress=lambda done, total: bar.progress(done / total, text=_(
+                "Identified {done} of {total} clips…").format(done=numerals.number(done),
+                                                             total=numerals.number(total)))))
         bar.empty()
         st.session_state["identify_batch"] = (key, results)
     rows = [result.row() for result in results]
     failed = sum(row["error"] is not None for row in rows)
-    st.markdown(f"##### {len(rows)} clips" + (f" · {failed} could not be identified" if failed else ""))
+    st.markdown("##### " + _("{count} clips").format(count=numerals.number(len(rows)))
+                + (_(" · {count} could not be identified").format(count=numerals.number(failed))
+                   if failed else ""))
     ui.show_batch_table(rows)
-    st.caption("Probability: that the voice is the named person's (or the closest one's, for an "
-               "unknown speaker; none where several voices speak). Clips of "
-               f"{TIMELINE_MIN_DURATION_S:.0f} s or more get who speaks when: the download has each "
-               "segment and each voice.")
+    st.caption(_("Probability: that the voice is the named person's (or the closest one's, for an "
+                 "unknown speaker; none where several voices speak). Clips of {seconds} s or more get "
+                 "who speaks when: the download has each segment and each voice.").format(
+                     seconds=numerals.number(TIMELINE_MIN_DURATION_S, ".0f")))
     left, right = st.columns(2)
-    left.download_button("Download the table (CSV)", report_bytes(results, ".csv"),
+    left.download_button(_("Download the table (CSV)"), report_bytes(results, ".csv"),
                          "speakerid-report.csv", "text/csv", icon=":material/download:")
-    right.download_button("Download with segments (JSON)", report_bytes(results, ".json"),
+    right.download_button(_("Download with segments (JSON)"), report_bytes(results, ".json"),
                           "speakerid-report.json", "application/json", icon=":material/download:")
 
 
 def trim_ends_option() -> bool:
     """Whether to leave out a long recording's first and last minute: off unless asked."""
     return st.toggle(
-        "Leave out the first and last minute of recordings over 5 minutes", value=False,
-        key="identify_trim_ends", help="For web recordings that open and close with someone else (a "
-        "host, applause, music). Off: every minute counts. On: the verdict says what was left out.")
+        _("Leave out the first and last minute of recordings over 5 minutes"), value=False,
+        key="identify_trim_ends", help=_("For web recordings that open and close with someone else (a "
+        "host, applause, music). Off: every minute counts. On: the verdict says what was left out."))
 
 
 def choose_clip(speakers: list[SpeakerInfo], trim_ends: bool
                 ) -> tuple[str, UploadedFile | None, FetchedAudio | None]:
     """The source picked and its clip: an upload or recording, or fetched audio (a batch of uploads
     is handled here, and the page stops)."""
-    source = st.radio("Source", ["Upload clips", "Paste a link", "Record in the browser"], horizontal=True,
+    source = st.radio(_("Source"), SOURCES, horizontal=True, format_func=_,
                       key="identify_source", label_visibility="collapsed")
     uploaded = fetched = None
     if source == "Upload clips":
         uploads = st.file_uploader(
-            "Audio or video files", type=ui.AUDIO_TYPES, key="identify_upload", accept_multiple_files=True,
-            help="WAV, MP3, M4A, OGG/Opus, FLAC, WebM, MP4 and more; up to 200 MB each. Long recordings "
-                 "are fine: every minute counts unless you leave out the ends above. One clip shows "
-                 "every step; several give a table.") or []
+            _("Audio or video files"), type=ui.AUDIO_TYPES, key="identify_upload", accept_multiple_files=True,
+            help=_("WAV, MP3, M4A, OGG/Opus, FLAC, WebM, MP4 and more; up to 200 MB each. Long recordings "
+                   "are fine: every minute counts unless you leave out the ends above. One clip shows "
+                   "every step; several give a table.")) or []
         if len(uploads) > 1:
             render_batch(uploads, speakers, trim_ends)
             st.stop()
@@ -113,11 +120,12 @@ def choose_clip(speakers: list[SpeakerInfo], trim_ends: bool
     elif source == "Paste a link":
         fetched = ui.link_input("identify")
     else:
-        uploaded = st.audio_input("Record a few seconds of speech", key="identify_record")
+        uploaded = st.audio_input(_("Record a few seconds of speech"), key="identify_record")
 
     if uploaded is None and fetched is None:
-        st.caption("Tip: 3 to 30 seconds of clear speech is enough. For clips longer than "
-                   f"{TIMELINE_MIN_DURATION_S:.0f} s the app also shows who speaks when.")
+        st.caption(_("Tip: 3 to 30 seconds of clear speech is enough. For clips longer than {seconds} s "
+                     "the app also shows who speaks when.").format(
+                         seconds=numerals.number(TIMELINE_MIN_DURATION_S, ".0f")))
         st.stop()
     return source, uploaded, fetched
 
@@ -148,30 +156,40 @@ def render_preparation(analysis: Analysis) -> None:
     from speakerid.app import plots
 
     prepared = analysis.prepared
-    st.markdown("##### 1 · Preparing the audio")
+    st.markdown("##### " + _("1 · Preparing the audio"))
     decoded, trimmed, final = prepared.stages[0], prepared.stage("trim"), prepared.stages[-1]
     cols = st.columns(4)
-    cols[0].metric("Input", ui.compact_duration(decoded.duration_s), help=decoded.note)
-    cols[1].metric("Trimmed", ui.compact_duration(trimmed.duration_s), help=trimmed.note)
-    cols[2].metric("Speech kept", ui.compact_duration(final.duration_s),
-                   delta=f"-{ui.compact_duration(max(trimmed.duration_s - final.duration_s, 0))} silence",
+    cols[0].metric(_("Input"), ui.compact_duration(decoded.duration_s), help=decoded.note)
+    cols[1].metric(_("Trimmed"), ui.compact_duration(trimmed.duration_s), help=trimmed.note)
+    cols[2].metric(_("Speech kept"), ui.compact_duration(final.duration_s),
+                   delta=silence_removed(trimmed.duration_s - final.duration_s),
                    delta_color="off", help=prepared.stage("silence").note)
-    cols[3].metric("Sample rate", f"{final.sample_rate / 1000:g} kHz",
-                   help=prepared.stage("resample").note)
+    cols[3].metric(_("Sample rate"), sample_rate(final.sample_rate), help=prepared.stage("resample").note)
     ui.show(plots.pipeline_waveforms(prepared), ui.LEFT_COLUMN_PX)
-    with st.expander("Every stage"):
-        st.dataframe([{"stage": s.name, "output": ui.seconds(s.duration_s), "what happened": s.note}
+    with st.expander(_("Every stage")):
+        st.dataframe([{_("stage"): s.name, _("output"): ui.seconds(s.duration_s), _("what happened"): s.note}
                       for s in prepared.stages], hide_index=True, width="stretch")
 
 
+def silence_removed(seconds: float) -> str:
+    """A metric's delta: how much silence was cut."""
+    return _("-{duration} silence").format(duration=ui.compact_duration(max(seconds, 0)))
+
+
+def sample_rate(rate: float) -> str:
+    return _("{rate} kHz").format(rate=numerals.number(rate / 1000, "g"))
+
+
 def render_features(analysis: Analysis, encoder: Encoder) -> None:
-    st.markdown("##### 2 · What the encoder sees")
+    st.markdown("##### " + _("2 · What the encoder sees"))
     count = len(analysis.windows)
     longest = max(b - a for a, b in analysis.windows)
-    text = (f"one window of {ui.seconds(longest)}" if count == 1
-            else f"{count} windows of {ui.seconds(longest)}, embeddings averaged")
+    text = (_("one window of {duration}").format(duration=ui.seconds(longest)) if count == 1
+            else _("{count} windows of {duration}, embeddings averaged").format(
+                count=numerals.number(count), duration=ui.seconds(longest)))
     render_front_ends(analysis, encoder)
-    st.caption(f"The encoder reads the speech in {text}: the coloured bars above the image.")
+    st.caption(_("The encoder reads the speech in {windows}: the coloured bars above the image.").format(
+        windows=text))
 
 
 def render_front_ends(analysis: Analysis, encoder: Encoder) -> None:
@@ -181,35 +199,41 @@ def render_front_ends(analysis: Analysis, encoder: Encoder) -> None:
     from speakerid.app.analysis import front_ends
 
     parts = front_ends(analysis.features, encoder)
-    places = st.tabs([f"Read by {part.reader}" for part in parts]) if len(parts) > 1 else [st.container()]
+    places = (st.tabs([_("Read by {reader}").format(reader=part.reader) for part in parts])
+              if len(parts) > 1 else [st.container()])
     for place, part in zip(places, parts):
         with place:
             ui.show(plots.spectrogram(part.features, analysis.frames_per_second, analysis.windows,
-                                      title=f"{part.description}, read by {part.reader}"), ui.LEFT_COLUMN_PX)
+                                      title=_("{features}, read by {reader}").format(
+                                          features=part.description, reader=part.reader)),
+                    ui.LEFT_COLUMN_PX)
 
 
 def render_long_preparation(summary: RecordingSummary) -> None:
     """A long recording's preparation: its figures and its envelope (nothing longer is kept)."""
     from speakerid.app import plots
 
-    st.markdown("##### 1 · Preparing the audio")
+    st.markdown("##### " + _("1 · Preparing the audio"))
     cols = st.columns(4)
-    cols[0].metric("Input", ui.compact_duration(summary.duration_s),
-                   help=f"{summary.channels} channel(s), {summary.input_rate} Hz")
-    cols[1].metric("Trimmed", ui.compact_duration(summary.trimmed_s),
-                   help="kept {:.1f}-{:.1f} s".format(*summary.trim))
-    cols[2].metric("Speech kept", ui.compact_duration(summary.speech_s),
-                   delta=f"-{ui.compact_duration(max(summary.trimmed_s - summary.speech_s, 0))} silence",
-                   delta_color="off", help=f"{len(summary.spans)} segment(s) of speech")
-    cols[3].metric("Sample rate", f"{summary.sample_rate / 1000:g} kHz")
+    cols[0].metric(_("Input"), ui.compact_duration(summary.duration_s),
+                   help=_("{channels} channel(s), {rate} Hz").format(channels=summary.channels,
+                                                                     rate=summary.input_rate))
+    cols[1].metric(_("Trimmed"), ui.compact_duration(summary.trimmed_s),
+                   help=_("kept {start:.1f}-{end:.1f} s").format(start=summary.trim[0], end=summary.trim[1]))
+    cols[2].metric(_("Speech kept"), ui.compact_duration(summary.speech_s),
+                   delta=silence_removed(summary.trimmed_s - summary.speech_s),
+                   delta_color="off", help=_("{count} segment(s) of speech").format(count=len(summary.spans)))
+    cols[3].metric(_("Sample rate"), sample_rate(summary.sample_rate))
     ui.show(plots.waveform(summary.overview, summary.overview_rate, kept=summary.speech_on_input(),
-                           title=f"input, mono at {summary.sample_rate} Hz: {ui.seconds(summary.duration_s)}",
-                           removed_label="trimmed ends and silence"), ui.LEFT_COLUMN_PX)
+                           title=_("input, mono at {rate} Hz: {duration}").format(
+                               rate=summary.sample_rate, duration=ui.seconds(summary.duration_s)),
+                           removed_label=_("trimmed ends and silence")), ui.LEFT_COLUMN_PX)
 
 
 def render_long_features(summary: RecordingSummary) -> None:
-    st.caption("A long recording is read, prepared and embedded a block at a time, so that its length "
-               "does not decide the memory it needs; the encoder's windows are averaged as for a short clip.")
+    st.caption(_("A long recording is read, prepared and embedded a block at a time, so that its length "
+                 "does not decide the memory it needs; the encoder's windows are averaged as for a short "
+                 "clip."))
 
 
 def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str, trim_ends: bool) -> None:
@@ -217,11 +241,13 @@ def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str, 
     from speakerid.longform import summarise_recording
     from speakerid.voices import find_voices
 
-    bar = st.progress(0.0, text="Reading the recording…")
+    bar = st.progress(0.0, text=_("Reading the recording…"))
 
     def progress(stage: str, done: float, total: float) -> None:
         bar.progress(min(done / max(total, 1e-9), 1.0),
-                     text=f"{LONG_STAGES[stage]}: {done:.0f} of {total:.0f}")
+                     text=_("{stage}: {done} of {total}").format(
+                         stage=_(LONG_STAGES[stage]), done=numerals.number(done, ".0f"),
+                         total=numerals.number(total, ".0f")))
 
     try:
         summary = summarise_recording(data, gallery, filename, top_k=5, timeline=True,
@@ -247,16 +273,18 @@ def clip_timeline(analysis: Analysis | RecordingSummary, clip: AudioClip | None,
     cached_timeline = st.session_state.get("identify_timeline")
     if cached_timeline is not None and cached_timeline[0] == key:
         return cached_timeline[1]
-    bar = st.progress(0.0, text="Identifying the clip window by window…")
+    bar = st.progress(0.0, text=_("Identifying the clip window by window…"))
     try:
         timeline = find_voices(identify_timeline(
             analysis.prepared, encoder, gallery,
             original_duration_s=clip.duration_s,
             progress=lambda done, total: bar.progress(
-                done / max(total, 1), text=f"Identifying window {done} of {total}…")), gallery)
+                done / max(total, 1), text=_("Identifying window {done} of {total}…").format(
+                    done=numerals.number(done), total=numerals.number(total)))), gallery)
     except SpeakerIDError as exc:
         bar.empty()
-        st.error(f"The timeline could not be computed: {exc}", icon=":material/error:")
+        st.error(_("The timeline could not be computed: {problem}").format(problem=exc),
+                 icon=":material/error:")
         st.stop()
     bar.empty()
     st.session_state["identify_timeline"] = (key, timeline)
@@ -271,13 +299,13 @@ def render_verdict(analysis: Analysis, speakers: list[SpeakerInfo], encoder: Enc
     best = found.best
     closest = next((s for s in speakers if best is not None and s.name == best.name), None)
     said = verdict.decide(found, analysis.speech_s, closest, timeline)
-    st.markdown("##### Verdict")
+    st.markdown("##### " + _("Verdict"))
     with st.container(border=True, key="verdict"):
         icon = {"match": ":green[:material/check_circle:]", "unknown": ":orange[:material/help:]",
                 "empty": ":material/group_off:", "several": ":blue[:material/groups:]"}[said.kind]
         st.markdown(f"### {icon} {ui.md(said.headline)}")
         if said.kind == "empty":
-            st.caption("Enrol speakers in the Gallery first; then this clip can be identified.")
+            st.caption(_("Enrol speakers in the Gallery first; then this clip can be identified."))
             return
         details = ([x for x in (closest.gender, closest.party) if x]
                    if said.kind == "match" and closest is not None else [])
@@ -285,33 +313,35 @@ def render_verdict(analysis: Analysis, speakers: list[SpeakerInfo], encoder: Enc
             st.caption(" · ".join(ui.md(x) for x in details))
         st.markdown(ui.md(said.summary))
         if not said.voices and best.llr is not None:
-            st.caption(ui.md(f"Evidence: {verdict.evidence_line(best.llr)} (see How this was decided)"))
+            st.caption(ui.md(_("Evidence: {evidence} (see How this was decided)").format(
+                evidence=verdict.evidence_line(best.llr))))
         if analysis.left_out:
             text = verdict.left_out_text(analysis.left_out)
-            st.caption(ui.md(f"{text[:1].upper()}{text[1:]}, as asked."))
+            st.caption(ui.md(_("{left_out}, as asked.").format(left_out=f"{text[:1].upper()}{text[1:]}")))
         if said.voices:
             st.markdown("\n".join(f"- {ui.md(verdict.voice_line(voice))}" for voice in said.voices))
         if said.advice:
-            st.info("**A close call.** What would settle it:\n"
+            st.info(_("**A close call.** What would settle it:") + "\n"
                     + "\n".join(f"- {ui.md(line)}" for line in said.advice), icon=":material/lightbulb:")
-        with st.expander("How this was decided"):
+        with st.expander(_("How this was decided")):
             for paragraph in verdict.explain(found, analysis.speech_s, closest,
                                              encoder.calibration.false_accept_rate, said.voices):
                 st.markdown(ui.md(paragraph))
-            st.caption(f"For specialists: {ui.md(encoder.calibration.method)}")
+            st.caption(_("For specialists: {method}").format(method=ui.md(encoder.calibration.method)))
     render_matches(found)
 
 
 def render_matches(found: Identification) -> None:
     """Every ranked voice with the probability that it is the one in the clip, names in full."""
-    st.markdown("##### Top matches")
+    st.markdown("##### " + _("Top matches"))
     with st.container(key="matches"):
         for match in found.matches:
             named = ":green[:material/check_circle:] " if match.score >= found.threshold else ""
-            st.markdown(f"{named}**{ui.md(match.name)}** · {verdict.percent(match.probability)}")
+            share = numerals.digits(verdict.percent(match.probability))
+            st.markdown(f"{named}**{ui.md(match.name)}** · {share}")
             st.progress(min(max(match.probability, 0.0), 1.0))
-    st.caption("Each bar: the probability that the voice in the clip is that person's. "
-               ":material/check_circle: close enough to be named.")
+    st.caption(_("Each bar: the probability that the voice in the clip is that person's. "
+                 ":material/check_circle: close enough to be named."))
 
 
 def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: str, key: str,
@@ -339,10 +369,11 @@ def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: st
                            clip_timeline(analysis, clip, long_upload, key, encoder, gallery))
     else:
         with left:
-            status = st.status("Analysing the clip…", expanded=True)
+            status = st.status(_("Analysing the clip…"), expanded=True)
             try:
                 for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5, trim_ends=trim_ends):
-                    status.write(f":material/check: {STEPS[step]} ({analysis.timings[step]:.2f} s)")
+                    status.write(":material/check: " + _("{step} ({seconds:.2f} s)").format(
+                        step=_(STEPS[step]), seconds=analysis.timings[step]))
                     if step in renderers:
                         renderers[step](analysis)
                     elif step == "identify":
@@ -350,17 +381,17 @@ def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: st
                             render_verdict(analysis, speakers, encoder,
                                            clip_timeline(analysis, clip, long_upload, key, encoder, gallery))
             except SpeakerIDError as exc:
-                status.update(label="The clip could not be identified", state="error", expanded=False)
+                status.update(label=_("The clip could not be identified"), state="error", expanded=False)
                 st.error(ui.without_name(str(exc), clip.name), icon=":material/error:")
                 st.stop()
             except Exception as exc:  # never show a stack trace to the user
                 log.exception("analysis failed")
-                status.update(label="Something went wrong", state="error", expanded=False)
-                st.error(f"The clip could not be analysed ({type(exc).__name__}: {exc}).",
-                         icon=":material/error:")
+                status.update(label=_("Something went wrong"), state="error", expanded=False)
+                st.error(_("The clip could not be analysed ({problem}).").format(
+                    problem=f"{type(exc).__name__}: {exc}"), icon=":material/error:")
                 st.stop()
-            status.update(label=f"Analysed in {sum(analysis.timings.values()):.1f} s", state="complete",
-                          expanded=False)
+            status.update(label=_("Analysed in {seconds:.1f} s").format(
+                seconds=sum(analysis.timings.values())), state="complete", expanded=False)
         st.session_state["identify_result"] = (key, analysis)
     return analysis
 
@@ -372,15 +403,15 @@ def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: 
     voices = found_voices(timeline)
     if not voices:
         return
-    st.markdown("###### Voices nobody enrolled")
+    st.markdown("###### " + _("Voices nobody enrolled"))
     if clip is None:  # a long recording: streamed, its audio is not kept
-        st.caption(f"{', '.join(voices)}: heard in the recording, matching nobody in the gallery. A "
-                   "recording this long is not kept in memory, so its voices cannot be enrolled from "
-                   "here: cut a few minutes around a voice and upload that, or enrol a clip of it in "
-                   "the Gallery.")
+        st.caption(_("{voices}: heard in the recording, matching nobody in the gallery. A recording this "
+                     "long is not kept in memory, so its voices cannot be enrolled from here: cut a few "
+                     "minutes around a voice and upload that, or enrol a clip of it in the Gallery.").format(
+                         voices=", ".join(voices)))
         return
-    st.caption("Each voice below was heard in the clip but matches nobody in the gallery. Listen, "
-               "name it and enrol it: its segments are kept as enrolment clips.")
+    st.caption(_("Each voice below was heard in the clip but matches nobody in the gallery. Listen, "
+                 "name it and enrol it: its segments are kept as enrolment clips."))
     for index, voice in enumerate(voices):
         try:
             clips = voice_clips(clip, timeline, voice)
@@ -389,17 +420,20 @@ def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: 
             continue
         speech = sum(c.duration_s for c in clips)
         with st.form(key=f"voice_form_{index}", border=True):
-            st.markdown(f"**{voice}** · {len(clips)} segment(s), {ui.seconds(speech)}")
+            st.markdown(f"**{voice}** · " + _("{count} segment(s), {duration}").format(
+                count=numerals.number(len(clips)), duration=ui.seconds(speech)))
             longest = max(clips, key=lambda c: c.duration_s)
             st.audio(longest.samples.mean(axis=1), sample_rate=longest.sample_rate)
-            name = st.text_input("Name", key=f"voice_name_{index}", placeholder="Who is this?")
-            if st.form_submit_button("Enrol this voice", key=f"voice_enrol_{index}"):
+            name = st.text_input(_("Name"), key=f"voice_name_{index}", placeholder=_("Who is this?"))
+            if st.form_submit_button(_("Enrol this voice"), key=f"voice_enrol_{index}"):
                 try:
                     info = enroll_voice(gallery, clip, timeline, voice, name)
                 except SpeakerIDError as exc:
-                    st.error(f"{voice} could not be enrolled: {exc}", icon=":material/error:")
+                    st.error(_("{voice} could not be enrolled: {problem}").format(voice=voice, problem=exc),
+                             icon=":material/error:")
                 else:
-                    ui.flash(f"Enrolled **{ui.md(info.name)}** from {voice}: {len(clips)} clip(s).")
+                    ui.flash(_("Enrolled **{name}** from {voice}: {count} clip(s).").format(
+                        name=ui.md(info.name), voice=voice, count=numerals.number(len(clips))))
                     st.rerun()
 
 
@@ -409,26 +443,29 @@ def who_speaks_when(analysis: Analysis | RecordingSummary, clip: AudioClip | Non
     from speakerid.app import charts
 
     st.divider()
-    st.markdown("##### Who speaks when")
+    st.markdown("##### " + _("Who speaks when"))
     ui.show_flash()
     timeline = clip_timeline(analysis, clip, long_upload, key, encoder, gallery)
-    st.vega_lite_chart(charts.timeline(timeline, title=f"{len(timeline.segments)} segment(s) in "
-                                                    f"{ui.seconds(timeline.duration_s)}",
+    st.vega_lite_chart(charts.timeline(timeline, title=_("{count} segment(s) in {duration}").format(
+                                           count=numerals.number(len(timeline.segments)),
+                                           duration=ui.seconds(timeline.duration_s)),
                                        left_out=analysis.left_out),
                        width="stretch", key="timeline_chart")
-    st.caption("Hover a bar for its times; scroll on the chart to zoom, drag to pan, double-click "
-               "to see the whole clip again." + (" Shaded: left out, as asked." if analysis.left_out else ""))
+    st.caption(_("Hover a bar for its times; scroll on the chart to zoom, drag to pan, double-click "
+                 "to see the whole clip again.")
+               + (_(" Shaded: left out, as asked.") if analysis.left_out else ""))
     totals = timeline.speaking_time()
     st.dataframe(
-        [{"from": ui.clock(s.start_s), "to": ui.clock(s.end_s), "speaker": s.label or "unknown",
-          **({"score": None, "probability": ""} if s.label is None or not math.isfinite(s.probability)
-             else {"score": round(s.score, 2), "probability": verdict.percent(s.probability)})}
+        [{_("from"): ui.clock(s.start_s), _("to"): ui.clock(s.end_s), _("speaker"): s.label or _("unknown"),
+          **({_("score"): None, _("probability"): ""} if s.label is None or not math.isfinite(s.probability)
+             else {_("score"): round(s.score, 2),
+                   _("probability"): numerals.digits(verdict.percent(s.probability))})}
          for s in timeline.segments],
         hide_index=True, width="stretch")
-    st.caption("Probability: that the segment is the named person's; for a voice nobody enrolled, "
-               "that its segments are all one voice.")
-    st.caption("Speaking time: " + " · ".join(f"{name or 'unknown'} {ui.seconds(t)}"
-                                              for name, t in totals.items()))
+    st.caption(_("Probability: that the segment is the named person's; for a voice nobody enrolled, "
+                 "that its segments are all one voice."))
+    st.caption(_("Speaking time: {times}").format(times=" · ".join(
+        f"{name or _('unknown')} {ui.seconds(t)}" for name, t in totals.items())))
     render_voice_enrolment(timeline, clip, gallery)
 
 
@@ -452,11 +489,11 @@ def render_evidence_download(analysis: Analysis | RecordingSummary, timeline: Ti
                                        clip.sample_rate, clip.channels, clip.duration_s)
         return evidence.evidence_html(facts, evidence.analysis_findings(analysis, timeline), gallery)
 
-    st.download_button("Evidence report", page, "speakerid-evidence.html", "text/html",
+    st.download_button(_("Evidence report"), page, "speakerid-evidence.html", "text/html",
                        key="evidence_download", icon=":material/description:", on_click="ignore",
-                       help="One HTML page to attach to a story: the clip's sha256, the verdict, what "
-                            "the app heard, the scores against each enrolment clip, the model and its "
-                            "calibration, and the caveats. Opens offline; prints to PDF.")
+                       help=_("One HTML page to attach to a story: the clip's sha256, the verdict, what "
+                              "the app heard, the scores against each enrolment clip, the model and its "
+                              "calibration, and the caveats. Opens offline; prints to PDF."))
 
 
 def main() -> None:

@@ -13,8 +13,10 @@ import streamlit as st
 from streamlit_webrtc import AudioSinkTrack, WebRtcMode, webrtc_streamer
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError
+from speakerid import SpeakerIDError, numerals
 from speakerid.app.live import BUFFER_S, HOP_S, LiveIdentifier
+from speakerid.i18n import _
+from speakerid_ui.language import use_session_language
 
 if TYPE_CHECKING:
     from speakerid.gallery import Gallery
@@ -49,11 +51,11 @@ def listen(identifier: LiveIdentifier, ice_servers: list[dict]) -> bool:
             sink_audio_track=st.session_state["live_sink"],
             media_stream_constraints={"audio": True, "video": False},
             rtc_configuration={"iceServers": ice_servers},
-            translations={"start": "Start listening", "stop": "Stop"},
+            translations={"start": _("Start listening"), "stop": _("Stop")},
         )
     except Exception as exc:  # no browser session (e.g. a scripted run): say so instead of failing
-        st.warning(f"The microphone stream is not available in this session ({type(exc).__name__}).",
-                   icon=":material/mic_off:")
+        st.warning(_("The microphone stream is not available in this session ({problem}).").format(
+            problem=type(exc).__name__), icon=":material/mic_off:")
         ctx = None
     playing = bool(ctx is not None and ctx.state.playing)
     if playing and not st.session_state.get("live_was_playing"):
@@ -63,13 +65,14 @@ def listen(identifier: LiveIdentifier, ice_servers: list[dict]) -> bool:
         identifier.start()
     else:
         identifier.stop()
-        st.caption("Press **Start listening** and allow the microphone. Speak, or play a recording near "
-                   "the microphone; the current speaker appears below.")
+        st.caption(_("Press **Start listening** and allow the microphone. Speak, or play a recording near "
+                     "the microphone; the current speaker appears below."))
     return playing
 
 
 def current_speaker(identifier: LiveIdentifier, playing: bool) -> None:
     """What the workers found; redrawn every second while listening (only reads, never computes)."""
+    use_session_language()  # a fragment's rerun skips the frame
     if playing:
         identifier.start()  # again if they stopped for want of audio
     if identifier.problem:
@@ -78,48 +81,53 @@ def current_speaker(identifier: LiveIdentifier, playing: bool) -> None:
     heard = identifier.received_s
     with st.container(border=True, key="live_now"):
         if latest is None:
-            st.markdown("### :gray[:material/hearing: Waiting for audio…]" if not heard else
-                        "### :gray[:material/hearing: Listening…]")
+            st.markdown("### :gray[:material/hearing: {}]".format(
+                _("Waiting for audio…") if not heard else _("Listening…")))
         elif latest.identification is None:
-            st.markdown("### :gray[:material/hearing: Listening…]")
+            st.markdown("### :gray[:material/hearing: {}]".format(_("Listening…")))
             st.caption(latest.message)
         elif latest.speaker is not None:
             best = latest.identification.best
             st.markdown(f"### :green[:material/record_voice_over:] {ui.md(latest.speaker)}")
-            st.caption(f"score {best.score:.2f} · probability {best.probability:.0%} · "
-                       f"{latest.speech_s:.1f} s of speech")
+            st.caption(_("score {score:.2f} · probability {probability} · {speech:.1f} s of speech").format(
+                score=best.score, probability=numerals.percent(best.probability), speech=latest.speech_s))
         else:
             best = latest.identification.best
-            st.markdown("### :orange[:material/help:] Unknown speaker")
+            st.markdown("### :orange[:material/help:] " + _("Unknown speaker"))
             st.caption(latest.message if best is None else
-                       f"closest: {ui.md(best.name)}, score {best.score:.2f} "
-                       f"(threshold {latest.identification.threshold:.2f})")
+                       _("closest: {name}, score {score:.2f} (threshold {threshold:.2f})").format(
+                           name=ui.md(best.name), score=best.score,
+                           threshold=latest.identification.threshold))
         cols = st.columns(3)
-        cols[0].metric("Heard", ui.seconds(heard), help="Seconds of audio received since Start")
+        cols[0].metric(_("Heard"), ui.seconds(heard), help=_("Seconds of audio received since Start"))
         level = identifier.level_db() if heard else LEVEL_FLOOR_DB
         with cols[1]:
-            st.caption("Input level")
+            st.caption(_("Input level"))
             st.progress(min(max(1 - level / LEVEL_FLOOR_DB, 0.0), 1.0),
-                        text=f"{level:.0f} dBFS" if level > LEVEL_FLOOR_DB else "silent")
-        cols[2].metric("Last update", f"at {latest.at_s:.0f} s" if latest is not None else "—",
-                       help="Seconds of audio heard when the speaker was last identified")
+                        text=f"{level:.0f} dBFS" if level > LEVEL_FLOOR_DB else _("silent"))
+        cols[2].metric(_("Last update"),
+                       _("at {seconds} s").format(seconds=numerals.number(latest.at_s, ".0f"))
+                       if latest is not None else "—",
+                       help=_("Seconds of audio heard when the speaker was last identified"))
 
 
     history = [r for r in identifier.history if r.identification is not None and r.identification.best]
     if len(history) >= 2:  # drawn by the browser: a figure drawn here every second would slow the stream
-        st.caption("Best score over time, against the threshold")
-        st.line_chart({"seconds": [r.at_s for r in history],
-                       "best score": [r.identification.best.score for r in history],
-                       "threshold": [r.identification.threshold for r in history]},
-                      x="seconds", y=["best score", "threshold"], height=180)
+        st.caption(_("Best score over time, against the threshold"))
+        seconds, best, threshold = _("seconds"), _("best score"), _("threshold")
+        st.line_chart({seconds: [r.at_s for r in history],
+                       best: [r.identification.best.score for r in history],
+                       threshold: [r.identification.threshold for r in history]},
+                      x=seconds, y=[best, threshold], height=180)
 
 
 def main() -> None:
     """The page: the microphone, then the current speaker, redrawn every second while listening."""
     ui.ensure_app_frame()
-    st.title("Live")
-    st.caption(f"Identify continuously from the microphone: the app listens to the last {BUFFER_S:.0f} s "
-               f"and updates the current speaker every {HOP_S:g} s when it hears enough speech.")
+    st.title(_("Live"))
+    st.caption(_("Identify continuously from the microphone: the app listens to the last {buffer} s "
+                 "and updates the current speaker every {hop} s when it hears enough speech.").format(
+                     buffer=numerals.number(BUFFER_S, ".0f"), hop=numerals.number(HOP_S, "g")))
 
     encoder = ui.require_encoder()
     gallery = ui.require_gallery(encoder)

@@ -28,6 +28,7 @@ import numpy as np
 import soxr
 
 from .audio import MAX_DURATION_S, audio_blocks, probe_duration
+from .i18n import N_
 from .preprocess import (
     VAD_BLOCK_FRAMES,
     VAD_FRAME_S,
@@ -54,8 +55,8 @@ if TYPE_CHECKING:
 StageProgress = Callable[[str, float, float], None]
 """``progress(stage, done, total)``: stage is one of :data:`STAGES`."""
 
-STAGES = {"decode": "decoding (s)", "speech": "finding speech (s)", "features": "features (s)",
-          "embed": "embedding (window)", "timeline": "timeline (window)"}
+STAGES = {"decode": N_("decoding (s)"), "speech": N_("finding speech (s)"), "features": N_("features (s)"),
+          "embed": N_("embedding (window)"), "timeline": N_("timeline (window)")}  # shown through _
 STREAM_MIN_DURATION_S = 600.0  # files at least this long are streamed
 STREAM_MIN_BYTES = 32 * 1024 * 1024  # and files of unknown length at least this big
 BLOCK_SAMPLES = 1 << 20  # about a minute at 16 kHz: what one read of the resampled signal holds

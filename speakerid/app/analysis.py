@@ -18,6 +18,7 @@ import numpy as np
 from ..audio import AudioClip
 from ..errors import SpeakerIDError
 from ..features import frames_per_second, window_layout
+from ..i18n import N_
 from ..preprocess import Prepared, prepare
 from ..results import Span
 from ..verdict import left_out
@@ -32,10 +33,10 @@ ENROL_MIN_SPEECH_S = 5.0  # what the app asks for when enrolling from a recordin
 ENROL_MAX_USEFUL_S = 30.0  # longer recordings are fine, but add little
 
 STEPS = {  # what each step of analyse_steps does, for progress messages
-    "prepare": "Preparing the waveform: mono, resampling, trimming, silence removal, loudness",
-    "features": "Computing the log-mel spectrogram and the encoder's windows",
-    "embed": "Embedding the speech with the encoder",
-    "identify": "Ranking the enrolled speakers",
+    "prepare": N_("Preparing the waveform: mono, resampling, trimming, silence removal, loudness"),
+    "features": N_("Computing the log-mel spectrogram and the encoder's windows"),
+    "embed": N_("Embedding the speech with the encoder"),
+    "identify": N_("Ranking the enrolled speakers"),
 }
 
 
