@@ -17,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import SpeakerIDError
+from .i18n import _
 
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_DURATION_S = 4 * 3600.0
@@ -48,7 +49,7 @@ def load_audio(path: str | Path, max_bytes: int = MAX_UPLOAD_BYTES,
     """Decode a file on disk."""
     path = Path(path)
     if not path.is_file():
-        raise SpeakerIDError(f"{path.name}: no such file")
+        raise SpeakerIDError(_("{name}: no such file").format(name=path.name))
     size = path.stat().st_size
     _check_size(size, max_bytes, path.name)
     return decode_bytes(path.read_bytes(), path.name, max_bytes, max_duration_s)
@@ -62,7 +63,7 @@ def decode_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPLOAD_
     if clip is None:
         clip = _decode_with_pyav(data, name, max_duration_s)
     if clip.samples.shape[0] == 0:
-        raise SpeakerIDError(f"{name}: the file contains no audio samples")
+        raise SpeakerIDError(_("{name}: the file contains no audio samples").format(name=name))
     return AudioClip(_finite(clip.samples), clip.sample_rate, name)
 
 
@@ -84,20 +85,20 @@ def from_array(signal: np.ndarray, sample_rate: int, name: str = "signal") -> Au
 
 def _check_size(size: int, max_bytes: int, name: str) -> None:
     if size == 0:
-        raise SpeakerIDError(f"{name}: the file is empty (0 bytes)")
+        raise SpeakerIDError(_("{name}: the file is empty (0 bytes)").format(name=name))
     if size > max_bytes:
         raise SpeakerIDError(
-            f"{name}: {bytes_text(size)} is over the {bytes_text(max_bytes)} limit; "
-            "cut the clip or convert it to a compressed format")
+            _("{name}: {size} is over the {limit} limit; cut the clip or convert it to a compressed "
+              "format").format(name=name, size=bytes_text(size), limit=bytes_text(max_bytes)))
 
 
 def _check_duration(frames: int, rate: int, max_duration_s: float, name: str) -> None:
     if rate <= 0:
-        raise SpeakerIDError(f"{name}: the file declares an invalid sample rate ({rate})")
+        raise SpeakerIDError(_("{name}: the file declares an invalid sample rate ({rate})").format(
+            name=name, rate=rate))
     if frames / rate > max_duration_s:
-        raise SpeakerIDError(
-            f"{name}: {duration_text(frames / rate)} of audio is over the "
-            f"{duration_text(max_duration_s)} limit")
+        raise SpeakerIDError(_("{name}: {duration} of audio is over the {limit} limit").format(
+            name=name, duration=duration_text(frames / rate), limit=duration_text(max_duration_s)))
 
 
 def _decode_with_soundfile(data: bytes, name: str, max_duration_s: float) -> AudioClip | None:
@@ -116,7 +117,7 @@ def _decode_with_soundfile(data: bytes, name: str, max_duration_s: float) -> Aud
 def _decode_with_pyav(data: bytes, name: str, max_duration_s: float) -> AudioClip:
     blocks = list(_pyav_blocks(data, name, max_duration_s, block_frames=1))
     if not blocks:
-        raise SpeakerIDError(f"{name}: the file contains no audio samples")
+        raise SpeakerIDError(_("{name}: the file contains no audio samples").format(name=name))
     return AudioClip(_joined([b.samples for b in blocks]), blocks[-1].sample_rate, name)
 
 
@@ -130,7 +131,7 @@ def audio_blocks(source: str | Path | bytes, name: str | None = None,
     name = name or (Path(source).name if not isinstance(source, bytes) else "upload")
     if not isinstance(source, bytes):
         if not Path(source).is_file():
-            raise SpeakerIDError(f"{name}: no such file")
+            raise SpeakerIDError(_("{name}: no such file").format(name=name))
         _check_size(Path(source).stat().st_size, MAX_FILE_BYTES, name)
     else:
         _check_size(len(source), MAX_FILE_BYTES, name)
@@ -147,7 +148,7 @@ def audio_blocks(source: str | Path | bytes, name: str | None = None,
         empty = False
         yield AudioClip(_finite(block.samples), block.sample_rate, name)
     if empty:
-        raise SpeakerIDError(f"{name}: the file contains no audio samples")
+        raise SpeakerIDError(_("{name}: the file contains no audio samples").format(name=name))
 
 
 def probe_duration(source: str | Path | bytes) -> float | None:
@@ -180,7 +181,8 @@ def _soundfile_blocks(sound: sf.SoundFile, name: str, max_duration_s: float, blo
             for block in sound.blocks(block_frames, dtype="float32", always_2d=True):
                 yield AudioClip(block, int(sound.samplerate), name)
         except Exception as exc:
-            raise SpeakerIDError(f"{name}: the file is damaged: {_short(exc)}") from None
+            raise SpeakerIDError(_("{name}: the file is damaged: {problem}").format(
+                name=name, problem=_short(exc))) from None
 
 
 def _pyav_blocks(source: str | Path | bytes, name: str, max_duration_s: float, block_frames: int
@@ -194,7 +196,7 @@ def _pyav_blocks(source: str | Path | bytes, name: str, max_duration_s: float, b
         with av.open(_readable(source), mode="r") as container:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
-                raise SpeakerIDError(f"{name}: the file has no audio track")
+                raise SpeakerIDError(_("{name}: the file has no audio track").format(name=name))
             # Packed float, not planar: PyAV reads past the plane table of an 8-channel planar
             # frame (a segfault), while a packed frame always has exactly one plane.
             resampler = av.AudioResampler(format="flt")
@@ -213,8 +215,10 @@ def _pyav_blocks(source: str | Path | bytes, name: str, max_duration_s: float, b
         raise
     except Exception as exc:
         suffix = Path(name).suffix.lower() or "(no extension)"
-        hint = "" if suffix in SUPPORTED_EXTENSIONS else f" ({suffix} is not an audio format we know)"
-        raise SpeakerIDError(f"{name}: not a readable audio file{hint}: {_short(exc)}") from None
+        hint = ("" if suffix in SUPPORTED_EXTENSIONS
+                else _(" ({suffix} is not an audio format we know)").format(suffix=suffix))
+        raise SpeakerIDError(_("{name}: not a readable audio file{hint}: {problem}").format(
+            name=name, hint=hint, problem=_short(exc))) from None
     if pending:
         yield AudioClip(_joined(pending), rate, name)
 

@@ -19,6 +19,7 @@ import soxr
 from .audio import AudioClip
 from .config import PreprocessConfig
 from .errors import SpeakerIDError
+from .i18n import _
 from .results import Span
 
 
@@ -319,14 +320,15 @@ def _require_length(clip: AudioClip, min_speech_s: float) -> None:
     """Refuse a clip too short to hold enough speech before any work (and say so, not "silent")."""
     if clip.duration_s < min_speech_s:
         label = f"{clip.name}: " if clip.name else ""
-        raise SpeakerIDError(f"{label}the clip is only {clip.duration_s:.2f} s long; "
-                             f"at least {min_speech_s:.1f} s of speech is needed")
+        raise SpeakerIDError(label + _("the clip is only {seconds:.2f} s long; at least {needed:.1f} s of "
+                                       "speech is needed").format(seconds=clip.duration_s,
+                                                                  needed=min_speech_s))
 
 
 def _require_speech(speech_s: float, min_speech_s: float, name: str) -> None:
     label = f"{name}: " if name else ""
     if speech_s == 0:
-        raise SpeakerIDError(f"{label}no speech found: the clip is silent or only noise")
+        raise SpeakerIDError(label + _("no speech found: the clip is silent or only noise"))
     if speech_s < min_speech_s:
-        raise SpeakerIDError(
-            f"{label}only {speech_s:.2f} s of speech found; at least {min_speech_s:.1f} s is needed")
+        raise SpeakerIDError(label + _("only {seconds:.2f} s of speech found; at least {needed:.1f} s is "
+                                       "needed").format(seconds=speech_s, needed=min_speech_s))

@@ -7,6 +7,9 @@ those functions, so ``--help`` answers at once.
 
 Any failure ends with exit code 2 and one line on stderr, ``error: ...``: a refused input says
 why, anything else also names the exception; the traceback is printed only with ``--debug``.
+
+Messages to people are in English or Nepali: ``--lang ne``, else the first of gettext's variables
+(``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``) that names one (``LANG=ne_NP.UTF-8``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import traceback
 
 from .. import __version__
 from ..errors import SpeakerIDError
+from ..i18n import LANGUAGES, _, current_language, language_from_environment, set_language
 from .app_commands import APP_COMMANDS
 from .archive_commands import ARCHIVE_COMMANDS
 from .common import EXIT_REFUSED, OneLineParser, add_debug_option, warn
@@ -32,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Tell who is speaking from a few seconds of voice.")
     parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
     add_debug_option(parser, default=False)
+    parser.add_argument("--lang", choices=list(LANGUAGES), default=None,
+                        help="language of the messages: en or ne (default: from LANGUAGE, LC_ALL, "
+                             "LC_MESSAGES or LANG, else English)")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (*COMMANDS, *ARCHIVE_COMMANDS, *MODEL_COMMANDS, *APP_COMMANDS):
         add(subparsers)
@@ -42,16 +49,20 @@ def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; the exit status is 0, or 2 for any failure (1: cancelled)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = build_parser().parse_args(argv)
+    before = current_language()
+    set_language(args.lang or language_from_environment())
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        warn("interrupted")
+        warn(_("interrupted"))
         return 130
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
         warn(failure(exc))
         return EXIT_REFUSED
+    finally:
+        set_language(before)  # called in-process (tests, scripts): the caller's language stays
 
 
 def failure(exc: Exception) -> str:
@@ -59,4 +70,4 @@ def failure(exc: Exception) -> str:
     if isinstance(exc, SpeakerIDError | OSError | sqlite3.Error):
         return str(exc)
     detail = textwrap.shorten(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 400)
-    return f"unexpected {detail} (run again with --debug for the traceback)"
+    return _("unexpected {problem} (run again with --debug for the traceback)").format(problem=detail)

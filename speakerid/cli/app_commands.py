@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..app.access import APP_SECRETS, hash_password, write_password_hash
 from ..errors import SpeakerIDError
+from ..i18n import _
 from .common import EXIT_OK, Subparsers, add_command, say
 
 
@@ -25,9 +26,9 @@ def run_app_password(args: argparse.Namespace) -> int:
     password = getpass.getpass("New app password: ")
     stored = hash_password(password)  # refuses a short one before asking again
     if getpass.getpass("Again: ") != password:
-        raise SpeakerIDError("the two passwords differ; nothing was changed")
+        raise SpeakerIDError(_("the two passwords differ; nothing was changed"))
     path = write_password_hash(stored, args.secrets)
-    say(f"password hash saved in {path}; restart the app to use it")
+    say(_("password hash saved in {path}; restart the app to use it").format(path=path))
     return EXIT_OK
 
 

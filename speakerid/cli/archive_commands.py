@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from .common import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -91,18 +92,19 @@ def run_archive_add(args: argparse.Namespace) -> int:
         with (Archive(args.archive, Gallery(args.gallery, _model_of(engine, args))) as archive,
               download_bar() as downloading, stage_bars() as stages,
               progress_bar("recordings", "rec") as overall):
-            report = archive.add(inputs, engine, lambda done, total, _: overall(done, total),
+            report = archive.add(inputs, engine, lambda done, total, recording: overall(done, total),
                                  stages if args.engine == "local" else None, limits, downloading)
     finally:
         engine.close()
-    for _, sentence in report.failed:
+    for _recording, sentence in report.failed:
         warn(sentence)
     if args.json:
         say(to_json({"added": report.added, "reindexed": report.reindexed, "known": report.known,
                      "failed": [{"input": name, "error": text} for name, text in report.failed]}))
     else:
-        say(f"added {len(report.added)}, already there {len(report.known)}, re-indexed for the model in "
-            f"use {len(report.reindexed)}, failed {len(report.failed)}")
+        say(_("added {added}, already there {known}, re-indexed for the model in use {reindexed}, failed "
+              "{failed}").format(added=len(report.added), known=len(report.known),
+                                 reindexed=len(report.reindexed), failed=len(report.failed)))
     return EXIT_REFUSED if report.failed else EXIT_OK
 
 
@@ -144,7 +146,8 @@ def add_archive_find(subparsers: Subparsers) -> None:
 
 def run_archive_find(args: argparse.Namespace) -> int:
     if not 0.0 <= args.min_probability <= 1.0:
-        raise SpeakerIDError(f"--min-probability must be between 0 and 1, not {args.min_probability}")
+        raise SpeakerIDError(_("--min-probability must be between 0 and 1, not {value}").format(
+            value=args.min_probability))
     with open_archive(args) as archive:
         hits = [hit.to_dict() for hit in archive.find(args.name, args.min_probability)]
     if args.json:
@@ -156,7 +159,7 @@ def run_archive_find(args: argparse.Namespace) -> int:
         writer.writerows(hits)
         say(buffer.getvalue().rstrip("\n"))
     elif not hits:
-        say(f"{args.name.strip()} is not heard anywhere in the archive")
+        say(_("{name} is not heard anywhere in the archive").format(name=args.name.strip()))
     else:
         say("\n".join(f"{h['recording']}  {clock(h['start_s'])}-{clock(h['end_s'])}  "
                       f"{h['probability']:.1%}" for h in hits))
@@ -178,10 +181,11 @@ def run_archive_voices(args: argparse.Namespace) -> int:
     if args.json:
         say(to_json([voice.to_dict() for voice in voices]))
     elif not voices:
-        say("no unnamed voices in the archive")
+        say(_("no unnamed voices in the archive"))
     else:
-        say("\n".join(f"{v.voice}: {v.seconds:.0f} s in {len(v.turns)} turn(s) of "
-                      f"{len(v.recordings)} recording(s): {', '.join(v.recordings)}" for v in voices))
+        say("\n".join(_("{voice}: {seconds:.0f} s in {turns} turn(s) of {count} recording(s): {recordings}")
+                      .format(voice=v.voice, seconds=v.seconds, turns=len(v.turns), count=len(v.recordings),
+                              recordings=", ".join(v.recordings)) for v in voices))
     return EXIT_OK
 
 
@@ -201,7 +205,8 @@ def run_archive_name(args: argparse.Namespace) -> int:
 
     with Archive(args.archive, Gallery(args.gallery, load_encoder(args))) as archive:
         info = archive.name_voice(args.voice, args.name)
-    say(f"{args.voice.strip()} is now {info.name} ({info.clips} clip(s), {info.seconds:.1f} s of speech)")
+    say(_("{voice} is now {name} ({count} clip(s), {seconds:.1f} s of speech)").format(
+        voice=args.voice.strip(), name=info.name, count=info.clips, seconds=info.seconds))
     return EXIT_OK
 
 
@@ -221,7 +226,7 @@ def run_archive_who(args: argparse.Namespace) -> int:
     if args.json:
         say(to_json([turn.to_dict() for turn in turns]))
     else:
-        say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  {t.label or 'unknown'}"
+        say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  {t.label or _('unknown')}"
                       + (f"  ({t.probability:.0%})" if t.speaker else "") for t in turns))
     return EXIT_OK
 
@@ -233,8 +238,8 @@ def open_archive(args: argparse.Namespace) -> Archive:
     archive = open_for_search(args.archive, args.gallery, args.weights)
     stale = len(archive.stale_recordings())
     if stale:
-        warn(f"{stale} recording(s) indexed by another model are left out; `python -m speakerid "
-             "archive add` re-indexes them for the model in use")
+        warn(_("{count} recording(s) indexed by another model are left out; `python -m speakerid archive "
+               "add` re-indexes them for the model in use").format(count=stale))
     return archive
 
 

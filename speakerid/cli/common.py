@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 
 if TYPE_CHECKING:
     from ..fetch import DownloadProgress, FetchLimits
@@ -32,7 +33,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse's parser, except that a usage mistake is one line too (the usage is in --help)."""
 
     def error(self, message: str) -> NoReturn:
-        warn(f"{message} (see {self.prog} --help)")
+        warn(_("{problem} (see {command} --help)").format(problem=message, command=self.prog))
         sys.exit(EXIT_REFUSED)
 
 
@@ -74,7 +75,8 @@ def positive_int(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+        raise argparse.ArgumentTypeError(
+            _("expected a whole number of at least 1, not {text!r}").format(text=text))
     return value
 
 
@@ -101,7 +103,7 @@ def time_value(text: str) -> float:
     except SpeakerIDError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if seconds is None:
-        raise argparse.ArgumentTypeError("expected a time such as 90 or 1:30, not an empty value")
+        raise argparse.ArgumentTypeError(_("expected a time such as 90 or 1:30, not an empty value"))
     return seconds
 
 
@@ -189,7 +191,7 @@ def download_bar() -> Iterator[DownloadProgress]:
         if bar is None or done < bar.n:
             if bar is not None:
                 bar.close()
-            bar = tqdm(desc="downloading", unit="B", unit_scale=True, total=total, file=sys.stderr,
+            bar = tqdm(desc=_("downloading"), unit="B", unit_scale=True, total=total, file=sys.stderr,
                        disable=None)
         bar.update(done - bar.n)
 
@@ -213,7 +215,7 @@ def stage_bars() -> Iterator[Callable[[str, float, float], None]]:
     def update(stage: str, done: float, total: float) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(desc=STAGES[stage], total=round(total), file=sys.stderr,
+            bar = bars[stage] = tqdm(desc=_(STAGES[stage]), total=round(total), file=sys.stderr,
                                      disable=None, leave=False, unit="")
         bar.total = round(total)
         bar.update(round(done) - bar.n)
@@ -236,7 +238,7 @@ def warn(message: str | BaseException) -> None:
     """One line on stderr: ``error: ...``."""
     from tqdm import tqdm
 
-    tqdm.write("error: " + " ".join(str(message).split()), file=sys.stderr)
+    tqdm.write(_("error: {problem}").format(problem=" ".join(str(message).split())), file=sys.stderr)
 
 
 def to_json(data: Any) -> str:
@@ -250,17 +252,19 @@ def emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 def confirm(question: str) -> bool:
     if not sys.stdin.isatty():
-        raise SpeakerIDError(f"{question} Pass --yes to confirm (there is no terminal to ask)")
-    return input(f"{question} [y/N] ").strip().lower() in {"y", "yes"}
+        raise SpeakerIDError(_("{question} Pass --yes to confirm (there is no terminal to ask)").format(
+            question=question))
+    return input(_("{question} [y/N] ").format(question=question)).strip().lower() in {"y", "yes"}
 
 
 def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError], None]:
     """An ``on_refused`` for re-enrolment: each clip the new model refuses, one line on stderr."""
     def report(error: SpeakerIDError) -> None:
-        warn(f"kept, not re-enrolled: {error}")
+        warn(_("kept, not re-enrolled: {problem}").format(problem=error))
         refused.append(error)
     return report
 
 
 def kept_note(refused: list[SpeakerIDError]) -> str:
-    return f"; kept {len(refused)} clip(s) the model refused (listed above)" if refused else ""
+    return (_("; kept {count} clip(s) the model refused (listed above)").format(count=len(refused))
+            if refused else "")

@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -96,9 +97,9 @@ def run_train(args: argparse.Namespace) -> int:
     model_dir = train(args.data, args.out, settings, resume=args.resume, progress=not args.no_progress)
     status = read_status(args.out)
     if status.get("state") != "finished":
-        say(f"training stopped at epoch {status.get('epoch')}; continue with --resume")
+        say(_("training stopped at epoch {epoch}; continue with --resume").format(epoch=status.get("epoch")))
         return EXIT_CANCELLED
-    say(f"model saved to {model_dir}")
+    say(_("model saved to {path}").format(path=model_dir))
     return activate(args.out) if args.activate else EXIT_OK
 
 
@@ -110,7 +111,8 @@ def activate(run_dir: Path) -> int:
     refused: list[SpeakerIDError] = []
     with Gallery() as gallery, progress_bar("re-enrolling", "clip") as progress:
         encoder, clips = runs.activate(run_dir, gallery, progress, refusal_reporter(refused))
-    say(f"active model: {encoder.path}; re-enrolled {clips} gallery clip(s)" + kept_note(refused))
+    say(_("active model: {path}; re-enrolled {count} gallery clip(s)").format(path=encoder.path, count=clips)
+        + kept_note(refused))
     return EXIT_REFUSED if refused else EXIT_OK
 
 
@@ -187,9 +189,10 @@ def _speaker_names(path: Path) -> list[str]:
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
-        raise SpeakerIDError(f"{path}: not a readable JSON speaker list ({exc})") from None
+        raise SpeakerIDError(_("{path}: not a readable JSON speaker list ({problem})").format(
+            path=path, problem=exc)) from None
     if isinstance(data, dict):
         return [f"{folder}/{name}" for folder, names in data.items() for name in names]
     if isinstance(data, list):
         return [str(name) for name in data]
-    raise SpeakerIDError(f"{path}: expected a list of names or an object of lists")
+    raise SpeakerIDError(_("{path}: expected a list of names or an object of lists").format(path=path))

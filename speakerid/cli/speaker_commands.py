@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..verdict import (
     clock,
     evidence_line,
@@ -57,7 +58,7 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
     long enough (several voices are said as such, each with its seconds, see speakerid.verdict)."""
     best = result.best
     if best is None:
-        return f"{label}: the gallery is empty (enrol speakers first)"
+        return _("{label}: the gallery is empty (enrol speakers first)").format(label=label)
     voices = several_voices(timeline)
     if voices:
         lines = [f"{label}: {in_short(result, timeline)}", *(f"  {voice_line(v)}" for v in voices),
@@ -120,7 +121,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         info = gallery.enroll(args.name, clips, gender=args.gender, party=args.party,
                               notes=args.notes)
     emit(args, asdict(info),
-         f"enrolled {info.name}: {info.clips} clip(s), {info.seconds:.1f} s of speech")
+         _("enrolled {name}: {count} clip(s), {seconds:.1f} s of speech").format(
+             name=info.name, count=info.clips, seconds=info.seconds))
     return EXIT_OK
 
 
@@ -164,7 +166,8 @@ def run_identify(args: argparse.Namespace) -> int:
     inputs, span, limits = input_arguments(args)
     report = check_report_path(args.report) if args.report is not None else None
     if args.evidence is not None and args.evidence.exists() and not args.evidence.is_dir():
-        raise SpeakerIDError(f"{args.evidence}: not a folder, so no evidence report can go there")
+        raise SpeakerIDError(_("{path}: not a folder, so no evidence report can go there").format(
+            path=args.evidence))
     results = []
     with (open_gallery(args) as gallery, download_bar() as downloading, stage_bars() as stages,
           progress_bar("identifying", "file", len(inputs) > 1) as progress):
@@ -177,7 +180,7 @@ def run_identify(args: argparse.Namespace) -> int:
             if result.error is not None:
                 warn(result.error)
                 if not args.json:
-                    say(f"{label}: not identified ({result.error})")
+                    say(_("{label}: not identified ({problem})").format(label=label, problem=result.error))
             elif not args.json:
                 say(describe(label, result.identification, result.timeline))
                 if result.left_out:
@@ -191,7 +194,7 @@ def run_identify(args: argparse.Namespace) -> int:
     if report is not None:
         write_report(results, report)
         if not args.json:
-            say(f"wrote {len(results)} row(s) to {report}")
+            say(_("wrote {count} row(s) to {path}").format(count=len(results), path=report))
     return EXIT_REFUSED if any(result.error is not None for result in results) else EXIT_OK
 
 
@@ -209,10 +212,10 @@ def write_evidence_reports(args: argparse.Namespace, inputs: list, results: list
             facts, findings = evidence_for(item, gallery, span, limits, args.trim_ends)
             path = write_evidence(evidence_html(facts, findings, gallery), args.evidence, result.input)
         except (SpeakerIDError, OSError) as exc:
-            warn(f"{result.input}: no evidence report ({exc})")
+            warn(_("{input}: no evidence report ({problem})").format(input=result.input, problem=exc))
             continue
         if not args.json:
-            say(f"wrote the evidence report for {result.input} to {path}")
+            say(_("wrote the evidence report for {input} to {path}").format(input=result.input, path=path))
 
 
 def add_timeline(subparsers: Subparsers) -> None:
@@ -257,8 +260,8 @@ def run_timeline(args: argparse.Namespace) -> int:
         voices = found_voices(timeline)
         missing = [voice for voice, _ in args.enroll if voice not in voices]
         if missing:  # refused before anything is written
-            raise SpeakerIDError(f"{', '.join(missing)} not found in {args.file}; the voices found "
-                                 f"are: {', '.join(voices) or 'none'}")
+            raise SpeakerIDError(_("{missing} not found in {file}; the voices found are: {voices}").format(
+                missing=", ".join(missing), file=args.file, voices=", ".join(voices) or _("none")))
         saved = save_voices(clip, timeline, args.save_voices) if args.save_voices else {}
         enrolled = [enroll_voice(gallery, clip, timeline, voice, name) for voice, name in args.enroll]
     emit(args, {"file": str(args.file), "voices": voices,
@@ -271,11 +274,13 @@ def run_timeline(args: argparse.Namespace) -> int:
 def describe_found_voices(label: str, timeline: Timeline, voices: list[str],
                           saved: dict[str, list[Path]], enrolled: list[SpeakerInfo]) -> str:
     """The timeline with the voices nobody enrolled, and what was saved or enrolled of them."""
-    lines = [f"{label}: {timeline.duration_s:.1f} s, {len(timeline.segments)} segment(s); voices "
-             f"nobody enrolled: {', '.join(voices) or 'none'}", describe_timeline(timeline)]
-    lines += [f"saved {voice}: {len(paths)} file(s) in {paths[0].parent}" for voice, paths in saved.items()]
-    lines += [f"enrolled {info.name}: {info.clips} clip(s), {info.seconds:.1f} s of speech"
-              for info in enrolled]
+    lines = [_("{label}: {seconds:.1f} s, {count} segment(s); voices nobody enrolled: {voices}").format(
+        label=label, seconds=timeline.duration_s, count=len(timeline.segments),
+        voices=", ".join(voices) or _("none")), describe_timeline(timeline)]
+    lines += [_("saved {voice}: {count} file(s) in {folder}").format(
+        voice=voice, count=len(paths), folder=paths[0].parent) for voice, paths in saved.items()]
+    lines += [_("enrolled {name}: {count} clip(s), {seconds:.1f} s of speech").format(
+        name=info.name, count=info.clips, seconds=info.seconds) for info in enrolled]
     return "\n".join(lines)
 
 
@@ -295,8 +300,9 @@ def run_verify(args: argparse.Namespace) -> int:
     threshold = match.threshold
     same = match.score >= threshold
     emit(args, {**asdict(match), "threshold": threshold, "same_speaker": same},
-         f"{match.name}: {'same speaker' if same else 'different speaker'} (score {match.score:.3f}, "
-         f"threshold {threshold:.3f}, probability {match.probability:.1%})")
+         _("{name}: {verdict} (score {score:.3f}, threshold {threshold:.3f}, probability {probability:.1%})")
+         .format(name=match.name, verdict=_("same speaker") if same else _("different speaker"),
+                 score=match.score, threshold=threshold, probability=match.probability))
     return EXIT_OK
 
 
@@ -320,7 +326,7 @@ def run_gallery_list(args: argparse.Namespace) -> int:
     if args.json:
         say(to_json([asdict(info) for info in speakers]))
     elif not speakers:
-        say("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE...")
+        say(_("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE..."))
     else:
         say(format_table(["name", "clips", "speech", "gender", "party"],
                          [[s.name, str(s.clips), f"{s.seconds:.1f} s", s.gender or "", s.party or ""]
@@ -344,7 +350,7 @@ def add_gallery_rename(subparsers: Subparsers) -> None:
 def run_gallery_rename(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         info = gallery.rename(args.old, args.new)
-    say(f"renamed {args.old.strip()} to {info.name}")
+    say(_("renamed {old} to {new}").format(old=args.old.strip(), new=info.name))
     return EXIT_OK
 
 
@@ -359,11 +365,12 @@ def add_gallery_remove(subparsers: Subparsers) -> None:
 def run_gallery_remove(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         info = gallery.speaker(args.name)
-        if not args.yes and not confirm(f"Remove {info.name} and their {info.clips} clip(s)?"):
-            say("nothing removed")
+        if not args.yes and not confirm(_("Remove {name} and their {count} clip(s)?").format(
+                name=info.name, count=info.clips)):
+            say(_("nothing removed"))
             return EXIT_CANCELLED
         gallery.remove(info.name)
-    say(f"removed {info.name}")
+    say(_("removed {name}").format(name=info.name))
     return EXIT_OK
 
 
@@ -378,7 +385,7 @@ def run_gallery_export(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         target = gallery.export(args.path)
         count = len(gallery)
-    say(f"exported {count} speaker(s) to {target}")
+    say(_("exported {count} speaker(s) to {path}").format(count=count, path=target))
     return EXIT_OK
 
 
@@ -399,7 +406,8 @@ def run_gallery_import(args: argparse.Namespace) -> int:
     with open_gallery(args) as gallery, progress_bar("re-enrolling", "clip") as progress:
         imported = gallery.import_(args.path, replace=args.replace, progress=progress)
         count = len(gallery)
-    say(f"imported {len(imported)} speaker(s); the gallery now has {count}")
+    say(_("imported {count} speaker(s); the gallery now has {total}").format(
+        count=len(imported), total=count))
     return EXIT_OK
 
 
@@ -424,7 +432,8 @@ def run_gallery_import_folder(args: argparse.Namespace) -> int:
 
     with open_gallery(args) as gallery, progress_bar("enrolling", "speaker") as progress:
         enrolled = gallery.import_folder(args.folder, progress=progress, on_error=skip)
-    say(f"enrolled {len(enrolled)} speaker(s)" + (f"; skipped {len(refused)}" if refused else ""))
+    say(_("enrolled {count} speaker(s)").format(count=len(enrolled))
+        + (_("; skipped {count}").format(count=len(refused)) if refused else ""))
     return EXIT_REFUSED if refused else EXIT_OK
 
 
@@ -445,10 +454,11 @@ def run_gallery_demo(args: argparse.Namespace) -> int:
     with open_gallery(args) as gallery:
         done = enrol_demo(gallery)
     if done.enrolled:
-        say(f"enrolled {len(done.enrolled)} demo voice(s): {', '.join(done.enrolled)}")
+        say(_("enrolled {count} demo voice(s): {names}").format(count=len(done.enrolled),
+                                                                  names=", ".join(done.enrolled)))
     if done.present:
-        say(f"already enrolled: {', '.join(done.present)}")
-    say(f"try: python -m speakerid identify {DEMO_DIR / 'examples'}")
+        say(_("already enrolled: {names}").format(names=", ".join(done.present)))
+    say(_("try: {command}").format(command=f"python -m speakerid identify {DEMO_DIR / 'examples'}"))
     return EXIT_OK
 
 
@@ -470,8 +480,8 @@ def run_gallery_reenroll(args: argparse.Namespace) -> int:
             progress_bar("re-enrolling", "clip") as progress:
         clips = gallery.reenroll(encoder, progress=progress, on_refused=refusal_reporter(refused))
         count = len(gallery)
-    say(f"re-enrolled {clips} clip(s) of {count} speaker(s) with {encoder.encoder_id}"
-        + kept_note(refused))
+    say(_("re-enrolled {clips} clip(s) of {count} speaker(s) with {model}").format(
+        clips=clips, count=count, model=encoder.encoder_id) + kept_note(refused))
     return EXIT_REFUSED if refused else EXIT_OK
 
 
@@ -502,23 +512,25 @@ def run_gallery_calibrate(args: argparse.Namespace) -> int:
         if args.reset:
             gallery.set_calibration(None)
             emit(args, {"threshold": gallery.calibration.threshold, "applied": False},
-                 f"back to the model's calibration: threshold {gallery.calibration.threshold:.3f}")
+                 _("back to the model's calibration: threshold {threshold:.3f}").format(
+                     threshold=gallery.calibration.threshold))
             return EXIT_OK
         refit = fit_gallery_calibration(gallery)
         applied = args.apply and refit.refusal is None
         if applied:
             refit.apply(gallery)
     if refit.refusal is not None:
-        outcome = f"refused, not applied: {refit.refusal}"
+        outcome = _("refused, not applied: {problem}").format(problem=refit.refusal)
     else:
-        outcome = "applied" if applied else "not applied (pass --apply to use it)"
+        outcome = _("applied") if applied else _("not applied (pass --apply to use it)")
     emit(args, {"calibration": refit.calibration.to_dict(), "speakers": refit.speakers,
                 "same_trials": refit.same_trials, "different_trials": refit.different_trials,
                 "previous_threshold": refit.previous_threshold, "now": asdict(refit.now),
                 "after": asdict(refit.after), "refused": refit.refusal, "applied": applied},
          f"{refit.summary()}\n{refit.change()}\n{outcome}")
     if args.apply and not applied:
-        raise SpeakerIDError(f"the refit was not applied: {refit.refusal}")  # exit status 2
+        # exit status 2
+        raise SpeakerIDError(_("the refit was not applied: {problem}").format(problem=refit.refusal))
     return EXIT_OK
 
 
