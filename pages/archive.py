@@ -204,7 +204,7 @@ def render_find(archive: Archive, names: list[str]) -> None:
         st.error(str(exc), icon=":material/error:")
         return
     if not hits:
-        st.info((_("{name} is not heard anywhere in the archive with a probability of {minimum}% or more.")
+        st.info((_("{name} is not heard anywhere in the archive with a probability of at least {minimum}%.")
                  if minimum else _("{name} is not heard anywhere in the archive.")).format(
                      name=ui.md(name), minimum=numerals.number(minimum)), icon=":material/hearing_disabled:")
         return

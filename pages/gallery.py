@@ -363,10 +363,10 @@ def calibrate(gallery: Gallery, round_: int) -> None:
         "American audiobooks). Your voices come through other microphones, channels and languages. Once "
         "{count} or more speakers have two clips or more, their clips are tests "
         "with known answers: each clip is compared with every speaker, as a new clip would be, and the "
-        "threshold is set where 1 % of comparisons with the wrong speaker pass. Only clips of full "
-        "length are refit; short clips keep the model's own thresholds. A refit that would miss more "
+        "threshold is set where one in a hundred comparisons with the wrong speaker passes. Only clips "
+        "of full length are refit; short clips keep the model's own thresholds. A refit that would miss more "
         "than 10 points more of the speakers' own clips than the model does, or whose threshold the "
-        "model reads as under 1 % or over 99 % likely, is shown but cannot be used.").format(
+        "model gives a likelihood under 1%, or over 99%, is shown but cannot be used.").format(
             count=numerals.number(MIN_SPEAKERS_WITH_TWO_CLIPS)))
     current = gallery.calibration
     own = current is not gallery.encoder.calibration

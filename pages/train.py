@@ -339,7 +339,7 @@ def render_report(run_dir: Path) -> None:
         if report.get("threshold") is not None:
             cols[2].metric(_("Threshold"), f"{report['threshold']:.3f}",
                            help=_("Scores at or above it mean the same speaker: set on held-out speakers "
-                                  "so that about 1 % of different-speaker pairs pass"))
+                                  "so that about one in a hundred different-speaker pairs passes"))
         if report.get("top1_identification") is not None:
             cols[3].metric(_("Top-1 identification"), numerals.percent(report["top1_identification"]))
         if report.get("same_distance") is not None and report.get("different_distance") is not None:

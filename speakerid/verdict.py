@@ -24,12 +24,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from .i18n import N_, _, ngettext
 from .results import UNKNOWN_SPEAKER
 
 if TYPE_CHECKING:
     from .results import Identification, Segment, SpeakerInfo, Timeline
 
-BANDS = ((0.99, "almost certain"), (0.9, "very likely"), (0.7, "likely"))  # a name below: "possible"
+# the words are shown through _ (in the reader's language)
+BANDS = ((0.99, N_("almost certain")), (0.9, N_("very likely")), (0.7, N_("likely")))
+POSSIBLE = N_("possible")  # a name below the bands
 CLOSE_CALL_PROBABILITY = 0.2  # an unknown voice at least this probable may still be the closest
 CLOSE_CALL_MARGIN = 0.1  # a score this share of the threshold's size under it is a close call too
 STEADY_SPEECH_S = 10.0  # speech in a clip from which scores vary little
@@ -38,8 +41,8 @@ SEVERAL_VOICES_SHARE = 0.15  # a voice speaks in a verdict from this share of th
 SEVERAL_VOICES_MIN_S = 5.0  # ... and from this many seconds
 TURNS_SHOWN = 3  # a voice's turns listed in the verdict; the rest are counted
 # The ENFSI guideline's verbal scale for likelihood ratios (2015), by log10 LR: support from 1 up.
-SUPPORT = ((6.0, "extremely strong"), (4.0, "very strong"), (3.0, "strong"), (2.0, "moderately strong"),
-           (1.0, "moderate"), (0.0, "weak"))
+SUPPORT = ((6.0, N_("extremely strong")), (4.0, N_("very strong")), (3.0, N_("strong")),
+           (2.0, N_("moderately strong")), (1.0, N_("moderate")), (0.0, N_("weak")))
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,9 @@ class Verdict:
 def percent(probability: float) -> str:
     """A probability as people read it, never a false "100%" or "0%"."""
     if probability > 0.99:
-        return "over 99%"
+        return _("over 99%")
     if probability < 0.01:
-        return "under 1%"
+        return _("under 1%")
     return f"{probability:.0%}"
 
 
@@ -94,22 +97,23 @@ def likelihood_ratio(log10_lr: float) -> str:
     """A likelihood ratio as people read it, to two figures: "1 300", or "1/40" for one under 1."""
     ratio = 10 ** abs(log10_lr)
     if ratio >= 1e6:
-        return "over a million" if log10_lr >= 0 else "under one in a million"
+        return _("over a million") if log10_lr >= 0 else _("under one in a million")
     shown = f"{float(f'{ratio:.2g}'):,.0f}".replace(",", " ") if ratio >= 10 else f"{ratio:.1f}"
     return shown if log10_lr >= 0 else f"1/{shown}"
 
 
 def evidence_strength(log10_lr: float) -> str:
     """The ENFSI verbal scale: "moderately strong support for the same speaker"."""
-    word = next(word for floor, word in SUPPORT if abs(log10_lr) >= floor)
-    side = "the same speaker" if log10_lr >= 0 else "different speakers"
-    return f"{word} support for {side}"
+    word = _(next(word for floor, word in SUPPORT if abs(log10_lr) >= floor))
+    if log10_lr >= 0:
+        return _("{strength} support for the same speaker").format(strength=word)
+    return _("{strength} support for different speakers").format(strength=word)
 
 
 def evidence_line(log10_lr: float) -> str:
     """ "likelihood ratio 1 200 (log10 LR +3.1): strong support for the same speaker"."""
-    return (f"likelihood ratio {likelihood_ratio(log10_lr)} (log10 LR {log10_lr:+.1f}): "
-            f"{evidence_strength(log10_lr)}")
+    return _("likelihood ratio {ratio} (log10 LR {log10_lr:+.1f}): {strength}").format(
+        ratio=likelihood_ratio(log10_lr), log10_lr=log10_lr, strength=evidence_strength(log10_lr))
 
 
 def several_voices(timeline: Timeline | None) -> list[Voice]:
@@ -140,20 +144,22 @@ def several_voices_text(voices: Sequence[Voice]) -> str:
     def turns(voice: Voice) -> str:
         shown = ", ".join(f"{clock(a)}-{clock(b)}" for a, b in voice.turns[:TURNS_SHOWN])
         more = len(voice.turns) - TURNS_SHOWN
-        return shown + (f" and {more} more turn{'s' if more != 1 else ''}" if more > 0 else "")
+        return shown + (ngettext(" and {count} more turn", " and {count} more turns", more).format(count=more)
+                        if more > 0 else "")
 
-    return "several voices: " + ", ".join(f"{v.name} ({turns(v)})" for v in voices)
+    return _("several voices: {voices}").format(voices=", ".join(f"{v.name} ({turns(v)})" for v in voices))
 
 
 def voice_line(voice: Voice) -> str:
     """One voice of a several-voices verdict: how long it speaks and how sure the name is."""
-    said = f"{voice.name}: {voice.seconds:.1f} s"
+    said = _("{name}: {seconds:.1f} s").format(name=voice.name, seconds=voice.seconds)
     if voice.enrolled:
         return said + ("" if voice.probability is None else
-                       f", {percent(voice.probability)} probability that this is {voice.name}'s voice")
-    return said + ", a voice nobody enrolled" + (
+                       _(", {chance} probability that this is {name}'s voice").format(
+                           chance=percent(voice.probability), name=voice.name))
+    return said + _(", a voice nobody enrolled") + (
         "" if voice.probability is None else
-        f" ({percent(voice.probability)} probability that its turns are one voice)")
+        _(" ({chance} probability that its turns are one voice)").format(chance=percent(voice.probability)))
 
 
 def in_short(identification: Identification, timeline: Timeline | None = None) -> str:
@@ -174,45 +180,50 @@ def decide(identification: Identification, speech_s: float, closest: SpeakerInfo
     for a clip long enough to have one (several voices are said as such)."""
     best = identification.best
     if best is None:
-        return Verdict("empty", "Nobody to compare with")
+        return Verdict("empty", _("Nobody to compare with"))
     voices = several_voices(timeline)
     if voices:
         text = several_voices_text(voices)
         return Verdict("several", text[:1].upper() + text[1:],
-                       f"{len(voices)} voices each speak for at least {SEVERAL_VOICES_SHARE:.0%} of "
-                       f"the clip's speech, so no one person is named for all of it.", voices=voices)
-    chance = percent(best.probability)
+                       _("{count} voices each speak for at least {share:.0%} of the clip's speech, so no "
+                         "one person is named for all of it.").format(count=len(voices),
+                                                                      share=SEVERAL_VOICES_SHARE),
+                       voices=voices)
+    summary = _("{chance} probability that this is {name}'s voice.").format(
+        chance=percent(best.probability), name=best.name)
     if best.score >= identification.threshold:
-        strength = next((word for floor, word in BANDS if best.probability >= floor), "possible")
+        strength = _(next((word for floor, word in BANDS if best.probability >= floor), POSSIBLE))
         close = best.probability < BANDS[-1][0]
-        return Verdict("match", f"{best.name}: {strength}",
-                       f"{chance} probability that this is {best.name}'s voice.",
+        return Verdict("match", _("{name}: {strength}").format(name=best.name, strength=strength), summary,
                        settle(best.name, speech_s, closest) if close else [])
     close = (best.probability >= CLOSE_CALL_PROBABILITY
              or identification.threshold - best.score <= CLOSE_CALL_MARGIN * abs(identification.threshold))
-    headline = (f"Unknown speaker: closest is {best.name}, not close enough" if close
-                else f"Unknown speaker: nobody enrolled sounds like this (closest: {best.name})")
-    return Verdict("unknown", headline, f"{chance} probability that this is {best.name}'s voice.",
-                   settle(best.name, speech_s, closest) if close else [])
+    headline = (_("Unknown speaker: closest is {name}, not close enough") if close
+                else _("Unknown speaker: nobody enrolled sounds like this (closest: {name})")).format(
+                    name=best.name)
+    return Verdict("unknown", headline, summary, settle(best.name, speech_s, closest) if close else [])
 
 
 def settle(name: str, speech_s: float, closest: SpeakerInfo | None) -> list[str]:
     """What would make a close call clear, most useful first."""
     if speech_s < STEADY_SPEECH_S:
-        clip = (f"A longer clip of this voice: this one has {speech_s:.1f} s of speech, and scores "
-                f"from {STEADY_SPEECH_S:.0f} s or more vary much less.")
+        clip = _("A longer clip of this voice: this one has {seconds:.1f} s of speech, and scores from "
+                 "{steady:.0f} s or more vary much less.").format(seconds=speech_s, steady=STEADY_SPEECH_S)
     else:
-        clip = "Another clip of this voice, from a different recording."
+        clip = _("Another clip of this voice, from a different recording.")
     clips, seconds = ENROLLED_ENOUGH
     thin = closest is not None and (closest.clips < clips or closest.seconds < seconds)
-    enrolment = (f"Another enrolment clip of {name}, recorded like this one (the same kind of "
-                 "microphone, phone line or broadcast)" + (f": so far {enrolled(closest)}." if thin else "."))
+    enrolment = (_("Another enrolment clip of {name}, recorded like this one (the same kind of microphone, "
+                   "phone line or broadcast)").format(name=name)
+                 + (_(": so far {enrolled}.").format(enrolled=enrolled(closest)) if thin else "."))
     return [enrolment, clip] if thin else [clip, enrolment]
 
 
 def enrolled(info: SpeakerInfo) -> str:
     """How much of a speaker is enrolled: "1 clip and 8 s of speech"."""
-    return f"{info.clips} clip{'s' if info.clips != 1 else ''} and {info.seconds:.0f} s of speech"
+    return ngettext("{count} clip and {seconds:.0f} s of speech",
+                    "{count} clips and {seconds:.0f} s of speech", info.clips).format(
+        count=info.clips, seconds=info.seconds)
 
 
 def explain(identification: Identification, speech_s: float, closest: SpeakerInfo | None = None,
@@ -222,57 +233,62 @@ def explain(identification: Identification, speech_s: float, closest: SpeakerInf
     ``voices``: those of a several-voices verdict."""
     best = identification.best
     if best is None:
-        return ["Nobody is enrolled yet, so there was no voice to compare this clip with."]
-    several = [] if not voices else [
-        f"The app also followed the clip a few seconds at a time and heard {len(voices)} voices, "
-        f"each speaking for at least {SEVERAL_VOICES_SHARE:.0%} of the speech and "
-        f"{SEVERAL_VOICES_MIN_S:.0f} s or more, so it does not put the clip down to one person: the "
-        "timeline below shows each one's turns. What follows is how the clip as a whole, all its "
-        "voices mixed, compares with the enrolled voices."]
+        return [_("Nobody is enrolled yet, so there was no voice to compare this clip with.")]
+    several = [] if not voices else [_(
+        "The app also followed the clip a few seconds at a time and heard {count} voices, each speaking "
+        "for at least {share:.0%} of the speech and {seconds:.0f} s or more, so it does not put the clip "
+        "down to one person: the timeline below shows each one's turns. What follows is how the clip as "
+        "a whole, all its voices mixed, compares with the enrolled voices.").format(
+            count=len(voices), share=SEVERAL_VOICES_SHARE, seconds=SEVERAL_VOICES_MIN_S)]
     named = best.score >= identification.threshold
     score, threshold = distinct(best.score, identification.threshold)
-    tested = (f"{percent(false_accept_rate)} of comparisons between two different people reach it"
+    tested = (_("{share} of comparisons between two different people reach it").format(
+                  share=percent(false_accept_rate))
               if false_accept_rate is not None else
-              "comparisons between two different people rarely reach it")
+              _("comparisons between two different people rarely reach it"))
+    outcome = (_("{score} reaches it, so for one voice the app would name {name}.") if named and voices
+               else _("{score} reaches it, so the app names {name}.") if named
+               else _("{score} is below it, so the app names nobody."))
     paragraphs = [
         *several,
-        "The app turned the speech in this clip into a voiceprint: a list of numbers that describes "
-        "how the voice sounds, not what it says. It compared that voiceprint with the voiceprint of "
-        "every enrolled speaker. Each comparison gives a score: the more alike the two voices, the "
-        "higher the score.",
-        f"The closest voice is {best.name}'s, with a score of {score}. For this clip the app names a "
-        f"speaker only from a score of {threshold}. That line was set by testing the model on many "
-        f"voices it had never heard: {tested}. "
-        + (f"{score} reaches it, so for one voice the app would name {best.name}." if named and voices
-           else f"{score} reaches it, so the app names {best.name}." if named
-           else f"{score} is below it, so the app names nobody."),
-        "On those test voices, comparisons that scored like this one were the same person with a "
-        f"probability of {percent(best.probability)}: the number shown above. It is strong evidence "
-        "when it is high, not proof; for recordings unlike the test ones (a noisy crowd, a poor phone "
-        "line) treat it with more caution.",
+        _("The app turned the speech in this clip into a voiceprint: a list of numbers that describes "
+          "how the voice sounds, not what it says. It compared that voiceprint with the voiceprint of "
+          "every enrolled speaker. Each comparison gives a score: the more alike the two voices, the "
+          "higher the score."),
+        _("The closest voice is {name}'s, with a score of {score}. For this clip the app names a speaker "
+          "only from a score of {threshold}. That line was set by testing the model on many voices it had "
+          "never heard: {tested}. ").format(name=best.name, score=score, threshold=threshold, tested=tested)
+        + outcome.format(score=score, name=best.name),
+        _("On those test voices, comparisons that scored like this one were the same person with a "
+          "probability of {chance}: the number shown above. It is strong evidence when it is high, not "
+          "proof; for recordings unlike the test ones (a noisy crowd, a poor phone line) treat it with "
+          "more caution.").format(chance=percent(best.probability)),
     ]
     if best.llr is not None:
         paragraphs.append(likelihood_ratio_paragraph(best.name, best.llr))
-    enrolment = f" {best.name} is enrolled with {enrolled(closest)}." if closest is not None else ""
-    paragraphs.append(
-        f"What moves the score: the amount of speech (this clip has {speech_s:.1f} s once silence "
-        "is removed), how much of each person is enrolled, and the recording: the same person on a "
-        f"phone line and on television scores lower than two television clips of them.{enrolment}")
+    enrolment = (_(" {name} is enrolled with {enrolled}.").format(name=best.name, enrolled=enrolled(closest))
+                 if closest is not None else "")
+    paragraphs.append(_(
+        "What moves the score: the amount of speech (this clip has {seconds:.1f} s once silence is "
+        "removed), how much of each person is enrolled, and the recording: the same person on a phone "
+        "line and on television scores lower than two television clips of them.").format(seconds=speech_s)
+        + enrolment)
     return paragraphs
 
 
 def likelihood_ratio_paragraph(name: str, log10_lr: float) -> str:
     """How strong the evidence is, as forensic speaker comparison reports it."""
     ratio = likelihood_ratio(log10_lr)
-    likelier = (f"{ratio} times more likely if the clip is {name}'s voice than if it is someone else's"
-                if log10_lr >= 0 else
-                f"{likelihood_ratio(-log10_lr)} times more likely if the clip is someone else's voice "
-                f"than if it is {name}'s")
-    return (f"Forensic speaker comparison states the strength of the evidence as a likelihood ratio: a "
-            f"score like this one is {likelier} (likelihood ratio {ratio}, log10 LR {log10_lr:+.1f}). "
-            f"On the verbal scale of the European Network of Forensic Science Institutes that is "
-            f"{evidence_strength(log10_lr)}. Unlike the probability, it leaves out how likely it was "
-            "beforehand that this person speaks: that is for whoever weighs the rest of the story.")
+    likelier = (_("{ratio} times more likely if the clip is {name}'s voice than if it is someone else's")
+                .format(ratio=ratio, name=name) if log10_lr >= 0 else
+                _("{ratio} times more likely if the clip is someone else's voice than if it is {name}'s")
+                .format(ratio=likelihood_ratio(-log10_lr), name=name))
+    return _("Forensic speaker comparison states the strength of the evidence as a likelihood ratio: a "
+             "score like this one is {likelier} (likelihood ratio {ratio}, log10 LR {log10_lr:+.1f}). On "
+             "the verbal scale of the European Network of Forensic Science Institutes that is {strength}. "
+             "Unlike the probability, it leaves out how likely it was beforehand that this person speaks: "
+             "that is for whoever weighs the rest of the story.").format(
+                 likelier=likelier, ratio=ratio, log10_lr=log10_lr, strength=evidence_strength(log10_lr))
 
 
 def left_out(kept: tuple[float, float], duration_s: float) -> list[tuple[float, float]]:
@@ -285,15 +301,18 @@ def left_out(kept: tuple[float, float], duration_s: float) -> list[tuple[float, 
 def left_out_text(spans: Sequence[tuple[float, float]]) -> str:
     """ "the first and last minute were left out: 0:00-1:00 and 41:13-42:13"."""
     def amount(seconds: float) -> str:
-        return "minute" if abs(seconds - 60) < 0.5 else f"{seconds:.0f} s"
+        return _("minute") if abs(seconds - 60) < 0.5 else _("{seconds:.0f} s").format(seconds=seconds)
 
     if not spans:
         return ""
     first = [b - a for a, b in spans if a == 0.0]
     last = [b - a for a, b in spans if a > 0.0]
+    times = _(" and ").join(f"{clock(a)}-{clock(b)}" for a, b in spans)
     if first and last and amount(first[0]) == amount(last[0]):
-        which = f"the first and last {amount(first[0])} were"
-    else:
-        parts = [*(f"the first {amount(x)}" for x in first), *(f"the last {amount(x)}" for x in last)]
-        which = " and ".join(parts) + (" were" if len(parts) > 1 else " was")
-    return f"{which} left out: " + " and ".join(f"{clock(a)}-{clock(b)}" for a, b in spans)
+        return _("the first and last {amount} were left out: {times}").format(amount=amount(first[0]),
+                                                                              times=times)
+    parts = [*(_("the first {amount}").format(amount=amount(x)) for x in first),
+             *(_("the last {amount}").format(amount=amount(x)) for x in last)]
+    which = _(" and ").join(parts)
+    return (_("{which} were left out: {times}") if len(parts) > 1 else _("{which} was left out: {times}")
+            ).format(which=which, times=times)

@@ -18,7 +18,8 @@ def use_session_language() -> str:
     the address. Called first on every run, and by fragments, which rerun on their own."""
     asked = st.session_state.get(SWITCH_KEY) or st.query_params.get(PARAMETER)
     language = set_language(asked)
-    st.session_state[SWITCH_KEY] = language
+    if st.session_state.get(SWITCH_KEY) != language:  # never once the switch is drawn (a fragment)
+        st.session_state[SWITCH_KEY] = language
     if st.query_params.get(PARAMETER, DEFAULT_LANGUAGE) != language:
         st.query_params[PARAMETER] = language
     return language

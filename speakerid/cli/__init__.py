@@ -22,10 +22,10 @@ import traceback
 
 from .. import __version__
 from ..errors import SpeakerIDError
-from ..i18n import LANGUAGES, _, current_language, language_from_environment, set_language
+from ..i18n import _, current_language, language_from_environment, set_language
 from .app_commands import APP_COMMANDS
 from .archive_commands import ARCHIVE_COMMANDS
-from .common import EXIT_REFUSED, OneLineParser, add_debug_option, warn
+from .common import EXIT_REFUSED, OneLineParser, add_debug_option, add_language_option, warn
 from .model_commands import MODEL_COMMANDS
 from .speaker_commands import COMMANDS
 
@@ -36,9 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Tell who is speaking from a few seconds of voice.")
     parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
     add_debug_option(parser, default=False)
-    parser.add_argument("--lang", choices=list(LANGUAGES), default=None,
-                        help="language of the messages: en or ne (default: from LANGUAGE, LC_ALL, "
-                             "LC_MESSAGES or LANG, else English)")
+    add_language_option(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (*COMMANDS, *ARCHIVE_COMMANDS, *MODEL_COMMANDS, *APP_COMMANDS):
         add(subparsers)
@@ -48,9 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one sub-command; the exit status is 0, or 2 for any failure (1: cancelled)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    args = build_parser().parse_args(argv)
     before = current_language()
-    set_language(args.lang or language_from_environment())
+    set_language(requested_language(argv) or language_from_environment())  # usage errors too
+    try:
+        return run(build_parser().parse_args(argv))
+    finally:
+        set_language(before)  # called in-process (tests, scripts): the caller's language stays
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -61,8 +65,14 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         warn(failure(exc))
         return EXIT_REFUSED
-    finally:
-        set_language(before)  # called in-process (tests, scripts): the caller's language stays
+
+
+def requested_language(argv: list[str] | None) -> str | None:
+    """``--lang``'s value, read before the full parse so that the parse's own errors are in it
+    (an unknown code is left for the full parse to refuse)."""
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--lang")
+    return early.parse_known_args(argv)[0].lang
 
 
 def failure(exc: Exception) -> str:

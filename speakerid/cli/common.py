@@ -42,6 +42,7 @@ def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: 
     """A sub-command parser whose ``run`` is called with the parsed arguments."""
     parser = subparsers.add_parser(name, help=summary, description=description or summary)
     add_debug_option(parser, default=argparse.SUPPRESS)  # after the command too; never resets it
+    add_language_option(parser, default=argparse.SUPPRESS)
     if run is not None:
         parser.set_defaults(run=run)
     return parser
@@ -50,6 +51,15 @@ def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: 
 def add_debug_option(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--debug", action="store_true", default=default,
                         help="on failure, print the full traceback as well")
+
+
+def add_language_option(parser: argparse.ArgumentParser, default: Any) -> None:
+    """``--lang``: read before parsing (speakerid.cli.requested_language); accepted anywhere."""
+    from ..i18n import LANGUAGES
+
+    parser.add_argument("--lang", choices=list(LANGUAGES), default=default,
+                        help="language of the messages: en or ne (default: from LANGUAGE, LC_ALL, "
+                             "LC_MESSAGES or LANG, else English)")
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
