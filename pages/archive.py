@@ -22,7 +22,7 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals, paths, verdict
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
 from speakerid.gallery import Gallery
-from speakerid.i18n import N_, _
+from speakerid.i18n import N_, _, translator
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
 
@@ -163,7 +163,8 @@ def render_add(folder: Path, gallery: Gallery, stale: int) -> None:
                          count=numerals.number(stale)), icon=":material/sync_problem:")
         if st.button(_("Re-index them now"), key="archive_reindex"):
             finish_adding(add_recordings(folder, gallery, []), round_)
-    source = st.radio(_("Add from"), SOURCES, horizontal=True, format_func=_, key="archive_source")
+    source = st.radio(_("Add from"), SOURCES, horizontal=True, format_func=translator(),
+                      key="archive_source")
     inputs = chosen_inputs(source, round_)
     label = (_("Add {count} recording(s)").format(count=numerals.number(len(inputs)))
              if source == SOURCES[0] and inputs else _("Add to the archive"))
@@ -221,8 +222,9 @@ def render_find(archive: Archive, names: list[str]) -> None:
                        "probability": st.column_config.ProgressColumn(
                            _("probability"), min_value=0.0, max_value=1.0, format="percent")})
     playable = hits[:PLAYABLE_HITS]
-    chosen = st.selectbox(_("Play a turn"), range(len(playable)),
-                          format_func=lambda i: hit_label(playable[i]), key="archive_hit")
+    labels = [hit_label(hit) for hit in playable]  # in this run's language (format_func: any thread)
+    chosen = st.selectbox(_("Play a turn"), range(len(playable)), format_func=labels.__getitem__,
+                          key="archive_hit")
     if chosen is not None:
         hit = playable[chosen]
         play(archive, hit.recording, hit.start_s, hit.end_s)
@@ -263,8 +265,8 @@ def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
         hide_index=True, width="stretch", key="archive_voices",
         column_config={"voice": _("voice"), "recordings": _("recordings"), "speech": _("speech"),
                        "turns": _("turns"), "in": _("in")})
-    chosen = st.selectbox(_("Voice"), range(len(voices)), format_func=lambda i: voice_label(voices[i]),
-                          key="archive_voice")
+    labels = [voice_label(v) for v in voices]  # in this run's language (format_func: any thread)
+    chosen = st.selectbox(_("Voice"), range(len(voices)), format_func=labels.__getitem__, key="archive_voice")
     if chosen is not None:
         render_voice(archive, voices[chosen])
 

@@ -16,7 +16,7 @@ from speakerid import SpeakerIDError, numerals, paths
 from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
-from speakerid.i18n import N_, _
+from speakerid.i18n import N_, _, translator
 
 if TYPE_CHECKING:
     from speakerid.fetch import FetchedAudio
@@ -69,7 +69,8 @@ def audio_inputs(prefix: str, min_total_s: float, encoder: Encoder, round_: int
     # TensorFlow: imported once the model (which loads it in the background) is there, after the title.
     from speakerid.app.analysis import ENROL_MIN_SPEECH_S, speech_check
 
-    mode = st.radio(_("Audio"), AUDIO_MODES, horizontal=True, format_func=_, key=f"{prefix}_mode_{round_}")
+    mode = st.radio(_("Audio"), AUDIO_MODES, horizontal=True, format_func=translator(),
+                    key=f"{prefix}_mode_{round_}")
     recording = mode == "Record now"
     if mode == "From a link":
         return link_clip(f"{prefix}_{round_}", min_total_s, encoder)
@@ -141,8 +142,9 @@ def details_inputs(prefix: str, info=None) -> dict[str, str | None]:
     cols = st.columns([1, 2])
     current = info.gender if info and info.gender else ""
     options = GENDERS if current in GENDERS else [*GENDERS, current]
+    shown = translator()  # format_func: any thread
     gender = cols[0].selectbox(_("Gender (optional)"), options, index=options.index(current),
-                               format_func=lambda g: _(g) if g else "—", key=f"{prefix}_gender")
+                               format_func=lambda g: shown(g) if g else "—", key=f"{prefix}_gender")
     party = cols[1].text_input(_("Party or organisation (optional)"),
                                value=(info.party or "") if info else "", key=f"{prefix}_party")
     notes = st.text_area(_("Notes (optional)"), value=(info.notes or "") if info else "", height=80,
@@ -277,7 +279,7 @@ def import_a_folder(gallery: Gallery, round_: int) -> None:
     st.markdown(_("Enrol many speakers at once from a folder in either training-set layout:\n"
                   "- **one folder per speaker**: `Name/clip1.wav`, `Name/clip2.mp3`, …\n"
                   "- **one file per speaker**: `Name.mp3`, with an optional CSV of `name,gender`."))
-    kind = st.radio(_("From"), IMPORT_KINDS, horizontal=True, format_func=_, key="import_kind")
+    kind = st.radio(_("From"), IMPORT_KINDS, horizontal=True, format_func=translator(), key="import_kind")
     if kind == IMPORT_KINDS[0]:
         typed = st.text_input(_("Folder"), placeholder=str(paths.data_roots()[0] / "speakers"),
                               key="import_folder", help=ui.data_roots_help()).strip()
@@ -329,7 +331,7 @@ def export_or_import(gallery: Gallery, speakers: list[SpeakerInfo], round_: int)
         st.markdown("**{}**".format(_("Import")))
         upload = st.file_uploader(_("Gallery file (.sqlite)"), type=["sqlite", "sqlite3", "db"],
                                   key=f"import_file_{round_}")
-        how = st.radio(_("How"), IMPORT_WAYS, format_func=_, key="import_how")
+        how = st.radio(_("How"), IMPORT_WAYS, format_func=translator(), key="import_how")
         replace = how == IMPORT_WAYS[1]
         confirmed = (not replace or not speakers or
                      st.checkbox(_("I understand this deletes the {count} speaker(s) enrolled now").format(

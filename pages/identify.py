@@ -15,7 +15,7 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals, verdict
-from speakerid.i18n import N_, _
+from speakerid.i18n import N_, _, translator
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
@@ -104,7 +104,7 @@ def choose_clip(speakers: list[SpeakerInfo], trim_ends: bool
                 ) -> tuple[str, UploadedFile | None, FetchedAudio | None]:
     """The source picked and its clip: an upload or recording, or fetched audio (a batch of uploads
     is handled here, and the page stops)."""
-    source = st.radio(_("Source"), SOURCES, horizontal=True, format_func=_,
+    source = st.radio(_("Source"), SOURCES, horizontal=True, format_func=translator(),
                       key="identify_source", label_visibility="collapsed")
     uploaded = fetched = None
     if source == "Upload clips":

@@ -16,7 +16,7 @@ from speakerid import SpeakerIDError, numerals, paths
 from speakerid.app import charts
 from speakerid.app.unzip import extract_zip
 from speakerid.datasets import discover
-from speakerid.i18n import N_, _
+from speakerid.i18n import N_, _, translator
 from speakerid.training import runs
 from speakerid.training.estimate import estimate
 from speakerid.training.settings import Recipe, TrainSettings
@@ -83,7 +83,7 @@ def state_word(state: str) -> str:
 
 
 def dataset_picker() -> Path | None:
-    kind = st.radio(_("Dataset"), DATASET_KINDS, horizontal=True, format_func=_, key="train_kind")
+    kind = st.radio(_("Dataset"), DATASET_KINDS, horizontal=True, format_func=translator(), key="train_kind")
     if kind == DATASET_KINDS[0]:
         typed = st.text_input(_("Dataset folder"), placeholder=str(paths.data_roots()[0] / "dataset"),
                               key="train_folder",
@@ -135,7 +135,8 @@ def new_run_form() -> None:
             if len(speakers) < 10:
                 st.warning(_("Training needs several speakers: a few are held out to calibrate the "
                              "threshold. Twenty or more give a useful model."), icon=":material/warning:")
-    chosen = st.radio(_("What for"), list(PURPOSES), format_func=lambda key: _(PURPOSES[key].title),
+    titles = {key: _(purpose.title) for key, purpose in PURPOSES.items()}  # format_func: any thread
+    chosen = st.radio(_("What for"), list(PURPOSES), format_func=titles.__getitem__,
                       key="train_purpose")
     purpose = PURPOSES[chosen]
     st.caption(_(purpose.caption))
@@ -223,8 +224,8 @@ def choose_run(all_runs: list[runs.RunInfo]) -> tuple[Path, runs.RunInfo]:
     # Set on every run, not only the first: the browser keeps showing an option's old label (with an
     # old state) while the selection itself is unchanged, unless the value comes from here.
     st.session_state["train_selected"] = selected if selected in names else names[0]
-    chosen = st.selectbox(_("Run"), names, key="train_selected",
-                          format_func=lambda n: describe(next(r for r in all_runs if r.name == n)))
+    labels = {r.name: describe(r) for r in all_runs}  # in this run's language (format_func: any thread)
+    chosen = st.selectbox(_("Run"), names, key="train_selected", format_func=labels.__getitem__)
     run_dir = paths.runs_dir() / chosen
     shown = next(r for r in all_runs if r.name == chosen)
     return run_dir, shown

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gettext
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -60,6 +60,12 @@ def N_(message: str) -> str:
     """Mark ``message`` for the catalog where it is defined (a constant, read before any language is
     chosen); it is translated with ``_`` where it is shown."""
     return message
+
+
+def translator() -> Callable[[str], str]:
+    """This thread's ``_``, bound to its language now: for a widget's ``format_func``, which
+    Streamlit may call from another thread (its test harness does)."""
+    return _catalog(current_language()).gettext
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:

@@ -43,7 +43,7 @@ def test_every_page_switches_language_and_the_address_keeps_it():
         at.switch_page(f"pages/{page}.py")
         rerun(at)
         assert at.title[0].value == nepali and DEVANAGARI.search(nepali), page
-        assert at.query_params["lang"] == ["ne"] or at.query_params["lang"] == "ne", page
+        assert at.query_params["lang"] in ("ne", ["ne"]), page
         at.radio(key="language").set_value("en")
         rerun(at)
         assert at.title[0].value == english, page
