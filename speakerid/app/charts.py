@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import N_, _
+
 if TYPE_CHECKING:
     from ..results import Span, Timeline
 
@@ -26,8 +28,8 @@ SILENCE = "#f59e0b"
 UNKNOWN = "#9aa5b1"
 PALETTE = ["#2563eb", "#16a34a", "#db2777", "#ea580c", "#7c3aed", "#0891b2", "#ca8a04", "#4d7c0f",
            "#be123c", "#0f766e"]
-UNKNOWN_LABEL = "unknown"
-LEFT_OUT_LABEL = "left out, as asked"
+UNKNOWN_LABEL = N_("unknown")  # the timeline's words are shown through _ (the reader's language)
+LEFT_OUT_LABEL = N_("left out, as asked")
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # what Streamlit 1.67 draws
 # text at 12-14 px: the browser draws it at that size whatever the chart's width
 CONFIG = {"axis": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal"},
@@ -69,7 +71,7 @@ def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span
         "params": [ZOOM],
         "mark": {"type": "bar", "clip": True, "cornerRadius": 2},
         "encoding": {
-            "x": {"field": "start_s", "type": "quantitative", "title": "time in the clip (s)",
+            "x": {"field": "start_s", "type": "quantitative", "title": _("time in the clip (s)"),
                   "scale": {"domain": [0, duration], "nice": False}},
             "x2": {"field": "end_s"},
             "y": {"field": "speaker", "type": "nominal", "sort": labels, "title": None,
@@ -77,11 +79,11 @@ def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span
             "color": {"field": "speaker", "type": "nominal", "legend": None,
                       "scale": {"domain": labels, "range": [colors[lane] for lane in lanes]}},
             "tooltip": [
-                {"field": "speaker", "type": "nominal"},
-                {"field": "start_s", "type": "quantitative", "title": "from (s)", "format": ".1f"},
-                {"field": "end_s", "type": "quantitative", "title": "to (s)", "format": ".1f"},
-                {"field": "seconds", "type": "quantitative", "title": "length (s)"},
-                {"field": "probability", "type": "quantitative", "format": ".0%"},
+                {"field": "speaker", "type": "nominal", "title": _("speaker")},
+                {"field": "start_s", "type": "quantitative", "title": _("from (s)"), "format": ".1f"},
+                {"field": "end_s", "type": "quantitative", "title": _("to (s)"), "format": ".1f"},
+                {"field": "seconds", "type": "quantitative", "title": _("length (s)")},
+                {"field": "probability", "type": "quantitative", "title": _("probability"), "format": ".0%"},
             ],
         },
         "config": CONFIG,
@@ -89,17 +91,17 @@ def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span
     if not rows:
         spec["height"] = 60
         spec["mark"] = {"type": "text", "color": MUTED, "fontSize": 13}
-        spec["data"] = {"values": [{"text": "no speech found"}]}
+        spec["data"] = {"values": [{"text": _("no speech found")}]}
         spec["encoding"] = {"text": {"field": "text"}}
     elif left_out:
         bars = {key: spec.pop(key) for key in ("data", "mark", "encoding", "params")}
         shade = {"data": {"values": [{"from_s": round(start, 2), "to_s": round(end, 2),
-                                      "label": LEFT_OUT_LABEL} for start, end in left_out]},
+                                      "label": _(LEFT_OUT_LABEL)} for start, end in left_out]},
                  "mark": {"type": "rect", "color": UNKNOWN, "opacity": 0.3, "clip": True},
                  "encoding": {"x": {"field": "from_s", "type": "quantitative"}, "x2": {"field": "to_s"},
-                              "tooltip": [{"field": "label", "type": "nominal", "title": "shaded"},
-                                          {"field": "from_s", "type": "quantitative", "title": "from (s)"},
-                                          {"field": "to_s", "type": "quantitative", "title": "to (s)"}]}}
+                              "tooltip": [{"field": "label", "type": "nominal", "title": _("shaded")},
+                                          {"field": "from_s", "type": "quantitative", "title": _("from (s)")},
+                                          {"field": "to_s", "type": "quantitative", "title": _("to (s)")}]}}
         spec["layer"] = [shade, bars]
     return _titled(spec, title)
 
@@ -140,9 +142,9 @@ def _lines(rows: Sequence[dict[str, float]], x: str, series: dict[str, tuple[str
            y_title: str, scale: float = 1.0, point: bool = True) -> Spec:
     """One line per key of ``series`` (key: (label, colour)) over ``x``, from the rows that have it."""
     values = [{x: row[x] if x in row else index + 1, "series": label, "value": row[key] * scale}
-              for key, (label, _) in series.items()
+              for key, (label, _colour) in series.items()
               for index, row in enumerate(rows) if key in row]
-    labels = [label for label, _ in series.values()]
+    labels = [label for label, _colour in series.values()]
     spec: Spec = {
         "$schema": SCHEMA,
         "data": {"values": values},
@@ -153,7 +155,7 @@ def _lines(rows: Sequence[dict[str, float]], x: str, series: dict[str, tuple[str
             "x": {"field": x, "type": "quantitative", "title": x},
             "y": {"field": "value", "type": "quantitative", "title": y_title},
             "color": {"field": "series", "type": "nominal", "title": None,
-                      "scale": {"domain": labels, "range": [color for _, color in series.values()]},
+                      "scale": {"domain": labels, "range": [color for _label, color in series.values()]},
                       "legend": {"orient": "bottom"} if len(series) > 1 else None},
             "tooltip": [{"field": x, "type": "quantitative"}, {"field": "series", "type": "nominal"},
                         {"field": "value", "type": "quantitative", "format": ".3f"}],
@@ -164,7 +166,7 @@ def _lines(rows: Sequence[dict[str, float]], x: str, series: dict[str, tuple[str
 
 
 def _lane_label(lane: str | None) -> str:
-    return lane if lane is not None else UNKNOWN_LABEL
+    return lane if lane is not None else _(UNKNOWN_LABEL)
 
 
 def _titled(spec: Spec, title: str | None) -> Spec:

@@ -18,6 +18,7 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from ..i18n import _
 from ..paths import ASSETS
 from ..results import Span
 from .charts import ACCENT, INK, MUTED, PALETTE, REMOVED, SILENCE, UNKNOWN, speaker_colors, timeline_lanes
@@ -95,7 +96,7 @@ def _draw_waveform(ax, signal: np.ndarray, sample_rate: int, color: str = ACCENT
     ax.set_ylim(-1.05, 1.05)
     ax.set_yticks([-1, 0, 1])
     ax.margins(x=0)
-    ax.set_ylabel("amplitude", fontsize=8)
+    ax.set_ylabel(_("amplitude"), fontsize=8)
 
 
 def _shade(ax, spans: Sequence[Span], color: str, offset_s: float = 0.0) -> None:
@@ -104,9 +105,10 @@ def _shade(ax, spans: Sequence[Span], color: str, offset_s: float = 0.0) -> None
 
 
 def waveform(signal: np.ndarray, sample_rate: int, kept: Sequence[Span] | None = None,
-             title: str | None = None, removed_label: str = "removed",
+             title: str | None = None, removed_label: str | None = None,
              removed_color: str = REMOVED) -> Figure:
-    """A waveform; spans outside ``kept`` (when given) are shaded as removed."""
+    """A waveform; spans outside ``kept`` (when given) are shaded as removed (``removed_label``,
+    "removed" unless told)."""
     fig, axes = _figure(9, 2.0)
     ax = axes[0, 0]
     duration = len(signal) / sample_rate
@@ -114,11 +116,11 @@ def waveform(signal: np.ndarray, sample_rate: int, kept: Sequence[Span] | None =
     removed = removed_spans(kept, duration)
     _shade(ax, removed, removed_color)
     ax.set_xlim(0, max(duration, 1e-3))
-    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_xlabel(_("time (s)"), fontsize=8)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
     if removed:
-        ax.legend(handles=[Patch(color=removed_color, alpha=0.3, label=removed_label)],
+        ax.legend(handles=[Patch(color=removed_color, alpha=0.3, label=removed_label or _("removed"))],
                   loc="upper right", fontsize=8, frameon=False)
     return fig
 
@@ -132,12 +134,14 @@ def pipeline_waveforms(prepared: Prepared) -> Figure:
     final = prepared.stages[-1]
     fig, axes = _figure(9, 5.4, rows=3)
     rows = [
-        (resampled, trimmed.kept, "trimmed (intro/outro of a long recording)", REMOVED,
-         f"1 · input, mono at {resampled.sample_rate} Hz: {resampled.duration_s:.1f} s"),
-        (trimmed, silence.kept, "silence / noise removed", SILENCE,
-         f"2 · after trimming: {trimmed.duration_s:.1f} s"),
+        (resampled, trimmed.kept, _("trimmed (intro/outro of a long recording)"), REMOVED,
+         _("1 · input, mono at {rate} Hz: {seconds:.1f} s").format(rate=resampled.sample_rate,
+                                                                   seconds=resampled.duration_s)),
+        (trimmed, silence.kept, _("silence / noise removed"), SILENCE,
+         _("2 · after trimming: {seconds:.1f} s").format(seconds=trimmed.duration_s)),
         (final, None, "", ACCENT,
-         f"3 · speech sent to the encoder (loudness-normalised): {final.duration_s:.1f} s"),
+         _("3 · speech sent to the encoder (loudness-normalised): {seconds:.1f} s").format(
+             seconds=final.duration_s)),
     ]
     for ax, (stage, kept, label, color, title) in zip(axes[:, 0], rows):
         duration = stage.duration_s
@@ -148,9 +152,10 @@ def pipeline_waveforms(prepared: Prepared) -> Figure:
         ax.set_title(title, fontsize=10, loc="left")
         if removed:
             seconds = sum(b - a for a, b in removed)
-            ax.legend(handles=[Patch(color=color, alpha=0.3, label=f"{label}: {seconds:.1f} s")],
+            ax.legend(handles=[Patch(color=color, alpha=0.3, label=_("{what}: {seconds:.1f} s").format(
+                what=label, seconds=seconds))],
                       loc="upper right", fontsize=8, frameon=False)
-    axes[-1, 0].set_xlabel("time (s)", fontsize=8)
+    axes[-1, 0].set_xlabel(_("time (s)"), fontsize=8)
     return fig
 
 
@@ -164,10 +169,10 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
     image = ax.imshow(features.T, origin="lower", aspect="auto", cmap="magma",
                       extent=(0, max(duration, 1e-3), 0, features.shape[1]), interpolation="nearest")
     cbar = fig.colorbar(image, ax=ax, pad=0.01)
-    cbar.set_label("log power", fontsize=8)
+    cbar.set_label(_("log power"), fontsize=8)
     cbar.ax.tick_params(labelsize=7)
-    ax.set_ylabel("mel band", fontsize=8)
-    ax.set_xlabel("speech time (s)", fontsize=8)
+    ax.set_ylabel(_("mel band"), fontsize=8)
+    ax.set_xlabel(_("speech time (s)"), fontsize=8)
     if windows:
         top = features.shape[1]
         for index, (start, end) in enumerate(windows):
@@ -190,19 +195,19 @@ def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span
     for row, lane in enumerate(lanes):
         spans = [(s.start_s, s.end_s - s.start_s) for s in result.segments if s.label == lane]
         ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[lane])
-    ax.set_yticks(range(len(lanes)), [lane if lane is not None else "unknown" for lane in lanes],
+    ax.set_yticks(range(len(lanes)), [lane if lane is not None else _("unknown") for lane in lanes],
                   fontsize=9)
     ax.set_ylim(-0.6, max(len(lanes), 1) - 0.4)
     ax.invert_yaxis()
     ax.set_xlim(0, max(result.duration_s, 1e-3))
-    ax.set_xlabel("time in the clip (s)", fontsize=8)
+    ax.set_xlabel(_("time in the clip (s)"), fontsize=8)
     ax.grid(axis="x", color=MUTED, alpha=0.2)
     _shade(ax, left_out, UNKNOWN)
     if left_out:
-        ax.legend(handles=[Patch(color=UNKNOWN, alpha=0.3, label="left out, as asked")],
+        ax.legend(handles=[Patch(color=UNKNOWN, alpha=0.3, label=_("left out, as asked"))],
                   loc="upper right", fontsize=8, frameon=False)
     if not lanes:
-        ax.text(0.5, 0.5, "no speech found", ha="center", va="center", color=MUTED,
+        ax.text(0.5, 0.5, _("no speech found"), ha="center", va="center", color=MUTED,
                 transform=ax.transAxes)
     if title:
         ax.set_title(title, fontsize=10, loc="left")
