@@ -36,7 +36,7 @@ catalog: $(STAMP)
 
 # The README's screenshots (docs/screenshots/), taken by the browser test; plain test runs leave them.
 screenshots: $(STAMP)
-	SPEAKERID_SCREENSHOTS=1 $(PY) -m pytest -q tests/test_browser.py
+	SPEAKERID_SCREENSHOTS=1 $(PY) -m pytest -q tests/test_browser.py tests/test_browser_nepali.py
 
 # Accuracy and speed against the reference recipe, an MFCC baseline and Resemblyzer
 # (which lives in its own environment, .bench-venv, never in the app's).
