@@ -68,6 +68,12 @@ def translator() -> Callable[[str], str]:
     return _catalog(current_language()).gettext
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` as said in ``context`` ("short": a metric card's few characters), where one
+    English text needs two translations."""
+    return _catalog(current_language()).pgettext(context, message)
+
+
 def ngettext(singular: str, plural: str, count: int) -> str:
     """The form of a message that fits ``count`` in this thread's language."""
     return _catalog(current_language()).ngettext(singular, plural, count)

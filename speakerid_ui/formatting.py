@@ -4,6 +4,7 @@ in Markdown."""
 from __future__ import annotations
 
 from speakerid import numerals
+from speakerid.i18n import pgettext
 
 MARKDOWN_SPECIALS = "\\`*_{}[]()#+-.!|<>~$:"
 
@@ -32,7 +33,7 @@ def rough_duration(value: float) -> str:
 def compact_duration(value: float) -> str:
     """12.3 s, 5:12, 1:02:05: short enough for a metric card or a table cell."""
     if value < 60:
-        return numerals.duration(value)
+        return numerals.digits(pgettext("short", "{seconds:.1f} s").format(seconds=value))
     whole = int(value)
     if whole < 3600:
         return numerals.digits(f"{whole // 60}:{whole % 60:02d}")

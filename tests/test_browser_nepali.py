@@ -79,8 +79,9 @@ def test_nepali_pages_name_a_devanagari_speaker_and_keep_the_language(browser, n
         timeline = body.split("कसले कहिले बोल्यो", 1)[1]
         assert DAHAL in timeline and THAPA in timeline  # the speaking times under the chart
         assert "Who is speaking" not in body and "Traceback" not in body
-        page.get_by_text("कसले कहिले बोल्यो").first.evaluate("heading => heading.scrollIntoView()")
         screenshot(page, "identify-ne.png")
+        page.get_by_text("कसले कहिले बोल्यो").first.evaluate("heading => heading.scrollIntoView()")
+        screenshot(page, "timeline-ne.png")
 
         page.get_by_role("link", name="ग्यालरी").click()  # the sidebar's menu keeps ?lang=ne
         page.locator("h1").filter(has_text="ग्यालरी").wait_for()

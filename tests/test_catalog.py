@@ -23,13 +23,16 @@ MO = PO.with_suffix(".mo")
 FIELD = re.compile(r"\{(\w*)")
 
 
-def extracted() -> set[str | tuple[str, ...]]:
-    """Every msgid in the code, read as ``make catalog`` reads it (babel.cfg, default keywords)."""
+Key = tuple[str | tuple[str, ...], str | None]  # (msgid, msgctxt)
+
+
+def extracted() -> set[Key]:
+    """Every message in the code, read as ``make catalog`` reads it (babel.cfg, default keywords)."""
     with open(ROOT / "babel.cfg") as config:
         method_map, options_map = parse_mapping_cfg(config)
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(ROOT, method_map, options_map):
-        found.add(tuple(message) if isinstance(message, (list, tuple)) else message)
+    for _file, _line, message, _comments, context in extract_from_dir(ROOT, method_map, options_map):
+        found.add((tuple(message) if isinstance(message, (list, tuple)) else message, context))
     return found
 
 
@@ -44,7 +47,7 @@ def strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def test_every_message_in_the_code_has_a_nepali_translation(catalog):
-    messages = {message.id: message for message in catalog if message.id}
+    messages = {(message.id, message.context): message for message in catalog if message.id}
     in_code = extracted()
     assert len(in_code) > 300  # the extraction found the app's words, not an empty tree
     missing = sorted(str(m) for m in in_code if m not in messages)
@@ -83,5 +86,7 @@ def test_the_compiled_catalog_is_the_one_translators_edit(catalog):
         if message.pluralizable:
             singular, plural = message.id
             assert [compiled.ngettext(singular, plural, n) for n in (1, 2)] == list(message.string), singular
+        elif message.context:
+            assert compiled.pgettext(message.context, message.id) == message.string, message.id
         else:
             assert compiled.gettext(message.id) == message.string, message.id
