@@ -16,7 +16,7 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals
 from speakerid.app.live import BUFFER_S, HOP_S, LiveIdentifier
 from speakerid.i18n import _
-from speakerid_ui.language import use_session_language
+from speakerid_ui.language import follow_session_language
 
 if TYPE_CHECKING:
     from speakerid.gallery import Gallery
@@ -72,7 +72,7 @@ def listen(identifier: LiveIdentifier, ice_servers: list[dict]) -> bool:
 
 def current_speaker(identifier: LiveIdentifier, playing: bool) -> None:
     """What the workers found; redrawn every second while listening (only reads, never computes)."""
-    use_session_language()  # a fragment's rerun skips the frame
+    follow_session_language()  # a fragment's rerun skips the frame
     if playing:
         identifier.start()  # again if they stopped for want of audio
     if identifier.problem:

@@ -22,7 +22,7 @@ from speakerid.training.estimate import estimate
 from speakerid.training.settings import Recipe, TrainSettings
 from speakerid.training.train import read_history, request_stop, split_speakers
 from speakerid_ui.formatting import rough_duration
-from speakerid_ui.language import use_session_language
+from speakerid_ui.language import follow_session_language
 
 
 @dataclass(frozen=True)
@@ -243,7 +243,7 @@ def progress_fraction(status: dict) -> float:
 
 def render_run(run_dir: Path, shown: runs.RunInfo) -> None:
     """The run as it is now (redrawn every 2 s while it runs); ``shown``: as the selector shows it."""
-    use_session_language()  # a fragment's rerun skips the frame
+    follow_session_language()  # a fragment's rerun skips the frame
     info = runs.run_info(run_dir)
     if (info.state, info.alive) != (shown.state, shown.alive):
         st.rerun()  # redraw the whole page: the selector, the buttons, and polling only while it runs

@@ -13,7 +13,7 @@ from speakerid import SpeakerIDError, numerals
 from speakerid.i18n import _, ngettext
 from speakerid_ui import access_gate, plain_words, streamlit_fixes
 from speakerid_ui.formatting import md
-from speakerid_ui.language import language_switch, use_session_language
+from speakerid_ui.language import follow_session_language, language_switch, use_session_language
 from speakerid_ui.navigation import menu
 from speakerid_ui.resources import enrolled_speakers, load_encoder, model_code_loaded
 
@@ -90,7 +90,7 @@ def sidebar_status() -> None:
 
 def _wait_for_model() -> None:
     """Polled while the model's libraries load; then the whole page is redrawn, with the model."""
-    use_session_language()  # a fragment's rerun skips the frame
+    follow_session_language()  # a fragment's rerun skips the frame
     if model_code_loaded():
         st.rerun()
     st.markdown(":gray[:material/hourglass_top: {}]".format(_("loading the speaker model…")))

@@ -15,14 +15,19 @@ SWITCH_KEY = "language"  # the sidebar switch's widget key: the session's langua
 
 def use_session_language() -> str:
     """Set this script run's language (the switch, else ``?lang=``, else English) and keep it in
-    the address. Called first on every run, and by fragments, which rerun on their own."""
-    asked = st.session_state.get(SWITCH_KEY) or st.query_params.get(PARAMETER)
-    language = set_language(asked)
-    if st.session_state.get(SWITCH_KEY) != language:  # never once the switch is drawn (a fragment)
+    the switch and the address. Called first on every run of the page."""
+    language = follow_session_language()
+    if st.session_state.get(SWITCH_KEY) != language:
         st.session_state[SWITCH_KEY] = language
     if st.query_params.get(PARAMETER, DEFAULT_LANGUAGE) != language:
         st.query_params[PARAMETER] = language
     return language
+
+
+def follow_session_language() -> str:
+    """Set this thread's language to the session's, changing nothing: for a fragment, which reruns
+    on a thread of its own without the frame (and may not touch the switch's state)."""
+    return set_language(st.session_state.get(SWITCH_KEY) or st.query_params.get(PARAMETER))
 
 
 def language_switch() -> None:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from speakerid import SpeakerIDError, paths
+from speakerid import SpeakerIDError, numerals, paths
 from speakerid.gallery import Gallery, SpeakerInfo
+from speakerid.i18n import _
 from speakerid_ui.errors import gallery_failed, refusals_note
 from speakerid_ui.onboarding import explain_missing_model
 from speakerid_ui.widgets import flash
@@ -86,7 +87,7 @@ def load_encoder() -> tuple[Encoder | None, str | None]:
     """(encoder, None), or (None, why) when no usable model is installed; waits while it loads."""
     importing = _importing()
     if not importing.done():
-        with st.spinner("Loading the speaker model…"):
+        with st.spinner(_("Loading the speaker model…")):
             importing.result()
     folder, stamp = model_location()
     try:
@@ -137,10 +138,10 @@ def require_gallery(encoder: Encoder) -> Gallery:
     try:
         gallery.check_encoder()
     except SpeakerIDError:
-        st.warning("**The gallery was enrolled with another model.** Its speakers must be re-enrolled "
-                   "with the current model from their stored recordings (nothing to record again).",
+        st.warning(_("**The gallery was enrolled with another model.** Its speakers must be re-enrolled "
+                     "with the current model from their stored recordings (nothing to record again)."),
                    icon=":material/sync_problem:")
-        if st.button("Re-enrol all speakers now", type="primary", key="reenroll_gallery"):
+        if st.button(_("Re-enrol all speakers now"), type="primary", key="reenroll_gallery"):
             reenroll(gallery, encoder)
             st.rerun()
         st.stop()
@@ -149,20 +150,22 @@ def require_gallery(encoder: Encoder) -> Gallery:
 
 def reenroll(gallery: Gallery, encoder: Encoder) -> int:
     """Re-embed every stored clip with ``encoder``, showing progress."""
-    bar = st.progress(0.0, text="Re-enrolling the gallery…")
+    bar = st.progress(0.0, text=_("Re-enrolling the gallery…"))
 
     def progress(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"Re-enrolling the gallery: clip {done} of {total}")
+        bar.progress(done / max(total, 1), text=_("Re-enrolling the gallery: clip {done} of {total}").format(
+            done=numerals.number(done), total=numerals.number(total)))
 
     refused: list[SpeakerIDError] = []
     try:
         count = gallery.reenroll(encoder, progress, on_refused=refused.append)
     except SpeakerIDError as exc:
         bar.empty()
-        st.error(f"Re-enrolment failed: {exc}", icon=":material/error:")
+        st.error(_("Re-enrolment failed: {problem}").format(problem=exc), icon=":material/error:")
         st.stop()
     bar.empty()
-    st.toast(f"Gallery re-enrolled: {count} clip(s)", icon=":material/check_circle:")
+    st.toast(_("Gallery re-enrolled: {count} clip(s)").format(count=numerals.number(count)),
+             icon=":material/check_circle:")
     if refused:
         flash(refusals_note(refused), "warning")
     return count

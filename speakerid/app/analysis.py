@@ -18,7 +18,7 @@ import numpy as np
 from ..audio import AudioClip
 from ..errors import SpeakerIDError
 from ..features import frames_per_second, window_layout
-from ..i18n import N_
+from ..i18n import N_, _
 from ..preprocess import Prepared, prepare
 from ..results import Span
 from ..verdict import left_out
@@ -131,7 +131,7 @@ def analyse(clip: AudioClip, encoder: Encoder, gallery: Gallery | None = None, t
             trim_ends: bool = False) -> Analysis:
     """Every step of :func:`analyse_steps` at once."""
     result = Analysis(clip)
-    for _, result in analyse_steps(clip, encoder, gallery, top_k, trim_ends):  # noqa: B007 (the last one)
+    for _step, result in analyse_steps(clip, encoder, gallery, top_k, trim_ends):  # noqa: B007 (the last one)
         pass
     return result
 
@@ -150,10 +150,11 @@ def speech_check(clip: AudioClip, encoder: Encoder, min_speech_s: float = ENROL_
                  recording: bool = False) -> SpeechCheck:
     """How much speech ``clip`` holds, judged against what enrolment asks for."""
     if clip.duration_s < encoder.pipeline.preprocess.min_speech_s:
-        what = "recording" if recording else "clip"
-        return SpeechCheck(clip.duration_s, 0.0, False,
-                           f"the {what} is only {short_of(clip.duration_s, min_speech_s)} s long; at "
-                           f"least {min_speech_s:g} s of speech is needed")
+        short = (_("the recording is only {seconds} s long; at least {needed:g} s of speech is needed")
+                 if recording else
+                 _("the clip is only {seconds} s long; at least {needed:g} s of speech is needed"))
+        return SpeechCheck(clip.duration_s, 0.0, False, short.format(
+            seconds=short_of(clip.duration_s, min_speech_s), needed=min_speech_s))
     try:
         prepared = prepare(clip, encoder.pipeline.preprocess, require_speech=False)
     except SpeakerIDError as exc:
@@ -161,17 +162,18 @@ def speech_check(clip: AudioClip, encoder: Encoder, min_speech_s: float = ENROL_
     speech = prepared.speech_s
     if speech == 0:
         return SpeechCheck(clip.duration_s, 0.0, False,
-                           "no speech found: the recording is silent or only noise")
+                           _("no speech found: the recording is silent or only noise"))
     if speech < min_speech_s:
-        more = "keep talking" if recording else "use a longer clip"
-        return SpeechCheck(clip.duration_s, speech, False,
-                           f"only {short_of(speech, min_speech_s)} s of speech captured; {more} to "
-                           f"reach at least {min_speech_s:g} s")
+        more = (_("only {seconds} s of speech captured; keep talking to reach at least {needed:g} s")
+                if recording else
+                _("only {seconds} s of speech captured; use a longer clip to reach at least {needed:g} s"))
+        return SpeechCheck(clip.duration_s, speech, False, more.format(
+            seconds=short_of(speech, min_speech_s), needed=min_speech_s))
     note = ""
     if recording and clip.duration_s > ENROL_MAX_USEFUL_S:
-        note = f" (longer than needed: {ENROL_MAX_USEFUL_S:.0f} s is plenty)"
-    return SpeechCheck(clip.duration_s, speech, True,
-                       f"{speech:.1f} s of speech in {clip.duration_s:.1f} s: good{note}")
+        note = _(" (longer than needed: {plenty:.0f} s is plenty)").format(plenty=ENROL_MAX_USEFUL_S)
+    return SpeechCheck(clip.duration_s, speech, True, _("{speech:.1f} s of speech in {seconds:.1f} s: good")
+                       .format(speech=speech, seconds=clip.duration_s) + note)
 
 
 def short_of(value: float, limit: float) -> str:
