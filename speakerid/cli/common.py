@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import SpeakerIDError
-from ..i18n import _
+from ..i18n import LANGUAGES, _
 
 if TYPE_CHECKING:
     from ..fetch import DownloadProgress, FetchLimits
@@ -55,8 +55,6 @@ def add_debug_option(parser: argparse.ArgumentParser, default: Any) -> None:
 
 def add_language_option(parser: argparse.ArgumentParser, default: Any) -> None:
     """``--lang``: read before parsing (speakerid.cli.requested_language); accepted anywhere."""
-    from ..i18n import LANGUAGES
-
     parser.add_argument("--lang", choices=list(LANGUAGES), default=default,
                         help="language of the messages: en or ne (default: from LANGUAGE, LC_ALL, "
                              "LC_MESSAGES or LANG, else English)")
