@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from speakerid import SpeakerIDError
+from speakerid.app.accounts import ADMIN
 from speakerid_ui import access_gate, plain_words, streamlit_fixes
 from speakerid_ui.formatting import md
 from speakerid_ui.navigation import menu
@@ -32,13 +33,17 @@ def app_frame() -> StreamlitPage:
     # Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. The
     # page is still routed (hidden), so signing in from a page's address opens that page.
     allowed = access_gate.may_enter()
-    page = st.navigation(menu(), position="sidebar" if allowed else "hidden")
+    # A session turned away routes to every page, so that signing in from a page's address opens it.
+    page = st.navigation(menu(admin=not allowed or access_gate.may(ADMIN),
+                              accounts=not allowed or access_gate.has_accounts()),
+                         position="sidebar" if allowed else "hidden")
     if not allowed:
         access_gate.turn_away()
     with st.sidebar:
         st.markdown("### :material/record_voice_over: Speaker ID")
         st.caption("Who is speaking in this clip?")
     sidebar_status()
+    access_gate.sidebar_account()
     return page
 
 
