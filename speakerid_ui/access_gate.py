@@ -227,6 +227,7 @@ def client_address() -> str:
     proxy on this machine, the address the proxy passes on (``X-Forwarded-For``'s last entry,
     which the proxy itself added); a header from anywhere else is not trusted."""
     peer = st.context.ip_address  # None for a browser on this computer
+    peer = peer if isinstance(peer, str) else None  # (AppTest gives a stand-in object)
     if peer is None or is_local_address(peer):
         forwarded = st.context.headers.get("X-Forwarded-For") or st.context.headers.get("X-Real-Ip")
         if forwarded:
