@@ -194,7 +194,8 @@ def test_a_viewer_identifies_but_enrols_nothing(monkeypatch):
     sf.write(buffer, np.concatenate([x for turn in turns for x in (gap, turn)]), RATE, format="WAV")
     at.file_uploader(key="identify_upload").upload("debate.wav", buffer.getvalue(), "audio/wav")
     rerun(at)
-    assert "Voice A: heard in the clip, matching nobody in the gallery. An editor can enrol them." in texts(at)
+    assert ("Voice A: heard in the clip, matching nobody in the gallery. An editor can enrol them."
+            in texts(at))
     assert not changing_widgets(at) and gallery_bytes() == before
 
 
