@@ -212,9 +212,8 @@ def sidebar_account() -> None:
         who = (_("Signed in as **{name}** ({role})").format(name=md(visitor.account),
                                                              role=role_words(visitor.role))
                if visitor.account is not None else _("Signed in with the shared password"))
-        left, right = st.columns([3, 2], vertical_alignment="center")
-        left.caption(who)
-        right.button(_("Sign out"), key="sign_out", type="tertiary", icon=":material/logout:",
+        st.caption(who)
+        st.button(_("Sign out"), key="sign_out", type="tertiary", icon=":material/logout:",
                      on_click=sign_out)
 
 

@@ -19,6 +19,7 @@ from test_app import (  # noqa: F401 (fixtures)
     TIMEOUT,
     app_env,
     enrol,
+    make_model,
     model_loaded,
     rerun,
     texts,
@@ -267,6 +268,22 @@ def test_an_empty_gallery_offers_a_viewer_no_demo_enrolment():
     assert "Getting started" in texts(at) and "demo_enrol_identify" not in widget_keys(at)
     at = signed_in("editor")
     assert "demo_enrol_identify" in widget_keys(at)
+
+
+def test_a_viewer_is_told_to_ask_when_the_model_is_missing_or_the_gallery_is_stale(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEAKERID_WEIGHTS", str(tmp_path / "no-model"))
+    at = signed_in("viewer")
+    assert "No speaker model is installed yet" in texts(at) and "is for admins: ask one" in texts(at)
+
+    monkeypatch.setenv("SPEAKERID_WEIGHTS", str(make_model(tmp_path / "in-use", seed=0)))
+    enrol("Dawa", wav(3, 5.0), model=make_model(tmp_path / "other", seed=3))
+    before = gallery_bytes()
+    for page in ("identify", "gallery", "archive", "live"):
+        at.switch_page(f"pages/{page}.py")
+        rerun(at)
+        assert "enrolled with another model" in texts(at) and "An editor or an admin can do it" in texts(at)
+        assert not changing_widgets(at)
+    assert gallery_bytes() == before
 
 
 def test_an_editor_gets_every_control_that_changes_the_gallery_and_the_archive():
