@@ -30,10 +30,10 @@ def app_frame() -> StreamlitPage:
     URL asks for, to run with :func:`run_page`."""
     streamlit_fixes.keep_upload_urls_across_reruns()
     st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
-    # Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. The
-    # page is still routed (hidden), so signing in from a page's address opens that page.
+    # Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. Every
+    # page is still routed (hidden), so signing in from a page's address opens that page; once in,
+    # the menu holds only the pages the person's role may open (Train and Accounts: admins).
     allowed = access_gate.may_enter()
-    # A session turned away routes to every page, so that signing in from a page's address opens it.
     page = st.navigation(menu(admin=not allowed or access_gate.may(ADMIN),
                               accounts=not allowed or access_gate.has_accounts()),
                          position="sidebar" if allowed else "hidden")
