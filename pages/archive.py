@@ -20,6 +20,7 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals, paths, verdict
+from speakerid.app.accounts import EDITOR
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
 from speakerid.gallery import Gallery
 from speakerid.i18n import N_, _, translator
@@ -274,9 +275,15 @@ def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
 def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
     """The voice's longest turn to listen to, and the form that names it."""
     longest = max(voice.turns, key=lambda t: t.end_s - t.start_s)
+    heading = f"**{voice.voice}** · " + _("its longest turn, in {recording} at {time}").format(
+        recording=ui.md(short_name(longest.recording)), time=ui.clock(longest.start_s))
+    if not ui.may(EDITOR):  # naming enrols the voice in the gallery: editors only
+        st.markdown(heading)
+        play(archive, longest.recording, longest.start_s, longest.end_s)
+        st.caption(_("An editor can name this voice."))
+        return
     with st.form("archive_name_form", border=True, clear_on_submit=True):
-        st.markdown(f"**{voice.voice}** · " + _("its longest turn, in {recording} at {time}").format(
-            recording=ui.md(short_name(longest.recording)), time=ui.clock(longest.start_s)))
+        st.markdown(heading)
         play(archive, longest.recording, longest.start_s, longest.end_s)
         name = st.text_input(_("Name"), placeholder=_("Who is this?"), key="archive_voice_name")
         if st.form_submit_button(_("Name this voice"), type="primary", key="archive_name_go"):
@@ -306,18 +313,20 @@ def main() -> None:
     with questions(folder, gallery) as archive:
         summary = archive.summary()
         render_summary(summary)
+        editor = ui.may(EDITOR)  # adding recordings: editors only
         if not summary.recordings:
-            st.info(_("The archive is empty: add recordings under *{tab}*.").format(tab=_(TABS[2])),
-                    icon=":material/info:")
-        tabs = [_(tab) for tab in TABS]
-        find_tab, voices_tab, add_tab = st.tabs(tabs, default=None if summary.recordings else tabs[2],
-                                                key="archive_tabs")
-        with find_tab:
+            st.info(_("The archive is empty: add recordings under *{tab}*.").format(tab=_(TABS[2])) if editor
+                    else _("The archive is empty: an editor can add recordings."), icon=":material/info:")
+        labels = [_(tab) for tab in (TABS if editor else TABS[:2])]
+        tabs = st.tabs(labels, default=None if summary.recordings or not editor else labels[2],
+                       key="archive_tabs")
+        with tabs[0]:
             render_find(archive, [s.name for s in gallery.speakers()])
-        with voices_tab:
+        with tabs[1]:
             render_voices(archive, archive.voices())
-    with add_tab:
-        render_add(folder, gallery, summary.other_model)
+    if editor:
+        with tabs[2]:
+            render_add(folder, gallery, summary.other_model)
 
 
 main()

@@ -14,6 +14,7 @@ import streamlit as st
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals, paths
 from speakerid.app import charts
+from speakerid.app.accounts import ADMIN
 from speakerid.app.unzip import extract_zip
 from speakerid.datasets import discover
 from speakerid.i18n import N_, _, translator
@@ -394,6 +395,7 @@ def render_activation(run_dir: Path) -> None:
 def main() -> None:
     """The page: a form for a new run, then the run picked, redrawn every 2 s while it runs."""
     ui.ensure_app_frame()
+    ui.require_role(ADMIN)  # training and switching models: admins only
     st.title(_("Train a model"))
     st.caption(_("Teach the encoder new voices and recording conditions from your own recordings. Training "
                  "runs in the background: you can leave this page, or close the browser, and come back."))

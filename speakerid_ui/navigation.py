@@ -17,15 +17,21 @@ PAGES = {
     "archive": "pages/archive.py",
     "live": "pages/live.py",
     "train": "pages/train.py",
+    "accounts": "pages/accounts.py",
 }
 
 
-def menu() -> list[StreamlitPage]:
-    """The pages for ``st.navigation``, Identify the home page."""
-    return [
+def menu(admin: bool = True, accounts: bool = False) -> list[StreamlitPage]:
+    """The pages for ``st.navigation``, Identify the home page; Train for an ``admin`` only, and
+    Accounts for an admin signed in with an account (the pages check the role themselves too)."""
+    pages = [
         st.Page(PAGES["identify"], title=_("Identify"), icon=":material/person_search:", default=True),
         st.Page(PAGES["gallery"], title=_("Gallery"), icon=":material/groups:"),
         st.Page(PAGES["archive"], title=_("Archive"), icon=":material/library_music:"),
         st.Page(PAGES["live"], title=_("Live"), icon=":material/mic:"),
-        st.Page(PAGES["train"], title=_("Train"), icon=":material/model_training:"),
     ]
+    if admin:
+        pages.append(st.Page(PAGES["train"], title=_("Train"), icon=":material/model_training:"))
+    if admin and accounts:
+        pages.append(st.Page(PAGES["accounts"], title=_("Accounts"), icon=":material/manage_accounts:"))
+    return pages
