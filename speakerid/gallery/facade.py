@@ -15,10 +15,11 @@ from .. import paths
 from ..errors import SpeakerIDError
 from ..results import Identification, Match, Progress, SpeakerInfo
 from ..scoring import Calibration
-from . import ranking, rows, staging, transfer
+from . import history, ranking, rows, staging, transfer, undo
 from .clip_storage import ClipInput, as_vector, decode_stored
 from .embedding import embed_inputs, embed_one
 from .folder_import import import_folder
+from .history import Change, Keep
 from .names import clean_name, clean_text, not_enrolled
 from .rows import DETAIL_FIELDS, INFO_QUERY, ClipSource
 from .store import Store
@@ -49,13 +50,17 @@ class Gallery:
         path: the gallery file, created when missing (default: ``gallery.sqlite`` in
             :func:`speakerid.paths.home`).
         encoder: the model for all audio work; None loads the default one on first need.
+        user: who makes the changes through this object, as the history records them (default:
+            the operating system's user, :func:`speakerid.gallery.history.os_user`).
 
     Raises:
         SpeakerIDError: the file is not a speakerid gallery, or one of a newer format.
     """
 
-    def __init__(self, path: str | Path | None = None, encoder: SpeakerModel | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, encoder: SpeakerModel | None = None,
+                 user: str | None = None) -> None:
         self.path = Path(path) if path is not None else paths.gallery_path()
+        self.user = history.clean_user(user) if user is not None else history.os_user()
         self._encoder = encoder
         self._centroids: ranking.Centroids | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +182,7 @@ class Gallery:
                 rows.set_details(conn, speaker_id, rows.given(details))
             rows.insert_clips(conn, speaker_id, new_clips, encoder_id)
 
-        self._store.write(write)
+        history.write(self._store, self.user, "enrol", write, [staging.switchable(encoder_id)])
         return self.speaker(name)
 
     def import_folder(self, folder: str | Path, progress: Progress | None = None,
@@ -290,7 +295,7 @@ class Gallery:
             conn.execute("DELETE FROM meta WHERE key LIKE 'calibration:%'")  # stale for other encoders
             if calibration is not None:
                 conn.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(calibration.to_dict())))
-        self._store.write(write)
+        history.write(self._store, self.user, "calibrate", write)
 
     # --- editing ------------------------------------------------------------------------------
     def rename(self, old: str, new: str) -> SpeakerInfo:
@@ -307,14 +312,17 @@ class Gallery:
                 raise SpeakerIDError(f"cannot rename {old!r}: {new!r} is already enrolled")
             conn.execute("UPDATE speakers SET name = ? WHERE id = ?", (new, speaker_id))
 
-        self._store.write(write)
+        history.write(self._store, self.user, "rename", write)
         return self.speaker(new)
 
     def remove(self, name: str) -> None:
-        """Delete a speaker with all their clips and audio (refused when nobody has the name)."""
+        """Delete a speaker with all their clips and audio (refused when nobody has the name); the
+        history keeps them, so that :meth:`undo` can bring them back."""
         name = clean_name(name)
-        self._store.write(lambda conn: conn.execute("DELETE FROM speakers WHERE id = ?",
-                                                    (rows.existing_speaker_id(conn, name),)))
+        history.write(self._store, self.user, "remove",
+                      lambda conn: conn.execute("DELETE FROM speakers WHERE id = ?",
+                                                (rows.existing_speaker_id(conn, name),)),
+                      [Keep("speaker_id IN (SELECT id FROM speakers WHERE name = ?)", (name,))])
 
     def update(self, name: str, gender: str | None = _UNCHANGED, party: str | None = _UNCHANGED,
                notes: str | None = _UNCHANGED) -> SpeakerInfo:
@@ -322,8 +330,30 @@ class Gallery:
         name = clean_name(name)
         changes = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))
                    if value is not _UNCHANGED}
-        self._store.write(lambda conn: rows.set_details(conn, rows.existing_speaker_id(conn, name), changes))
+        history.write(self._store, self.user, "edit",
+                      lambda conn: rows.set_details(conn, rows.existing_speaker_id(conn, name), changes))
         return self.speaker(name)
+
+    # --- history ------------------------------------------------------------------------------
+    def history(self, limit: int | None = None) -> list[Change]:
+        """The recorded changes (who, when, what), newest first; ``limit``: at most that many."""
+        return self._store.read_snapshot(lambda conn, _version: history.changes(conn, limit))
+
+    def undo(self, change_id: int) -> Change:
+        """Undo one change as a new change by :attr:`user` (the history is never rewritten): a
+        removed speaker comes back with every clip, a rename is renamed back, an enrolment removed,
+        a threshold restored.
+
+        Returns:
+            The new change.
+
+        Raises:
+            SpeakerIDError: no such change, it was undone already, or something it changed was
+                changed again since or clashes with the gallery now (said in one sentence); nothing
+                is written then.
+        """
+        new_id = undo.undo(self._store, self.user, change_id)
+        return next(change for change in self.history() if change.id == new_id)
 
     # --- moving galleries ---------------------------------------------------------------------
     def export(self, path: str | Path) -> Path:
@@ -361,7 +391,7 @@ class Gallery:
         encoder = self.encoder
         if not replace:
             self.check_encoder()
-        names = transfer.import_file(self._store, path, encoder, replace, progress)
+        names = transfer.import_file(self._store, path, encoder, replace, self.user, progress)
         return [self.speaker(name) for name in names]
 
     def reenroll(self, encoder: SpeakerModel, progress: Progress | None = None,
@@ -378,7 +408,7 @@ class Gallery:
         Returns:
             The number of clips re-embedded.
         """
-        switched = staging.reenroll(self._store, encoder, progress, on_refused)
+        switched = staging.reenroll(self._store, encoder, self.user, progress, on_refused)
         self._encoder = encoder
         return switched
 
@@ -398,7 +428,8 @@ class Gallery:
         activation killed between the model's switch and the gallery's), else raise."""
         encoder_id = self.encoder.encoder_id
         if stored_id is not None and stored_id != encoder_id:
-            self._store.write(lambda conn: staging.claim_encoder(conn, encoder_id))
+            history.write(self._store, self.user, "reenroll", lambda conn: staging.claim_encoder(
+                conn, encoder_id), [staging.switchable(encoder_id)])
 
     def _current_centroids(self) -> ranking.Centroids:
         """The centroids of the vectors from this encoder (see :meth:`_check_encoder`)."""

@@ -1,0 +1,277 @@
+"""The gallery's history: every change recorded with who made it, when and what it did, in the
+same transaction as the change (both are written or neither), so that a wrong edit can be traced
+and undone (:mod:`.undo`).
+
+A change is kept as row images (:class:`Edits`): each speaker row before and after, the clips it
+added, removed or re-embedded, and the settings (``meta``) before and after. They are found by
+comparing a light snapshot of the gallery (speaker rows, clip ids with their encoder and seconds of
+speech, settings) taken before the change with one taken after, so every writer is recorded the
+same way, without bookkeeping of its own. A writer only names the clips it may remove or re-embed
+(:class:`Keep`): those are copied to ``history_clips`` before they go (audio and vector for a
+removed clip, the vector alone for a re-embedded one), and what turned out unchanged is dropped.
+
+The history is only appended to: an undo is a change of its own, which can be undone in turn.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sqlite3
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ..errors import SpeakerIDError
+from ..i18n import _, ngettext
+from .store import Store
+
+T = TypeVar("T")
+SPEAKER_COLUMNS = "id, name, gender, party, notes, created"
+CLIP_COLUMNS = "speaker_id, source, url, speech_s, sample_rate, encoder_id, embedding, audio"
+UNKNOWN_USER = "unknown"
+MAX_USER_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a change can alter, without audio or vectors: cheap to read inside every write."""
+
+    speakers: dict[int, list]  # id -> [name, gender, party, notes, created]
+    clips: dict[int, list]  # id -> [speaker_id, encoder_id, speech_s]
+    meta: dict[str, str]  # the settings, without the file's format
+
+
+@dataclass
+class Edits:
+    """What one change did, as rows before and after: all an undo needs, with ``history_clips``."""
+
+    speakers: list[list] = field(default_factory=list)  # [id, row before or None, row after or None]
+    added: list[int] = field(default_factory=list)  # clip ids
+    removed: list[int] = field(default_factory=list)  # clip ids, kept whole in history_clips
+    revectored: list[list] = field(default_factory=list)  # [clip id, encoder after, speech_s after]
+    meta: list[list] = field(default_factory=list)  # [key, value before or None, value after or None]
+    facts: dict[str, Any] = field(default_factory=dict)  # for the description only (a file's name)
+
+    def __bool__(self) -> bool:
+        return bool(self.speakers or self.added or self.removed or self.revectored or self.meta)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Edits:
+        return cls(**json.loads(text))
+
+
+@dataclass(frozen=True)
+class Keep:
+    """Clips a writer may remove (``audio``: kept whole) or re-embed (the vector alone), chosen
+    by a condition on ``clips``; copied before the writer runs."""
+
+    where: str
+    params: tuple = ()
+    audio: bool = True
+
+
+@dataclass(frozen=True)
+class Change:
+    """One recorded change, as the history shows it."""
+
+    id: int
+    at: str  # when, ISO 8601 in UTC
+    user: str
+    action: str  # enrol, rename, edit, remove, import, calibrate, reenroll, undo
+    what: str  # in words, in the reader's language
+    undoes: int | None  # the change this one undid
+    undone_by: int | None  # the change that undid this one, if it stands
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def os_user() -> str:
+    """Who runs this process, as the operating system names them (the CLI's and the library's
+    default author of a change)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name and no passwd entry (a bare container)
+        return UNKNOWN_USER
+
+
+def clean_user(user: str) -> str:
+    """The stored form of who made a change: one line of text."""
+    if not isinstance(user, str) or not " ".join(user.split()):
+        raise SpeakerIDError(_("who makes a change must be given as a name"))
+    return textwrap.shorten(" ".join(user.split()), MAX_USER_CHARS, placeholder="…")
+
+
+def write(store: Store, user: str, action: str, work: Callable[[sqlite3.Connection], T],
+          keep: Sequence[Keep] = (), facts: dict[str, Any] | None = None,
+          undoes: int | None = None) -> T:
+    """Run ``work`` in one write transaction and record what it changed as one change by
+    ``user`` (nothing is recorded when it changed nothing). ``keep``: see :class:`Keep`."""
+    return store.write(lambda conn: recorded(conn, user, action, work, keep, facts or {}, undoes))
+
+
+def recorded(conn: sqlite3.Connection, user: str, action: str, work: Callable[[sqlite3.Connection], T],
+             keep: Sequence[Keep], facts: dict[str, Any], undoes: int | None) -> T:
+    before = snapshot(conn)
+    change_id = conn.execute(  # what it undoes is set once done: it must not count as undone before
+        "INSERT INTO history (at, user, action, edits) VALUES (?, ?, ?, '{}')",
+        (datetime.now(UTC).isoformat(timespec="seconds"), user, action)).lastrowid
+    for kept in keep:
+        conn.execute(f"INSERT OR IGNORE INTO history_clips SELECT ?, id, speaker_id, source, url, speech_s, "
+                     f"sample_rate, encoder_id, embedding, {'audio' if kept.audio else 'NULL'} FROM clips "
+                     f"WHERE {kept.where}", (change_id, *kept.params))
+    result = work(conn)
+    edits = diff(before, snapshot(conn))
+    edits.facts = facts
+    settle_kept(conn, change_id, edits)
+    if edits:
+        conn.execute("UPDATE history SET edits = ?, undoes = ? WHERE id = ?",
+                     (edits.to_json(), undoes, change_id))
+    else:
+        conn.execute("DELETE FROM history WHERE id = ?", (change_id,))
+    return result
+
+
+def snapshot(conn: sqlite3.Connection) -> Snapshot:
+    return Snapshot(
+        {row[0]: list(row[1:]) for row in conn.execute(f"SELECT {SPEAKER_COLUMNS} FROM speakers")},
+        {row[0]: list(row[1:])
+         for row in conn.execute("SELECT id, speaker_id, encoder_id, speech_s FROM clips")},
+        dict(conn.execute("SELECT key, value FROM meta WHERE key != 'schema_version'").fetchall()))
+
+
+def diff(before: Snapshot, after: Snapshot) -> Edits:
+    """The rows that differ. The encoder a gallery first gets is not an edit: an empty gallery
+    takes any encoder, and forgetting it while other speakers' clips stay would let vectors of
+    two encoders mix."""
+    return Edits(
+        speakers=[[key, before.speakers.get(key), after.speakers.get(key)]
+                  for key in sorted(before.speakers.keys() | after.speakers.keys())
+                  if before.speakers.get(key) != after.speakers.get(key)],
+        added=sorted(after.clips.keys() - before.clips.keys()),
+        removed=sorted(before.clips.keys() - after.clips.keys()),
+        revectored=[[key, *after.clips[key][1:]] for key in sorted(before.clips.keys() & after.clips.keys())
+                    if before.clips[key] != after.clips[key]],
+        meta=[[key, before.meta.get(key), after.meta.get(key)]
+              for key in sorted(before.meta.keys() | after.meta.keys())
+              if before.meta.get(key) != after.meta.get(key)
+              and not (key == "encoder_id" and before.meta.get(key) is None)])
+
+
+def settle_kept(conn: sqlite3.Connection, change_id: int, edits: Edits) -> None:
+    """Keep in ``history_clips`` only the clips the change removed (whole) or re-embedded (their
+    vector); a writer that removed a clip it did not name in its :class:`Keep` is a bug, and
+    raising rolls its change back."""
+    revectored = [row[0] for row in edits.revectored]
+    changed = edits.removed + revectored
+    conn.execute(f"DELETE FROM history_clips WHERE history_id = ? AND clip_id NOT IN ({marks(changed)})",
+                 (change_id, *changed))
+    conn.execute("UPDATE history_clips SET audio = NULL WHERE history_id = ? AND clip_id IN "
+                 f"({marks(revectored)})", (change_id, *revectored))
+    whole, kept = conn.execute("SELECT COUNT(audio), COUNT(*) FROM history_clips WHERE history_id = ?",
+                               (change_id,)).fetchone()
+    if (whole, kept) != (len(edits.removed), len(edits.removed) + len(revectored)):
+        raise RuntimeError("a gallery change removed or re-embedded clips it did not keep for its undo")
+
+
+def marks(values: Sequence) -> str:
+    """The ``?`` placeholders of an SQL list of ``values``."""
+    return ", ".join("?" * len(values))
+
+
+# --- reading ------------------------------------------------------------------------------------
+def changes(conn: sqlite3.Connection, limit: int | None = None) -> list[Change]:
+    """The recorded changes, newest first (``limit``: at most that many)."""
+    if limit is not None and limit < 1:
+        raise SpeakerIDError(_("the number of changes to show must be at least 1, not {limit}")
+                             .format(limit=limit))
+    found = conn.execute("SELECT id, at, user, action, undoes, edits FROM history ORDER BY id DESC "
+                         "LIMIT ?", (-1 if limit is None else limit,)).fetchall()
+    return [Change(change_id, at, user, action, describe(conn, action, Edits.from_json(edits), undoes),
+                   undoes, undone_by(conn, change_id))
+            for change_id, at, user, action, undoes, edits in found]
+
+
+def load(conn: sqlite3.Connection, change_id: int) -> tuple[str, Edits]:
+    """(action, edits) of one change; refused when the history has no such change."""
+    row = conn.execute("SELECT action, edits FROM history WHERE id = ?", (change_id,)).fetchone()
+    if row is None:
+        raise SpeakerIDError(_("there is no change {id} in this gallery's history").format(id=change_id))
+    return row[0], Edits.from_json(row[1])
+
+
+def undone_by(conn: sqlite3.Connection, change_id: int) -> int | None:
+    """The undo that took ``change_id`` back and was not itself undone since, if any."""
+    row = conn.execute("SELECT id FROM history h WHERE undoes = ? AND NOT EXISTS "
+                       "(SELECT 1 FROM history u WHERE u.undoes = h.id) ORDER BY id DESC LIMIT 1",
+                       (change_id,)).fetchone()
+    return row[0] if row else None
+
+
+# --- in words -----------------------------------------------------------------------------------
+def describe(conn: sqlite3.Connection, action: str, edits: Edits, undoes: int | None) -> str:
+    """What a change did, in a line for people."""
+    if undoes is not None:
+        undone_action, undone_edits = load(conn, undoes)
+        return _("undid change {id}: {what}").format(
+            id=undoes, what=describe(conn, undone_action, undone_edits, None))
+    created = [after[0] for _id, before, after in edits.speakers if before is None]
+    gone = [before[0] for _id, before, after in edits.speakers if after is None]
+    changed = [(before, after) for _id, before, after in edits.speakers if before and after]
+    if action == "import":
+        facts = edits.facts
+        text = ngettext("imported {file}: {n} speaker", "imported {file}: {n} speakers",
+                        facts["speakers"]).format(file=facts["file"], n=facts["speakers"])
+        replaced = facts.get("replaced")
+        return text + (ngettext(" (replacing {n} speaker)", " (replacing {n} speakers)", replaced)
+                       .format(n=replaced) if replaced else "")
+    if action == "calibrate":
+        return _("threshold: {before} → {after}").format(
+            before=threshold(edits.meta, 1), after=threshold(edits.meta, 2))
+    if action == "reenroll" or (edits.revectored and not edits.speakers):
+        return ngettext("re-enrolled {n} clip with another model", "re-enrolled {n} clips with another model",
+                        len(edits.revectored)).format(n=len(edits.revectored))
+    if created and len(created) == 1:
+        return ngettext("enrolled {name} ({n} clip)", "enrolled {name} ({n} clips)",
+                        len(edits.added)).format(name=created[0], n=len(edits.added))
+    if gone and len(gone) == 1:
+        return ngettext("removed {name} ({n} clip)", "removed {name} ({n} clips)",
+                        len(edits.removed)).format(name=gone[0], n=len(edits.removed))
+    if len(changed) == 1:
+        return describe_edit(*changed[0], len(edits.added))
+    return ngettext("changed {n} speaker", "changed {n} speakers", len(edits.speakers)).format(
+        n=len(edits.speakers))
+
+
+def describe_edit(before: list, after: list, added: int) -> str:
+    """One speaker renamed, given details or clips."""
+    if added:
+        return ngettext("added {n} clip to {name}", "added {n} clips to {name}", added).format(
+            n=added, name=after[0])
+    if before[0] != after[0]:
+        return _("renamed {old} to {new}").format(old=before[0], new=after[0])
+    fields = [_("gender"), _("party"), _("notes")]
+    shown = [_("{field}: {before} → {after}").format(field=name, before=short(old), after=short(new))
+             for name, old, new in zip(fields, before[1:4], after[1:4]) if old != new]
+    return _("edited {name}: {changes}").format(name=after[0], changes="; ".join(shown))
+
+
+def short(value: str | None) -> str:
+    return "—" if value is None else textwrap.shorten(value, 40, placeholder="…")
+
+
+def threshold(meta: list[list], side: int) -> str:
+    """The refit threshold before (``side`` 1) or after (2) a calibration; the model's own where none."""
+    for row in meta:
+        if row[0].startswith("calibration:") and row[side] is not None:
+            try:
+                return f"{float(json.loads(row[side])['threshold']):.3f}"
+            except (ValueError, TypeError, KeyError):
+                break
+    return _("the model's own")
