@@ -1,4 +1,5 @@
-"""Gallery: the enrolled speakers; enrol, add clips, edit, remove, import and export."""
+"""Gallery: the enrolled speakers; enrol, add clips, edit, remove, import and export; the history of
+changes, each of which can be undone."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from speakerid import SpeakerIDError, paths
 from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
+from speakerid.i18n import _
+from speakerid_ui.history_view import history_view
 
 if TYPE_CHECKING:
     from speakerid.fetch import FetchedAudio
@@ -219,8 +222,8 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
                 st.audio(clip.samples[:, 0], sample_rate=clip.sample_rate)
         st.divider()
         if st.session_state.get("confirm_remove") == info.name:
-            st.warning(f"Remove **{ui.md(info.name)}** and their {info.clips} clip(s)? This cannot be "
-                       "undone.", icon=":material/delete_forever:")
+            st.warning(_("Remove **{name}** and their {n} clip(s)? The History tab can undo it.").format(
+                name=ui.md(info.name), n=info.clips), icon=":material/delete_forever:")
             yes, no = st.columns(2)
             if yes.button("Yes, remove", type="primary", key="remove_yes", width="stretch"):
                 st.session_state.pop("confirm_remove", None)
@@ -392,10 +395,11 @@ def main() -> None:
     round_ = st.session_state.setdefault("gallery_round", 0)  # bumped to reset the forms after a change
     overview(speakers)
 
-    enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab = st.tabs(
+    enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab, history_tab = st.tabs(
         [":material/person_add: Enrol a speaker", ":material/library_add: Add clips",
          ":material/edit: Edit or remove", ":material/folder_open: Import a folder",
-         ":material/swap_vert: Export / import", ":material/tune: Calibrate"])
+         ":material/swap_vert: Export / import", ":material/tune: Calibrate",
+         ":material/history: " + _("History")])
     with enrol_tab:
         enrol_speaker(encoder, gallery, names, round_)
     with add_tab:
@@ -408,6 +412,8 @@ def main() -> None:
         export_or_import(gallery, speakers, round_)
     with calibrate_tab:
         calibrate(gallery, round_)
+    with history_tab:
+        history_view(gallery, may_undo=True, done=lambda message: done(message, round_))
 
 
 main()

@@ -527,7 +527,7 @@ def add_gallery_history(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "history", run_gallery_history,
                          _("list the changes made to the gallery, newest first"),
                          _("List every change made to the gallery (enrol, add clips, rename, edit, remove, "
-                           "import, calibrate, re-enrol, undo): its number, when (UTC), who and what. "
+                           "import, calibrate, re-enrol, undo): its number, when, who and what. "
                            "Undo one with: gallery undo NUMBER."))
     parser.add_argument("--limit", type=positive_int, metavar="N", help=_("show the N newest changes"))
     add_gallery_option(parser)
@@ -542,8 +542,8 @@ def run_gallery_history(args: argparse.Namespace) -> int:
     elif not changes:
         say(_("no changes recorded yet"))
     else:
-        say(format_table([_("change"), _("when (UTC)"), _("who"), _("what")],
-                         [[str(c.id), c.at.replace("T", " ").removesuffix("+00:00"), c.user,
+        say(format_table([_("change"), _("when"), _("who"), _("what")],
+                         [[str(c.id), c.when, c.user,
                            c.what + (_(" (undone by {id})").format(id=c.undone_by) if c.undone_by else "")]
                           for c in changes]))
     return EXIT_OK

@@ -182,7 +182,8 @@ class Gallery:
                 rows.set_details(conn, speaker_id, rows.given(details))
             rows.insert_clips(conn, speaker_id, new_clips, encoder_id)
 
-        history.write(self._store, self.user, "enrol", write, [staging.switchable(encoder_id)])
+        history.write(self._store, self.user, "enrol", write, [staging.switchable(encoder_id)],
+                      facts={"name": name})
         return self.speaker(name)
 
     def import_folder(self, folder: str | Path, progress: Progress | None = None,

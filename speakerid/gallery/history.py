@@ -88,6 +88,11 @@ class Change:
     undoes: int | None  # the change this one undid
     undone_by: int | None  # the change that undid this one, if it stands
 
+    @property
+    def when(self) -> str:
+        """``at`` for people: 2026-12-06 11:52:38 UTC."""
+        return self.at.replace("T", " ").replace("+00:00", " UTC")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -234,26 +239,26 @@ def describe(conn: sqlite3.Connection, action: str, edits: Edits, undoes: int | 
     if action == "calibrate":
         return _("threshold: {before} → {after}").format(
             before=threshold(edits.meta, 1), after=threshold(edits.meta, 2))
-    if action == "reenroll" or (edits.revectored and not edits.speakers):
-        return ngettext("re-enrolled {n} clip with another model", "re-enrolled {n} clips with another model",
-                        len(edits.revectored)).format(n=len(edits.revectored))
-    if created and len(created) == 1:
+    if action == "enrol" and created:
         return ngettext("enrolled {name} ({n} clip)", "enrolled {name} ({n} clips)",
                         len(edits.added)).format(name=created[0], n=len(edits.added))
-    if gone and len(gone) == 1:
+    if action == "enrol" and edits.added:
+        return ngettext("added {n} clip to {name}", "added {n} clips to {name}", len(edits.added)).format(
+            n=len(edits.added), name=edits.facts.get("name", "?"))
+    if action == "remove" and gone:
         return ngettext("removed {name} ({n} clip)", "removed {name} ({n} clips)",
                         len(edits.removed)).format(name=gone[0], n=len(edits.removed))
-    if len(changed) == 1:
-        return describe_edit(*changed[0], len(edits.added))
+    if action in ("rename", "edit", "enrol") and changed:
+        return describe_edit(*changed[0])
+    if edits.revectored:  # a re-enrolment, or an enrolment that switched to a complete staged set
+        return ngettext("re-enrolled {n} clip with another model", "re-enrolled {n} clips with another model",
+                        len(edits.revectored)).format(n=len(edits.revectored))
     return ngettext("changed {n} speaker", "changed {n} speakers", len(edits.speakers)).format(
         n=len(edits.speakers))
 
 
-def describe_edit(before: list, after: list, added: int) -> str:
-    """One speaker renamed, given details or clips."""
-    if added:
-        return ngettext("added {n} clip to {name}", "added {n} clips to {name}", added).format(
-            n=added, name=after[0])
+def describe_edit(before: list, after: list) -> str:
+    """One speaker renamed or given other details."""
     if before[0] != after[0]:
         return _("renamed {old} to {new}").format(old=before[0], new=after[0])
     fields = [_("gender"), _("party"), _("notes")]
