@@ -3,7 +3,6 @@ modules of :mod:`speakerid.gallery`)."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,11 +14,11 @@ from .. import paths
 from ..errors import SpeakerIDError
 from ..results import Identification, Match, Progress, SpeakerInfo
 from ..scoring import Calibration
-from . import history, ranking, rows, staging, transfer, undo
+from . import editing, history, ranking, rows, staging, transfer, undo
 from .clip_storage import ClipInput, as_vector, decode_stored
 from .embedding import embed_inputs, embed_one
 from .folder_import import import_folder
-from .history import Change, Keep
+from .history import Change
 from .names import clean_name, clean_text, not_enrolled
 from .rows import DETAIL_FIELDS, INFO_QUERY, ClipSource
 from .store import Store
@@ -168,22 +167,8 @@ class Gallery:
         """
         name = clean_name(name)
         details = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))}
-        new_clips = rows.distinct(embed_inputs(self.encoder, clips))
-        speech_s = sum(clip.speech_s for clip in new_clips)
-        encoder_id = self.encoder.encoder_id
-
-        def write(conn: sqlite3.Connection) -> None:
-            staging.claim_encoder(conn, encoder_id)
-            speaker_id = rows.speaker_id(conn, name)
-            if speaker_id is None:
-                rows.require_enough_speech(speech_s)
-                speaker_id = rows.insert_speaker(conn, name, details)
-            else:
-                rows.set_details(conn, speaker_id, rows.given(details))
-            rows.insert_clips(conn, speaker_id, new_clips, encoder_id)
-
-        history.write(self._store, self.user, "enrol", write, [staging.switchable(encoder_id)],
-                      facts={"name": name})
+        editing.enrol(self._store, self.user, name, details, rows.distinct(embed_inputs(self.encoder, clips)),
+                      self.encoder.encoder_id)
         return self.speaker(name)
 
     def import_folder(self, folder: str | Path, progress: Progress | None = None,
@@ -290,13 +275,7 @@ class Gallery:
 
     def set_calibration(self, calibration: Calibration | None) -> None:
         """Use ``calibration`` with the current encoder from now on (None: back to the encoder's)."""
-        key = ranking.calibration_key(self.encoder.encoder_id)
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM meta WHERE key LIKE 'calibration:%'")  # stale for other encoders
-            if calibration is not None:
-                conn.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(calibration.to_dict())))
-        history.write(self._store, self.user, "calibrate", write)
+        editing.set_calibration(self._store, self.user, self.encoder.encoder_id, calibration)
 
     # --- editing ------------------------------------------------------------------------------
     def rename(self, old: str, new: str) -> SpeakerInfo:
@@ -305,25 +284,14 @@ class Gallery:
         Raises:
             SpeakerIDError: ``old`` is not enrolled, or ``new`` already is.
         """
-        old, new = clean_name(old), clean_name(new)
-
-        def write(conn: sqlite3.Connection) -> None:
-            speaker_id = rows.existing_speaker_id(conn, old)
-            if new != old and rows.speaker_id(conn, new) is not None:
-                raise SpeakerIDError(f"cannot rename {old!r}: {new!r} is already enrolled")
-            conn.execute("UPDATE speakers SET name = ? WHERE id = ?", (new, speaker_id))
-
-        history.write(self._store, self.user, "rename", write)
+        new = clean_name(new)
+        editing.rename(self._store, self.user, clean_name(old), new)
         return self.speaker(new)
 
     def remove(self, name: str) -> None:
         """Delete a speaker with all their clips and audio (refused when nobody has the name); the
         history keeps them, so that :meth:`undo` can bring them back."""
-        name = clean_name(name)
-        history.write(self._store, self.user, "remove",
-                      lambda conn: conn.execute("DELETE FROM speakers WHERE id = ?",
-                                                (rows.existing_speaker_id(conn, name),)),
-                      [Keep("speaker_id IN (SELECT id FROM speakers WHERE name = ?)", (name,))])
+        editing.remove(self._store, self.user, clean_name(name))
 
     def update(self, name: str, gender: str | None = _UNCHANGED, party: str | None = _UNCHANGED,
                notes: str | None = _UNCHANGED) -> SpeakerInfo:
@@ -331,8 +299,7 @@ class Gallery:
         name = clean_name(name)
         changes = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))
                    if value is not _UNCHANGED}
-        history.write(self._store, self.user, "edit",
-                      lambda conn: rows.set_details(conn, rows.existing_speaker_id(conn, name), changes))
+        editing.update(self._store, self.user, name, changes)
         return self.speaker(name)
 
     # --- history ------------------------------------------------------------------------------
@@ -429,8 +396,7 @@ class Gallery:
         activation killed between the model's switch and the gallery's), else raise."""
         encoder_id = self.encoder.encoder_id
         if stored_id is not None and stored_id != encoder_id:
-            history.write(self._store, self.user, "reenroll", lambda conn: staging.claim_encoder(
-                conn, encoder_id), [staging.switchable(encoder_id)])
+            staging.claim(self._store, self.user, encoder_id)
 
     def _current_centroids(self) -> ranking.Centroids:
         """The centroids of the vectors from this encoder (see :meth:`_check_encoder`)."""

@@ -51,6 +51,13 @@ def switchable(encoder_id: str) -> Keep:
     return Keep("encoder_id != ?", (encoder_id,), audio=False)
 
 
+def claim(store: Store, user: str, encoder_id: str) -> None:
+    """:func:`claim_encoder` in a transaction of its own, recorded under ``user``: adopting a
+    complete staged set switches every clip's vector, a change an undo can take back."""
+    history.write(store, user, "reenroll", lambda conn: claim_encoder(conn, encoder_id),
+                  [switchable(encoder_id)])
+
+
 def insert_staged(conn: sqlite3.Connection, row: tuple[int, str, float | None, bytes | None]) -> None:
     """One staged vector (clip id, encoder id, seconds of speech, embedding), unless its clip was
     removed meanwhile."""
