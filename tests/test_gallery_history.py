@@ -161,6 +161,28 @@ def test_a_removed_speaker_comes_back_under_a_new_id_when_theirs_was_taken(galle
     assert gallery.identify(clip(1)).best.name == "Bob"
 
 
+def test_rows_of_a_table_beside_speakers_come_back_with_their_speaker(tmp_path, untrained_encoder):
+    """A table that refers to speakers (as aliases do) is kept as row images too: rows its
+    speaker's removal deleted come back with the speaker, under the speaker's new id if need be."""
+    path = tmp_path / "nicknames.sqlite"
+    with Gallery(path, untrained_encoder) as gallery:
+        gallery.enroll("Ann", [clip(0)])
+        gallery.enroll("Bob", [clip(1)])
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE nicknames (speaker_id INTEGER NOT NULL REFERENCES speakers(id) "
+                     "ON DELETE CASCADE, nickname TEXT NOT NULL UNIQUE)")
+        conn.execute("INSERT INTO nicknames SELECT id, 'Bobby' FROM speakers WHERE name = 'Bob'")
+        conn.commit()
+    with Gallery(path, untrained_encoder) as gallery:
+        gallery.remove("Bob")
+        removed = gallery.history(limit=1)[0].id
+        gallery.enroll("Chandra", [clip(2)])  # takes Bob's id
+        gallery.undo(removed)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT s.name, n.nickname FROM nicknames n JOIN speakers s "
+                            "ON s.id = n.speaker_id").fetchall() == [("Bob", "Bobby")]
+
+
 def test_nothing_is_recorded_for_a_change_that_changes_nothing(gallery):
     count = len(gallery.history())
     gallery.enroll("Ann", [clip(0)])  # the same audio again: skipped

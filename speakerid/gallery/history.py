@@ -2,13 +2,14 @@
 same transaction as the change (both are written or neither), so that a wrong edit can be traced
 and undone (:mod:`.undo`).
 
-A change is kept as row images (:class:`Edits`): each speaker row before and after, the clips it
-added, removed or re-embedded, and the settings (``meta``) before and after. They are found by
-comparing a light snapshot of the gallery (speaker rows, clip ids with their encoder and seconds of
-speech, settings) taken before the change with one taken after, so every writer is recorded the
-same way, without bookkeeping of its own. A writer only names the clips it may remove or re-embed
-(:class:`Keep`): those are copied to ``history_clips`` before they go (audio and vector for a
-removed clip, the vector alone for a re-embedded one), and what turned out unchanged is dropped.
+A change is kept as row images (:class:`Edits`): each row of the small tables (speakers, and any
+table added beside them) before and after, the clips it added, removed or re-embedded, and the
+settings (``meta``) before and after. They are found by comparing a light snapshot of the gallery
+(those rows, clip ids with their encoder and seconds of speech, settings) taken before the change
+with one taken after, so every writer is recorded the same way, without bookkeeping of its own.
+A writer only names the clips it may remove or re-embed (:class:`Keep`): those are copied to
+``history_clips`` before they go (audio and vector for a removed clip, the vector alone for a
+re-embedded one), and what turned out unchanged is dropped.
 
 The history is only appended to: an undo is a change of its own, which can be undone in turn.
 """
@@ -29,7 +30,10 @@ from ..i18n import _, ngettext
 from .store import Store
 
 T = TypeVar("T")
-SPEAKER_COLUMNS = "id, name, gender, party, notes, created"
+# Not kept as row images: the settings and the clips have their own (the clips' audio and vectors
+# are copied only when a change removes or re-embeds them), staged vectors are a re-enrolment's
+# scratch space, and the history itself is never changed.
+NOT_ROW_TABLES = ("meta", "clips", "staged", "history", "history_clips")
 CLIP_COLUMNS = "speaker_id, source, url, speech_s, sample_rate, encoder_id, embedding, audio"
 UNKNOWN_USER = "unknown"
 MAX_USER_CHARS = 200
@@ -39,7 +43,7 @@ MAX_USER_CHARS = 200
 class Snapshot:
     """What a change can alter, without audio or vectors: cheap to read inside every write."""
 
-    speakers: dict[int, list]  # id -> [name, gender, party, notes, created]
+    rows: dict[str, dict[int, dict]]  # table -> rowid -> row (speakers first)
     clips: dict[int, list]  # id -> [speaker_id, encoder_id, speech_s]
     meta: dict[str, str]  # the settings, without the file's format
 
@@ -48,7 +52,7 @@ class Snapshot:
 class Edits:
     """What one change did, as rows before and after: all an undo needs, with ``history_clips``."""
 
-    speakers: list[list] = field(default_factory=list)  # [id, row before or None, row after or None]
+    rows: list[list] = field(default_factory=list)  # [table, rowid, row before or None, row after or None]
     added: list[int] = field(default_factory=list)  # clip ids
     removed: list[int] = field(default_factory=list)  # clip ids, kept whole in history_clips
     revectored: list[list] = field(default_factory=list)  # [clip id, encoder after, speech_s after]
@@ -56,7 +60,7 @@ class Edits:
     facts: dict[str, Any] = field(default_factory=dict)  # for the description only (a file's name)
 
     def __bool__(self) -> bool:
-        return bool(self.speakers or self.added or self.removed or self.revectored or self.meta)
+        return bool(self.rows or self.added or self.removed or self.revectored or self.meta)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -143,9 +147,24 @@ def recorded(conn: sqlite3.Connection, user: str, action: str, work: Callable[[s
     return result
 
 
+def row_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables kept as row images: speakers first, then the others by name."""
+    names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND "
+                                            "name NOT LIKE 'sqlite_%' AND name != 'speakers' ORDER BY name")]
+    return ["speakers", *(name for name in names if name not in NOT_ROW_TABLES)]
+
+
+def table_rows(conn: sqlite3.Connection, table: str, rowid: int | None = None) -> dict[int, dict]:
+    """Rows of ``table`` (one of :func:`row_tables`) by rowid, each as column -> value."""
+    cursor = conn.execute(f'SELECT rowid, * FROM "{table}"' + ("" if rowid is None else " WHERE rowid = ?"),
+                          () if rowid is None else (rowid,))
+    columns = [column[0] for column in cursor.description[1:]]
+    return {row[0]: dict(zip(columns, row[1:])) for row in cursor}
+
+
 def snapshot(conn: sqlite3.Connection) -> Snapshot:
     return Snapshot(
-        {row[0]: list(row[1:]) for row in conn.execute(f"SELECT {SPEAKER_COLUMNS} FROM speakers")},
+        {table: table_rows(conn, table) for table in row_tables(conn)},
         {row[0]: list(row[1:])
          for row in conn.execute("SELECT id, speaker_id, encoder_id, speech_s FROM clips")},
         dict(conn.execute("SELECT key, value FROM meta WHERE key != 'schema_version'").fetchall()))
@@ -156,9 +175,9 @@ def diff(before: Snapshot, after: Snapshot) -> Edits:
     takes any encoder, and forgetting it while other speakers' clips stay would let vectors of
     two encoders mix."""
     return Edits(
-        speakers=[[key, before.speakers.get(key), after.speakers.get(key)]
-                  for key in sorted(before.speakers.keys() | after.speakers.keys())
-                  if before.speakers.get(key) != after.speakers.get(key)],
+        rows=[[table, key, old.get(key), new.get(key)]
+              for table, new in after.rows.items() for old in [before.rows.get(table, {})]
+              for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)],
         added=sorted(after.clips.keys() - before.clips.keys()),
         removed=sorted(before.clips.keys() - after.clips.keys()),
         revectored=[[key, *after.clips[key][1:]] for key in sorted(before.clips.keys() & after.clips.keys())
@@ -226,9 +245,10 @@ def describe(conn: sqlite3.Connection, action: str, edits: Edits, undoes: int | 
         undone_action, undone_edits = load(conn, undoes)
         return _("undid change {id}: {what}").format(
             id=undoes, what=describe(conn, undone_action, undone_edits, None))
-    created = [after[0] for _id, before, after in edits.speakers if before is None]
-    gone = [before[0] for _id, before, after in edits.speakers if after is None]
-    changed = [(before, after) for _id, before, after in edits.speakers if before and after]
+    speakers = [(before, after) for table, _key, before, after in edits.rows if table == "speakers"]
+    created = [after["name"] for before, after in speakers if before is None]
+    gone = [before["name"] for before, after in speakers if after is None]
+    changed = [(before, after) for before, after in speakers if before and after]
     if action == "import":
         facts = edits.facts
         text = ngettext("imported {file}: {n} speaker", "imported {file}: {n} speakers",
@@ -253,18 +273,20 @@ def describe(conn: sqlite3.Connection, action: str, edits: Edits, undoes: int | 
     if edits.revectored:  # a re-enrolment, or an enrolment that switched to a complete staged set
         return ngettext("re-enrolled {n} clip with another model", "re-enrolled {n} clips with another model",
                         len(edits.revectored)).format(n=len(edits.revectored))
-    return ngettext("changed {n} speaker", "changed {n} speakers", len(edits.speakers)).format(
-        n=len(edits.speakers))
+    if speakers:
+        return ngettext("changed {n} speaker", "changed {n} speakers", len(speakers)).format(n=len(speakers))
+    return _("changed the gallery")
 
 
-def describe_edit(before: list, after: list) -> str:
+def describe_edit(before: dict, after: dict) -> str:
     """One speaker renamed or given other details."""
-    if before[0] != after[0]:
-        return _("renamed {old} to {new}").format(old=before[0], new=after[0])
-    fields = [_("gender"), _("party"), _("notes")]
-    shown = [_("{field}: {before} → {after}").format(field=name, before=short(old), after=short(new))
-             for name, old, new in zip(fields, before[1:4], after[1:4]) if old != new]
-    return _("edited {name}: {changes}").format(name=after[0], changes="; ".join(shown))
+    if before["name"] != after["name"]:
+        return _("renamed {old} to {new}").format(old=before["name"], new=after["name"])
+    fields = {"gender": _("gender"), "party": _("party"), "notes": _("notes")}
+    shown = [_("{field}: {before} → {after}").format(field=label, before=short(before[key]),
+                                                     after=short(after[key]))
+             for key, label in fields.items() if before[key] != after[key]]
+    return _("edited {name}: {changes}").format(name=after["name"], changes="; ".join(shown))
 
 
 def short(value: str | None) -> str:

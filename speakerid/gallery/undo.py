@@ -53,9 +53,9 @@ def refused(change_id: int, reason: str) -> SpeakerIDError:
 def restore(conn: sqlite3.Connection, change_id: int, edits: Edits) -> None:
     """Write back every row as it was before the change, checking first that each is still as the
     change left it. Inside the undo's transaction: a conflict found half-way rolls all back."""
-    for speaker_id, _before, after in edits.speakers:
+    for table, rowid, _before, after in edits.rows:
         if after is not None:
-            require_as_left(conn, speaker_id, after)
+            require_as_left(conn, table, rowid, after)
     restore_settings(conn, edits.meta)
     restore_vectors(conn, change_id, edits.revectored)
     missing = set(edits.added) - {row[0] for row in conn.execute(
@@ -63,17 +63,77 @@ def restore(conn: sqlite3.Connection, change_id: int, edits: Edits) -> None:
     if missing:
         raise Conflict(_("a clip it added was removed since"))
     conn.execute(f"DELETE FROM clips WHERE id IN ({marks(edits.added)})", edits.added)
-    new_ids = restore_speakers(conn, edits.speakers)
+    delete_created(conn, edits.rows)
+    new_ids = put_back(conn, edits.rows)
     restore_clips(conn, change_id, edits.removed, new_ids)
 
 
-def require_as_left(conn: sqlite3.Connection, speaker_id: int, after: list) -> None:
-    now = conn.execute(f"SELECT {history.SPEAKER_COLUMNS} FROM speakers WHERE id = ?",
-                       (speaker_id,)).fetchone()
+def require_as_left(conn: sqlite3.Connection, table: str, rowid: int, after: dict) -> None:
+    now = history.table_rows(conn, table, rowid).get(rowid)
+    if table != "speakers" and now != after:
+        raise Conflict(_("what it wrote in {table} was changed since; undo that change first").format(
+            table=table))
     if now is None:
-        raise Conflict(_("{name} was removed since").format(name=after[0]))
-    if list(now[1:]) != after:
-        raise Conflict(_("{name} was changed since; undo that change first").format(name=after[0]))
+        raise Conflict(_("{name} was removed since").format(name=after["name"]))
+    if now != after:
+        raise Conflict(_("{name} was changed since; undo that change first").format(name=after["name"]))
+
+
+def delete_created(conn: sqlite3.Connection, rows: list[list]) -> None:
+    """The rows the change added, deleted: speakers last, once nothing else refers to them (a
+    speaker's clips or other rows added since would go with them)."""
+    created = [(table, rowid, after) for table, rowid, before, after in rows if before is None]
+    for table, rowid, after in sorted(created, key=lambda row: row[0] == "speakers"):
+        if table == "speakers":
+            for other, column in speaker_references(conn):
+                if conn.execute(f'SELECT 1 FROM "{other}" WHERE "{column}" = ?', (rowid,)).fetchone():
+                    raise Conflict(_("{name} has {what} added since").format(
+                        name=after["name"], what=_("clips") if other == "clips" else other))
+        conn.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (rowid,))
+
+
+def put_back(conn: sqlite3.Connection, rows: list[list]) -> dict[int, int]:
+    """The rows the change changed, changed back, and those it removed, put back (under their
+    old rowid unless another row holds it since), speakers first; old speaker id -> id now."""
+    new_ids: dict[int, int] = {}
+    for table, rowid, before, after in sorted(rows, key=lambda row: row[0] != "speakers"):
+        if before is None:
+            continue
+        values = {**before, **{column: new_ids.get(before[column], before[column])
+                               for _table, column in speaker_references(conn) if _table == table}}
+        if table == "speakers":
+            taken = conn.execute("SELECT id FROM speakers WHERE name = ?", (before["name"],)).fetchone()
+            if taken is not None and taken[0] != rowid:
+                raise Conflict(_("the name {name} is taken now").format(name=before["name"]))
+        if after is not None:
+            conn.execute(f'UPDATE "{table}" SET {", ".join(f"{quoted(column)} = ?" for column in values)} '
+                         "WHERE rowid = ?", (*values.values(), rowid))
+            continue
+        free = conn.execute(f'SELECT 1 FROM "{table}" WHERE rowid = ?', (rowid,)).fetchone() is None
+        values[rowid_column(conn, table)] = rowid if free else None
+        inserted = conn.execute(f'INSERT INTO "{table}" ({", ".join(map(quoted, values))}) '
+                                f"VALUES ({marks(values)})", tuple(values.values())).lastrowid
+        if table == "speakers":
+            new_ids[rowid] = inserted
+    return new_ids
+
+
+def quoted(column: str) -> str:
+    """A column's name as an SQL identifier (names come from the file's own schema)."""
+    return '"' + column.replace('"', '""') + '"'
+
+
+def speaker_references(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """(table, column) of every column that refers to a speaker, clips first."""
+    tables = ["clips", *(table for table in history.row_tables(conn) if table != "speakers")]
+    return [(table, key[3]) for table in tables
+            for key in conn.execute(f'PRAGMA foreign_key_list("{table}")') if key[2] == "speakers"]
+
+
+def rowid_column(conn: sqlite3.Connection, table: str) -> str:
+    """The column that is ``table``'s rowid (its INTEGER PRIMARY KEY), else ``rowid`` itself."""
+    keys = [column for column in conn.execute(f'PRAGMA table_info("{table}")') if column[5]]
+    return keys[0][1] if len(keys) == 1 and keys[0][2].upper() == "INTEGER" else "rowid"
 
 
 def restore_settings(conn: sqlite3.Connection, meta: list[list]) -> None:
@@ -97,32 +157,6 @@ def restore_vectors(conn: sqlite3.Connection, change_id: int, revectored: list[l
                      "embedding = k.embedding FROM history_clips k "
                      "WHERE k.history_id = ? AND k.clip_id = ? AND clips.id = ?",
                      (change_id, clip_id, clip_id))
-
-
-def restore_speakers(conn: sqlite3.Connection, speakers: list[list]) -> dict[int, int]:
-    """Speakers the change created removed, those it changed changed back, those it removed put
-    back (under their old id unless another speaker holds it since); old id -> id now."""
-    for speaker_id, before, after in speakers:
-        if before is None:
-            if conn.execute("SELECT 1 FROM clips WHERE speaker_id = ?", (speaker_id,)).fetchone():
-                raise Conflict(_("{name} has clips added since").format(name=after[0]))
-            conn.execute("DELETE FROM speakers WHERE id = ?", (speaker_id,))
-    new_ids = {}
-    for speaker_id, before, after in speakers:
-        if before is None:
-            continue
-        taken = conn.execute("SELECT id FROM speakers WHERE name = ?", (before[0],)).fetchone()
-        if taken is not None and (after is None or taken[0] != speaker_id):
-            raise Conflict(_("the name {name} is taken now").format(name=before[0]))
-        if after is not None:
-            conn.execute("UPDATE speakers SET name = ?, gender = ?, party = ?, notes = ?, created = ? "
-                         "WHERE id = ?", (*before, speaker_id))
-            continue
-        free = conn.execute("SELECT 1 FROM speakers WHERE id = ?", (speaker_id,)).fetchone() is None
-        new_ids[speaker_id] = conn.execute(
-            "INSERT INTO speakers (id, name, gender, party, notes, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (speaker_id if free else None, *before)).lastrowid
-    return new_ids
 
 
 def restore_clips(conn: sqlite3.Connection, change_id: int, removed: list[int], new_ids: dict[int, int]
