@@ -1,15 +1,14 @@
-"""Who is using the app, as the gallery's history records them: the name the person signed in
-with (:data:`SIGNED_IN_USER`, set by the sign-in), or, where nobody signs in with a name (on one's
-own computer, or with the one shared password), the operating system's user running the server,
-as the CLI records it on the same computer."""
+"""Who is using the app, as the gallery's history records them: the account the person signed in
+with (:data:`~speakerid_ui.access_gate.SIGNED_IN_USER`), or, where nobody signs in with a name (on
+one's own computer, or with the one shared password), the operating system's user running the
+server, as the CLI records it on the same computer."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from speakerid.gallery.history import os_user
-
-SIGNED_IN_USER = "signed_in_user"  # session key: the name this browser session signed in with
+from speakerid_ui.access_gate import SIGNED_IN_USER
 
 
 def acting_user() -> str:

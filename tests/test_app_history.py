@@ -3,9 +3,11 @@ and undone from there, the speaker back with every clip."""
 
 from __future__ import annotations
 
-from test_app import app_env, enrol, open_app, rerun, speakers, texts, wav, weights  # noqa: F401 (fixtures)
+from test_app import app_env, enrol, model_loaded, open_app, rerun, speakers, texts, wav, weights  # noqa: F401
+from test_app_roles import sign_in, visit
 
 from speakerid import Gallery, paths
+from speakerid.app import accounts
 from speakerid.gallery.history import os_user
 from speakerid_ui.formatting import md
 
@@ -16,8 +18,13 @@ def test_a_removed_speaker_is_listed_with_who_removed_them_and_comes_back_by_und
     enrol("Bob", wav(1, 5.0, seed=2))
     with Gallery(paths.gallery_path()) as gallery:
         clips_before = [c.samples.tobytes() for c in gallery.clip_audio("Bob")]
-    at = open_app("gallery")
-    at.session_state["signed_in_user"] = "Eva Editor"
+    accounts.add_account("Ada Admin", "a long enough password", "admin")  # the first account is an admin's
+    accounts.add_account("Eva Editor", "a long enough password", "editor")
+    at = sign_in(visit(), "Eva Editor", "a long enough password")
+    if not model_loaded():
+        rerun(at)
+    at.switch_page("pages/gallery.py")
+    rerun(at)
     at.selectbox(key="edit_speaker").set_value("Bob")
     at.button(key="remove_ask").click()
     rerun(at)
