@@ -5,11 +5,12 @@ and undone (:mod:`.undo`).
 A change is kept as row images (:class:`Edits`): each row of the small tables (speakers, and any
 table added beside them) before and after, the clips it added, removed or re-embedded, and the
 settings (``meta``) before and after. They are found by comparing a light snapshot of the gallery
-(those rows, clip ids with their encoder and seconds of speech, settings) taken before the change
-with one taken after, so every writer is recorded the same way, without bookkeeping of its own.
-A writer only names the clips it may remove or re-embed (:class:`Keep`): those are copied to
-``history_clips`` before they go (audio and vector for a removed clip, the vector alone for a
-re-embedded one), and what turned out unchanged is dropped.
+(those rows, the clip ids, the settings) taken before the change with one taken after, so every
+writer is recorded the same way, without bookkeeping of its own. A writer only names the clips it
+may remove or re-embed (:class:`Keep`): those are copied to ``history_clips`` before the change
+(audio and vector for a removed clip, the vector alone for a re-embedded one), and what turned out
+unchanged is dropped. The snapshot reads every speaker row and every clip id (from an index) twice
+per change: about 0.25 s per change in a gallery of 10 000 speakers and 50 000 clips.
 
 The history is only appended to: an undo is a change of its own, which can be undone in turn.
 """
@@ -44,7 +45,7 @@ class Snapshot:
     """What a change can alter, without audio or vectors: cheap to read inside every write."""
 
     rows: dict[str, dict[int, dict]]  # table -> rowid -> row (speakers first)
-    clips: dict[int, list]  # id -> [speaker_id, encoder_id, speech_s]
+    clips: set[int]  # ids (read from an index: no table page is touched)
     meta: dict[str, str]  # the settings, without the file's format
 
 
@@ -78,6 +79,7 @@ class Keep:
     where: str
     params: tuple = ()
     audio: bool = True
+    when: tuple[str, tuple] | None = None  # a query that must find a row for any clip to be kept
 
 
 @dataclass(frozen=True)
@@ -132,12 +134,14 @@ def recorded(conn: sqlite3.Connection, user: str, action: str, work: Callable[[s
         "INSERT INTO history (at, user, action, edits) VALUES (?, ?, ?, '{}')",
         (datetime.now(UTC).isoformat(timespec="seconds"), user, action)).lastrowid
     for kept in keep:
+        if kept.when is not None and conn.execute(*kept.when).fetchone() is None:
+            continue
         conn.execute(f"INSERT OR IGNORE INTO history_clips SELECT ?, id, speaker_id, source, url, speech_s, "
                      f"sample_rate, encoder_id, embedding, {'audio' if kept.audio else 'NULL'} FROM clips "
                      f"WHERE {kept.where}", (change_id, *kept.params))
     result = work(conn)
     edits = diff(before, snapshot(conn))
-    edits.facts = facts
+    edits.revectored, edits.facts = revectored(conn, change_id), facts
     settle_kept(conn, change_id, edits)
     if edits:
         conn.execute("UPDATE history SET edits = ?, undoes = ? WHERE id = ?",
@@ -165,8 +169,7 @@ def table_rows(conn: sqlite3.Connection, table: str, rowid: int | None = None) -
 def snapshot(conn: sqlite3.Connection) -> Snapshot:
     return Snapshot(
         {table: table_rows(conn, table) for table in row_tables(conn)},
-        {row[0]: list(row[1:])
-         for row in conn.execute("SELECT id, speaker_id, encoder_id, speech_s FROM clips")},
+        {row[0] for row in conn.execute("SELECT id FROM clips")},
         dict(conn.execute("SELECT key, value FROM meta WHERE key != 'schema_version'").fetchall()))
 
 
@@ -178,14 +181,21 @@ def diff(before: Snapshot, after: Snapshot) -> Edits:
         rows=[[table, key, old.get(key), new.get(key)]
               for table, new in after.rows.items() for old in [before.rows.get(table, {})]
               for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)],
-        added=sorted(after.clips.keys() - before.clips.keys()),
-        removed=sorted(before.clips.keys() - after.clips.keys()),
-        revectored=[[key, *after.clips[key][1:]] for key in sorted(before.clips.keys() & after.clips.keys())
-                    if before.clips[key] != after.clips[key]],
+        added=sorted(after.clips - before.clips),
+        removed=sorted(before.clips - after.clips),
         meta=[[key, before.meta.get(key), after.meta.get(key)]
               for key in sorted(before.meta.keys() | after.meta.keys())
               if before.meta.get(key) != after.meta.get(key)
               and not (key == "encoder_id" and before.meta.get(key) is None)])
+
+
+def revectored(conn: sqlite3.Connection, change_id: int) -> list[list]:
+    """[clip id, encoder now, seconds of speech now] of each clip kept for the change whose vector
+    it replaced (only a writer's :class:`Keep` names the clips whose vectors may change)."""
+    return [list(row) for row in conn.execute(
+        "SELECT c.id, c.encoder_id, c.speech_s FROM history_clips k JOIN clips c ON c.id = k.clip_id "
+        "WHERE k.history_id = ? AND (c.encoder_id != k.encoder_id OR c.speech_s != k.speech_s "
+        "OR c.embedding != k.embedding) ORDER BY c.id", (change_id,))]
 
 
 def settle_kept(conn: sqlite3.Connection, change_id: int, edits: Edits) -> None:

@@ -48,7 +48,8 @@ def claim_encoder(conn: sqlite3.Connection, encoder_id: str) -> None:
 def switchable(encoder_id: str) -> Keep:
     """The clips whose vectors a switch to ``encoder_id`` (:func:`adopt`) would replace: a change
     that may claim the encoder keeps their vectors for its undo (none once the gallery is on it)."""
-    return Keep("encoder_id != ?", (encoder_id,), audio=False)
+    return Keep("encoder_id != ?", (encoder_id,), audio=False,
+                when=("SELECT 1 FROM meta WHERE key = 'encoder_id' AND value != ?", (encoder_id,)))
 
 
 def claim(store: Store, user: str, encoder_id: str) -> None:
