@@ -129,6 +129,7 @@ def write(store: Store, user: str, action: str, work: Callable[[sqlite3.Connecti
 
 def recorded(conn: sqlite3.Connection, user: str, action: str, work: Callable[[sqlite3.Connection], T],
              keep: Sequence[Keep], facts: dict[str, Any], undoes: int | None) -> T:
+    """Inside a write: ``work`` and its history row (see :func:`write`)."""
     before = snapshot(conn)
     change_id = conn.execute(  # what it undoes is set once done: it must not count as undone before
         "INSERT INTO history (at, user, action, edits) VALUES (?, ?, ?, '{}')",
