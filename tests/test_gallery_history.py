@@ -182,6 +182,17 @@ def test_rows_of_a_table_beside_speakers_come_back_with_their_speaker(tmp_path, 
         assert conn.execute("SELECT s.name, n.nickname FROM nicknames n JOIN speakers s "
                             "ON s.id = n.speaker_id").fetchall() == [("Bob", "Bobby")]
 
+    with Gallery(path, untrained_encoder) as gallery:
+        gallery.remove("Bob")
+        removed = gallery.history(limit=1)[0].id
+        with closing(sqlite3.connect(path)) as conn:  # another program gives the nickname to Ann
+            conn.execute("INSERT INTO nicknames SELECT id, 'Bobby' FROM speakers WHERE name = 'Ann'")
+            conn.commit()
+        with pytest.raises(SpeakerIDError, match=f"Change {removed} cannot be undone: a name it would put "
+                                                 "back is taken now"):
+            gallery.undo(removed)
+        assert "Bob" not in gallery
+
 
 def test_nothing_is_recorded_for_a_change_that_changes_nothing(gallery):
     count = len(gallery.history())

@@ -37,6 +37,8 @@ def undo(store: Store, user: str, change_id: int) -> int:
             restore(conn, change_id, edits)
         except Conflict as conflict:
             raise refused(change_id, str(conflict)) from None
+        except sqlite3.IntegrityError:  # a uniqueness the checks above do not know of (a name's key)
+            raise refused(change_id, _("a name it would put back is taken now")) from None
         return conn.execute("SELECT MAX(id) FROM history").fetchone()[0]  # this undo's, being written
 
     return history.write(store, user, "undo", write, keep, undoes=change_id)
