@@ -321,7 +321,7 @@ class Gallery:
                 is written then.
         """
         new_id = undo.undo(self._store, self.user, change_id)
-        return next(change for change in self.history() if change.id == new_id)
+        return self._store.read_snapshot(lambda conn, _version: history.changes(conn, 1, up_to=new_id))[0]
 
     # --- moving galleries ---------------------------------------------------------------------
     def export(self, path: str | Path) -> Path:

@@ -221,13 +221,15 @@ def marks(values: Sequence) -> str:
 
 
 # --- reading ------------------------------------------------------------------------------------
-def changes(conn: sqlite3.Connection, limit: int | None = None) -> list[Change]:
-    """The recorded changes, newest first (``limit``: at most that many)."""
+def changes(conn: sqlite3.Connection, limit: int | None = None, up_to: int | None = None) -> list[Change]:
+    """The recorded changes, newest first (``limit``: at most that many; ``up_to``: from that
+    change back)."""
     if limit is not None and limit < 1:
         raise SpeakerIDError(_("the number of changes to show must be at least 1, not {limit}")
                              .format(limit=limit))
-    found = conn.execute("SELECT id, at, user, action, undoes, edits FROM history ORDER BY id DESC "
-                         "LIMIT ?", (-1 if limit is None else limit,)).fetchall()
+    found = conn.execute(
+        "SELECT id, at, user, action, undoes, edits FROM history WHERE ? IS NULL OR id <= ? "
+        "ORDER BY id DESC LIMIT ?", (up_to, up_to, -1 if limit is None else limit)).fetchall()
     return [Change(change_id, at, user, action, describe(conn, action, Edits.from_json(edits), undoes),
                    undoes, undone_by(conn, change_id))
             for change_id, at, user, action, undoes, edits in found]
