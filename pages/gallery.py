@@ -1,4 +1,5 @@
-"""Gallery: the enrolled speakers; enrol, add clips, edit, remove, import and export."""
+"""Gallery: the enrolled speakers; enrol, add clips, edit, remove, import and export; the history of
+changes, each of which can be undone."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
 from speakerid.i18n import N_, _, translator
+from speakerid_ui.history_view import history_view
 
 if TYPE_CHECKING:
     from speakerid.fetch import FetchedAudio
@@ -224,7 +226,7 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
             enrolment_clips(gallery, info)
         st.divider()
         if st.session_state.get("confirm_remove") == info.name:
-            st.warning(_("Remove **{name}** and their {count} clip(s)? This cannot be undone.").format(
+            st.warning(_("Remove **{name}** and their {count} clip(s)? The History tab can undo it.").format(
                 name=ui.md(info.name), count=numerals.number(info.clips)), icon=":material/delete_forever:")
             yes, no = st.columns(2)
             if yes.button(_("Yes, remove"), type="primary", key="remove_yes", width="stretch"):
@@ -428,12 +430,15 @@ def main() -> None:
     if not ui.may(EDITOR):  # a viewer: nothing that changes the gallery is drawn, so none of it runs
         listen(gallery, speakers, names)
         st.caption(_("Enrolling, editing and removing speakers is for editors and admins."))
+        with st.expander(":material/history: " + _("History")):
+            history_view(gallery, may_undo=False, done=lambda message: done(message, round_))
         return
 
-    enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab = st.tabs(
+    enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab, history_tab = st.tabs(
         [":material/person_add: " + _("Enrol a speaker"), ":material/library_add: " + _("Add clips"),
          ":material/edit: " + _("Edit or remove"), ":material/folder_open: " + _("Import a folder"),
-         ":material/swap_vert: " + _("Export / import"), ":material/tune: " + _("Calibrate")])
+         ":material/swap_vert: " + _("Export / import"), ":material/tune: " + _("Calibrate"),
+         ":material/history: " + _("History")])
     with enrol_tab:
         enrol_speaker(encoder, gallery, names, round_)
     with add_tab:
@@ -446,6 +451,8 @@ def main() -> None:
         export_or_import(gallery, speakers, round_)
     with calibrate_tab:
         calibrate(gallery, round_)
+    with history_tab:
+        history_view(gallery, may_undo=True, done=lambda message: done(message, round_))
 
 
 main()

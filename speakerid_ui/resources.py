@@ -18,6 +18,7 @@ from speakerid.i18n import _
 from speakerid_ui.access_gate import may
 from speakerid_ui.errors import gallery_failed, refusals_note
 from speakerid_ui.onboarding import explain_missing_model
+from speakerid_ui.people import acting_user
 from speakerid_ui.widgets import flash
 
 if TYPE_CHECKING:
@@ -81,8 +82,9 @@ def _load_encoder(folder: str, stamp: float) -> Encoder:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _open_gallery(path: str, model: str, stamp: float, _encoder: Encoder) -> Gallery:
-    return Gallery(path, encoder=_encoder)
+def _open_gallery(path: str, model: str, stamp: float, user: str, _encoder: Encoder) -> Gallery:
+    """One per person: each records the changes made through it under that person's name."""
+    return Gallery(path, encoder=_encoder, user=user)
 
 
 def load_encoder() -> tuple[Encoder | None, str | None]:
@@ -112,10 +114,11 @@ def require_encoder() -> Encoder:
 
 
 def open_gallery(encoder: Encoder) -> Gallery:
-    """The shared gallery for ``encoder``; the page stops saying why when it cannot be opened."""
+    """The gallery for ``encoder``, recording changes under this session's person
+    (:func:`~speakerid_ui.people.acting_user`); the page stops saying why when it cannot be opened."""
     folder, stamp = model_location()
     try:
-        return _open_gallery(str(paths.gallery_path()), folder, stamp, encoder)
+        return _open_gallery(str(paths.gallery_path()), folder, stamp, acting_user(), encoder)
     except SpeakerIDError as exc:
         gallery_failed(exc)
 

@@ -20,7 +20,8 @@ from speakerid.cli import main
 REPO = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = [["enroll"], ["identify"], ["timeline"], ["verify"], ["gallery"], ["gallery", "list"],
                ["gallery", "rename"], ["gallery", "remove"], ["gallery", "export"],
-               ["gallery", "import"], ["gallery", "import-folder"], ["gallery", "reenroll"]]
+               ["gallery", "import"], ["gallery", "import-folder"], ["gallery", "reenroll"],
+               ["gallery", "history"], ["gallery", "undo"]]
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from speakerid import SpeakerIDError
 from speakerid.audio import AudioClip, from_array
 from speakerid.fetch import FetchedAudio
 from speakerid.gallery import SCHEMA, ClipSource, Gallery
+from speakerid.gallery.schema import SCHEMA_VERSION
 
 RATE = 16000
 ODD_NAMES = ["AC/DC", "O'Brien \"the voice\"", "Zoë 🎤 Ünïcödé", "'; DROP TABLE speakers;--",
@@ -334,7 +335,8 @@ def test_a_format_1_gallery_is_migrated_whole_and_imported_as_it_is(tmp_path, th
     assert min(clip_ids(old) - ids) > max(ids)  # never reused once migrated
     with closing(sqlite3.connect(old)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION)
 
 
 def test_a_clip_from_a_link_keeps_its_page_title_and_address(tmp_path, gallery, untrained_encoder):
@@ -358,7 +360,8 @@ def test_a_format_2_gallery_gets_the_url_column_in_place(tmp_path, three, untrai
         assert migrated.clip_sources("speaker 1")[-1] == ClipSource("Debate", "http://tv.example/1",
                                                                    pytest.approx(6.0, abs=1.0))
     with closing(sqlite3.connect(old)) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(
+            SCHEMA_VERSION)
 
 
 def test_import_folder_both_layouts(tmp_path, gallery):

@@ -4,7 +4,10 @@
 
 - :mod:`.store`: the connection, single-transaction writes; :mod:`.schema`: tables, format checks
   and migrations; :mod:`.locking`: waiting for another writer.
-- :mod:`.rows`: speakers and clips as rows; :mod:`.names`: names and details as stored.
+- :mod:`.rows`: speakers and clips as rows; :mod:`.names`: names and details as stored;
+  :mod:`.editing`: enrolment's write, rename, details, removal and the threshold, as changes.
+- :mod:`.history`: every change recorded with who, when and what; :mod:`.undo`: one undone by a
+  new change.
 - :mod:`.clip_storage`: a clip's audio (mono FLAC) and vector as stored; :mod:`.embedding`: clips
   given by a caller decoded, checked and embedded before a write.
 - :mod:`.ranking`: centroids, top-k search, AS-norm scores, the calibration in use.
@@ -17,10 +20,11 @@
 from ..results import Identification, Match, SpeakerInfo
 from .clip_storage import ClipInput
 from .facade import Gallery
+from .history import Change
 from .names import clean_name, clean_text
 from .ranking import EnrolledCentroids, centroids
 from .rows import ClipSource
 from .schema import SCHEMA
 
-__all__ = ["SCHEMA", "ClipInput", "ClipSource", "EnrolledCentroids", "Gallery", "Identification", "Match",
-           "SpeakerInfo", "centroids", "clean_name", "clean_text"]
+__all__ = ["SCHEMA", "Change", "ClipInput", "ClipSource", "EnrolledCentroids", "Gallery", "Identification",
+           "Match", "SpeakerInfo", "centroids", "clean_name", "clean_text"]

@@ -3,7 +3,6 @@ modules of :mod:`speakerid.gallery`)."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,10 +14,11 @@ from .. import paths
 from ..errors import SpeakerIDError
 from ..results import Identification, Match, Progress, SpeakerInfo
 from ..scoring import Calibration
-from . import ranking, rows, staging, transfer
+from . import editing, history, ranking, rows, staging, transfer, undo
 from .clip_storage import ClipInput, as_vector, decode_stored
 from .embedding import embed_inputs, embed_one
 from .folder_import import import_folder
+from .history import Change
 from .names import clean_name, clean_text, not_enrolled
 from .rows import DETAIL_FIELDS, INFO_QUERY, ClipSource
 from .store import Store
@@ -49,13 +49,17 @@ class Gallery:
         path: the gallery file, created when missing (default: ``gallery.sqlite`` in
             :func:`speakerid.paths.home`).
         encoder: the model for all audio work; None loads the default one on first need.
+        user: who makes the changes through this object, as the history records them (default:
+            the operating system's user, :func:`speakerid.gallery.history.os_user`).
 
     Raises:
         SpeakerIDError: the file is not a speakerid gallery, or one of a newer format.
     """
 
-    def __init__(self, path: str | Path | None = None, encoder: SpeakerModel | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, encoder: SpeakerModel | None = None,
+                 user: str | None = None) -> None:
         self.path = Path(path) if path is not None else paths.gallery_path()
+        self.user = history.clean_user(user) if user is not None else history.os_user()
         self._encoder = encoder
         self._centroids: ranking.Centroids | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,21 +167,8 @@ class Gallery:
         """
         name = clean_name(name)
         details = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))}
-        new_clips = rows.distinct(embed_inputs(self.encoder, clips))
-        speech_s = sum(clip.speech_s for clip in new_clips)
-        encoder_id = self.encoder.encoder_id
-
-        def write(conn: sqlite3.Connection) -> None:
-            staging.claim_encoder(conn, encoder_id)
-            speaker_id = rows.speaker_id(conn, name)
-            if speaker_id is None:
-                rows.require_enough_speech(speech_s)
-                speaker_id = rows.insert_speaker(conn, name, details)
-            else:
-                rows.set_details(conn, speaker_id, rows.given(details))
-            rows.insert_clips(conn, speaker_id, new_clips, encoder_id)
-
-        self._store.write(write)
+        editing.enrol(self._store, self.user, name, details, rows.distinct(embed_inputs(self.encoder, clips)),
+                      self.encoder.encoder_id)
         return self.speaker(name)
 
     def import_folder(self, folder: str | Path, progress: Progress | None = None,
@@ -284,13 +275,7 @@ class Gallery:
 
     def set_calibration(self, calibration: Calibration | None) -> None:
         """Use ``calibration`` with the current encoder from now on (None: back to the encoder's)."""
-        key = ranking.calibration_key(self.encoder.encoder_id)
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM meta WHERE key LIKE 'calibration:%'")  # stale for other encoders
-            if calibration is not None:
-                conn.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(calibration.to_dict())))
-        self._store.write(write)
+        editing.set_calibration(self._store, self.user, self.encoder.encoder_id, calibration)
 
     # --- editing ------------------------------------------------------------------------------
     def rename(self, old: str, new: str) -> SpeakerInfo:
@@ -299,22 +284,14 @@ class Gallery:
         Raises:
             SpeakerIDError: ``old`` is not enrolled, or ``new`` already is.
         """
-        old, new = clean_name(old), clean_name(new)
-
-        def write(conn: sqlite3.Connection) -> None:
-            speaker_id = rows.existing_speaker_id(conn, old)
-            if new != old and rows.speaker_id(conn, new) is not None:
-                raise SpeakerIDError(f"cannot rename {old!r}: {new!r} is already enrolled")
-            conn.execute("UPDATE speakers SET name = ? WHERE id = ?", (new, speaker_id))
-
-        self._store.write(write)
+        new = clean_name(new)
+        editing.rename(self._store, self.user, clean_name(old), new)
         return self.speaker(new)
 
     def remove(self, name: str) -> None:
-        """Delete a speaker with all their clips and audio (refused when nobody has the name)."""
-        name = clean_name(name)
-        self._store.write(lambda conn: conn.execute("DELETE FROM speakers WHERE id = ?",
-                                                    (rows.existing_speaker_id(conn, name),)))
+        """Delete a speaker with all their clips and audio (refused when nobody has the name); the
+        history keeps them, so that :meth:`undo` can bring them back."""
+        editing.remove(self._store, self.user, clean_name(name))
 
     def update(self, name: str, gender: str | None = _UNCHANGED, party: str | None = _UNCHANGED,
                notes: str | None = _UNCHANGED) -> SpeakerInfo:
@@ -322,8 +299,29 @@ class Gallery:
         name = clean_name(name)
         changes = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))
                    if value is not _UNCHANGED}
-        self._store.write(lambda conn: rows.set_details(conn, rows.existing_speaker_id(conn, name), changes))
+        editing.update(self._store, self.user, name, changes)
         return self.speaker(name)
+
+    # --- history ------------------------------------------------------------------------------
+    def history(self, limit: int | None = None) -> list[Change]:
+        """The recorded changes (who, when, what), newest first; ``limit``: at most that many."""
+        return self._store.read_snapshot(lambda conn, _version: history.changes(conn, limit))
+
+    def undo(self, change_id: int) -> Change:
+        """Undo one change as a new change by :attr:`user` (the history is never rewritten): a
+        removed speaker comes back with every clip, a rename is renamed back, an enrolment removed,
+        a threshold restored.
+
+        Returns:
+            The new change.
+
+        Raises:
+            SpeakerIDError: no such change, it was undone already, or something it changed was
+                changed again since or clashes with the gallery now (said in one sentence); nothing
+                is written then.
+        """
+        new_id = undo.undo(self._store, self.user, change_id)
+        return self._store.read_snapshot(lambda conn, _version: history.changes(conn, 1, up_to=new_id))[0]
 
     # --- moving galleries ---------------------------------------------------------------------
     def export(self, path: str | Path) -> Path:
@@ -361,7 +359,7 @@ class Gallery:
         encoder = self.encoder
         if not replace:
             self.check_encoder()
-        names = transfer.import_file(self._store, path, encoder, replace, progress)
+        names = transfer.import_file(self._store, path, encoder, replace, self.user, progress)
         return [self.speaker(name) for name in names]
 
     def reenroll(self, encoder: SpeakerModel, progress: Progress | None = None,
@@ -378,7 +376,7 @@ class Gallery:
         Returns:
             The number of clips re-embedded.
         """
-        switched = staging.reenroll(self._store, encoder, progress, on_refused)
+        switched = staging.reenroll(self._store, encoder, self.user, progress, on_refused)
         self._encoder = encoder
         return switched
 
@@ -398,7 +396,7 @@ class Gallery:
         activation killed between the model's switch and the gallery's), else raise."""
         encoder_id = self.encoder.encoder_id
         if stored_id is not None and stored_id != encoder_id:
-            self._store.write(lambda conn: staging.claim_encoder(conn, encoder_id))
+            staging.claim(self._store, self.user, encoder_id)
 
     def _current_centroids(self) -> ranking.Centroids:
         """The centroids of the vectors from this encoder (see :meth:`_check_encoder`)."""

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from ..errors import SpeakerIDError
 
-SCHEMA_VERSION = 3  # 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url (both migrated)
+SCHEMA_VERSION = 4  # 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url; 3: no history
 URL_FORMAT = 3  # the first format whose clips keep the web address they were fetched from
+HISTORY_FORMAT = 4  # the first format that records every change, with what undoing it needs
 
 # The audio is the last column of `clips`: reading the embeddings then never walks the audio's
 # overflow pages, so loading 10 000 speakers' vectors stays fast however much audio is stored.
@@ -43,18 +44,46 @@ SCHEMA = (
         embedding BLOB,
         PRIMARY KEY (clip_id, encoder_id))""",
 )
+# Every change to the gallery, who made it and when, with what undoing it needs (appended to, never
+# rewritten: an undo is a change of its own). `edits`: the rows before and after, as JSON (see
+# speakerid.gallery.history); the clips a change removed or re-embedded are kept whole in
+# `history_clips` (audio NULL: only the vector was replaced), so that an undo can put them back.
+HISTORY_SCHEMA = (
+    """CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        undoes INTEGER REFERENCES history(id),
+        edits TEXT NOT NULL)""",
+    """CREATE TABLE history_clips (
+        history_id INTEGER NOT NULL REFERENCES history(id),
+        clip_id INTEGER NOT NULL,
+        speaker_id INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        url TEXT,
+        speech_s REAL NOT NULL,
+        sample_rate INTEGER NOT NULL,
+        encoder_id TEXT NOT NULL,
+        embedding BLOB NOT NULL,
+        audio BLOB,
+        PRIMARY KEY (history_id, clip_id))""",
+)
 COLUMNS = {
     "meta": {"key", "value"},
     "speakers": {"id", "name", "gender", "party", "notes", "created"},
     "clips": {"id", "speaker_id", "source", "url", "speech_s", "sample_rate", "encoder_id",
               "embedding", "audio"},
     "staged": {"clip_id", "encoder_id", "speech_s", "embedding"},
+    "history": {"id", "at", "user", "action", "undoes", "edits"},
+    "history_clips": {"history_id", "clip_id", "speaker_id", "source", "url", "speech_s", "sample_rate",
+                      "encoder_id", "embedding", "audio"},
 }
-READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)  # an exported file of any format can be imported
+READABLE_VERSIONS = (1, 2, 3, SCHEMA_VERSION)  # an exported file of any format can be imported
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
-    create_tables(conn, SCHEMA, SCHEMA_VERSION)
+    create_tables(conn, SCHEMA + HISTORY_SCHEMA, SCHEMA_VERSION)
 
 
 def create_tables(conn: sqlite3.Connection, statements: Sequence[str], version: int) -> None:
@@ -90,9 +119,10 @@ def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] 
     if int(version[0]) not in versions:
         raise SpeakerIDError(f"{label} has gallery format {version[0]}; this speakerid reads format "
                              f"{SCHEMA_VERSION} (a newer version may have written it)")
-    _require_tables(conn, label, ["speakers", "clips"] + (["staged"] if int(version[0]) > 1 else []),
-                    int(version[0]))
-    return int(version[0])
+    found = int(version[0])
+    _require_tables(conn, label, ["speakers", "clips"] + (["staged"] if found > 1 else [])
+                    + (["history", "history_clips"] if found >= HISTORY_FORMAT else []), found)
+    return found
 
 
 def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str],
@@ -106,13 +136,28 @@ def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str],
 
 
 def migrate(conn: sqlite3.Connection) -> None:
-    """Older formats to this one inside one write (all or nothing). Format 1: clips rebuilt with
-    AUTOINCREMENT and the url column, as SQLite's documentation says to change a table (new table,
-    copy, drop, rename; this rewrites all stored audio once), and the staged table added. Format 2:
-    the url column added in place (after the audio: only a clip's source listing reads it)."""
+    """Older formats to this one inside one write (all or nothing), a step per format."""
     version = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
     if version == SCHEMA_VERSION:
         return  # another process migrated it while we waited for the lock
+    if version < URL_FORMAT:
+        _to_format_3(conn, version)
+    if version < HISTORY_FORMAT:
+        add_history(conn)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def add_history(conn: sqlite3.Connection) -> None:
+    """Format 3 to 4: the history tables added, empty (what happened before is not known)."""
+    for statement in HISTORY_SCHEMA:
+        conn.execute(statement)
+
+
+def _to_format_3(conn: sqlite3.Connection, version: int) -> None:
+    """Format 1: clips rebuilt with AUTOINCREMENT and the url column, as SQLite's documentation
+    says to change a table (new table, copy, drop, rename; this rewrites all stored audio once),
+    and the staged table added. Format 2: the url column added in place (after the audio: only a
+    clip's source listing reads it)."""
     if version == 1:
         clips, index, staged = SCHEMA[2:]
         columns = "id, speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio"
@@ -124,7 +169,6 @@ def migrate(conn: sqlite3.Connection) -> None:
         conn.execute(staged)
     else:
         conn.execute("ALTER TABLE clips ADD COLUMN url TEXT")
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def url_column(conn: sqlite3.Connection) -> str:

@@ -22,7 +22,9 @@ import numpy as np
 
 from ..errors import SpeakerIDError
 from ..results import Progress
+from . import history
 from .clip_storage import as_blob, decode_stored
+from .history import Keep
 from .store import Store, open_snapshot
 
 if TYPE_CHECKING:
@@ -41,6 +43,20 @@ def claim_encoder(conn: sqlite3.Connection, encoder_id: str) -> None:
             and adopt(conn, encoder_id) is None):
         raise encoder_mismatch(stored[0], encoder_id)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('encoder_id', ?)", (encoder_id,))
+
+
+def switchable(encoder_id: str) -> Keep:
+    """The clips whose vectors a switch to ``encoder_id`` (:func:`adopt`) would replace: a change
+    that may claim the encoder keeps their vectors for its undo (none once the gallery is on it)."""
+    return Keep("encoder_id != ?", (encoder_id,), audio=False,
+                when=("SELECT 1 FROM meta WHERE key = 'encoder_id' AND value != ?", (encoder_id,)))
+
+
+def claim(store: Store, user: str, encoder_id: str) -> None:
+    """:func:`claim_encoder` in a transaction of its own, recorded under ``user``: adopting a
+    complete staged set switches every clip's vector, a change an undo can take back."""
+    history.write(store, user, "reenroll", lambda conn: claim_encoder(conn, encoder_id),
+                  [switchable(encoder_id)])
 
 
 def insert_staged(conn: sqlite3.Connection, row: tuple[int, str, float | None, bytes | None]) -> None:
@@ -86,14 +102,15 @@ def stage(store: Store, encoder: Encoder, progress: Progress | None = None,
                 progress(done, len(todo))
 
 
-def reenroll(store: Store, encoder: Encoder, progress: Progress | None = None,
+def reenroll(store: Store, encoder: Encoder, user: str, progress: Progress | None = None,
              on_refused: Callable[[SpeakerIDError], None] | None = None) -> int:
-    """Stage, then switch (:func:`adopt`), again while clips enrolled meanwhile lack a vector;
-    the number of clips switched."""
+    """Stage, then switch (:func:`adopt`, recorded as a change by ``user``), again while clips
+    enrolled meanwhile lack a vector; the number of clips switched."""
     switched = None
     while switched is None:
         stage(store, encoder, progress, on_refused)
-        switched = store.write(lambda conn: adopt(conn, encoder.encoder_id))
+        switched = history.write(store, user, "reenroll", lambda conn: adopt(conn, encoder.encoder_id),
+                                 [switchable(encoder.encoder_id)])
     return switched
 
 

@@ -18,11 +18,12 @@ import numpy as np
 
 from ..errors import SpeakerIDError
 from ..results import Progress
-from . import rows
+from . import history, rows
 from .clip_storage import as_vector
+from .history import Keep
 from .rows import DETAIL_FIELDS, StoredClip
 from .schema import url_column
-from .staging import claim_encoder, embed_clip
+from .staging import claim_encoder, embed_clip, switchable
 from .store import Store, open_snapshot
 from .validation import validate_gallery
 
@@ -49,19 +50,21 @@ def export(store: Store, path: str | Path) -> Path:
     return target
 
 
-def import_file(store: Store, path: Path, encoder: Encoder, replace: bool,
+def import_file(store: Store, path: Path, encoder: Encoder, replace: bool, user: str,
                 progress: Progress | None = None) -> list[str]:
-    """Merge the gallery file ``path`` into ``store`` (or replace its content); the imported
-    speakers' names. Merging adds new speakers and adds clips to same-named ones (stored details
-    win over imported ones; identical clips are not added twice)."""
+    """Merge the gallery file ``path`` into ``store`` (or replace its content), recorded as one
+    change by ``user``; the imported speakers' names. Merging adds new speakers and adds clips to
+    same-named ones (stored details win over imported ones; identical clips are not added twice)."""
     with closing(open_snapshot(path)) as source:
         validate_gallery(source, path, encoder)
         replaced = embed_stored(source, encoder, progress)
         speakers = source.execute("SELECT id, name, gender, party, notes FROM speakers").fetchall()
 
+        facts = {"file": path.name, "speakers": len(speakers)}  # for the history's description
+
         def write(conn: sqlite3.Connection) -> None:
             if replace:
-                conn.execute("DELETE FROM speakers")
+                facts["replaced"] = conn.execute("DELETE FROM speakers").rowcount
             claim_encoder(conn, encoder.encoder_id)
             for source_id, name, *values in speakers:
                 details = dict(zip(DETAIL_FIELDS, values))
@@ -73,7 +76,8 @@ def import_file(store: Store, path: Path, encoder: Encoder, replace: bool,
                 rows.insert_clips(conn, speaker_id, stored_clips(source, source_id, replaced),
                                   encoder.encoder_id)
 
-        store.write(write)
+        keep = Keep("1") if replace else switchable(encoder.encoder_id)  # replacing removes every clip
+        history.write(store, user, "import", write, [keep], facts)
     return [row[1] for row in speakers]
 
 
