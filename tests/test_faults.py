@@ -30,6 +30,7 @@ import pytest
 from speakerid.audio import AudioClip
 from speakerid.config import ModelConfig
 from speakerid.gallery import Gallery
+from speakerid.gallery.schema import SCHEMA_VERSION
 from speakerid.scoring import default_calibration
 
 REPO = Path(__file__).resolve().parents[1]
@@ -288,7 +289,8 @@ def test_kill_inside_the_format_migration_leaves_format_1_whole(tmp_path, enroll
         assert conn.execute("SELECT * FROM clips ORDER BY id").fetchall() == before
     assert len(gallery_names(path)) == SPEAKERS  # opened (and migrated) whole
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),)
 
 
 # --- model activation ------------------------------------------------------------------------------
