@@ -21,7 +21,8 @@ import streamlit as st
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, verdict
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
-from speakerid.gallery import Gallery
+from speakerid.gallery import Gallery, SpeakerInfo
+from speakerid.i18n import _
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
 
@@ -142,7 +143,7 @@ def report_added(report: AddReport) -> None:
         (report.known, "already in the archive (nothing to do)")) if items]
     if done:
         ui.flash(" · ".join(done) + ".")
-    for _, sentence in report.failed:
+    for _input, sentence in report.failed:
         ui.flash(ui.md(sentence), "error")
 
 
@@ -175,13 +176,25 @@ def hit_label(hit: Hit) -> str:
     return f"{hit.title} · {ui.clock(hit.start_s)}–{ui.clock(hit.end_s)} · {verdict.percent(hit.probability)}"
 
 
-def render_find(archive: Archive, names: list[str]) -> None:
-    if not names:
+def person_options(speakers: list[SpeakerInfo]) -> dict[str, str]:
+    """What the person picker offers: each name, and each alias shown with the name it stands for
+    (typing either finds the person)."""
+    options = {}
+    for speaker in speakers:
+        options[speaker.name] = speaker.name
+        options.update({alias: f"{alias} ({speaker.name})" for alias in speaker.aliases})
+    return options
+
+
+def render_find(archive: Archive, speakers: list[SpeakerInfo]) -> None:
+    if not speakers:
         st.info("Nobody is enrolled yet. Enrol people in the Gallery, or name a voice under "
                 f"*{TABS[1]}*; then find them here.", icon=":material/person_search:")
         return
     left, right = st.columns([2, 1])
-    name = left.selectbox("Person", names, index=None, placeholder="Pick someone from the gallery",
+    options = person_options(speakers)
+    name = left.selectbox("Person", list(options), index=None, format_func=options.get,
+                          placeholder=_("Pick someone from the gallery, by name or alias"),
                           key="archive_person")
     minimum = right.slider("Minimum probability", 0, 100, 0, step=5, format="%d%%",
                            key="archive_min_probability",
@@ -200,6 +213,7 @@ def render_find(archive: Archive, names: list[str]) -> None:
         return
     recordings = len({hit.recording for hit in hits})
     speech = sum(hit.end_s - hit.start_s for hit in hits)
+    name = hits[0].speaker  # the name an alias stands for
     st.markdown(f"**{ui.md(name)}** speaks in **{len(hits)}** turn(s) of **{recordings}** recording(s), "
                 f"{ui.seconds(speech)} in all.")
     st.dataframe(
@@ -293,7 +307,7 @@ def main() -> None:
         find_tab, voices_tab, add_tab = st.tabs(TABS, default=None if summary.recordings else TABS[2],
                                                 key="archive_tabs")
         with find_tab:
-            render_find(archive, [s.name for s in gallery.speakers()])
+            render_find(archive, gallery.speakers())
         with voices_tab:
             render_voices(archive, archive.voices())
     with add_tab:

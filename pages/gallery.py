@@ -16,6 +16,8 @@ from speakerid import SpeakerIDError, paths
 from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
+from speakerid.gallery import name_key
+from speakerid.i18n import _
 
 if TYPE_CHECKING:
     from speakerid.fetch import FetchedAudio
@@ -33,25 +35,37 @@ def done(message: str, round_: int) -> None:
 
 
 # --- overview ---------------------------------------------------------------------------------
-def overview(speakers: list[SpeakerInfo]) -> None:
-    """How many speakers, clips and seconds of speech; the list, searchable."""
+def overview(speakers: list[SpeakerInfo], clashes: list[tuple[str, str]]) -> None:
+    """How many speakers, clips and seconds of speech; the list, searchable by any of a speaker's
+    names; names that are one name written two ways, to rename."""
     cols = st.columns(3)
     cols[0].metric("Speakers", len(speakers))
     cols[1].metric("Clips", sum(s.clips for s in speakers))
     cols[2].metric("Speech", ui.seconds(sum(s.seconds for s in speakers)))
+    for name, other in clashes:
+        st.warning(_("**{name}** and **{other}** are one name written two ways (kept apart when an older "
+                     "gallery file was opened). Rename one under *Edit or remove*.")
+                   .format(name=ui.md(name), other=ui.md(other)), icon=":material/group:")
     if not speakers:
         ui.onboarding("gallery")
     else:
-        query = st.text_input("Search", placeholder="Search by name, party or notes",
+        query = st.text_input("Search", placeholder=_("Search by name, alias, party or notes"),
                               label_visibility="collapsed", key="gallery_search")
-        shown = [s for s in speakers if not query or query.casefold() in
-                 " ".join(x for x in (s.name, s.party or "", s.notes or "", s.gender or "") if x).casefold()]
+        shown = [s for s in speakers if matches(query, s)]
+        also = _("Also known as")
         st.dataframe(
-            [{"Name": s.name, "Gender": s.gender or "", "Party": s.party or "", "Notes": s.notes or "",
-              "Clips": s.clips, "Speech (s)": round(s.seconds, 1)} for s in shown],
+            [{"Name": s.name, also: ", ".join(s.aliases), "Gender": s.gender or "", "Party": s.party or "",
+              "Notes": s.notes or "", "Clips": s.clips, "Speech (s)": round(s.seconds, 1)} for s in shown],
             hide_index=True, width="stretch",
             column_config={"Speech (s)": st.column_config.NumberColumn(format="%.1f s"),
                            "Notes": st.column_config.TextColumn(width="large")})
+
+
+def matches(query: str, speaker: SpeakerInfo) -> bool:
+    """Whether the search box's text is in any of the speaker's names or details (spaces, case
+    and Unicode form aside, as names are matched)."""
+    fields = (speaker.name, *speaker.aliases, speaker.party, speaker.notes, speaker.gender)
+    return name_key(query) in name_key(" ".join(x for x in fields if x))
 
 
 # --- audio input shared by enrolment and adding clips -----------------------------------------
@@ -159,20 +173,31 @@ def run_enrolment(name: str, clips: list[AudioClip | FetchedAudio], details: dic
 
 
 # --- enrol a new speaker ----------------------------------------------------------------------
-def enrol_speaker(encoder: Encoder, gallery: Gallery, names: list[str], round_: int) -> None:
+def enrol_speaker(encoder: Encoder, gallery: Gallery, round_: int) -> None:
     """A name, optional details and enough speech; a known name gets the clips added."""
     from speakerid.app.analysis import ENROL_MIN_SPEECH_S
 
     name = st.text_input("Name", placeholder="e.g. Pushpa Kamal Dahal", key=f"enrol_name_{round_}").strip()
     details = details_inputs(f"enrol_{round_}")
     clips, enough = audio_inputs("enrol", ENROL_MIN_SPEECH_S, encoder, round_)
-    if name and name in names:
-        st.info(f"**{ui.md(name)}** is already enrolled: these clips will be added to them.",
-                icon=":material/info:")
+    known = known_speaker(gallery, name)
+    if known is not None:
+        st.info(_("**{name}** is already enrolled: these clips will be added to them.")
+                .format(name=ui.md(known.name)), icon=":material/info:")
     ready = bool(name) and enough
     if st.button(f"Enrol {name}" if name else "Enrol", type="primary", disabled=not ready,
                  key=f"enrol_go_{round_}", help=None if ready else "Give a name and enough speech first"):
         run_enrolment(name, clips, details, "Enrolling", gallery, round_)
+
+
+def known_speaker(gallery: Gallery, name: str) -> SpeakerInfo | None:
+    """The speaker a typed name or alias already names (spaced or cased otherwise), if any."""
+    if not name:
+        return None
+    try:
+        return gallery.find_speaker(name)
+    except SpeakerIDError:
+        return None  # not a valid name: enrolling says why
 
 
 # --- add clips to an existing speaker ----------------------------------------------------------
@@ -197,9 +222,15 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
         info = next(s for s in speakers if s.name == chosen)
         st.caption(f"{info.clips} clip(s), {ui.seconds(info.seconds)} of speech")
         new_name = st.text_input("Name", value=info.name, key=f"edit_name_{chosen}_{round_}").strip()
+        aliases = st.text_area(
+            _("Also known as (one name per line)"), value="\n".join(info.aliases), height=80,
+            key=f"edit_aliases_{chosen}_{round_}",
+            help=_("Other spellings and scripts of the name (\"Prachanda\", \"प्रचण्ड\"): searching, "
+                   "the archive and the command line find the speaker by any of them."))
         details = details_inputs(f"edit_{chosen}_{round_}", info)
         if st.button("Save changes", type="primary", key=f"edit_save_{round_}"):
             try:
+                gallery.set_aliases(info.name, [line for line in aliases.splitlines() if line.strip()])
                 if new_name != info.name:
                     gallery.rename(info.name, new_name)
                 gallery.update(new_name, **details)
@@ -390,14 +421,14 @@ def main() -> None:
     speakers = gallery.speakers()
     names = [s.name for s in speakers]
     round_ = st.session_state.setdefault("gallery_round", 0)  # bumped to reset the forms after a change
-    overview(speakers)
+    overview(speakers, gallery.name_clashes())
 
     enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab = st.tabs(
         [":material/person_add: Enrol a speaker", ":material/library_add: Add clips",
          ":material/edit: Edit or remove", ":material/folder_open: Import a folder",
          ":material/swap_vert: Export / import", ":material/tune: Calibrate"])
     with enrol_tab:
-        enrol_speaker(encoder, gallery, names, round_)
+        enrol_speaker(encoder, gallery, round_)
     with add_tab:
         add_clips(encoder, gallery, names, round_)
     with edit_tab:

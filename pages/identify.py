@@ -15,6 +15,7 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, verdict
+from speakerid.i18n import _
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
@@ -283,6 +284,8 @@ def render_verdict(analysis: Analysis, speakers: list[SpeakerInfo], encoder: Enc
                    if said.kind == "match" and closest is not None else [])
         if details:
             st.caption(" · ".join(ui.md(x) for x in details))
+        if said.kind == "match" and closest is not None and closest.aliases:
+            st.caption(_("Also known as: {aliases}").format(aliases=ui.md(", ".join(closest.aliases))))
         st.markdown(ui.md(said.summary))
         if not said.voices and best.llr is not None:
             st.caption(ui.md(f"Evidence: {verdict.evidence_line(best.llr)} (see How this was decided)"))

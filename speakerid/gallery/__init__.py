@@ -4,7 +4,8 @@
 
 - :mod:`.store`: the connection, single-transaction writes; :mod:`.schema`: tables, format checks
   and migrations; :mod:`.locking`: waiting for another writer.
-- :mod:`.rows`: speakers and clips as rows; :mod:`.names`: names and details as stored.
+- :mod:`.rows`: speakers and clips as rows; :mod:`.names`: names and details as stored, and the
+  key names are matched by; :mod:`.aliases`: a speaker's other names, and finding a speaker by any.
 - :mod:`.clip_storage`: a clip's audio (mono FLAC) and vector as stored; :mod:`.embedding`: clips
   given by a caller decoded, checked and embedded before a write.
 - :mod:`.ranking`: centroids, top-k search, AS-norm scores, the calibration in use.
@@ -17,10 +18,10 @@
 from ..results import Identification, Match, SpeakerInfo
 from .clip_storage import ClipInput
 from .facade import Gallery
-from .names import clean_name, clean_text
+from .names import clean_name, clean_text, name_key
 from .ranking import EnrolledCentroids, centroids
 from .rows import ClipSource
 from .schema import SCHEMA
 
 __all__ = ["SCHEMA", "ClipInput", "ClipSource", "EnrolledCentroids", "Gallery", "Identification", "Match",
-           "SpeakerInfo", "centroids", "clean_name", "clean_text"]
+           "SpeakerInfo", "centroids", "clean_name", "clean_text", "name_key"]
