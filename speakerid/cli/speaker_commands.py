@@ -105,7 +105,9 @@ def add_enroll(subparsers: Subparsers) -> None:
                          "add a speaker to the gallery, or more clips to one",
                          "Add a speaker from one or more recordings (a new speaker needs at least "
                          "3 s of speech in total; 5-30 s works best), or add clips to a speaker.")
-    parser.add_argument("--name", required=True, help="the speaker's name")
+    parser.add_argument("--name", required=True,
+                        help=_("the speaker's name; an enrolled speaker's name or alias, however spaced "
+                               "or cased, adds the clips to them"))
     parser.add_argument("--gender", help="optional detail kept with the speaker")
     parser.add_argument("--party", help="optional detail kept with the speaker")
     parser.add_argument("--notes", help="optional free text kept with the speaker")
@@ -290,7 +292,8 @@ def describe_found_voices(label: str, timeline: Timeline, voices: list[str],
 def add_verify(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "verify", run_verify,
                          "check whether a file is a given enrolled speaker")
-    parser.add_argument("--name", required=True, help="the enrolled speaker to compare with")
+    parser.add_argument("--name", required=True,
+                        help=_("the enrolled speaker to compare with (their name or an alias)"))
     parser.add_argument("file", type=Path, metavar="FILE", help="audio file")
     add_model_option(parser)
     add_gallery_option(parser)

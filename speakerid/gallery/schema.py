@@ -160,8 +160,8 @@ def _to_format_3(conn: sqlite3.Connection, version: int) -> None:
 
 def _to_format_4(conn: sqlite3.Connection) -> None:
     """Names normalised and keyed, and the aliases table added. Two names that are one name typed
-    two ways ("Ann  Lee", "ann lee") are both kept, never merged: the later one keeps its name
-    without a key, is logged here and listed by ``Gallery.name_clashes`` until renamed."""
+    two ways ("Ann  Lee", "ann lee") are both kept, never merged: one keeps its name as it was,
+    without a key, is logged here and listed by ``Gallery.name_clashes`` until one is renamed."""
     conn.execute("ALTER TABLE speakers ADD COLUMN name_key TEXT")
     for statement in ALIAS_SCHEMA:
         conn.execute(statement)
