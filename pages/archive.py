@@ -22,7 +22,7 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals, paths, verdict
 from speakerid.app.accounts import EDITOR
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
-from speakerid.gallery import Gallery
+from speakerid.gallery import Gallery, SpeakerInfo
 from speakerid.i18n import N_, _, translator
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
@@ -187,13 +187,25 @@ def hit_label(hit: Hit) -> str:
     return f"{hit.title} · {ui.clock(hit.start_s)}–{ui.clock(hit.end_s)} · {share}"
 
 
-def render_find(archive: Archive, names: list[str]) -> None:
-    if not names:
+def person_options(speakers: list[SpeakerInfo]) -> dict[str, str]:
+    """What the person picker offers: each name, and each alias shown with the name it stands for
+    (typing either finds the person)."""
+    options = {}
+    for speaker in speakers:
+        options[speaker.name] = speaker.name
+        options.update({alias: f"{alias} ({speaker.name})" for alias in speaker.aliases})
+    return options
+
+
+def render_find(archive: Archive, speakers: list[SpeakerInfo]) -> None:
+    if not speakers:
         st.info(_("Nobody is enrolled yet. Enrol people in the Gallery, or name a voice under *{tab}*; then "
                   "find them here.").format(tab=_(TABS[1])), icon=":material/person_search:")
         return
     left, right = st.columns([2, 1])
-    name = left.selectbox(_("Person"), names, index=None, placeholder=_("Pick someone from the gallery"),
+    options = person_options(speakers)
+    name = left.selectbox(_("Person"), list(options), index=None, format_func=options.get,
+                          placeholder=_("Pick someone from the gallery, by name or alias"),
                           key="archive_person")
     minimum = right.slider(_("Minimum probability"), 0, 100, 0, step=5, format="%d%%",
                            key="archive_min_probability",
@@ -212,6 +224,7 @@ def render_find(archive: Archive, names: list[str]) -> None:
         return
     recordings = len({hit.recording for hit in hits})
     speech = sum(hit.end_s - hit.start_s for hit in hits)
+    name = hits[0].speaker  # the name an alias stands for
     st.markdown(_("**{name}** speaks in **{turns}** turn(s) of **{recordings}** recording(s), {duration} in "
                   "all.").format(name=ui.md(name), turns=numerals.number(len(hits)),
                                  recordings=numerals.number(recordings), duration=ui.seconds(speech)))
@@ -321,7 +334,7 @@ def main() -> None:
         tabs = st.tabs(labels, default=None if summary.recordings or not editor else labels[2],
                        key="archive_tabs")
         with tabs[0]:
-            render_find(archive, [s.name for s in gallery.speakers()])
+            render_find(archive, gallery.speakers())
         with tabs[1]:
             render_voices(archive, archive.voices())
     if editor:

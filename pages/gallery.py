@@ -18,6 +18,7 @@ from speakerid.app.accounts import EDITOR
 from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
+from speakerid.gallery import name_key
 from speakerid.i18n import N_, _, translator
 from speakerid_ui.history_view import history_view
 
@@ -40,26 +41,38 @@ def done(message: str, round_: int) -> None:
 
 
 # --- overview ---------------------------------------------------------------------------------
-def overview(speakers: list[SpeakerInfo]) -> None:
-    """How many speakers, clips and seconds of speech; the list, searchable."""
+def overview(speakers: list[SpeakerInfo], clashes: list[tuple[str, str]]) -> None:
+    """How many speakers, clips and seconds of speech; the list, searchable by any of a speaker's
+    names; names that are one name written two ways, to rename."""
     cols = st.columns(3)
     cols[0].metric(_("Speakers"), numerals.number(len(speakers)))
     cols[1].metric(_("Clips"), numerals.number(sum(s.clips for s in speakers)))
     cols[2].metric(_("Speech"), ui.seconds(sum(s.seconds for s in speakers)))
+    for name, other in clashes:
+        st.warning(_("**{name}** and **{other}** are one name written two ways (kept apart when an older "
+                     "gallery file was opened). Rename one under *Edit or remove*.")
+                   .format(name=ui.md(name), other=ui.md(other)), icon=":material/group:")
     if not speakers:
         ui.onboarding("gallery")
     else:
-        query = st.text_input(_("Search"), placeholder=_("Search by name, party or notes"),
+        query = st.text_input(_("Search"), placeholder=_("Search by name, alias, party or notes"),
                               label_visibility="collapsed", key="gallery_search")
-        shown = [s for s in speakers if not query or query.casefold() in
-                 " ".join(x for x in (s.name, s.party or "", s.notes or "", s.gender or "") if x).casefold()]
+        shown = [s for s in speakers if matches(query, s)]
+        also = _("Also known as")
         st.dataframe(
-            [{_("Name"): s.name, _("Gender"): _(s.gender) if s.gender else "", _("Party"): s.party or "",
-              _("Notes"): s.notes or "", _("Clips"): s.clips, _("Speech (s)"): round(s.seconds, 1)}
-             for s in shown],
+            [{_("Name"): s.name, also: ", ".join(s.aliases), _("Gender"): _(s.gender) if s.gender else "",
+              _("Party"): s.party or "", _("Notes"): s.notes or "", _("Clips"): s.clips,
+              _("Speech (s)"): round(s.seconds, 1)} for s in shown],
             hide_index=True, width="stretch",
             column_config={_("Speech (s)"): st.column_config.NumberColumn(format="%.1f s"),
                            _("Notes"): st.column_config.TextColumn(width="large")})
+
+
+def matches(query: str, speaker: SpeakerInfo) -> bool:
+    """Whether the search box's text is in any of the speaker's names or details (spaces, case
+    and Unicode form aside, as names are matched)."""
+    fields = (speaker.name, *speaker.aliases, speaker.party, speaker.notes, speaker.gender)
+    return name_key(query) in name_key(" ".join(x for x in fields if x))
 
 
 # --- audio input shared by enrolment and adding clips -----------------------------------------
@@ -170,7 +183,7 @@ def run_enrolment(name: str, clips: list[AudioClip | FetchedAudio], details: dic
 
 
 # --- enrol a new speaker ----------------------------------------------------------------------
-def enrol_speaker(encoder: Encoder, gallery: Gallery, names: list[str], round_: int) -> None:
+def enrol_speaker(encoder: Encoder, gallery: Gallery, round_: int) -> None:
     """A name, optional details and enough speech; a known name gets the clips added."""
     from speakerid.app.analysis import ENROL_MIN_SPEECH_S
 
@@ -178,14 +191,25 @@ def enrol_speaker(encoder: Encoder, gallery: Gallery, names: list[str], round_: 
                          key=f"enrol_name_{round_}").strip()
     details = details_inputs(f"enrol_{round_}")
     clips, enough = audio_inputs("enrol", ENROL_MIN_SPEECH_S, encoder, round_)
-    if name and name in names:
-        st.info(_("**{name}** is already enrolled: these clips will be added to them.").format(
-            name=ui.md(name)), icon=":material/info:")
+    known = known_speaker(gallery, name)
+    if known is not None:
+        st.info(_("**{name}** is already enrolled: these clips will be added to them.")
+                .format(name=ui.md(known.name)), icon=":material/info:")
     ready = bool(name) and enough
     if st.button(_("Enrol {name}").format(name=name) if name else _("Enrol"), type="primary",
                  disabled=not ready, key=f"enrol_go_{round_}",
                  help=None if ready else _("Give a name and enough speech first")):
         run_enrolment(name, clips, details, _("Enrolling {name}…"), gallery, round_)
+
+
+def known_speaker(gallery: Gallery, name: str) -> SpeakerInfo | None:
+    """The speaker a typed name or alias already names (spaced or cased otherwise), if any."""
+    if not name:
+        return None
+    try:
+        return gallery.find_speaker(name)
+    except SpeakerIDError:
+        return None  # not a valid name: enrolling says why
 
 
 # --- add clips to an existing speaker ----------------------------------------------------------
@@ -212,9 +236,15 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
         st.caption(_("{count} clip(s), {duration} of speech").format(
             count=numerals.number(info.clips), duration=ui.seconds(info.seconds)))
         new_name = st.text_input(_("Name"), value=info.name, key=f"edit_name_{chosen}_{round_}").strip()
+        aliases = st.text_area(
+            _("Also known as (one name per line)"), value="\n".join(info.aliases), height=80,
+            key=f"edit_aliases_{chosen}_{round_}",
+            help=_("Other spellings and scripts of the name (\"Prachanda\", \"प्रचण्ड\"): searching, "
+                   "the archive and the command line find the speaker by any of them."))
         details = details_inputs(f"edit_{chosen}_{round_}", info)
         if st.button(_("Save changes"), type="primary", key=f"edit_save_{round_}"):
             try:
+                gallery.set_aliases(info.name, [line for line in aliases.splitlines() if line.strip()])
                 if new_name != info.name:
                     gallery.rename(info.name, new_name)
                 gallery.update(new_name, **details)
@@ -426,7 +456,7 @@ def main() -> None:
     speakers = gallery.speakers()
     names = [s.name for s in speakers]
     round_ = st.session_state.setdefault("gallery_round", 0)  # bumped to reset the forms after a change
-    overview(speakers)
+    overview(speakers, gallery.name_clashes())
     if not ui.may(EDITOR):  # a viewer: nothing that changes the gallery is drawn, so none of it runs
         listen(gallery, speakers, names)
         st.caption(_("Enrolling, editing and removing speakers is for editors and admins."))
@@ -440,7 +470,7 @@ def main() -> None:
          ":material/swap_vert: " + _("Export / import"), ":material/tune: " + _("Calibrate"),
          ":material/history: " + _("History")])
     with enrol_tab:
-        enrol_speaker(encoder, gallery, names, round_)
+        enrol_speaker(encoder, gallery, round_)
     with add_tab:
         add_clips(encoder, gallery, names, round_)
     with edit_tab:

@@ -312,6 +312,8 @@ def render_verdict(analysis: Analysis, speakers: list[SpeakerInfo], encoder: Enc
                    if said.kind == "match" and closest is not None else [])
         if details:
             st.caption(" · ".join(ui.md(x) for x in details))
+        if said.kind == "match" and closest is not None and closest.aliases:
+            st.caption(_("Also known as: {aliases}").format(aliases=ui.md(", ".join(closest.aliases))))
         st.markdown(ui.md(said.summary))
         if not said.voices and best.llr is not None:
             st.caption(ui.md(_("Evidence: {evidence} (see How this was decided)").format(

@@ -34,6 +34,7 @@ class SpeakerInfo:
     notes: str | None
     clips: int
     seconds: float  # of speech, summed over the clips
+    aliases: tuple[str, ...] = ()  # other spellings and scripts of the name, in the order given
 
 
 @dataclass(frozen=True)

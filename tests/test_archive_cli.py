@@ -63,7 +63,8 @@ def test_find_voices_and_who_print_the_issues_json(added, recordings, capsys):
 
 def test_questions_load_no_tensorflow(added, recordings):
     code = ASK_WITHOUT_TENSORFLOW.format(questions=[
-        ["archive", "find", "Bob", "--json", *added], ["archive", "voices", *added],
+        ["gallery", "alias", "add", "Bob", "Roberto", *added[2:4]],
+        ["archive", "find", "roberto", "--json", *added], ["archive", "voices", *added],
         ["archive", "who", str(recordings[0]), *added]])
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                           timeout=120)

@@ -58,6 +58,9 @@ def test_the_gallery_relabels_the_archive_without_re_adding(archive, tmp_path):
     before = spans(archive.find("Bob"))
     archive.gallery.rename("Bob", "Robert")
     assert spans(archive.find("Robert")) == before
+    archive.gallery.add_alias("Robert", "बब")  # found by an alias in another script, named by name
+    assert [(h.speaker, h.start_s) for h in archive.find("  बब ")] == [
+        (h.speaker, h.start_s) for h in archive.find("robert")]
     with pytest.raises(SpeakerIDError, match="not enrolled"):
         archive.find("Bob")
     archive.gallery.remove("Robert")

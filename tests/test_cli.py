@@ -21,7 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = [["enroll"], ["identify"], ["timeline"], ["verify"], ["gallery"], ["gallery", "list"],
                ["gallery", "rename"], ["gallery", "remove"], ["gallery", "export"],
                ["gallery", "import"], ["gallery", "import-folder"], ["gallery", "reenroll"],
-               ["gallery", "history"], ["gallery", "undo"]]
+               ["gallery", "history"], ["gallery", "undo"],
+               ["gallery", "alias"], ["gallery", "alias", "add"], ["gallery", "alias", "remove"],
+               ["gallery", "alias", "list"]]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_enroll_identify_list_as_json(model_dir, voice_file, capsys):
     enrolled = run_cli("enroll", "--name", "Ann 🎤", "--gender", "f", "--weights", model_dir, ann, "--json")
     assert enrolled.returncode == 0, enrolled.stderr
     assert json.loads(enrolled.stdout) == {"name": "Ann 🎤", "gender": "f", "party": None, "notes": None,
-                                           "clips": 1, "seconds": pytest.approx(8.0, abs=1.0)}
+                                           "clips": 1, "seconds": pytest.approx(8.0, abs=1.0), "aliases": []}
     assert main(["enroll", "--name", "Bob", "--weights", str(model_dir), str(bob)]) == 0
     assert "enrolled Bob: 1 clip(s)" in capsys.readouterr().out
 
@@ -104,6 +106,36 @@ def test_human_output_and_gallery_management(tmp_path, model_dir, voice_file, ca
     capsys.readouterr()
     assert main(["gallery", "list", "--json"]) == 0
     assert [s["name"] for s in json.loads(capsys.readouterr().out)] == ["Ann"]
+
+
+def test_aliases_from_the_shell_and_names_given_by_alias(model_dir, voice_file, capsys):
+    weights = ["--weights", str(model_dir)]
+    dahal, ann = str(voice_file(0, 8.0, "dahal.wav")), str(voice_file(1, 8.0, "ann.wav"))
+    assert main(["enroll", "--name", "पुष्पकमल दाहाल", *weights, dahal]) == 0
+    assert main(["enroll", "--name", "Ann", *weights, ann]) == 0
+    assert main(["gallery", "alias", "add", "पुष्पकमल  दाहाल", "Prachanda"]) == 0  # spaced otherwise
+    assert main(["gallery", "alias", "add", "prachanda", "प्रचण्ड"]) == 0  # named by an alias
+    assert "पुष्पकमल दाहाल is also known as: Prachanda, प्रचण्ड" in capsys.readouterr().out
+    assert main(["identify", *weights, dahal]) == 0
+    assert "dahal.wav: पुष्पकमल दाहाल (best score" in (out := capsys.readouterr().out)
+    assert "\n  also known as: Prachanda, प्रचण्ड\n" in out
+    assert main(["gallery", "list"]) == 0
+    assert re.search(r"^पुष्पकमल दाहाल\s+1\s+.*Prachanda, प्रचण्ड$", capsys.readouterr().out, re.MULTILINE)
+    assert main(["gallery", "alias", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"name": "पुष्पकमल दाहाल", "aliases": ["Prachanda", "प्रचण्ड"]}]
+
+    assert main(["gallery", "alias", "add", "Ann", "PRACHANDA"]) == 2
+    assert ("'PRACHANDA' cannot be an alias of 'Ann': it already names 'पुष्पकमल दाहाल'"
+            in capsys.readouterr().err)
+    assert main(["gallery", "rename", "Prachanda", "Pushpa Kamal Dahal"]) == 0
+    assert main(["gallery", "alias", "remove", "pushpa kamal dahal", "प्रचण्ड"]) == 0
+    assert main(["gallery", "alias", "list", "Prachanda"]) == 0
+    assert main(["verify", "--name", "prachanda", *weights, dahal]) == 0
+    assert main(["gallery", "remove", "PRACHANDA", "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "Pushpa Kamal Dahal: Prachanda\n" in out and "removed Pushpa Kamal Dahal" in out
+    assert "Pushpa Kamal Dahal: same speaker" in out
 
 
 def test_strict_threshold_prints_unknown_speaker(tmp_path, untrained_encoder, voice_file, capsys):

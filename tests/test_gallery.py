@@ -19,7 +19,7 @@ from speakerid import SpeakerIDError
 from speakerid.audio import AudioClip, from_array
 from speakerid.fetch import FetchedAudio
 from speakerid.gallery import SCHEMA, ClipSource, Gallery
-from speakerid.gallery.schema import SCHEMA_VERSION
+from speakerid.gallery.schema import ALIAS_SCHEMA, SCHEMA_VERSION
 
 RATE = 16000
 ODD_NAMES = ["AC/DC", "O'Brien \"the voice\"", "Zoë 🎤 Ünïcödé", "'; DROP TABLE speakers;--",
@@ -302,20 +302,24 @@ def test_clip_ids_are_never_reused(gallery):
 
 
 CLIP_COLUMNS_BEFORE_URL = "id, speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio"
+SPEAKER_COLUMNS_BEFORE_KEYS = "id, name, gender, party, notes, created"
 
 
 def older_copy(source: Path, target: Path, version: int) -> Path:
-    """The gallery as an older format stored it: no url column (format 2); also clip ids without
-    AUTOINCREMENT and no staged table (format 1)."""
+    """The gallery as an older format stored it: no name keys and no aliases (format 3); also no
+    url column (format 2); also clip ids without AUTOINCREMENT and no staged table (format 1)."""
+    statements = [statement.replace(",\n        name_key TEXT", "") for statement in SCHEMA
+                  if statement not in ALIAS_SCHEMA]
+    clip_columns = CLIP_COLUMNS_BEFORE_URL + (", url" if version == 3 else "")
     with closing(sqlite3.connect(target)) as conn:
-        for statement in SCHEMA[:4] if version == 1 else SCHEMA:
+        for statement in statements[:4] if version == 1 else statements:
             conn.execute(statement.replace(" AUTOINCREMENT", "" if version == 1 else " AUTOINCREMENT")
-                         .replace("        url TEXT,\n", ""))
+                         .replace("        url TEXT,\n", "" if version < 3 else "        url TEXT,\n"))
         conn.execute("ATTACH DATABASE ? AS source", (str(source),))
-        for table in ("meta", "speakers"):
-            conn.execute(f"INSERT INTO {table} SELECT * FROM source.{table}")
-        conn.execute(f"INSERT INTO clips ({CLIP_COLUMNS_BEFORE_URL}) "
-                     f"SELECT {CLIP_COLUMNS_BEFORE_URL} FROM source.clips")
+        conn.execute("INSERT INTO meta SELECT * FROM source.meta")
+        conn.execute(f"INSERT INTO speakers ({SPEAKER_COLUMNS_BEFORE_KEYS}) "
+                     f"SELECT {SPEAKER_COLUMNS_BEFORE_KEYS} FROM source.speakers")
+        conn.execute(f"INSERT INTO clips ({clip_columns}) SELECT {clip_columns} FROM source.clips")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
         conn.commit()
     return target

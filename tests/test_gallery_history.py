@@ -28,13 +28,15 @@ def clip(speaker: int, seconds: float = 6.0, seed: int = 0) -> AudioClip:
 
 def state(path: Path) -> dict:
     """Everything a change or an undo could alter, as stored: speakers, clips with their audio
-    bytes and vectors, the encoder of the vectors and the threshold."""
+    bytes and vectors, aliases, the encoder of the vectors and the threshold."""
     with closing(sqlite3.connect(path)) as conn:
         clips = conn.execute("SELECT c.id, s.name, c.source, c.url, c.speech_s, c.sample_rate, c.encoder_id, "
                              "c.embedding, c.audio FROM clips c JOIN speakers s ON s.id = c.speaker_id "
                              "ORDER BY c.id").fetchall()
-        return {"speakers": conn.execute("SELECT name, gender, party, notes, created FROM speakers "
+        return {"speakers": conn.execute("SELECT name, name_key, gender, party, notes, created FROM speakers "
                                          "ORDER BY name").fetchall(),
+                "aliases": conn.execute("SELECT s.name, a.alias, a.normalised FROM aliases a "
+                                        "JOIN speakers s ON s.id = a.speaker_id ORDER BY a.rowid").fetchall(),
                 "clips": clips,
                 "encoder": conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
                 if clips else None,
@@ -255,13 +257,29 @@ def test_random_sequences_of_changes_undo_back_to_each_earlier_state(tmp_path, u
                 assert state(gallery.path) == states[-1]
 
 
-def test_a_format_3_gallery_gets_an_empty_history_in_place(tmp_path, untrained_encoder):
-    path = tmp_path / "format3.sqlite"
+def test_aliases_given_and_taken_are_changes_an_undo_takes_back(gallery):
+    before = state(gallery.path)
+    gallery.set_aliases("Bob", ["Robert", "बब"])
+    given = gallery.history(limit=1)[0]
+    assert (given.action, given.what) == ("alias", "aliases of Bob: added Robert, बब")
+    gallery.remove("robert")  # by an alias: Bob goes, with his aliases
+    gallery.undo(gallery.history(limit=1)[0].id)
+    assert gallery.speaker("बब").aliases == ("Robert", "बब")
+    gallery.remove_alias("Bob", "ROBERT")
+    taken = gallery.history(limit=1)[0]
+    assert taken.what == "aliases of Bob: removed Robert"
+    gallery.undo(taken.id)
+    gallery.undo(given.id)
+    assert state(gallery.path) == before
+
+
+def test_a_format_4_gallery_gets_an_empty_history_in_place(tmp_path, untrained_encoder):
+    path = tmp_path / "format4.sqlite"
     with Gallery(path, untrained_encoder) as gallery:
         gallery.enroll("Ann", [clip(0)])
     with closing(sqlite3.connect(path)) as conn:
         conn.executescript("DROP TABLE history_clips; DROP TABLE history; "
-                           "UPDATE meta SET value = '3' WHERE key = 'schema_version';")
+                           "UPDATE meta SET value = '4' WHERE key = 'schema_version';")
     before = state(path)
     with Gallery(path, untrained_encoder, user="Hari") as migrated:
         assert migrated.history() == [] and state(path) == before

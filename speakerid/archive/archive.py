@@ -242,11 +242,13 @@ class Archive:
 
     # --- questions ----------------------------------------------------------------------------
     def find(self, name: str, min_probability: float = 0.0) -> list[Hit]:
-        """Every turn where the enrolled ``name`` speaks, most probable first."""
-        name = clean_name(name)
-        if name not in self.gallery:
-            raise SpeakerIDError(f"{name!r} is not enrolled; enrol them first (or name an archive voice "
-                                 "with `archive name`)")
+        """Every turn where the enrolled ``name`` (or a person an alias names) speaks, most
+        probable first; each hit carries the person's name."""
+        info = self.gallery.find_speaker(name)
+        if info is None:
+            raise SpeakerIDError(f"{clean_name(name)!r} is not enrolled; enrol them first (or name an "
+                                 "archive voice with `archive name`)")
+        name = info.name
         turns, labels = self._labelled()
         if name not in labels.names:
             return []

@@ -135,7 +135,7 @@ def add_archive_find(subparsers: Subparsers) -> None:
         "Every turn of the archive where NAME (enrolled in the gallery) speaks, most probable first: "
         "recording, start, end and probability. Uses the stored embeddings and the gallery as it is "
         "now: no model runs and TensorFlow is not loaded.")
-    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("name", metavar="NAME", help=_("the person's name or one of their aliases"))
     parser.add_argument("--min-probability", type=float, default=0.0, metavar="P",
                         help="leave out turns below this probability (0-1; default: 0)")
     output = parser.add_mutually_exclusive_group()
@@ -195,7 +195,9 @@ def add_archive_name(subparsers: Subparsers) -> None:
         "Enrol an archive voice (as `archive voices` lists it) in the gallery under NAME, from its "
         "best turns' audio; every recording it speaks in then shows NAME.")
     parser.add_argument("voice", metavar="VOICE", help='e.g. "Voice 17"')
-    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("name", metavar="NAME",
+                        help=_("a new speaker's name, or the name or an alias of an enrolled one, who "
+                               "then gets the voice's clips"))
     add_archive_options(parser)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from ..verdict import (
     several_voices,
     voice_line,
 )
+from .alias_commands import add_gallery_alias
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -53,9 +54,11 @@ if TYPE_CHECKING:
     from ..results import Identification, Segment, Timeline
 
 
-def describe(label: str, result: Identification, timeline: Timeline | None = None) -> str:
+def describe(label: str, result: Identification, timeline: Timeline | None = None,
+             aliases: Sequence[str] = ()) -> str:
     """Human verdict and ranked matches for one clip; ``timeline``: who speaks when, for a clip
-    long enough (several voices are said as such, each with its seconds, see speakerid.verdict)."""
+    long enough (several voices are said as such, each with its seconds, see speakerid.verdict);
+    ``aliases``: the other names of the speaker it names."""
     best = result.best
     if best is None:
         return _("{label}: the gallery is empty (enrol speakers first)").format(label=label)
@@ -67,6 +70,8 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
         relation = ">=" if result.speaker else "<"
         lines = [f"{label}: {in_short(result)} (best score {best.score:.3f} {relation} threshold "
                  f"{result.threshold:.3f})"]
+        if result.speaker and aliases:
+            lines.append("  " + _("also known as: {aliases}").format(aliases=", ".join(aliases)))
     width = max(len(match.name) for match in result.matches)
     lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
               f"{percent(match.probability):>8}"
@@ -100,7 +105,9 @@ def add_enroll(subparsers: Subparsers) -> None:
                          "add a speaker to the gallery, or more clips to one",
                          "Add a speaker from one or more recordings (a new speaker needs at least "
                          "3 s of speech in total; 5-30 s works best), or add clips to a speaker.")
-    parser.add_argument("--name", required=True, help="the speaker's name")
+    parser.add_argument("--name", required=True,
+                        help=_("the speaker's name; an enrolled speaker's name or alias, however spaced "
+                               "or cased, adds the clips to them"))
     parser.add_argument("--gender", help="optional detail kept with the speaker")
     parser.add_argument("--party", help="optional detail kept with the speaker")
     parser.add_argument("--notes", help="optional free text kept with the speaker")
@@ -172,6 +179,7 @@ def run_identify(args: argparse.Namespace) -> int:
     with (open_gallery(args) as gallery, download_bar() as downloading, stage_bars() as stages,
           progress_bar("identifying", "file", len(inputs) > 1) as progress):
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
+        known_as = {info.name: info.aliases for info in gallery.speakers()}
         for result in identify_batch(inputs, gallery, args.top_k, span, limits, timeline=True,
                                      progress=progress, download_progress=downloading,
                                      stage_progress=stages, trim_ends=args.trim_ends):
@@ -182,7 +190,8 @@ def run_identify(args: argparse.Namespace) -> int:
                 if not args.json:
                     say(_("{label}: not identified ({problem})").format(label=label, problem=result.error))
             elif not args.json:
-                say(describe(label, result.identification, result.timeline))
+                say(describe(label, result.identification, result.timeline,
+                             known_as.get(result.identification.speaker, ())))
                 if result.left_out:
                     say(f"  {left_out_text(result.left_out)}")
                 if args.timeline and result.timeline is not None:
@@ -287,7 +296,8 @@ def describe_found_voices(label: str, timeline: Timeline, voices: list[str],
 def add_verify(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "verify", run_verify,
                          "check whether a file is a given enrolled speaker")
-    parser.add_argument("--name", required=True, help="the enrolled speaker to compare with")
+    parser.add_argument("--name", required=True,
+                        help=_("the enrolled speaker to compare with (their name or an alias)"))
     parser.add_argument("file", type=Path, metavar="FILE", help="audio file")
     add_model_option(parser)
     add_gallery_option(parser)
@@ -323,14 +333,19 @@ def add_gallery_list(subparsers: Subparsers) -> None:
 def run_gallery_list(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         speakers = gallery.speakers()
+        clashes = gallery.name_clashes()
     if args.json:
         say(to_json([asdict(info) for info in speakers]))
     elif not speakers:
         say(_("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE..."))
     else:
-        say(format_table(["name", "clips", "speech", "gender", "party"],
-                         [[s.name, str(s.clips), f"{s.seconds:.1f} s", s.gender or "", s.party or ""]
-                          for s in speakers]))
+        say(format_table(["name", "clips", "speech", "gender", "party", _("also known as")],
+                         [[s.name, str(s.clips), f"{s.seconds:.1f} s", s.gender or "", s.party or "",
+                           ", ".join(s.aliases)] for s in speakers]))
+        for name, other in clashes:
+            say(_("note: {name!r} and {other!r} are one name written two ways (kept apart from an "
+                  "older gallery file); rename one with: python -m speakerid gallery rename")
+                .format(name=name, other=other))
     return EXIT_OK
 
 
@@ -342,7 +357,7 @@ def format_table(header: list[str], rows: list[list[str]]) -> str:
 
 def add_gallery_rename(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "rename", run_gallery_rename, "rename a speaker")
-    parser.add_argument("old", metavar="OLD")
+    parser.add_argument("old", metavar="OLD", help=_("the speaker's name or one of their aliases"))
     parser.add_argument("new", metavar="NEW")
     add_gallery_option(parser)
 
@@ -357,7 +372,7 @@ def run_gallery_rename(args: argparse.Namespace) -> int:
 def add_gallery_remove(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "remove", run_gallery_remove,
                          "delete a speaker with all their clips")
-    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("name", metavar="NAME", help=_("the speaker's name or one of their aliases"))
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     add_gallery_option(parser)
 
@@ -578,7 +593,7 @@ def run_gallery_undo(args: argparse.Namespace) -> int:
 
 
 GALLERY_ACTIONS: tuple[Callable[[Subparsers], None], ...] = (
-    add_gallery_list, add_gallery_rename, add_gallery_remove, add_gallery_export,
+    add_gallery_list, add_gallery_alias, add_gallery_rename, add_gallery_remove, add_gallery_export,
     add_gallery_import, add_gallery_import_folder, add_gallery_demo, add_gallery_reenroll,
     add_gallery_calibrate, add_gallery_history, add_gallery_undo)
 

@@ -4,8 +4,9 @@
 
 - :mod:`.store`: the connection, single-transaction writes; :mod:`.schema`: tables, format checks
   and migrations; :mod:`.locking`: waiting for another writer.
-- :mod:`.rows`: speakers and clips as rows; :mod:`.names`: names and details as stored;
-  :mod:`.editing`: enrolment's write, rename, details, removal and the threshold, as changes.
+- :mod:`.rows`: speakers and clips as rows; :mod:`.names`: names and details as stored, and the
+  key names are matched by; :mod:`.aliases`: a speaker's other names, and finding a speaker by any;
+  :mod:`.editing`: enrolment's write, rename, details, aliases, removal and the threshold, as changes.
 - :mod:`.history`: every change recorded with who, when and what; :mod:`.undo`: one undone by a
   new change.
 - :mod:`.clip_storage`: a clip's audio (mono FLAC) and vector as stored; :mod:`.embedding`: clips
@@ -21,10 +22,10 @@ from ..results import Identification, Match, SpeakerInfo
 from .clip_storage import ClipInput
 from .facade import Gallery
 from .history import Change
-from .names import clean_name, clean_text
+from .names import clean_name, clean_text, name_key
 from .ranking import EnrolledCentroids, centroids
 from .rows import ClipSource
 from .schema import SCHEMA
 
 __all__ = ["SCHEMA", "Change", "ClipInput", "ClipSource", "EnrolledCentroids", "Gallery", "Identification",
-           "Match", "SpeakerInfo", "centroids", "clean_name", "clean_text"]
+           "Match", "SpeakerInfo", "centroids", "clean_name", "clean_text", "name_key"]

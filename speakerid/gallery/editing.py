@@ -1,16 +1,19 @@
-"""Changing the gallery's speakers and settings: an enrolment's write, a rename, new details, a
-removal and the threshold in use, each one transaction recorded in the history (:mod:`.history`)
+"""Changing the gallery's speakers and settings: an enrolment's write, a rename, new details or
+aliases, a removal and the threshold in use, each one transaction recorded in the history (:mod:`.history`)
 under the person making it. Names and details come in cleaned, clips embedded: nothing here can
-fail for a reason a caller could have checked first, except what the file holds now."""
+fail for a reason a caller could have checked first, except what the file holds now. A speaker
+is named by their name or any alias (:func:`.aliases.find_id`); each function returns their id."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..scoring import Calibration
-from . import history, rows, staging
+from . import aliases, history, rows, staging
 from .history import Keep
 from .ranking import calibration_key
 from .rows import StoredClip
@@ -18,44 +21,52 @@ from .store import Store
 
 
 def enrol(store: Store, user: str, name: str, details: dict[str, str | None], clips: list[StoredClip],
-          encoder_id: str) -> None:
-    """Create the speaker with ``clips`` and ``details``, or add them to one enrolled."""
+          encoder_id: str) -> int:
+    """Create the speaker with ``clips`` and ``details`` (under the clean ``name``), or add them
+    to the one ``name`` names."""
     speech_s = sum(clip.speech_s for clip in clips)
 
-    def write(conn: sqlite3.Connection) -> None:
+    def write(conn: sqlite3.Connection) -> int:
         staging.claim_encoder(conn, encoder_id)
-        speaker_id = rows.speaker_id(conn, name)
+        speaker_id = aliases.find_id(conn, name)
         if speaker_id is None:
             rows.require_enough_speech(speech_s)
             speaker_id = rows.insert_speaker(conn, name, details)
         else:
             rows.set_details(conn, speaker_id, rows.given(details))
         rows.insert_clips(conn, speaker_id, clips, encoder_id)
+        return speaker_id
 
-    history.write(store, user, "enrol", write, [staging.switchable(encoder_id)], facts={"name": name})
-
-
-def rename(store: Store, user: str, old: str, new: str) -> None:
-    def write(conn: sqlite3.Connection) -> None:
-        speaker_id = rows.existing_speaker_id(conn, old)
-        if new != old and rows.speaker_id(conn, new) is not None:
-            raise SpeakerIDError(f"cannot rename {old!r}: {new!r} is already enrolled")
-        conn.execute("UPDATE speakers SET name = ? WHERE id = ?", (new, speaker_id))
-
-    history.write(store, user, "rename", write)
+    return history.write(store, user, "enrol", write, [staging.switchable(encoder_id)], facts={"name": name})
 
 
-def update(store: Store, user: str, name: str, changes: dict[str, str | None]) -> None:
-    history.write(store, user, "edit",
-                  lambda conn: rows.set_details(conn, rows.existing_speaker_id(conn, name), changes))
+def edit(store: Store, user: str, action: str, name: str, change: Callable[[sqlite3.Connection, int], None]
+         ) -> int:
+    """``change(conn, speaker_id)`` on the speaker ``name`` names, recorded as ``action``
+    (rename, edit, alias)."""
+    facts = {"name": name}  # the name the history shows: the speaker's own, once found
+
+    def write(conn: sqlite3.Connection) -> int:
+        speaker_id = aliases.require_id(conn, name)
+        change(conn, speaker_id)
+        facts["name"] = aliases.speaker_name(conn, speaker_id)
+        return speaker_id
+
+    return history.write(store, user, action, write, facts=facts)
 
 
 def remove(store: Store, user: str, name: str) -> None:
-    """The speaker and their clips deleted; the history keeps the clips whole for an undo."""
-    history.write(store, user, "remove",
-                  lambda conn: conn.execute("DELETE FROM speakers WHERE id = ?",
-                                            (rows.existing_speaker_id(conn, name),)),
-                  [Keep("speaker_id IN (SELECT id FROM speakers WHERE name = ?)", (name,))])
+    """The speaker, their clips and aliases deleted; the history keeps the clips whole for an undo."""
+    speaker_id = store.read_snapshot(lambda conn, _version: aliases.require_id(conn, name))
+
+    def write(conn: sqlite3.Connection) -> None:
+        if aliases.require_id(conn, name) != speaker_id:
+            raise SpeakerIDError(_("{name} was changed by someone else meanwhile; try again")
+                                 .format(name=name))
+        conn.execute("DELETE FROM speakers WHERE id = ?", (speaker_id,))
+        aliases.settle_keys(conn)  # a name that clashed with theirs is free now
+
+    history.write(store, user, "remove", write, [Keep("speaker_id = ?", (speaker_id,))])
 
 
 def set_calibration(store: Store, user: str, encoder_id: str, calibration: Calibration | None) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -14,13 +14,13 @@ from .. import paths
 from ..errors import SpeakerIDError
 from ..results import Identification, Match, Progress, SpeakerInfo
 from ..scoring import Calibration
-from . import editing, history, ranking, rows, staging, transfer, undo
+from . import aliases, editing, history, ranking, rows, staging, transfer, undo
 from .clip_storage import ClipInput, as_vector, decode_stored
 from .embedding import embed_inputs, embed_one
 from .folder_import import import_folder
 from .history import Change
-from .names import clean_name, clean_text, not_enrolled
-from .rows import DETAIL_FIELDS, INFO_QUERY, ClipSource
+from .names import clean_name, clean_text, name_key, not_enrolled
+from .rows import DETAIL_FIELDS, ClipSource
 from .store import Store
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..models.base import SpeakerModel
 
 _UNCHANGED: Any = object()
+T = TypeVar("T")
 
 
 class Gallery:
@@ -100,48 +101,63 @@ class Gallery:
         return self._store.read_one("SELECT COUNT(*) FROM speakers")
 
     def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is an enrolled speaker's name or alias (spaces and case aside)."""
         try:
-            name = clean_name(name)  # type: ignore[arg-type]
+            key = name_key(clean_name(name))  # type: ignore[arg-type]
         except SpeakerIDError:
             return False
-        return self._store.read_one("SELECT COUNT(*) FROM speakers WHERE name = ?", (name,)) > 0
+        return bool(self._read(lambda conn: aliases.key_holders(conn, key)))
 
     def speakers(self) -> list[SpeakerInfo]:
         """Every enrolled speaker, sorted by name ignoring case."""
-        found = self._store.read_all(INFO_QUERY + " GROUP BY s.id")
-        return sorted((SpeakerInfo(*row) for row in found), key=lambda s: (s.name.casefold(), s.name))
+        return sorted(self._read(rows.speaker_infos), key=lambda s: (s.name.casefold(), s.name))
+
+    def find_speaker(self, name: str) -> SpeakerInfo | None:
+        """The speaker a name or alias names, however it is spaced or cased ("prachanda",
+        "Pushpa  Kamal Dahal"); None when nobody has it.
+
+        Raises:
+            SpeakerIDError: the name is not a valid one, or matches two names kept apart (see
+                :meth:`name_clashes`).
+        """
+        def find(conn: sqlite3.Connection) -> SpeakerInfo | None:
+            speaker_id = aliases.find_id(conn, name)
+            return None if speaker_id is None else rows.speaker_infos(conn, speaker_id)[0]
+        return self._read(find)
 
     def speaker(self, name: str) -> SpeakerInfo:
-        """One speaker's details, clip count and seconds of speech.
+        """One speaker's details, clip count, seconds of speech and aliases, by name or alias.
 
         Raises:
             SpeakerIDError: nobody of that name is enrolled (or the name is not a valid one).
         """
-        name = clean_name(name)
-        found = self._store.read_all(INFO_QUERY + " WHERE s.name = ? GROUP BY s.id", (name,))
-        if not found:
-            raise not_enrolled(name)
-        return SpeakerInfo(*found[0])
+        found = self.find_speaker(name)
+        if found is None:
+            raise not_enrolled(clean_name(name))
+        return found
+
+    def name_clashes(self) -> list[tuple[str, str]]:
+        """Pairs of speakers whose names are one name written two ways ("Ann  Lee", "ann lee"),
+        kept apart when an older gallery file was migrated; a clash ends when one is renamed."""
+        return self._read(aliases.clashes)
 
     def clip_audio(self, name: str) -> list[AudioClip]:
         """The stored enrolment audio of one speaker, in the order it was enrolled."""
-        name = clean_name(name)
+        name = self.speaker(name).name
         stored = self._clip_rows(name, "c.source, c.sample_rate, c.audio")
         return [decode_stored(audio, rate, f"{name}/{source}") for source, rate, audio in stored]
 
     def clip_sources(self, name: str) -> list[ClipSource]:
         """Where each of a speaker's clips came from, in the order they were enrolled, so that a
         voice taken from the web can be traced back to its page."""
-        return [ClipSource(*row) for row in self._clip_rows(clean_name(name), "c.source, c.url, c.speech_s")]
+        return [ClipSource(*row) for row in self._clip_rows(self.speaker(name).name,
+                                                             "c.source, c.url, c.speech_s")]
 
     def _clip_rows(self, name: str, columns: str) -> list[tuple]:
-        """``columns`` (of ``clips c``, a fixed list from this class) of one speaker's clips, in
-        enrolment order; a name nobody has is refused."""
-        found = self._store.read_all(f"SELECT {columns} FROM clips c JOIN speakers s "
-                                     "ON s.id = c.speaker_id WHERE s.name = ? ORDER BY c.id", (name,))
-        if not found and name not in self:
-            raise not_enrolled(name)
-        return found
+        """``columns`` (of ``clips c``, a fixed list from this class) of the clips of the speaker
+        stored as ``name``, in enrolment order."""
+        return self._store.read_all(f"SELECT {columns} FROM clips c JOIN speakers s "
+                                    "ON s.id = c.speaker_id WHERE s.name = ? ORDER BY c.id", (name,))
 
     # --- enrolment ----------------------------------------------------------------------------
     def enroll(self, name: str, clips: Sequence[ClipInput] | ClipInput, gender: str | None = None,
@@ -152,7 +168,8 @@ class Gallery:
         does not count its audio twice.
 
         Args:
-            name: the speaker's name (any Unicode, one line).
+            name: the speaker's name (any Unicode, one line), or a name or alias of an enrolled
+                speaker (spaces and case aside), who then gets the clips.
             clips: files, links already fetched (:class:`~speakerid.fetch.FetchedAudio`) or decoded
                 clips; one or several.
             gender, party, notes: details; given ones replace stored ones, None leaves them.
@@ -165,11 +182,11 @@ class Gallery:
                 under 3 s of speech in all, or the gallery holds another model's vectors. Nothing
                 is written then.
         """
-        name = clean_name(name)
+        cleaned = clean_name(name)
         details = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))}
-        editing.enrol(self._store, self.user, name, details, rows.distinct(embed_inputs(self.encoder, clips)),
-                      self.encoder.encoder_id)
-        return self.speaker(name)
+        new_clips = rows.distinct(embed_inputs(self.encoder, clips))
+        return self._info(editing.enrol(self._store, self.user, cleaned, details, new_clips,
+                                        self.encoder.encoder_id))
 
     def import_folder(self, folder: str | Path, progress: Progress | None = None,
                       on_error: Callable[[str, SpeakerIDError], None] | None = None
@@ -244,7 +261,7 @@ class Gallery:
             SpeakerIDError: ``name`` is not enrolled, or has no clip the model in use accepts; or
                 the clip is refused as in :meth:`identify`.
         """
-        name = clean_name(name)
+        name = self.speaker(name).name
         embedding, speech_s = embed_one(self.encoder, clip)
         centroids = self._current_centroids()
         row = centroids.rows.get(name)
@@ -279,28 +296,44 @@ class Gallery:
 
     # --- editing ------------------------------------------------------------------------------
     def rename(self, old: str, new: str) -> SpeakerInfo:
-        """Give a speaker another name.
+        """Give a speaker (named by name or alias) another name; an alias it repeats is dropped.
 
         Raises:
-            SpeakerIDError: ``old`` is not enrolled, or ``new`` already is.
+            SpeakerIDError: ``old`` is not enrolled, or ``new`` is already another speaker's name
+                or alias.
         """
         new = clean_name(new)
-        editing.rename(self._store, self.user, clean_name(old), new)
-        return self.speaker(new)
+        return self._edit("rename", old, lambda conn, speaker_id: aliases.rename(conn, speaker_id, new))
 
     def remove(self, name: str) -> None:
-        """Delete a speaker with all their clips and audio (refused when nobody has the name); the
+        """Delete a speaker (named by name or alias) with all their clips, audio and aliases; the
         history keeps them, so that :meth:`undo` can bring them back."""
-        editing.remove(self._store, self.user, clean_name(name))
+        editing.remove(self._store, self.user, name)
 
     def update(self, name: str, gender: str | None = _UNCHANGED, party: str | None = _UNCHANGED,
                notes: str | None = _UNCHANGED) -> SpeakerInfo:
         """Change a speaker's details; a field left out stays, None clears it."""
-        name = clean_name(name)
         changes = {key: clean_text(value, key) for key, value in zip(DETAIL_FIELDS, (gender, party, notes))
                    if value is not _UNCHANGED}
-        editing.update(self._store, self.user, name, changes)
-        return self.speaker(name)
+        return self._edit("edit", name, lambda conn, speaker_id: rows.set_details(conn, speaker_id, changes))
+
+    def add_alias(self, name: str, alias: str) -> SpeakerInfo:
+        """Give a speaker another name to be found by (another spelling or script).
+
+        Raises:
+            SpeakerIDError: nobody has ``name``, or ``alias`` already names another speaker.
+        """
+        return self._edit("alias", name, lambda conn, speaker_id: aliases.add_alias(conn, speaker_id, alias))
+
+    def remove_alias(self, name: str, alias: str) -> SpeakerInfo:
+        """Take an alias from a speaker (refused when it is not one of theirs)."""
+        return self._edit("alias", name,
+                          lambda conn, speaker_id: aliases.remove_alias(conn, speaker_id, alias))
+
+    def set_aliases(self, name: str, new_aliases: Sequence[str]) -> SpeakerInfo:
+        """A speaker's aliases become exactly ``new_aliases``, all or none of them (see :meth:`add_alias`)."""
+        return self._edit("alias", name,
+                          lambda conn, speaker_id: aliases.set_aliases(conn, speaker_id, new_aliases))
 
     # --- history ------------------------------------------------------------------------------
     def history(self, limit: int | None = None) -> list[Change]:
@@ -391,6 +424,18 @@ class Gallery:
         return self._current_centroids().public
 
     # --- internals ----------------------------------------------------------------------------
+    def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(conn)`` inside one read transaction."""
+        return self._store.read_snapshot(lambda conn, _version: work(conn))
+
+    def _info(self, speaker_id: int) -> SpeakerInfo:
+        return self._read(lambda conn: rows.speaker_infos(conn, speaker_id)[0])
+
+    def _edit(self, action: str, name: str, change: Callable[[sqlite3.Connection, int], None]) -> SpeakerInfo:
+        """``change(conn, speaker_id)`` as one recorded change by :attr:`user`, for the speaker a
+        name or alias names."""
+        return self._info(editing.edit(self._store, self.user, action, name, change))
+
     def _check_encoder(self, stored_id: str | None) -> None:
         """Stored vectors from another encoder: adopt this one's staged set if it is complete (an
         activation killed between the model's switch and the gallery's), else raise."""

@@ -89,7 +89,7 @@ class Change:
     id: int
     at: str  # when, ISO 8601 in UTC
     user: str
-    action: str  # enrol, rename, edit, remove, import, calibrate, reenroll, undo
+    action: str  # enrol, rename, edit, alias, remove, import, calibrate, reenroll, undo
     what: str  # in words, in the reader's language
     undoes: int | None  # the change this one undid
     undone_by: int | None  # the change that undid this one, if it stands
@@ -281,6 +281,8 @@ def describe(conn: sqlite3.Connection, action: str, edits: Edits, undoes: int | 
     if action == "remove" and gone:
         return ngettext("removed {name} ({n} clip)", "removed {name} ({n} clips)",
                         len(edits.removed)).format(name=gone[0], n=len(edits.removed))
+    if action == "alias":
+        return describe_aliases(edits)
     if action in ("rename", "edit", "enrol") and changed:
         return describe_edit(*changed[0])
     if edits.revectored:  # a re-enrolment, or an enrolment that switched to a complete staged set
@@ -300,6 +302,17 @@ def describe_edit(before: dict, after: dict) -> str:
                                                      after=short(after[key]))
              for key, label in fields.items() if before[key] != after[key]]
     return _("edited {name}: {changes}").format(name=after["name"], changes="; ".join(shown))
+
+
+def describe_aliases(edits: Edits) -> str:
+    """A speaker's aliases given or taken (one written anew is taken in its old form, given in its new)."""
+    rows = [(before, after) for table, _key, before, after in edits.rows if table == "aliases"]
+    given = [after["alias"] for _before, after in rows if after]
+    taken = [before["alias"] for before, _after in rows if before]
+    parts = ([_("added {aliases}").format(aliases=", ".join(given))] if given else []) + \
+            ([_("removed {aliases}").format(aliases=", ".join(taken))] if taken else [])
+    return _("aliases of {name}: {changes}").format(name=edits.facts.get("name", "?"),
+                                                     changes="; ".join(parts))
 
 
 def short(value: str | None) -> str:

@@ -1,4 +1,5 @@
-"""Speaker names and details as the gallery stores them: one cleaned form, refused when unusable."""
+"""Speaker names and details as the gallery stores them: one cleaned form, refused when unusable,
+and the key names are matched by, so that one name typed two ways is one speaker."""
 
 from __future__ import annotations
 
@@ -11,18 +12,31 @@ MAX_TEXT_CHARS = 10_000
 
 
 def clean_name(name: str) -> str:
-    """The stored form of a speaker name (NFC, stripped); any Unicode, but one line of it."""
+    """The stored form of a speaker name (NFC, runs of spaces made one, stripped); any Unicode,
+    but one line of it."""
     if not isinstance(name, str):
         raise SpeakerIDError(f"a speaker name must be text, not {type(name).__name__}")
-    cleaned = unicodedata.normalize("NFC", name).strip()
+    stripped = unicodedata.normalize("NFC", name).strip()
+    if any(unicodedata.category(char) == "Cc" for char in stripped):  # before newlines become spaces
+        raise SpeakerIDError("the speaker name must be one line without control characters")
+    cleaned = normal_form(stripped)
     if not cleaned:
         raise SpeakerIDError("the speaker name is empty")
     if len(cleaned) > MAX_NAME_CHARS:
         raise SpeakerIDError(f"the speaker name has {len(cleaned)} characters; at most "
                              f"{MAX_NAME_CHARS} are allowed")
-    if any(unicodedata.category(char) == "Cc" for char in cleaned):
-        raise SpeakerIDError("the speaker name must be one line without control characters")
     return cleaned
+
+
+def normal_form(text: str) -> str:
+    """``text`` in NFC with every run of whitespace one space, stripped (nothing refused)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def name_key(name: str) -> str:
+    """What names and aliases are matched by: the normal form, case folded (Latin and every other
+    script with case; Devanagari has none), so "Ann  LEE" and "ann lee" are one name."""
+    return unicodedata.normalize("NFC", normal_form(name).casefold())
 
 
 def clean_text(value: str | None, field: str) -> str | None:

@@ -11,12 +11,14 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ..errors import SpeakerIDError
+from ..results import SpeakerInfo
+from .aliases import aliases_by_speaker
 from .clip_storage import as_blob
-from .names import not_enrolled
+from .names import name_key
 
 DETAIL_FIELDS = ("gender", "party", "notes")
 MIN_NEW_SPEAKER_SPEECH_S = 3.0
-INFO_QUERY = ("SELECT s.name, s.gender, s.party, s.notes, COUNT(c.id), "
+INFO_QUERY = ("SELECT s.id, s.name, s.gender, s.party, s.notes, COUNT(c.id), "
               "ROUND(COALESCE(SUM(c.speech_s), 0.0), 3) "
               "FROM speakers s LEFT JOIN clips c ON c.speaker_id = s.id")
 
@@ -42,22 +44,19 @@ class StoredClip:
     url: str | None = None  # the page it was fetched from, for a clip from a link
 
 
-def speaker_id(conn: sqlite3.Connection, name: str) -> int | None:
-    row = conn.execute("SELECT id FROM speakers WHERE name = ?", (name,)).fetchone()
-    return row[0] if row else None
-
-
-def existing_speaker_id(conn: sqlite3.Connection, name: str) -> int:
-    found = speaker_id(conn, name)
-    if found is None:
-        raise not_enrolled(name)
-    return found
+def speaker_infos(conn: sqlite3.Connection, speaker_id: int | None = None) -> list[SpeakerInfo]:
+    """One speaker as stored, or every speaker (in no particular order), with their aliases."""
+    where, params = (" WHERE s.id = ?", (speaker_id,)) if speaker_id is not None else ("", ())
+    found = conn.execute(INFO_QUERY + where + " GROUP BY s.id", params).fetchall()
+    aliases = aliases_by_speaker(conn, speaker_id)
+    return [SpeakerInfo(*row[1:], aliases=tuple(aliases.get(row[0], ()))) for row in found]
 
 
 def insert_speaker(conn: sqlite3.Connection, name: str, details: dict[str, str | None]) -> int:
+    """A new speaker under the clean ``name``, which nobody may have (see aliases.find_id)."""
     cursor = conn.execute(
-        "INSERT INTO speakers (name, gender, party, notes, created) VALUES (?, ?, ?, ?, ?)",
-        (name, *(details.get(key) for key in DETAIL_FIELDS),
+        "INSERT INTO speakers (name, name_key, gender, party, notes, created) VALUES (?, ?, ?, ?, ?, ?)",
+        (name, name_key(name), *(details.get(key) for key in DETAIL_FIELDS),
          datetime.now(UTC).isoformat(timespec="seconds")))
     return cursor.lastrowid
 

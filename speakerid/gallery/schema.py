@@ -3,15 +3,35 @@ from older formats (each inside one write: all or nothing)."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SpeakerIDError
+from .aliases import settle_keys
 
-SCHEMA_VERSION = 4  # 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url; 3: no history
+# 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url; 3: no name keys, no aliases;
+# 4: no history (all migrated)
+SCHEMA_VERSION = 5
 URL_FORMAT = 3  # the first format whose clips keep the web address they were fetched from
-HISTORY_FORMAT = 4  # the first format that records every change, with what undoing it needs
+ALIAS_FORMAT = 4  # the first format with speakers.name_key and the aliases table
+HISTORY_FORMAT = 5  # the first format that records every change, with what undoing it needs
+
+log = logging.getLogger(__name__)
+
+# How a name is matched (:func:`~speakerid.gallery.names.name_key`), for the speaker's name (NULL
+# only where a migrated name clashes with another's: both kept, see aliases.settle_keys) and for
+# each alias; no key is held twice, across names and aliases alike (aliases.py checks names against
+# aliases inside each write).
+ALIAS_SCHEMA = (
+    "CREATE UNIQUE INDEX speakers_by_key ON speakers(name_key)",
+    """CREATE TABLE aliases (
+        speaker_id INTEGER NOT NULL REFERENCES speakers(id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,
+        normalised TEXT NOT NULL UNIQUE)""",
+    "CREATE INDEX aliases_by_speaker ON aliases(speaker_id)",
+)
 
 # The audio is the last column of `clips`: reading the embeddings then never walks the audio's
 # overflow pages, so loading 10 000 speakers' vectors stays fast however much audio is stored.
@@ -23,7 +43,8 @@ SCHEMA = (
         gender TEXT,
         party TEXT,
         notes TEXT,
-        created TEXT NOT NULL)""",
+        created TEXT NOT NULL,
+        name_key TEXT)""",
     """CREATE TABLE clips (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         speaker_id INTEGER NOT NULL REFERENCES speakers(id) ON DELETE CASCADE,
@@ -43,6 +64,7 @@ SCHEMA = (
         speech_s REAL,
         embedding BLOB,
         PRIMARY KEY (clip_id, encoder_id))""",
+    *ALIAS_SCHEMA,
 )
 # Every change to the gallery, who made it and when, with what undoing it needs (appended to, never
 # rewritten: an undo is a change of its own). `edits`: the rows before and after, as JSON (see
@@ -71,15 +93,19 @@ HISTORY_SCHEMA = (
 )
 COLUMNS = {
     "meta": {"key", "value"},
-    "speakers": {"id", "name", "gender", "party", "notes", "created"},
+    "speakers": {"id", "name", "gender", "party", "notes", "created", "name_key"},
     "clips": {"id", "speaker_id", "source", "url", "speech_s", "sample_rate", "encoder_id",
               "embedding", "audio"},
     "staged": {"clip_id", "encoder_id", "speech_s", "embedding"},
+    "aliases": {"speaker_id", "alias", "normalised"},
     "history": {"id", "at", "user", "action", "undoes", "edits"},
     "history_clips": {"history_id", "clip_id", "speaker_id", "source", "url", "speech_s", "sample_rate",
                       "encoder_id", "embedding", "audio"},
 }
-READABLE_VERSIONS = (1, 2, 3, SCHEMA_VERSION)  # an exported file of any format can be imported
+SINCE = {"staged": 2, "clips.url": URL_FORMAT, "speakers.name_key": ALIAS_FORMAT, "aliases": ALIAS_FORMAT,
+         "history": HISTORY_FORMAT, "history_clips": HISTORY_FORMAT}
+"""The format that added a table or column; older formats lack it."""
+READABLE_VERSIONS = (1, 2, 3, 4, SCHEMA_VERSION)  # an exported file of any format can be imported
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
@@ -110,7 +136,7 @@ def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] 
                   ) -> int:
     """Our tables with our columns, and no trigger or view: SQL stored in the file would run on
     this gallery's own writes (a trigger) or stand in for a table (a view). Returns the format,
-    which must be one of ``versions`` (format 1 has no staged table)."""
+    which must be one of ``versions`` (older formats lack what :data:`SINCE` lists)."""
     refuse_stored_sql(conn, label, "a speakerid gallery")
     _require_tables(conn, label, ["meta"])
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -119,17 +145,17 @@ def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] 
     if int(version[0]) not in versions:
         raise SpeakerIDError(f"{label} has gallery format {version[0]}; this speakerid reads format "
                              f"{SCHEMA_VERSION} (a newer version may have written it)")
-    found = int(version[0])
-    _require_tables(conn, label, ["speakers", "clips"] + (["staged"] if found > 1 else [])
-                    + (["history", "history_clips"] if found >= HISTORY_FORMAT else []), found)
-    return found
+    _require_tables(conn, label, [table for table in ("speakers", "clips", "staged", "aliases", "history",
+                                                      "history_clips")
+                                  if SINCE.get(table, 0) <= int(version[0])], int(version[0]))
+    return int(version[0])
 
 
 def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str],
                     version: int = SCHEMA_VERSION) -> None:
     for table in tables:
         found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        expected = COLUMNS[table] - ({"url"} if table == "clips" and version < URL_FORMAT else set())
+        expected = {column for column in COLUMNS[table] if SINCE.get(f"{table}.{column}", 0) <= version}
         if not expected <= found:
             raise SpeakerIDError(f"{label} is not a speakerid gallery (table {table!r} is missing "
                                  "or incomplete)")
@@ -142,24 +168,26 @@ def migrate(conn: sqlite3.Connection) -> None:
         return  # another process migrated it while we waited for the lock
     if version < URL_FORMAT:
         _to_format_3(conn, version)
+    if version < ALIAS_FORMAT:
+        _to_format_4(conn)
     if version < HISTORY_FORMAT:
         add_history(conn)
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
 def add_history(conn: sqlite3.Connection) -> None:
-    """Format 3 to 4: the history tables added, empty (what happened before is not known)."""
+    """Format 4 to 5: the history tables added, empty (what happened before is not known)."""
     for statement in HISTORY_SCHEMA:
         conn.execute(statement)
 
 
 def _to_format_3(conn: sqlite3.Connection, version: int) -> None:
-    """Format 1: clips rebuilt with AUTOINCREMENT and the url column, as SQLite's documentation
-    says to change a table (new table, copy, drop, rename; this rewrites all stored audio once),
-    and the staged table added. Format 2: the url column added in place (after the audio: only a
-    clip's source listing reads it)."""
+    """Format 1: clips rebuilt with AUTOINCREMENT and the url column, as SQLite's documentation says
+    to change a table (new table, copy, drop, rename; this rewrites all stored audio once), and the
+    staged table added. Format 2: the url column added in place (after the audio: only a clip's
+    source listing reads it)."""
     if version == 1:
-        clips, index, staged = SCHEMA[2:]
+        clips, index, staged = SCHEMA[2:5]
         columns = "id, speaker_id, source, speech_s, sample_rate, encoder_id, embedding, audio"
         conn.execute(clips.replace("CREATE TABLE clips (", "CREATE TABLE clips_new (", 1))
         conn.execute(f"INSERT INTO clips_new ({columns}) SELECT {columns} FROM clips")
@@ -171,6 +199,24 @@ def _to_format_3(conn: sqlite3.Connection, version: int) -> None:
         conn.execute("ALTER TABLE clips ADD COLUMN url TEXT")
 
 
+def _to_format_4(conn: sqlite3.Connection) -> None:
+    """Names normalised and keyed, and the aliases table added. Two names that are one name typed
+    two ways ("Ann  Lee", "ann lee") are both kept, never merged: one keeps its name as it was,
+    without a key, is logged here and listed by ``Gallery.name_clashes`` until one is renamed."""
+    conn.execute("ALTER TABLE speakers ADD COLUMN name_key TEXT")
+    for statement in ALIAS_SCHEMA:
+        conn.execute(statement)
+    for name, other in settle_keys(conn):
+        log.warning("gallery: %r and %r are one name written two ways; both are kept, rename one",
+                    other, name)
+
+
 def url_column(conn: sqlite3.Connection) -> str:
     """What to select for a clip's address: the column, or NULL in a file from before it."""
     return "url" if any(row[1] == "url" for row in conn.execute("PRAGMA table_info(clips)")) else "NULL"
+
+
+def has_table(conn: sqlite3.Connection, table: str) -> bool:
+    """Whether the file has ``table`` (an older format lacks those :data:`SINCE` lists)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                        (table,)).fetchone() is not None

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..results import Progress
-from . import history, rows
+from . import aliases, history, rows
 from .clip_storage import as_vector
 from .history import Keep
+from .names import clean_name, name_key
 from .rows import DETAIL_FIELDS, StoredClip
-from .schema import url_column
+from .schema import has_table, url_column
 from .staging import claim_encoder, embed_clip, switchable
 from .store import Store, open_snapshot
 from .validation import validate_gallery
@@ -53,12 +55,15 @@ def export(store: Store, path: str | Path) -> Path:
 def import_file(store: Store, path: Path, encoder: Encoder, replace: bool, user: str,
                 progress: Progress | None = None) -> list[str]:
     """Merge the gallery file ``path`` into ``store`` (or replace its content), recorded as one
-    change by ``user``; the imported speakers' names. Merging adds new speakers and adds clips to
-    same-named ones (stored details win over imported ones; identical clips are not added twice)."""
+    change by ``user``; the imported speakers' names. Merging adds new speakers, and merges a
+    speaker whose name or alias names one of ours into them: their clips, and their name and
+    aliases as aliases (stored details win over imported ones; identical clips are not added twice)."""
     with closing(open_snapshot(path)) as source:
         validate_gallery(source, path, encoder)
         replaced = embed_stored(source, encoder, progress)
         speakers = source.execute("SELECT id, name, gender, party, notes FROM speakers").fetchall()
+        refuse_clashes(path, [row[1] for row in speakers])
+        their_aliases = aliases.aliases_by_speaker(source) if has_table(source, "aliases") else {}
 
         facts = {"file": path.name, "speakers": len(speakers)}  # for the history's description
 
@@ -68,17 +73,48 @@ def import_file(store: Store, path: Path, encoder: Encoder, replace: bool, user:
             claim_encoder(conn, encoder.encoder_id)
             for source_id, name, *values in speakers:
                 details = dict(zip(DETAIL_FIELDS, values))
-                speaker_id = rows.speaker_id(conn, name)
+                names = [name, *their_aliases.get(source_id, ())]
+                speaker_id = ours(conn, path, names)
                 if speaker_id is None:
-                    speaker_id = rows.insert_speaker(conn, name, details)
+                    speaker_id = rows.insert_speaker(conn, clean_name(name), details)
                 else:
                     rows.set_details(conn, speaker_id, rows.given(details), only_missing=True)
                 rows.insert_clips(conn, speaker_id, stored_clips(source, source_id, replaced),
                                   encoder.encoder_id)
+                try:
+                    for alias in names:  # their own name is no alias of theirs: left out
+                        aliases.add_alias(conn, speaker_id, alias)
+                except SpeakerIDError as exc:
+                    raise SpeakerIDError(f"{path}: {exc}") from None
 
         keep = Keep("1") if replace else switchable(encoder.encoder_id)  # replacing removes every clip
         history.write(store, user, "import", write, [keep], facts)
     return [row[1] for row in speakers]
+
+
+def ours(conn: sqlite3.Connection, path: Path, names: list[str]) -> int | None:
+    """The speaker of this gallery an imported speaker's name and aliases (``names``) name, None
+    for nobody; refused when they name several."""
+    found = {speaker_id for speaker_id in (aliases.find_id(conn, name) for name in names)
+             if speaker_id is not None}
+    if len(found) > 1:
+        raise SpeakerIDError(_("{path}: the name and aliases of {name!r} there name {count} speakers "
+                               "here ({names}); make them agree before importing")
+                             .format(path=path, name=names[0], count=len(found),
+                                     names=", ".join(sorted(aliases.speaker_name(conn, i) for i in found))))
+    return next(iter(found), None)
+
+
+def refuse_clashes(path: Path, names: list[str]) -> None:
+    """Refuse a file (of a format before name keys) holding one name written two ways: importing
+    would merge the two speakers."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name_key(name), name)
+        if other != name:
+            raise SpeakerIDError(_("{path} holds {first!r} and {second!r}, one name written two ways; "
+                                   "rename one of them there before importing it")
+                                 .format(path=path, first=other, second=name))
 
 
 def embed_stored(conn: sqlite3.Connection, encoder: Encoder, progress: Progress | None = None

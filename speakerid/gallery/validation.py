@@ -15,6 +15,7 @@ import soundfile as sf
 from ..config import LIMITS
 from ..errors import SpeakerIDError
 from ..fetch import is_link
+from .aliases import clean_alias
 from .clip_storage import (
     EMBEDDING_DTYPE,
     FLAC_HEADER_BYTES,
@@ -26,7 +27,7 @@ from .clip_storage import (
 )
 from .names import MAX_NAME_CHARS, MAX_TEXT_CHARS, clean_name, clean_text
 from .rows import DETAIL_FIELDS
-from .schema import READABLE_VERSIONS, check_schema, url_column
+from .schema import READABLE_VERSIONS, check_schema, has_table, url_column
 
 if TYPE_CHECKING:
     from ..models.base import SpeakerModel as Encoder
@@ -41,6 +42,8 @@ def validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) ->
             raise SpeakerIDError(f"{label} is damaged ({check})")
         check_schema(conn, label, READABLE_VERSIONS)
         _validate_speakers(conn, label)
+        if has_table(conn, "aliases"):
+            _validate_aliases(conn, label)
         encoder_id = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id'").fetchone()
         _validate_clips(conn, label, encoder_id[0] if encoder_id else None,
                         (encoder.encoder_id, encoder.model_config.embedding_dim))
@@ -49,15 +52,28 @@ def validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) ->
 
 
 def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:
-    """Names and details must be stored as this module would have stored them."""
+    """Names must be valid (they are stored in their clean form on import: an older format kept
+    runs of spaces) and details stored as this module would have stored them."""
     for name, *details in conn.execute("SELECT name, gender, party, notes FROM speakers"):
         try:
-            valid = clean_name(name) == name and all(
+            valid = bool(clean_name(name)) and all(
                 clean_text(value, field) == value for field, value in zip(DETAIL_FIELDS, details))
         except SpeakerIDError as exc:
             raise SpeakerIDError(f"{label} holds an invalid speaker: {exc}") from None
         if not valid:
             raise SpeakerIDError(f"{label} holds an invalid speaker {name!r}")
+
+
+def _validate_aliases(conn: sqlite3.Connection, label: Path) -> None:
+    """Each alias stored as :func:`~.aliases.add_alias` stores it, for a speaker of the file."""
+    for alias, name in conn.execute(
+            "SELECT a.alias, s.name FROM aliases a LEFT JOIN speakers s ON s.id = a.speaker_id"):
+        try:
+            valid = name is not None and clean_alias(alias) == alias
+        except SpeakerIDError as exc:
+            raise SpeakerIDError(f"{label} holds an invalid alias: {exc}") from None
+        if not valid:
+            raise SpeakerIDError(f"{label} holds an invalid alias {alias!r}")
 
 
 def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | None,
