@@ -22,6 +22,7 @@ import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, verdict
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
 from speakerid.gallery import Gallery
+from speakerid.i18n import _
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
 
@@ -115,7 +116,7 @@ def add_recordings(folder: Path, gallery: Gallery, inputs: list[Input]) -> AddRe
     overall = st.progress(0.0, text="Reading the recordings…")
     current = st.progress(0.0, text="…")
 
-    def recordings_done(done: int, total: int, _: str) -> None:
+    def recordings_done(done: int, total: int, _current: str) -> None:
         overall.progress(done / total, text=f"Indexing recording {min(done + 1, total)} of {total}…"
                          if done < total else f"Indexed {total} recording(s)")
 
@@ -142,7 +143,7 @@ def report_added(report: AddReport) -> None:
         (report.known, "already in the archive (nothing to do)")) if items]
     if done:
         ui.flash(" · ".join(done) + ".")
-    for _, sentence in report.failed:
+    for _name, sentence in report.failed:
         ui.flash(ui.md(sentence), "error")
 
 
@@ -255,12 +256,17 @@ def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
 
 
 def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
-    """The voice's longest turn to listen to, and the form that names it."""
-    longest = max(voice.turns, key=lambda t: t.end_s - t.start_s)
+    """The voice's most typical turn to listen to (the first of those naming it enrols from; its
+    longest turn when none is long enough), and the form that names it."""
+    best = archive.best_turns(voice.voice)
+    turn = best[0] if best else max(voice.turns, key=lambda t: t.end_s - t.start_s)
     with st.form("archive_name_form", border=True, clear_on_submit=True):
-        st.markdown(f"**{voice.voice}** · its longest turn, in {ui.md(short_name(longest.recording))} at "
-                    f"{ui.clock(longest.start_s)}")
-        play(archive, longest.recording, longest.start_s, longest.end_s)
+        where = {"voice": voice.voice, "recording": ui.md(short_name(turn.recording)),
+                 "start": ui.clock(turn.start_s)}
+        heard = (_("**{voice}** · its most typical turn, in {recording} at {start}") if best else
+                 _("**{voice}** · its longest turn, in {recording} at {start}"))
+        st.markdown(heard.format(**where))
+        play(archive, turn.recording, turn.start_s, turn.end_s)
         name = st.text_input("Name", placeholder="Who is this?", key="archive_voice_name")
         if st.form_submit_button("Name this voice", type="primary", key="archive_name_go"):
             name_voice(archive, voice, name)
