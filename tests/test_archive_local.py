@@ -22,6 +22,7 @@ from speakerid.archive.labels import label_turns
 from speakerid.archive.turn_cache import load_turns
 from speakerid.archive.turn_scores import TurnScores
 from speakerid.errors import SpeakerIDError
+from speakerid.scoring import unit
 
 
 def spans(hits) -> set[tuple[str, int]]:
@@ -141,13 +142,17 @@ def test_the_searched_turns_are_unit_normalised_and_score_as_the_model_scores_th
     cache = tmp_path / "cache"
     written = load_turns(archive.store, cache, archive.model_id, unit=True)  # from SQLite, then written
     read = load_turns(archive.store, cache, archive.model_id, unit=True)  # from the files
+    expected = model.score_matrix(stored.embeddings.astype(np.float32), enrolled.matrix,
+                                  enrolled.statistics, stored.cohort)
+    raw = unit(stored.embeddings.astype(np.float32)) @ unit(enrolled.matrix).T  # AS-norm, written out
+    (mean_a, std_a), (mean_b, std_b) = stored.cohort, enrolled.statistics
+    np.testing.assert_allclose(expected, 0.5 * ((raw - mean_a[:, None]) / std_a[:, None]
+                                                + (raw - mean_b[None, :]) / std_b[None, :]), atol=1e-4)
     for table in (written, read):
         assert table.unit
         norms = np.linalg.norm(table.embeddings.astype(np.float32), axis=1)
         np.testing.assert_allclose(norms, 1.0, atol=2e-3)
         rows = slice(0, len(table.ids))
-        expected = model.score_matrix(stored.embeddings.astype(np.float32), enrolled.matrix,
-                                      enrolled.statistics, stored.cohort)
         np.testing.assert_allclose(TurnScores(table, enrolled, model)(rows), expected, atol=0.02)
         ids, centroids, speech = archive.store.voices(archive.model_id)
         assert np.array_equal(label_turns(table, ids, centroids, speech, enrolled, model).speaker,
