@@ -20,6 +20,7 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, verdict
+from speakerid.app.accounts import EDITOR
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
 from speakerid.gallery import Gallery
 from speakerid.i18n import _
@@ -116,7 +117,7 @@ def add_recordings(folder: Path, gallery: Gallery, inputs: list[Input]) -> AddRe
     overall = st.progress(0.0, text="Reading the recordings…")
     current = st.progress(0.0, text="…")
 
-    def recordings_done(done: int, total: int, _current: str) -> None:
+    def recordings_done(done: int, total: int, _recording: str) -> None:
         overall.progress(done / total, text=f"Indexing recording {min(done + 1, total)} of {total}…"
                          if done < total else f"Indexed {total} recording(s)")
 
@@ -143,7 +144,7 @@ def report_added(report: AddReport) -> None:
         (report.known, "already in the archive (nothing to do)")) if items]
     if done:
         ui.flash(" · ".join(done) + ".")
-    for _name, sentence in report.failed:
+    for _recording, sentence in report.failed:
         ui.flash(ui.md(sentence), "error")
 
 
@@ -260,12 +261,17 @@ def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
     longest turn when none is long enough), and the form that names it."""
     best = archive.best_turns(voice.voice)
     turn = best[0] if best else max(voice.turns, key=lambda t: t.end_s - t.start_s)
+    where = {"voice": voice.voice, "recording": ui.md(short_name(turn.recording)),
+             "start": ui.clock(turn.start_s)}
+    heading = (_("**{voice}** · its most typical turn, in {recording} at {start}") if best else
+               _("**{voice}** · its longest turn, in {recording} at {start}")).format(**where)
+    if not ui.may(EDITOR):  # naming enrols the voice in the gallery: editors only
+        st.markdown(heading)
+        play(archive, turn.recording, turn.start_s, turn.end_s)
+        st.caption(_("An editor can name this voice."))
+        return
     with st.form("archive_name_form", border=True, clear_on_submit=True):
-        where = {"voice": voice.voice, "recording": ui.md(short_name(turn.recording)),
-                 "start": ui.clock(turn.start_s)}
-        heard = (_("**{voice}** · its most typical turn, in {recording} at {start}") if best else
-                 _("**{voice}** · its longest turn, in {recording} at {start}"))
-        st.markdown(heard.format(**where))
+        st.markdown(heading)
         play(archive, turn.recording, turn.start_s, turn.end_s)
         name = st.text_input("Name", placeholder="Who is this?", key="archive_voice_name")
         if st.form_submit_button("Name this voice", type="primary", key="archive_name_go"):
@@ -294,16 +300,19 @@ def main() -> None:
     with questions(folder, gallery) as archive:
         summary = archive.summary()
         render_summary(summary)
+        editor = ui.may(EDITOR)  # adding recordings: editors only
         if not summary.recordings:
-            st.info(f"The archive is empty: add recordings under *{TABS[2]}*.", icon=":material/info:")
-        find_tab, voices_tab, add_tab = st.tabs(TABS, default=None if summary.recordings else TABS[2],
-                                                key="archive_tabs")
-        with find_tab:
+            st.info(f"The archive is empty: add recordings under *{TABS[2]}*." if editor else
+                    _("The archive is empty: an editor can add recordings."), icon=":material/info:")
+        tabs = st.tabs(TABS if editor else TABS[:2], default=None if summary.recordings or not editor
+                       else TABS[2], key="archive_tabs")
+        with tabs[0]:
             render_find(archive, [s.name for s in gallery.speakers()])
-        with voices_tab:
+        with tabs[1]:
             render_voices(archive, archive.voices())
-    with add_tab:
-        render_add(folder, gallery, summary.other_model)
+    if editor:
+        with tabs[2]:
+            render_add(folder, gallery, summary.other_model)
 
 
 main()
