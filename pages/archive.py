@@ -286,18 +286,22 @@ def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
 
 
 def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
-    """The voice's longest turn to listen to, and the form that names it."""
-    longest = max(voice.turns, key=lambda t: t.end_s - t.start_s)
-    heading = f"**{voice.voice}** · " + _("its longest turn, in {recording} at {time}").format(
-        recording=ui.md(short_name(longest.recording)), time=ui.clock(longest.start_s))
+    """The voice's most typical turn to listen to (the first of those naming it enrols from; its
+    longest turn when none is long enough), and the form that names it."""
+    best = archive.best_turns(voice.voice)
+    turn = best[0] if best else max(voice.turns, key=lambda t: t.end_s - t.start_s)
+    where = {"voice": voice.voice, "recording": ui.md(short_name(turn.recording)),
+             "start": ui.clock(turn.start_s)}
+    heading = (_("**{voice}** · its most typical turn, in {recording} at {start}") if best else
+               _("**{voice}** · its longest turn, in {recording} at {start}")).format(**where)
     if not ui.may(EDITOR):  # naming enrols the voice in the gallery: editors only
         st.markdown(heading)
-        play(archive, longest.recording, longest.start_s, longest.end_s)
+        play(archive, turn.recording, turn.start_s, turn.end_s)
         st.caption(_("An editor can name this voice."))
         return
     with st.form("archive_name_form", border=True, clear_on_submit=True):
         st.markdown(heading)
-        play(archive, longest.recording, longest.start_s, longest.end_s)
+        play(archive, turn.recording, turn.start_s, turn.end_s)
         name = st.text_input(_("Name"), placeholder=_("Who is this?"), key="archive_voice_name")
         if st.form_submit_button(_("Name this voice"), type="primary", key="archive_name_go"):
             name_voice(archive, voice, name)

@@ -254,6 +254,7 @@ def duration_text(seconds: float) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    """The first line of FFmpeg's complaint, without its errno and its placeholder file name."""
+    """The first line of FFmpeg's complaint, without its errno and the file name it appends (the
+    sentence starts with the name the user knows; the path read may be a temporary or archive copy)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return re.sub(r"^\[Errno -?\d+\] ", "", text).removesuffix(": '<none>'")[:160]
+    return re.sub(r": '[^']*'$", "", re.sub(r"^\[Errno -?\d+\] ", "", text))[:160]

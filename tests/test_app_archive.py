@@ -8,9 +8,16 @@ it was never given, so it links nothing worth naming.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from conversations import FAST_MODEL, write_enrolment, write_two_recordings
 from media_server import serve
 from test_app import app_env, enrol, open_app, rerun, speakers, texts, wav, weights  # noqa: F401 (fixtures)
+
+import speakerid_ui as ui
+from speakerid import paths
+from speakerid.archive import default_archive_dir, open_for_search
+from speakerid.archive.sources import file_hash
 
 
 def metrics(at) -> dict[str, str]:
@@ -44,6 +51,9 @@ def test_add_find_and_name_a_voice_found_in_two_recordings(tmp_path, monkeypatch
     rerun(at)
     assert "1 recording(s) added." in texts(at)
     assert len(at.error) == 1 and at.error[0].value.startswith("broken\\.wav\\: not a readable audio file")
+    assert str(default_archive_dir()) not in at.error[0].value  # the upload's name, not the archive's copy
+    assert [p.name for p in (default_archive_dir() / "media").iterdir()] == [
+        f"{file_hash(first)}.wav"]  # the good upload's copy; the broken one's is deleted
     assert metrics(at)["Recordings"] == "1"
 
     # a server folder: refused outside the data roots; inside, the file already added costs nothing
@@ -80,6 +90,11 @@ def test_add_find_and_name_a_voice_found_in_two_recordings(tmp_path, monkeypatch
     voice = voices.options[shared].split(" · ")[0]
     voices.set_value(shared)
     rerun(at)
+    # the player plays the voice's most typical turn: the first that naming it enrols from
+    with open_for_search(default_archive_dir(), paths.gallery_path(), FAST_MODEL) as archive:
+        best = archive.best_turns(voice)[0]
+    heard = f"in {ui.md(Path(best.recording).name)} at {ui.clock(best.start_s)}"
+    assert f"**{voice}** · its most typical turn, {heard}" in texts(at)
     at.text_input(key="archive_voice_name").input("Carol")
     at.button(key="archive_name_go").click()
     rerun(at)

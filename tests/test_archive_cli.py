@@ -55,7 +55,13 @@ def test_find_voices_and_who_print_the_issues_json(added, recordings, capsys):
     assert voices and all(set(v) == {"voice", "recordings", "seconds", "turns"} for v in voices)
     assert all(set(turn) == {"recording", "start_s", "end_s"} for v in voices for turn in v["turns"])
     assert main(["archive", "who", str(recordings[1]), "--json", *added]) == 0
-    assert any(turn["speaker"] == "Bob" for turn in json.loads(capsys.readouterr().out))
+    timeline = json.loads(capsys.readouterr().out)
+    assert any(turn["speaker"] == "Bob" for turn in timeline)
+    assert all(set(turn) == {"start_s", "end_s", "speaker", "voice", "probability"} for turn in timeline)
+    # a voice nobody enrolled has no probability, not the closest enrolled person's
+    unnamed = [turn for turn in timeline if turn["speaker"] is None]
+    assert unnamed and all(turn["probability"] is None for turn in unnamed)
+    assert all(0 < turn["probability"] <= 1 for turn in timeline if turn["speaker"] is not None)
     assert main(["archive", "find", "Bob", "--csv", "--min-probability", "0.5", *added]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "recording,title,start_s,end_s,speaker,probability" and len(lines) == len(hits) + 1

@@ -21,6 +21,7 @@ from synthetic import write_wav
 
 from speakerid.archive import Archive
 from speakerid.gallery import Gallery
+from speakerid.inputs import EncodedAudio
 
 
 def contents(archive: Archive) -> list[tuple]:
@@ -140,3 +141,22 @@ def test_a_model_change_re_indexes_and_never_mixes_embeddings(archive, recording
         assert len(other.store.voices(old_model)[0]) == 0
         assert other.store.turns(other.model_id).embeddings.shape[1] == 64
         assert other.voices()
+
+
+def test_a_failed_upload_names_the_upload_and_leaves_nothing_behind(archive, tmp_path):
+    """A corrupt upload and a silent one: each sentence names the upload as the user called it (not
+    the archive's copy), the copies are deleted and the archive is as it was."""
+    silent = tmp_path / "silent.wav"
+    write_wav(silent, np.zeros(16000 * 10, np.float32))
+    before = contents(archive)
+    media = archive.folder / "media"
+    report = archive.add([EncodedAudio("broken.wav", b"RIFF junk" * 20),
+                          EncodedAudio("quiet.wav", silent.read_bytes())])
+    failed = dict(report.failed)
+    assert set(failed) == {"broken.wav", "quiet.wav"} and not report.added
+    for name, sentence in failed.items():
+        assert sentence.startswith(f"{name}: ") and "\n" not in sentence, sentence
+        assert str(archive.folder) not in sentence and "media" not in sentence, sentence
+    assert "not a readable audio file" in failed["broken.wav"] and "speech" in failed["quiet.wav"]
+    assert not media.exists() or not list(media.iterdir())
+    assert contents(archive) == before

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conversations import (  # noqa: F401 (fixtures)
     archive_fixture,
@@ -17,7 +18,11 @@ from conversations import (  # noqa: F401 (fixtures)
 )
 
 from speakerid.archive import parse_voice
+from speakerid.archive.labels import label_turns
+from speakerid.archive.turn_cache import load_turns
+from speakerid.archive.turn_scores import TurnScores
 from speakerid.errors import SpeakerIDError
+from speakerid.scoring import unit
 
 
 def spans(hits) -> set[tuple[str, int]]:
@@ -98,3 +103,61 @@ def test_a_turn_plays_from_the_recording(archive, recordings):
     clip = archive.turn_audio(str(recordings[0]), turn.start_s, turn.end_s)
     assert clip.sample_rate == 16000
     assert abs(clip.duration_s - (turn.end_s - turn.start_s)) < 0.01
+
+
+def test_a_turn_nobody_enrolled_is_named_in_has_no_probability(archive, tmp_path):
+    """An unnamed voice's turn is nobody's "3 %": its probability is None (null in JSON), never the
+    probability of the closest enrolled person."""
+    archive.gallery.enroll("Bob", write_enrolment(tmp_path / "bob.wav", 1))
+    who = archive.who(archive.recordings()[0].source)
+    unnamed = [t for t in who if t.speaker is None]
+    named = [t for t in who if t.speaker is not None]
+    assert unnamed and named
+    assert all(t.probability is None and t.to_dict()["probability"] is None for t in unnamed)
+    assert all(0.5 < t.probability <= 1.0 for t in named)
+
+
+def test_a_voice_is_heard_and_enrolled_from_its_most_typical_turns(archive, monkeypatch):
+    voice = max(archive.voices(), key=lambda v: len(v.turns))
+    best = archive.best_turns(voice.voice)
+    assert best and spans(best) <= spans(voice.turns) and all(t.end_s - t.start_s >= 2.0 for t in best)
+    # ranked by score against the voice's centroid: each turn's own embedding tells
+    turns = archive.store.turns(archive.model_id)
+    ids, centroids, _ = archive.store.voices(archive.model_id)
+    centroid = centroids[list(ids).index(parse_voice(voice.voice))]
+    recordings = {row.id: row.source for row in archive.recordings()}
+    row_of = {(recordings[r], round(start, 3)): i
+              for i, (r, start) in enumerate(zip(turns.recording_ids, turns.starts))}
+    vectors = turns.embeddings[[row_of[t.recording, round(t.start_s, 3)] for t in best]].astype(np.float32)
+    scores = archive.model.score_matrix(vectors, centroid[None])[:, 0]
+    assert list(scores) == sorted(scores, reverse=True)
+    enrolled = []
+    monkeypatch.setattr(archive.gallery, "enroll", lambda name, clips: enrolled.extend(clips))
+    archive.name_voice(voice.voice, "Carol")
+    assert [clip.name for clip in enrolled] == [
+        f"{Path(t.recording).name} {t.start_s:.1f}-{t.end_s:.1f} s" for t in best[:len(enrolled)]]
+
+
+def test_the_searched_turns_are_unit_normalised_and_score_as_the_model_scores_them(archive, tmp_path):
+    archive.gallery.enroll("Bob", write_enrolment(tmp_path / "bob.wav", 1))
+    model, enrolled = archive.model, archive.gallery.enrolled_centroids()
+    stored = archive.store.turns(archive.model_id)
+    cache = tmp_path / "cache"
+    written = load_turns(archive.store, cache, archive.model_id, unit=True)  # from SQLite, then written
+    read = load_turns(archive.store, cache, archive.model_id, unit=True)  # from the files
+    expected = model.score_matrix(stored.embeddings.astype(np.float32), enrolled.matrix,
+                                  enrolled.statistics, stored.cohort)
+    raw = unit(stored.embeddings.astype(np.float32)) @ unit(enrolled.matrix).T  # AS-norm, written out
+    (mean_a, std_a), (mean_b, std_b) = stored.cohort, enrolled.statistics
+    np.testing.assert_allclose(expected, 0.5 * ((raw - mean_a[:, None]) / std_a[:, None]
+                                                + (raw - mean_b[None, :]) / std_b[None, :]), atol=1e-4)
+    for table in (written, read):
+        assert table.unit
+        norms = np.linalg.norm(table.embeddings.astype(np.float32), axis=1)
+        np.testing.assert_allclose(norms, 1.0, atol=2e-3)
+        rows = slice(0, len(table.ids))
+        np.testing.assert_allclose(TurnScores(table, enrolled, model)(rows), expected, atol=0.02)
+        ids, centroids, speech = archive.store.voices(archive.model_id)
+        assert np.array_equal(label_turns(table, ids, centroids, speech, enrolled, model).speaker,
+                              label_turns(stored, ids, centroids, speech, enrolled, model).speaker)
+    assert [p.name for p in cache.iterdir()] == [f"{archive.model_id}-u1-{archive.store.generation()}"]

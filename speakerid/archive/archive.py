@@ -103,7 +103,8 @@ class TimelineTurn:
     end_s: float
     speaker: str | None  # the enrolled person, None when nobody enrolled matches
     voice: str | None  # the archive voice ("Voice 17") it is linked to, None when too short for one
-    probability: float
+    probability: float | None  # that ``speaker`` speaks; None when nobody enrolled is named (a
+    # voice nobody enrolled is no enrolled person's "3 %": see speakerid/voices.py)
 
     @property
     def label(self) -> str | None:
@@ -111,7 +112,8 @@ class TimelineTurn:
 
     def to_dict(self) -> dict:
         return {"start_s": round(self.start_s, 2), "end_s": round(self.end_s, 2), "speaker": self.speaker,
-                "voice": self.voice, "probability": round(self.probability, 4)}
+                "voice": self.voice,
+                "probability": None if self.probability is None else round(self.probability, 4)}
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ class Archive:
             media, replaces = jobs[job]
             if isinstance(outcome, SpeakerIDError):
                 report.failed.append((job.name, _sentence(job.name, outcome)))
+                self._drop_unused_media(media)
             else:
                 try:
                     self._insert(media, outcome, replaces)
@@ -218,6 +221,7 @@ class Archive:
                 except (sqlite3.Error, OSError) as exc:
                     report.failed.append((job.name, f"{job.name}: could not be written to the "
                                                     f"archive ({exc})"))
+                    self._drop_unused_media(media)
             if progress:
                 progress(done, total, job.name)
         return report
@@ -232,6 +236,12 @@ class Archive:
             {"source": media.source, "title": media.title, "media": str(media.media),
              "sha256": media.sha256, "duration_s": indexed.duration_s, "speech_s": indexed.speech_s,
              "model_id": indexed.model_id}, turns, updates, replaces)
+
+    def _drop_unused_media(self, media: Media) -> None:
+        """Delete the archive's copy of a failed upload's or link's audio, unless a recording uses it:
+        an input that fails leaves nothing behind."""
+        if media.media.parent == self.folder / MEDIA_FOLDER and not self.store.uses_media(str(media.media)):
+            media.media.unlink(missing_ok=True)
 
     def _linking_model(self, model_id: str) -> ModelScoring:
         model = self.gallery.encoder
@@ -282,7 +292,7 @@ class Archive:
         rows = np.flatnonzero(turns.recording_ids == row.id)
         return [TimelineTurn(float(turns.starts[i]), float(turns.ends[i]), labels.speaker_of(i),
                              voice_label(int(turns.voice_ids[i])) if turns.voice_ids[i] >= 0 else None,
-                             float(labels.probability[i])) for i in rows]
+                             float(labels.probability[i]) if labels.speaker[i] >= 0 else None) for i in rows]
 
     def recordings(self) -> list[RecordingRow]:
         """Every recording, of any model, in the order added."""
@@ -309,16 +319,12 @@ class Archive:
     # --- naming -------------------------------------------------------------------------------
     def name_voice(self, voice: str, name: str) -> SpeakerInfo:
         """Enrol an archive voice in the gallery as ``name`` (a new speaker, or more clips for an
-        enrolled one) from its best turns' audio; the whole archive then relabels."""
+        enrolled one) from its best turns' audio (:meth:`best_turns`); the whole archive then relabels."""
         voice_id = parse_voice(voice)
-        turns, labels = self._labelled()
-        rows = np.flatnonzero((turns.voice_ids == voice_id) & (labels.speaker < 0))
-        if not len(rows):
-            raise SpeakerIDError(f"there is no unnamed {voice_label(voice_id)} in the archive "
-                                 "(`archive voices` lists them)")
+        turns, best = self._best_rows(voice_id)
         recordings = self._recordings_by_id()
         clips, speech = [], 0.0
-        for i in self._best_turns(turns, rows, voice_id):
+        for i in best:
             recording = recordings[turns.recording_ids[i]]
             clips.append(cut_audio(recording.media, float(turns.starts[i]), float(turns.ends[i]),
                                    f"{recording.title} {turns.starts[i]:.1f}-{turns.ends[i]:.1f} s"))
@@ -331,14 +337,28 @@ class Archive:
                                  f"{MIN_NEW_SPEAKER_SPEECH_S:g} s")
         return self.gallery.enroll(name, clips)
 
-    def _best_turns(self, turns: TurnTable, rows: np.ndarray, voice_id: int) -> list[int]:
-        """The voice's turns of at least ENROL_MIN_TURN_S, those closest to its centroid first."""
+    def best_turns(self, voice: str) -> list[TurnRef]:
+        """An unnamed voice's turns of ``ENROL_MIN_TURN_S`` of speech or more, the most typical of
+        it first (highest score against the voice's centroid): the turns :meth:`name_voice` enrols
+        from, and the ones to listen to before naming it."""
+        turns, best = self._best_rows(parse_voice(voice))
+        recordings = self._recordings_by_id()
+        return [TurnRef(recordings[turns.recording_ids[i]].source, float(turns.starts[i]),
+                        float(turns.ends[i])) for i in best]
+
+    def _best_rows(self, voice_id: int) -> tuple[TurnTable, list[int]]:
+        """The turn table and the rows of :meth:`best_turns`."""
+        turns, labels = self._labelled()
+        rows = np.flatnonzero((turns.voice_ids == voice_id) & (labels.speaker < 0))
+        if not len(rows):
+            raise SpeakerIDError(f"there is no unnamed {voice_label(voice_id)} in the archive "
+                                 "(`archive voices` lists them)")
         long_enough = rows[turns.speech[rows] >= ENROL_MIN_TURN_S]
         ids, centroids, _ = self.store.voices(self.model_id)
         centroid = centroids[int(np.flatnonzero(ids == voice_id)[0])]
         vectors = turns.embeddings[long_enough].astype(np.float32)
         scores = self.model.score_matrix(vectors, centroid[None])[:, 0]
-        return [int(long_enough[j]) for j in np.argsort(-scores, kind="stable")]
+        return turns, [int(long_enough[j]) for j in np.argsort(-scores, kind="stable")]
 
     # --- caches -------------------------------------------------------------------------------
     def _labelled(self) -> tuple[TurnTable, Labels]:
@@ -346,7 +366,8 @@ class Archive:
         archive or the gallery changes)."""
         version = (self.store.version(), self.model_id)
         if self._turns is None or self._turns[0] != version:
-            self._turns = (version, load_turns(self.store, self.folder / CACHE_FOLDER, self.model_id))
+            self._turns = (version, load_turns(self.store, self.folder / CACHE_FOLDER, self.model_id,
+                                                  self.model.metric == "cosine"))
         turns = self._turns[1]
         enrolled = self.gallery.enrolled_centroids()  # the same object while the gallery is unchanged
         cached = self._labels

@@ -9,8 +9,8 @@ own speech; so is a turn whose own audio gives its voice's person a probability 
 gallery's size as identification raises them (:meth:`~speakerid.scoring.Calibration.for_gallery`),
 and scores are the model's (AS-norm with each turn's stored cohort statistics), so a turn is named
 exactly as identifying its audio would name it. Scoring is one matrix product per block of turns
-against the gallery's centroids, on float16 embeddings held in memory; the result is cached until
-the archive or the gallery changes.
+against the gallery's centroids, on float16 embeddings held in memory (unit-normalised for a cosine
+model, :mod:`.turn_scores`); the result is cached until the archive or the gallery changes.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from ..gallery import EnrolledCentroids
 from ..models.scorer import ModelScoring
 from ..scoring import Calibration
 from .store import TurnTable
+from .turn_scores import TurnScores
 
-BLOCK_TURNS = 65_536  # turns scored at once: a (block, speakers) float32 matrix
+BLOCK_TURNS = 16_384  # turns scored at once: small enough for the block's arrays to stay in cache
 # A turn takes its voice's name unless its own audio gives that person less than this probability:
 # then the voice's link to this recording is in doubt (two similar voices linked), and the turn
 # keeps its own verdict. Turns of the right person scored 0.7-1.0 on the benchmark's seed 0, wrongly
@@ -62,11 +63,11 @@ def label_turns(turns: TurnTable, voice_ids: np.ndarray, voice_centroids: np.nda
     named_as[voice_ids], voice_p[voice_ids] = np.where(voice_best >= 0, voice_best, -1), voice_probability
     speaker = np.full(count, -1, np.int32)
     probability = np.zeros(count, np.float32)
+    scores_of = TurnScores(turns, enrolled, model)
     for first in range(0, count, BLOCK_TURNS):
         rows = slice(first, first + BLOCK_TURNS)
-        cohort = None if turns.cohort is None else (turns.cohort[0][rows], turns.cohort[1][rows])
-        best, p, scores = _identify(turns.embeddings[rows].astype(np.float32), cohort, turns.speech[rows],
-                                    enrolled, model)
+        scores = scores_of(rows)
+        best, p = _verdicts(scores, turns.speech[rows], enrolled)
         # a voice's verdict outweighs a turn's, unless the turn's own audio is clearly not that person
         voices = turns.voice_ids[rows]
         by_voice = named_as[voices]
@@ -87,13 +88,19 @@ def _identify(vectors: np.ndarray, cohort: tuple[np.ndarray, np.ndarray] | None,
     if len(vectors) == 0:
         return np.zeros(0, np.int32), np.zeros(0, np.float32), np.zeros((0, len(enrolled.names)), np.float32)
     scores = model.score_matrix(vectors, enrolled.matrix, enrolled.statistics, cohort)
+    return *_verdicts(scores, speech_s, enrolled), scores
+
+
+def _verdicts(scores: np.ndarray, speech_s: np.ndarray, enrolled: EnrolledCentroids
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_identify` from the scores of each row against every enrolled speaker."""
     best = np.argmax(scores, axis=1).astype(np.int32)
     top = scores[np.arange(len(best)), best]
     probability = np.zeros(len(best), np.float32)
     for calibration, rows in _by_band(enrolled.calibration, speech_s, len(enrolled.names)):
         probability[rows] = calibration.probability(top[rows])
         best[rows] = np.where(top[rows] >= calibration.threshold, best[rows], -1)
-    return best, probability, scores
+    return best, probability
 
 
 def _probability(scores: np.ndarray, speech_s: np.ndarray, enrolled: EnrolledCentroids) -> np.ndarray:

@@ -103,6 +103,7 @@ class TurnTable:
     embeddings: np.ndarray  # (turns, dim) float16
     cohort: tuple[np.ndarray, np.ndarray] | None
     generation: int = 0  # the archive's generation these turns were read at (see ArchiveStore.generation)
+    unit: bool = False  # embeddings unit-normalised (a cosine model's search copy: see turn_cache.py)
 
 
 class ArchiveStore:
@@ -145,6 +146,10 @@ class ArchiveStore:
     def recordings_by_source(self, source: str) -> list[RecordingRow]:
         return [RecordingRow(*row) for row in self._conn.execute(
             "SELECT * FROM recordings WHERE source = ? ORDER BY id", (source,))]
+
+    def uses_media(self, media: str) -> bool:
+        """Whether a recording (of any model) reads its audio from the file ``media``."""
+        return self._one("SELECT 1 FROM recordings WHERE media = ? LIMIT 1", (media,)) is not None
 
     def recording(self, key: str | int) -> RecordingRow:
         """A recording by id, source (path or link as added), title or sha256; the newest wins."""

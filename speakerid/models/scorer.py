@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import ModelConfig, PipelineConfig, read_config
 from ..errors import SpeakerIDError
+from ..runtime import single_threaded_blas
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix
 
 CALIBRATION_FILE = "calibration.json"
@@ -79,6 +80,10 @@ class ScoringModel(ModelScoring):
     by whoever knows it (it fingerprints the weights, which only the network can read)."""
 
     def __init__(self, path: str | Path, encoder_id: str) -> None:
+        # as the full encoder does: a search's products are blocks of stored turns against the
+        # gallery, too small to pay for BLAS threads (their spinning cost an archive's relabelling
+        # of 10 000 h 1.7 s of CPU on two busy cores: benchmarks/archive_benchmark.py size)
+        single_threaded_blas()
         self.path = Path(path)
         _, self.pipeline, self.model_config = read_config(self.path)
         calibration, self.normaliser = read_scoring(self.path, self.model_config)
