@@ -28,6 +28,10 @@ from ..timeline import _bridge as bridge_pauses
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 MIN_STRETCH_S = 0.5  # a shorter stretch's own embedding says too little: it keeps its voice
+# A stretch moves to another voice only when it scores at least this against it (AS-norm: above the
+# cohort's typical score). A stretch that sounds like none of its neighbours' voices is more likely
+# part of a turn the voice finding got right than a piece of the least unlike neighbour.
+MOVE_SCORE = 0.0
 MAX_PASSES = 4  # of deciding the stretches that a change brought next to a change
 PURE_SHARE = 0.9  # a window with this share of its speech in one voice's stretches stands for it
 
@@ -149,6 +153,9 @@ def _decide(edges: np.ndarray, labels: np.ndarray, pauses: np.ndarray, voices: _
     change."""
     pending = [k for k in range(len(labels)) if _at_change(labels, k)]
     for _ in range(MAX_PASSES):
+        for k in pending:  # all of them first: each is weighed against the others
+            if k not in voices.own and edges[k + 1] - edges[k] >= MIN_STRETCH_S:
+                voices.add_own(k, np.asarray(embed(float(edges[k]), float(edges[k + 1])), np.float64))
         changed = []
         for k in pending:
             sides = [(pauses[k][side], int(voices.labels[j])) for side, j in ((0, k - 1), (1, k + 1))
@@ -159,14 +166,14 @@ def _decide(edges: np.ndarray, labels: np.ndarray, pauses: np.ndarray, voices: _
             if edges[k + 1] - edges[k] < MIN_STRETCH_S:
                 best = min(sides)[1]
             else:
-                if k not in voices.own:
-                    voices.add_own(k, np.asarray(embed(float(edges[k]), float(edges[k + 1])), np.float64))
                 means = voices.without(k)
                 if not means[voices.labels[k]].any():
                     continue  # its voice is heard nowhere else: nothing to weigh it against
                 options = [v for v in options if means[v].any()]
                 scores = score(voices.own[k][None].astype(np.float32), means[options].astype(np.float32))[0]
                 best = options[int(np.argmax(scores))]
+                if scores[options.index(best)] < MOVE_SCORE:
+                    continue  # like none of the voices around it: the voice finding's call stands
             if best != voices.labels[k]:
                 voices.move(k, best)
                 changed.append(k)
