@@ -7,8 +7,10 @@
 ``accuracy`` builds recordings like tools/voices_benchmark.py's conversations from the held-out
 speakers of benchmarks/split.json (never used in training or calibration): three people taking
 turns of 3.2-6 s, telephone voices (Hyke, 8 kHz) mixed into wideband recordings (LibriSpeech,
-16 kHz), each person in two recordings. Half of the people are enrolled before indexing (from
-audio not used in any turn), the others not. It indexes them with the shipped weights and reports
+16 kHz), each person in two recordings. Half of the people are enrolled before indexing, the
+others not; each is enrolled as the product enrols (5-30 s of speech), from audio not used in any
+turn: a LibriSpeech reader from what their one utterance leaves besides their two turns (5-10 s),
+a Hyke caller from 20 s of their first call. It indexes them with the shipped weights and reports
 
 - find: the share of an enrolled person's turns of 3 s or more that hits cover at least half of,
   and the share of hit time that falls on other people's turns;

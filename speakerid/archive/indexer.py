@@ -8,10 +8,12 @@ enrolled**: a recording's turns and voices then depend only on its audio and the
 who was enrolled when it was added, so enrolling someone later relabels the archive without
 re-adding anything (names are given at query time, :mod:`speakerid.archive.labels`).
 
-Each turn keeps the pooled embedding of the windows whose centres fall in it (as a clip's windows
-are pooled, :meth:`~speakerid.models.encoder.SpeakerModel.pool_windows`) and that embedding's
-AS-norm cohort statistics; each voice of the recording keeps the pooled embedding of all its
-windows, which linking (:mod:`speakerid.archive.linking`) compares with the archive's voices.
+The turn changes are then re-decided from the audio on either side of each
+(:mod:`speakerid.archive.segmentation`). Each turn keeps one embedding, from its own speech as a
+clip of that length is embedded (a long turn: the pooled windows whose centres fall in it), and
+that embedding's AS-norm cohort statistics; each voice of the recording keeps the speech-weighted
+mean of its turns' embeddings, which linking (:mod:`speakerid.archive.linking`) compares with the
+archive's voices.
 """
 
 from __future__ import annotations
