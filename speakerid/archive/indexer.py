@@ -44,6 +44,7 @@ MIN_VOICE_S = 1.5
 # its neighbours'); a longer one pools its windows. Under MIN_DIRECT_TURN_S a turn's own audio is
 # too short to embed well on its own: it pools the windows nearest to it.
 DIRECT_TURN_S = 20.0
+SHAPE_STEP = 25  # frames: stretches are embedded in lengths of whole steps (SpeechEmbedder)
 MIN_DIRECT_TURN_S = 1.0
 
 
@@ -115,20 +116,27 @@ def index_recording(source: str | Path | bytes, model: SpeakerModel, name: str |
 
 class SpeechEmbedder:
     """Embeddings of stretches of a recording's prepared speech, each from its own features, as a
-    clip of that length is embedded (:meth:`~speakerid.models.encoder.SpeakerModel.embed_features`)."""
+    clip of that length is embedded (:meth:`~speakerid.models.encoder.SpeakerModel.embed_features`).
+
+    A stretch is embedded once (a turn that is one stretch reuses the stretch's embedding), and its
+    length is rounded down to SHAPE_STEP frames: every new input length costs the network's
+    runtime new kernels and buffers (time and memory), and a few frames say nothing of a voice."""
 
     def __init__(self, recording: LongRecording, model: SpeakerModel) -> None:
         from ..features import frames_per_second
 
         self.recording, self.model = recording, model
         self.rate = frames_per_second(model.pipeline)
+        self._done: dict[tuple[int, int], np.ndarray] = {}
 
     def __call__(self, start_s: float, end_s: float) -> np.ndarray:
         """The embedding of speech time ``start_s`` to ``end_s``; unit for cosine scoring."""
-        first = int(start_s * self.rate)
-        count = max(1, int(round((end_s - start_s) * self.rate)))
-        vector = self.model.embed_features(self.recording.features(first, count))
-        return unit(vector) if self.model.model_config.metric == "cosine" else vector
+        first = int(round(start_s * self.rate))
+        count = max(SHAPE_STEP, int(round((end_s - start_s) * self.rate)) // SHAPE_STEP * SHAPE_STEP)
+        if (first, count) not in self._done:
+            vector = self.model.embed_features(self.recording.features(first, count))
+            self._done[first, count] = unit(vector) if self.model.model_config.metric == "cosine" else vector
+        return self._done[first, count]
 
 
 def turns_of(timeline: Timeline, model: SpeakerModel, embed: Callable[[float, float], np.ndarray]
