@@ -7,8 +7,10 @@
 ``accuracy`` builds recordings like tools/voices_benchmark.py's conversations from the held-out
 speakers of benchmarks/split.json (never used in training or calibration): three people taking
 turns of 3.2-6 s, telephone voices (Hyke, 8 kHz) mixed into wideband recordings (LibriSpeech,
-16 kHz), each person in two recordings. Half of the people are enrolled before indexing (from
-audio not used in any turn), the others not. It indexes them with the shipped weights and reports
+16 kHz), each person in two recordings. Half of the people are enrolled before indexing, the
+others not; each is enrolled as the product enrols (5-30 s of speech), from audio not used in any
+turn: a LibriSpeech reader from what their one utterance leaves besides their two turns (5-10 s),
+a Hyke caller from 20 s of their first call. It indexes them with the shipped weights and reports
 
 - find: the share of an enrolled person's turns of 3 s or more that hits cover at least half of,
   and the share of hit time that falls on other people's turns;
@@ -43,8 +45,9 @@ sys.path.insert(0, str(ROOT))
 
 DATA = ROOT.parent / "shared" / "data"
 RATE = 16000
-LIBRI_ENROL_S = 4.0
-HYKE_ENROL_S = 12.0
+LIBRI_ENROL_S = 10.0  # the most of a LibriSpeech utterance enrolled (what its two turns leave)
+HYKE_ENROL_S = 20.0
+MIN_ENROL_SPEECH_S = 5.0  # the product's enrolment: 5-30 s of speech
 
 
 # --- accuracy -------------------------------------------------------------------------------------
@@ -58,27 +61,29 @@ def mono(path: Path) -> np.ndarray:
 
 def speaker_audio(corpus: str, name: str, rng: np.random.Generator
                   ) -> tuple[np.ndarray, list[np.ndarray]] | None:
-    """(enrolment audio, turns) of one held-out speaker, none of them overlapping: LibriSpeech's one
-    utterance (at most 17 s here) cut into 4 s to enrol and three turns of 3.2-4 s; Hyke's first
-    call (12 s of it) to enrol and a turn of 3.5-6 s from each of the four others."""
+    """(enrolment audio, turns) of one held-out speaker, none of them overlapping, enrolled as the
+    product enrols (the gallery wants 5-30 s): LibriSpeech's one utterance (at most 17 s here) ends
+    in two turns of 3.2-4 s and enrols from the rest, up to LIBRI_ENROL_S and at least
+    MIN_ENROL_SPEECH_S of speech; Hyke enrols from the speech of its first call (up to HYKE_ENROL_S)
+    and takes a turn of 3.5-6 s from each of the four others."""
     folder = DATA / corpus / name
     if corpus.startswith("librispeech"):
         signal = mono(sorted(folder.iterdir())[0])
-        lengths = rng.uniform(3.2, 4.0, size=3)
-        if len(signal) < int((LIBRI_ENROL_S + lengths.sum() + 0.6) * RATE) or \
-                speech_s(signal[:int(LIBRI_ENROL_S * RATE)]) < 3.2:  # enrolment needs 3 s of speech
+        lengths = rng.uniform(3.2, 4.0, size=2)
+        enrol_end = min(len(signal) - int((lengths.sum() + 0.4) * RATE), int(LIBRI_ENROL_S * RATE))
+        if enrol_end <= 0 or speech_s(signal[:enrol_end]) < MIN_ENROL_SPEECH_S:
             return None
-        position, pieces = int(LIBRI_ENROL_S * RATE), []
+        position, pieces = enrol_end + int(0.2 * RATE), []
         for length in lengths:
             pieces.append(signal[position:position + int(length * RATE)])
             position += int((length + 0.2) * RATE)
-        return signal[:int(LIBRI_ENROL_S * RATE)], pieces
+        return signal[:enrol_end], pieces
     calls = sorted(folder.iterdir())
     if len(calls) < 5:
         return None
     lengths = rng.uniform(3.5, 6.0, size=4)
     pieces = [speech_only(mono(call))[:int(length * RATE)] for call, length in zip(calls[1:], lengths)]
-    return mono(calls[0])[:int(HYKE_ENROL_S * RATE)], pieces
+    return speech_only(mono(calls[0]))[:int(HYKE_ENROL_S * RATE)], pieces
 
 
 def speech_s(signal: np.ndarray) -> float:

@@ -8,14 +8,17 @@ enrolled**: a recording's turns and voices then depend only on its audio and the
 who was enrolled when it was added, so enrolling someone later relabels the archive without
 re-adding anything (names are given at query time, :mod:`speakerid.archive.labels`).
 
-Each turn keeps the pooled embedding of the windows whose centres fall in it (as a clip's windows
-are pooled, :meth:`~speakerid.models.encoder.SpeakerModel.pool_windows`) and that embedding's
-AS-norm cohort statistics; each voice of the recording keeps the pooled embedding of all its
-windows, which linking (:mod:`speakerid.archive.linking`) compares with the archive's voices.
+The turn changes are then re-decided from the audio on either side of each
+(:mod:`speakerid.archive.segmentation`). Each turn keeps one embedding, from its own speech as a
+clip of that length is embedded (a long turn: the pooled windows whose centres fall in it), and
+that embedding's AS-norm cohort statistics; each voice of the recording keeps the speech-weighted
+mean of its turns' embeddings, which linking (:mod:`speakerid.archive.linking`) compares with the
+archive's voices.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,11 +26,26 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..results import Identification
+from ..scoring import unit
+from ..timeline import TimeMap
+from .segmentation import recut_turns, speech_time
 
 if TYPE_CHECKING:
-    from ..longform import StageProgress
+    from ..longform import LongRecording, StageProgress
     from ..models.encoder import SpeakerModel
     from ..results import Timeline
+
+
+# A recording's group of windows is a voice from two windows' worth of speech (the timeline's hop
+# is 1.5 s): a person may say one turn of 3-4 s in a recording, and a smaller rule (identify's is
+# 4 s) folds that turn into a neighbour's.
+MIN_VOICE_S = 1.5
+# A turn of this much speech or less is embedded from its own audio (its edge windows also hold
+# its neighbours'); a longer one pools its windows. Under MIN_DIRECT_TURN_S a turn's own audio is
+# too short to embed well on its own: it pools the windows nearest to it.
+DIRECT_TURN_S = 20.0
+SHAPE_STEP = 25  # frames: stretches are embedded in lengths of whole steps (SpeechEmbedder)
+MIN_DIRECT_TURN_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -87,32 +105,71 @@ def index_recording(source: str | Path | bytes, model: SpeakerModel, name: str |
 
     nobody = NobodyEnrolled(model)
     with LongRecording(source, model, name, progress) as recording:
-        timeline = find_voices(recording.timeline(nobody, windows_done), nobody)
+        embed = SpeechEmbedder(recording, model)
+        timeline = recut_turns(find_voices(recording.timeline(nobody, windows_done), nobody,
+                                           min_voice_s=MIN_VOICE_S), embed,
+                               model.score_matrix)
         duration_s, speech_s = recording.duration_s, recording.speech_s
-    return IndexedRecording(model.encoder_id, duration_s, speech_s, *turns_of(timeline, model))
+        turns, voices = turns_of(timeline, model, embed)
+    return IndexedRecording(model.encoder_id, duration_s, speech_s, turns, voices)
 
 
-def turns_of(timeline: Timeline, model: SpeakerModel) -> tuple[list[IndexedTurn], list[LocalVoice]]:
-    """The timeline's segments as turns with pooled embeddings, and its found voices."""
-    assert timeline.embeddings is not None and timeline.time_map is not None
+class SpeechEmbedder:
+    """Embeddings of stretches of a recording's prepared speech, each from its own features, as a
+    clip of that length is embedded (:meth:`~speakerid.models.encoder.SpeakerModel.embed_features`).
+
+    A stretch is embedded once (a turn that is one stretch reuses the stretch's embedding), and its
+    length is rounded down to SHAPE_STEP frames: every new input length costs the network's
+    runtime new kernels and buffers (time and memory), and a few frames say nothing of a voice."""
+
+    def __init__(self, recording: LongRecording, model: SpeakerModel) -> None:
+        from ..features import frames_per_second
+
+        self.recording, self.model = recording, model
+        self.rate = frames_per_second(model.pipeline)
+        self._done: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, start_s: float, end_s: float) -> np.ndarray:
+        """The embedding of speech time ``start_s`` to ``end_s``; unit for cosine scoring."""
+        first = int(round(start_s * self.rate))
+        count = max(SHAPE_STEP, int(round((end_s - start_s) * self.rate)) // SHAPE_STEP * SHAPE_STEP)
+        if (first, count) not in self._done:
+            vector = self.model.embed_features(self.recording.features(first, count))
+            self._done[first, count] = unit(vector) if self.model.model_config.metric == "cosine" else vector
+        return self._done[first, count]
+
+
+def turns_of(timeline: Timeline, model: SpeakerModel, embed: Callable[[float, float], np.ndarray]
+             ) -> tuple[list[IndexedTurn], list[LocalVoice]]:
+    """The timeline's segments as turns, and its found voices. A turn of up to DIRECT_TURN_S is
+    embedded from its own speech (``embed``, speech time), as identifying its audio would embed
+    it: the windows at its edges also hold its neighbours' speech, and a short turn has few others;
+    a longer turn pools the windows whose centres fall in it. A voice's embedding is the
+    speech-weighted mean of its turns'."""
+    assert timeline.embeddings is not None and isinstance(timeline.time_map, TimeMap)
     time_map, embeddings = timeline.time_map, timeline.embeddings
     centres = np.array([time_map.to_original((w.start_s + w.end_s) / 2) for w in timeline.windows])
     speech = [(time_map.offset_s + a, time_map.offset_s + b) for a, b in time_map.pieces]
     voice_names = list(dict.fromkeys(s.voice for s in timeline.segments if s.voice is not None))
-    members = [_windows_of(segment.start_s, segment.end_s, centres) for segment in timeline.segments]
-    vectors = np.stack([model.pool_windows(embeddings[m]) for m in members]) if members else \
+    seconds = [_overlap(s.start_s, s.end_s, speech) for s in timeline.segments]
+    vectors = np.stack([
+        embed(speech_time(time_map, s.start_s), speech_time(time_map, s.end_s))
+        if MIN_DIRECT_TURN_S <= seconds[i] <= DIRECT_TURN_S
+        else model.pool_windows(embeddings[_windows_of(s.start_s, s.end_s, centres)])
+        for i, s in enumerate(timeline.segments)]).astype(np.float32) if timeline.segments else \
         np.zeros((0, embeddings.shape[1]), np.float32)
     cohort = model.cohort_statistics(vectors) if len(vectors) else None
-    turns = [IndexedTurn(s.start_s, s.end_s, _overlap(s.start_s, s.end_s, speech), vectors[i],
+    turns = [IndexedTurn(s.start_s, s.end_s, seconds[i], vectors[i],
                          None if cohort is None else (float(cohort[0][i]), float(cohort[1][i])),
                          voice_names.index(s.voice) if s.voice is not None else None)
              for i, s in enumerate(timeline.segments)]
     voices = []
     for index in range(len(voice_names)):
         rows = [i for i, turn in enumerate(turns) if turn.voice == index]
-        windows = np.unique(np.concatenate([members[i] for i in rows]))
-        voices.append(LocalVoice(model.pool_windows(embeddings[windows]),
-                                 sum(turns[i].speech_s for i in rows)))
+        weights = np.array([seconds[i] for i in rows])
+        mean = (weights / max(weights.sum(), 1e-9)) @ vectors[rows]
+        voices.append(LocalVoice((unit(mean) if model.model_config.metric == "cosine" else mean
+                                  ).astype(np.float32), float(weights.sum())))
     return turns, voices
 
 
