@@ -1,0 +1,37 @@
+"""A page's heavy work run in the process's shared pool (speakerid.app.work_queue), the page saying
+where it waits meanwhile."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from speakerid.app.work_queue import Job, shared_queue
+from speakerid.i18n import _, ngettext
+
+T = TypeVar("T")
+
+POLL_S = 0.25  # how often a waiting page updates its place in the queue
+
+
+def run_queued(work: Callable[[Job[T]], T], label: str, show: Callable[[str], object]) -> T:
+    """``work`` run in the shared pool; meanwhile ``show`` gets, a few times a second, where it waits
+    or the step it is at. Its result, or its exception raised here.
+
+    Every ``show`` sends the browser an update, and that is where Streamlit stops a script whose
+    page was left, rerun or closed: the job is then cancelled, and its place or worker freed."""
+    job = shared_queue().submit(work, label)
+    try:
+        while not job.wait(POLL_S):
+            show(waiting_text(job))
+        return job.result()
+    finally:
+        job.cancel()  # nothing for a finished job
+
+
+def waiting_text(job: Job) -> str:
+    """Where ``job`` is: how many clips are before it, or the step it is at."""
+    ahead = job.ahead()
+    if ahead:
+        return ngettext("{n} clip ahead of yours", "{n} clips ahead of yours", ahead).format(n=ahead)
+    return job.step or _("Working on your clip…")
