@@ -79,7 +79,7 @@ def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo], trim_
                                             progress=lambda done, total: progress(job, done, total))),
             "batch", lambda text: bar.progress(fraction[0], text=text))
         bar.empty()
-        st.session_state["identify_batch"] = (key, results)
+        ui.keep("identify_batch", (key, results))
     rows = [result.row() for result in results]
     failed = sum(row["error"] is not None for row in rows)
     st.markdown(f"##### {len(rows)} clips" + (f" · {failed} could not be identified" if failed else ""))
@@ -258,8 +258,8 @@ def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str, 
         st.error(ui.without_name(str(exc), filename), icon=":material/error:")
         st.stop()
     bar.empty()
-    st.session_state["identify_result"] = (key, summary)
-    st.session_state["identify_timeline"] = (key, find_voices(summary.timeline, gallery))
+    ui.keep("identify_result", (key, summary))
+    ui.keep("identify_timeline", (key, find_voices(summary.timeline, gallery)))
 
 
 def clip_timeline(analysis: Analysis | RecordingSummary, clip: AudioClip | None, long_upload: bool, key: str,
@@ -286,7 +286,7 @@ def clip_timeline(analysis: Analysis | RecordingSummary, clip: AudioClip | None,
         st.error(f"The timeline could not be computed: {exc}", icon=":material/error:")
         st.stop()
     bar.empty()
-    st.session_state["identify_timeline"] = (key, timeline)
+    ui.keep("identify_timeline", (key, timeline))
     return timeline
 
 
@@ -421,10 +421,10 @@ def analyse_clip(clip: AudioClip | None, data: bytes, filename: str, key: str, e
     for step, seconds in timings.items():
         status.write(f":material/check: {STEPS[step]} ({seconds:.2f} s)")
     status.update(label=f"Analysed in {sum(timings.values()):.1f} s", state="complete", expanded=False)
-    st.session_state["identify_result"] = (key, done.analysis)
-    st.session_state["identify_figures"] = (key, done.figures)
+    ui.keep("identify_result", (key, done.analysis))
+    ui.keep("identify_figures", (key, done.figures))
     if done.timeline is not None:
-        st.session_state["identify_timeline"] = (key, done.timeline)
+        ui.keep("identify_timeline", (key, done.timeline))
 
 
 def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: str, key: str,
@@ -552,6 +552,7 @@ def render_evidence_download(analysis: Analysis | RecordingSummary, timeline: Ti
 def main() -> None:
     """The page: a clip chosen, analysed step by step, its verdict, and who speaks when."""
     ui.ensure_app_frame()
+    ui.release_ended_sessions()  # what closed tabs kept: an analysis each
     speakers = page_header()
     trim_ends = trim_ends_option()
     source, uploaded, fetched = choose_clip(speakers, trim_ends)
