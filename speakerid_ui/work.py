@@ -3,6 +3,7 @@ where it waits meanwhile."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -11,19 +12,24 @@ from speakerid.i18n import _, ngettext
 
 T = TypeVar("T")
 
-POLL_S = 0.25  # how often a waiting page updates its place in the queue
+POLL_S = 0.25  # how often a waiting page looks at its place in the queue
+RESHOW_S = 1.0  # how often it says it again unchanged: that is when a left page's job is cancelled
 
 
 def run_queued(work: Callable[[Job[T]], T], label: str, show: Callable[[str], object]) -> T:
-    """``work`` run in the shared pool; meanwhile ``show`` gets, a few times a second, where it waits
-    or the step it is at. Its result, or its exception raised here.
+    """``work`` run in the shared pool; meanwhile ``show`` gets where it waits or the step it is at,
+    when that changes and every second. Its result, or its exception raised here.
 
     Every ``show`` sends the browser an update, and that is where Streamlit stops a script whose
     page was left, rerun or closed: the job is then cancelled, and its place or worker freed."""
     job = shared_queue().submit(work, label)
+    shown, shown_at = "", 0.0
     try:
         while not job.wait(POLL_S):
-            show(waiting_text(job))
+            text = waiting_text(job)
+            if text != shown or time.monotonic() - shown_at >= RESHOW_S:
+                show(text)
+                shown, shown_at = text, time.monotonic()
         return job.result()
     finally:
         job.cancel()  # nothing for a finished job
