@@ -133,3 +133,22 @@ def test_the_pool_fits_the_cores_and_can_be_set(monkeypatch):
 
 def test_one_queue_per_process():
     assert work_queue.shared_queue() is work_queue.shared_queue()
+
+
+def test_an_idle_worker_keeps_nothing_of_the_last_job():
+    import gc
+    import weakref
+
+    class Analysis:  # stands for an analysis with its audio
+        pass
+
+    queue = WorkQueue(1)
+    job = queue.submit(lambda job: Analysis(), "clip")
+    gone = weakref.ref(job.result(HANG_S))
+    del job
+    for _ in range(HANG_S * 100):  # the worker puts the job down right after saying it is done
+        gc.collect()
+        if gone() is None:
+            break
+        threading.Event().wait(0.01)
+    assert gone() is None

@@ -162,6 +162,7 @@ class WorkQueue:
             with self._changed:
                 self._running.discard(job)  # before the job says it is done: its slot is free by then
             job._finished.set()
+            del job  # its result belongs to its page: an idle worker does not keep the last one alive
 
 
 @dataclass(frozen=True)
