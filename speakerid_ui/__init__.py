@@ -12,6 +12,7 @@ use it.
 # process when it initialises after TensorFlow has loaded. Every page imports this package first.
 import streamlit_webrtc  # noqa: F401, I001
 
+from speakerid_ui.access_gate import may, require_role
 from speakerid_ui.batch_table import show_batch_table
 from speakerid_ui.demo import demo_example
 from speakerid_ui.errors import refusals_note
@@ -52,8 +53,8 @@ __all__ = [
     "AUDIO_TYPES", "LEFT_COLUMN_PX", "app_frame", "clear_model_cache", "clock", "compact_duration",
     "data_roots_help", "decode", "demo_example", "digest", "download_progress", "ensure_app_frame",
     "figure_png", "flash", "ice_servers", "keep", "link_field", "link_input", "load_encoder",
-    "loaded_encoder", "md", "model_location", "onboarding", "open_gallery", "refusals_note",
-    "release_ended_sessions", "require_encoder", "require_gallery", "require_speakers", "run_page",
-    "run_queued", "seconds", "show", "show_batch_table", "show_flash", "show_image", "show_unusable",
-    "without_name",
+    "loaded_encoder", "may", "md", "model_location", "onboarding", "open_gallery", "refusals_note",
+    "release_ended_sessions", "require_encoder", "require_gallery", "require_role", "require_speakers",
+    "run_page", "run_queued", "seconds", "show", "show_batch_table", "show_flash", "show_image",
+    "show_unusable", "without_name",
 ]
