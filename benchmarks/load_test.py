@@ -16,6 +16,15 @@ browser). The uploader and the verdict are found by the page's element keys (``i
 ``verdict``), not by its wording; a refusal by its error box. Between requests a page removes its
 file (an untimed rerun), so that the next verdict is the new one and not the old one still on
 screen. The server's RSS is read after start, after a warm-up request and after every request.
+With ``--at-once`` the pages of a round upload each clip at the same moment (they wait for each
+other between requests), as journalists do when one story breaks; without it each page sends its
+next clip as soon as it has its verdict (a closed loop).
+
+Soak (``--app --soak``): ``--sessions`` journalists for ``--soak-minutes``, each opening a new
+browser session, identifying ``--per-session`` clips and closing it, again and again, so that
+sessions keep starting and ending. The server's RSS is sampled all along: what it is after the first
+``--soak-warm-up`` seconds against the end shows memory that ended sessions keep; the server's log
+is searched for tracebacks.
 
 The gallery holds ``--speakers`` synthetic voices (tests/synthetic.py) enrolled with a copy of the
 model in ``--weights`` (default: the shipped weights/), or with an untrained encoder saved to a
@@ -26,9 +35,13 @@ accuracy is not measured here).
     nice -n 15 .venv/bin/python benchmarks/load_test.py --app    # app: 1, 2 and 4 pages x 10
     nice -n 15 .venv/bin/python benchmarks/load_test.py --app --pages 1 --requests-per-page 60 \
         --key app_soak                                           # app memory over a longer run
+    nice -n 10 .venv/bin/python benchmarks/load_test.py --app --at-once --pages 1 4 \
+        --requests-per-page 4 --speakers 4 --query-seconds 15 --queries 8 --key app_at_once
+    nice -n 10 .venv/bin/python benchmarks/load_test.py --app --soak   # 10 sessions, 10 minutes
     .venv/bin/python benchmarks/load_test.py --threads 2 --requests 200
     .venv/bin/python benchmarks/load_test.py --smoke         # seconds: does the script still work?
     .venv/bin/python benchmarks/load_test.py --app --smoke
+    .venv/bin/python benchmarks/load_test.py --app --soak --smoke
 
 Each run updates its own entry of benchmarks/results/load.json (``--key``), then load.md is
 rewritten from all entries (``--smoke``: a tiny model and a few requests, written to a temporary
@@ -190,8 +203,11 @@ def _round(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def machine() -> dict:
-    return {"cpus": os.cpu_count(), "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
+def machine(load_at_start: float | None = None) -> dict:
+    """The cores, and the load average (1 min) at the start when given and at the end: on a shared
+    machine it shapes every figure."""
+    start = {} if load_at_start is None else {"load_average_1min_at_start": round(load_at_start, 2)}
+    return {"cpus": os.cpu_count(), **start, "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
 
 
 # --- library --------------------------------------------------------------------------------------
@@ -358,20 +374,22 @@ def _outcome(page):
     return page.locator(VERDICT).or_(page.locator(REFUSAL))
 
 
-async def identify_once(page, path: Path) -> tuple[float, str | None, float, float | None]:
+async def identify_once(page, path: Path, together: asyncio.Barrier | None = None
+                        ) -> tuple[float, str | None, float, float | None]:
     """(milliseconds from upload to verdict, error or None, seconds spent clearing the previous
     file first, the server's own analysis seconds or None when its label was redrawn away). A step
     that times out stops the run, saying what the page showed."""
     from playwright.async_api import TimeoutError as StepTimeout
 
     try:
-        return await _identify_once(page, path)
+        return await _identify_once(page, path, together)
     except StepTimeout as exc:
         shown = (await page.inner_text("body"))[-2000:]
         raise RuntimeError(f"{path.name}: {exc.message.splitlines()[0]}\nThe page showed:\n{shown}") from exc
 
 
-async def _identify_once(page, path: Path) -> tuple[float, str | None, float, float | None]:
+async def _identify_once(page, path: Path, together: asyncio.Barrier | None
+                         ) -> tuple[float, str | None, float, float | None]:
     clear_s = 0.0
     delete = _uploader(page).locator('[data-testid="stFileChipDeleteBtn"]')
     if await delete.count():
@@ -380,6 +398,8 @@ async def _identify_once(page, path: Path) -> tuple[float, str | None, float, fl
         await _outcome(page).first.wait_for(state="detached")
         await wait_idle(page)
         clear_s = time.perf_counter() - cleared
+    if together is not None:  # --at-once: every page of the round uploads now
+        await together.wait()
     start = time.perf_counter()
     await _uploader(page).locator('input[type="file"]').set_input_files(str(path))
     await _outcome(page).first.wait_for()
@@ -392,35 +412,45 @@ async def _identify_once(page, path: Path) -> tuple[float, str | None, float, fl
     return latency_ms, None, clear_s, float(match.group(1)) if match else None
 
 
-async def page_client(page, files: list[Path], server: AppServer, trace: list[float]
+async def page_client(page, files: list[Path], server: AppServer, trace: list[float],
+                      together: asyncio.Barrier | None = None
                       ) -> list[tuple[float, str | None, float, float | None]]:
-    """One page's requests, one after another; the server's RSS goes to ``trace`` after each."""
+    """One page's requests, one after another (with ``together``, each uploaded when every page of
+    the round is ready); the server's RSS goes to ``trace`` after each."""
     outcomes = []
     for path in files:
-        outcomes.append(await identify_once(page, path))
+        outcomes.append(await identify_once(page, path, together))
         trace.append(server.rss_mb())
     return outcomes
 
 
+async def launch_browser(playwright):
+    return await playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+
+
+async def warm_up(browser, server: AppServer, path: Path, timeout_s: float) -> dict:
+    """One request from a first session, which loads TensorFlow and the model."""
+    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+    started = time.perf_counter()
+    page = await open_identify(context, server.url, timeout_s)
+    outcome = await identify_once(page, path)
+    warm_up_s = time.perf_counter() - started
+    await context.close()
+    return {"warm_up_s": round(warm_up_s, 1), "warm_up_error": outcome[1],
+            "rss_after_warm_up_mb": server.rss_mb()}
+
+
 async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_page: int,
-                    timeout_s: float) -> dict:
+                    timeout_s: float, at_once: bool = False) -> dict:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = await launch_browser(playwright)
         try:
-            context = await browser.new_context(viewport={"width": 1440, "height": 1000})
-            warm_up_started = time.perf_counter()
-            # the first session loads TensorFlow and the model
-            page = await open_identify(context, server.url, timeout_s)
-            warm_up = await identify_once(page, files[-1])
-            warm_up_s = time.perf_counter() - warm_up_started
-            await context.close()
-            result = {"warm_up_s": round(warm_up_s, 1), "warm_up_error": warm_up[1],
-                      "rss_after_warm_up_mb": server.rss_mb(), "rounds": []}
+            result = {**await warm_up(browser, server, files[-1], timeout_s), "rounds": []}
             for count in pages:
                 contexts = [await browser.new_context(viewport={"width": 1440, "height": 1000})
                             for _ in range(count)]
@@ -428,9 +458,10 @@ async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_
                 rss_before = server.rss_mb()
                 started = time.perf_counter()
                 trace: list[float] = []
+                together = asyncio.Barrier(count) if at_once else None
                 outcomes = await asyncio.gather(*(
                     page_client(p, [files[(i * per_page + n) % len(files)] for n in range(per_page)],
-                                server, trace)
+                                server, trace, together)
                     for i, p in enumerate(opened)))
                 wall_s = time.perf_counter() - started
                 flat = [o for per in outcomes for o in per]
@@ -450,6 +481,61 @@ async def drive_app(server: AppServer, files: list[Path], pages: list[int], per_
             return result
         finally:
             await browser.close()
+
+
+async def drive_soak(server: AppServer, files: list[Path], args: argparse.Namespace) -> dict:
+    """``args.sessions`` journalists, each opening a session, identifying ``args.per_session``
+    clips and closing it, until ``args.soak_minutes`` have passed; the server's RSS and the load
+    average sampled every ``SOAK_SAMPLE_S`` seconds."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await launch_browser(playwright)
+        try:
+            result = await warm_up(browser, server, files[-1], args.step_timeout)
+            started = time.monotonic()
+            deadline = started + args.soak_minutes * 60
+            samples: list[tuple[float, float, float]] = []  # (seconds in, server RSS MB, load average)
+            outcomes: list[tuple[float, str | None, float, float | None]] = []
+            sessions = [0]
+
+            def sample() -> None:
+                samples.append((round(time.monotonic() - started, 1), server.rss_mb(),
+                                round(os.getloadavg()[0], 2)))
+
+            async def sampler() -> None:
+                while time.monotonic() < deadline:
+                    sample()
+                    await asyncio.sleep(args.soak_sample_s)
+
+            async def journalist(number: int) -> None:
+                request = number
+                while time.monotonic() < deadline:
+                    context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+                    sessions[0] += 1
+                    try:
+                        page = await open_identify(context, server.url, args.step_timeout)
+                        for _ in range(args.per_session):
+                            outcomes.append(await identify_once(page, files[request % len(files)]))
+                            request += args.sessions
+                            if time.monotonic() >= deadline:
+                                break
+                    finally:
+                        await context.close()
+
+            await asyncio.gather(sampler(), *(journalist(n) for n in range(args.sessions)))
+            sample()
+        finally:
+            await browser.close()
+    after_warm_up = next((rss for at, rss, _ in samples if at >= args.soak_warm_up), samples[-1][1])
+    errors = [error for _, error, _, _ in outcomes if error]
+    return {**result, "sessions_at_once": args.sessions, "sessions_opened": sessions[0],
+            **summary([ms for ms, _, _, _ in outcomes], time.monotonic() - started),
+            "errors": len(errors), "first_error": errors[0] if errors else None,
+            "server_rss_after_soak_warm_up_mb": after_warm_up, "server_rss_soak_end_mb": samples[-1][1],
+            "server_rss_growth_pct": round(100 * (samples[-1][1] / after_warm_up - 1), 1),
+            "load_average_min_max": [min(x for _, _, x in samples), max(x for _, _, x in samples)],
+            "samples": samples}
 
 
 def app_part(args: argparse.Namespace) -> dict:
@@ -472,23 +558,30 @@ def app_part(args: argparse.Namespace) -> dict:
             files, dropped = usable_queries(
                 gallery, query_files(workdir / "queries", args.speakers, args.queries, args.query_seconds))
         del encoder, gallery
+        load_at_start = os.getloadavg()[0]
         started = time.perf_counter()
         with AppServer(home, model, workdir / "streamlit.log") as server:
             start_s = time.perf_counter() - started
             rss_started = server.rss_mb()
+            drive = (drive_soak(server, files, args) if args.soak else
+                     drive_app(server, files, args.pages, args.requests_per_page, args.step_timeout,
+                               args.at_once))
             try:
-                driven = asyncio.run(drive_app(server, files, args.pages, args.requests_per_page,
-                                               args.step_timeout))
+                driven = asyncio.run(drive)
             except Exception:
                 print("The server's log ends:\n" + server.log_path.read_text()[-3000:], file=sys.stderr)
                 raise
             rss_end = server.rss_mb()
+            tracebacks = server.log_path.read_text().count("Traceback")
     return {"settings": {"encoder": encoder_kind, "speakers": args.speakers, "enrol_s_each": ENROL_S,
                          "query_s": args.query_seconds, "distinct_query_files": len(files),
                          "query_files_refused": dropped, "requests_per_page": args.requests_per_page,
+                         "at_once": args.at_once, "soak_minutes": args.soak_minutes if args.soak else None,
+                         "soak_warm_up_s": args.soak_warm_up, "per_session": args.per_session,
                          "browser": f"{CHROMIUM} (headless, Playwright)", "timed_until": TIMED_UNTIL},
-            "machine": machine(), "enrolment_s": round(enrol_s, 1), "server_start_s": round(start_s, 1),
-            "server_rss_after_start_mb": rss_started, **driven, "server_rss_at_end_mb": rss_end}
+            "machine": machine(load_at_start), "enrolment_s": round(enrol_s, 1),
+            "server_start_s": round(start_s, 1), "server_rss_after_start_mb": rss_started, **driven,
+            "server_rss_at_end_mb": rss_end, "server_log_tracebacks": tracebacks}
 
 
 # --- report ---------------------------------------------------------------------------------------
@@ -568,7 +661,9 @@ def markdown(results: dict) -> str:
             continue
         s = app["settings"]
         pages = " then ".join(str(r["pages"]) for r in app["rounds"])
-        lines += [f"## App ({key}): {pages} concurrent headless Chromium page(s) on the Identify page", "",
+        together = ", uploading each clip at the same moment" if s.get("at_once") else ""
+        lines += [f"## App ({key}): {pages} concurrent headless Chromium page(s) on the Identify page"
+                  f"{together}", "",
                   f"`streamlit run app.py` on 127.0.0.1, gallery of {s['speakers']} synthetic speakers "
                   f"enrolled with the library, encoder: {s['encoder']}; {s['requests_per_page']} uploads "
                   f"of {s['query_s']:g} s WAV clips per page, one after another (cycling through "
@@ -588,11 +683,46 @@ def markdown(results: dict) -> str:
                   + ", ".join(f"{_num2(r['clearing_s_mean'])} s with {r['pages']} page(s)"
                               for r in app["rounds"])
                   + " on average." + _slowdown(app["rounds"]) + _traces(app["rounds"]), "",
-                  f"Command: `{app['command']}` ({app['runtime_s']:.0f} s in all)", ""]
+                  f"Command: `{app['command']}` ({app['runtime_s']:.0f} s in all)" + _conditions(app), ""]
+    for key, soak in results.items():
+        if key.startswith("soak") and isinstance(soak, dict):
+            lines += soak_markdown(key, soak)
     lines += [f"Machine: {os.cpu_count()} CPU cores. {NOTE}", ""]
     if notes := results.get("notes"):  # written by hand into load.json after looking at a run
         lines += ["Notes on these runs:", "", *(f"- {note}" for note in notes), ""]
     return "\n".join(lines)
+
+
+def _conditions(part: dict) -> str:
+    """The load average around the run, and what the server's log held."""
+    load = part.get("machine", {})
+    start, end = load.get("load_average_1min_at_start"), load.get("load_average_1min_at_end")
+    during = "" if start is None else f"{start:.1f} at the start, "
+    tracebacks = part.get("server_log_tracebacks")
+    return (("" if end is None else f"; load average (1 min) {during}{end:.1f} at the end")
+            + ("" if tracebacks is None else f"; tracebacks in the server's log: {tracebacks}") + ".")
+
+
+def soak_markdown(key: str, soak: dict) -> list[str]:
+    """A soak run: sessions that start and end for minutes, and whether the server keeps memory."""
+    s = soak["settings"]
+    every = max(1, len(soak["samples"]) // 10)
+    trace = ", ".join(f"{at / 60:.1f} min {rss:.0f}" for at, rss, _ in soak["samples"][::every])
+    low, high = soak["load_average_min_max"]
+    return [f"## Soak ({key}): {soak['sessions_at_once']} sessions at once for {s['soak_minutes']:g} min, "
+            "each new session identifying a few clips then closing", "",
+            f"`streamlit run app.py` on 127.0.0.1, gallery of {s['speakers']} synthetic speakers, encoder: "
+            f"{s['encoder']}; {s['query_s']:g} s WAV clips, {s['per_session']} per session, "
+            f"{soak['sessions_opened']} sessions opened and closed in all, {soak['requests']} verdicts "
+            f"(p50 {_num(soak['p50_ms'])} ms, p95 {_num(soak['p95_ms'])} ms), {soak['errors']} errors. "
+            f"Server RSS: {soak['rss_after_warm_up_mb']:.0f} MB after the warm-up request, "
+            f"{soak['server_rss_after_soak_warm_up_mb']:.0f} MB after the first "
+            f"{s.get('soak_warm_up_s', 0):g} s of the soak, {soak['server_rss_soak_end_mb']:.0f} MB at "
+            f"its end: **{soak['server_rss_growth_pct']:+.1f} %**. Tracebacks in the server's log: "
+            f"**{soak['server_log_tracebacks']}**. Load average (1 min) during the run: "
+            f"{low:.1f}-{high:.1f}.",
+            "", f"Server RSS (MB) along the run: {trace}.", "",
+            f"Command: `{soak['command']}` ({soak['runtime_s']:.0f} s in all)", ""]
 
 
 NOTE = ("A model training run (reniced -15) and other jobs shared the 2 cores during the measurement "
@@ -602,7 +732,8 @@ NOTE = ("A model training run (reniced -15) and other jobs shared the 2 cores du
 
 # --smoke: a tiny model, a few requests; one round of two pages shows that concurrent pages work.
 SMOKE = {"threads": [1, 2], "requests": 6, "pages": [2], "requests_per_page": 2, "speakers": 3, "queries": 4,
-         "step_timeout": 180}
+         "step_timeout": 180, "sessions": 2, "per_session": 2, "soak_minutes": 0.4, "soak_warm_up": 5.0,
+         "soak_sample_s": 2.0}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -616,6 +747,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, nargs="+", default=[1, 2, 4],
                         help="app: concurrent browser pages, one round each")
     parser.add_argument("--requests-per-page", type=int, default=10, help="app: uploads per page per round")
+    parser.add_argument("--at-once", action="store_true",
+                        help="app: the pages of a round upload each clip at the same moment")
+    parser.add_argument("--soak", action="store_true",
+                        help="app: sessions that start and end for --soak-minutes (memory, errors)")
+    parser.add_argument("--sessions", type=int, default=10, help="soak: journalists at once")
+    parser.add_argument("--per-session", type=int, default=3, help="soak: clips a session identifies")
+    parser.add_argument("--soak-minutes", type=float, default=10.0)
+    parser.add_argument("--soak-warm-up", type=float, default=120.0, metavar="S",
+                        help="soak: RSS growth is measured from this many seconds in")
+    parser.add_argument("--soak-sample-s", type=float, default=15.0, help=argparse.SUPPRESS)
     parser.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_S, metavar="S",
                         help="app: a page step (opening, a verdict) fails after this long")
     parser.add_argument("--speakers", type=int, default=50)
@@ -631,6 +772,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         vars(args).update(SMOKE)
+    if args.soak:
+        args.app = True
 
     started = time.perf_counter()
     part = app_part(args) if args.app else library_part(args)
@@ -641,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
     part["runtime_s"] = round(time.perf_counter() - started, 1)
     with output(args.out, args.smoke) as out:
         results = json.loads(out.read_text()) if out.is_file() else {}
-        results[args.key or ("app" if args.app else "library")] = part
+        results[args.key or ("soak" if args.soak else "app" if args.app else "library")] = part
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
         out.with_suffix(".md").write_text(markdown(results))

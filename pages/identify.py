@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
     from speakerid.app.analysis import Analysis
+    from speakerid.app.work_queue import Job
     from speakerid.audio import AudioClip
     from speakerid.fetch import FetchedAudio
     from speakerid.gallery import Gallery, Identification, SpeakerInfo
@@ -69,13 +71,20 @@ def render_batch(uploads: list[UploadedFile], speakers: list[SpeakerInfo], trim_
     else:
         bar = st.progress(0.0, text=_("Identifying {count} clips…").format(
             count=numerals.number(len(uploads))))
-        results = list(identify_batch(
-            [EncodedAudio(u.name, u.getvalue()) for u in uploads], gallery, top_k=5, trim_ends=trim_ends,
-            progress=lambda done, total: bar.progress(done / total, text=_(
-                "Identified {done} of {total} clips…").format(done=numerals.number(done),
-                                                             total=numerals.number(total)))))
+        inputs = [EncodedAudio(u.name, u.getvalue()) for u in uploads]
+        fraction = [0.0]  # written by the worker, read by this page
+
+        def progress(job: Job, done: int, total: int) -> None:
+            fraction[0] = done / total
+            job.checkpoint(_("Identified {done} of {total} clips…").format(
+                done=numerals.number(done), total=numerals.number(total)))
+
+        results = ui.run_queued(
+            lambda job: list(identify_batch(inputs, gallery, top_k=5, trim_ends=trim_ends,
+                                            progress=lambda done, total: progress(job, done, total))),
+            "batch", lambda text: bar.progress(fraction[0], text=text))
         bar.empty()
-        st.session_state["identify_batch"] = (key, results)
+        ui.keep("identify_batch", (key, results))
     rows = [result.row() for result in results]
     failed = sum(row["error"] is not None for row in rows)
     st.markdown("##### " + _("{count} clips").format(count=numerals.number(len(rows)))
@@ -133,8 +142,9 @@ def choose_clip(speakers: list[SpeakerInfo], trim_ends: bool
 
 def read_clip(source: str, uploaded: UploadedFile | None, fetched: FetchedAudio | None
               ) -> tuple[AudioClip | None, bytes, str, bool]:
-    """(clip, data, name, long_upload): the clip decoded (None for a long upload, which is streamed),
-    and the bytes and name that make its key."""
+    """(clip, data, name, long_upload): the fetched clip (None for an upload, which is decoded in the
+    shared pool, see :func:`analysed_clip`, or streamed when long), and the bytes and name that make
+    its key."""
     long_upload = False
     if fetched is not None:
         clip = fetched.clip
@@ -144,18 +154,38 @@ def read_clip(source: str, uploaded: UploadedFile | None, fetched: FetchedAudio 
     else:
         data, name = uploaded.getvalue(), uploaded.name
         long_upload = source == "Upload clips" and is_long(data)  # streamed, never decoded whole
-        clip = None if long_upload else ui.decode(uploaded)
-        if clip is None and not long_upload:
-            st.stop()
+        clip = None
         if source == "Upload clips":
             st.audio(data)
     return clip, data, name, long_upload
 
 
-def render_preparation(analysis: Analysis) -> None:
+@dataclass(frozen=True)
+class ClipFigures:
+    """A clip's figures as images, drawn by the worker that analysed it (and kept for reruns)."""
+
+    waveforms: bytes
+    front_ends: list[tuple[str, bytes]]  # (tab label, image): one per network's front end
+
+
+def clip_figures(analysis: Analysis, encoder: Encoder) -> ClipFigures:
+    """The waveforms of each preparation stage, and one spectrogram per network's front end, each
+    labelled with the network that reads it."""
     # TensorFlow (and matplotlib): imported once the model, which needs them too, has loaded.
     from speakerid.app import plots
+    from speakerid.app.analysis import front_ends
 
+    spectrograms = [(_("Read by {reader}").format(reader=part.reader), ui.figure_png(
+        plots.spectrogram(part.features, analysis.frames_per_second, analysis.windows,
+                          title=_("{features}, read by {reader}").format(features=part.description,
+                                                                        reader=part.reader)),
+        ui.LEFT_COLUMN_PX))
+        for part in front_ends(analysis.features, encoder)]
+    return ClipFigures(ui.figure_png(plots.pipeline_waveforms(analysis.prepared), ui.LEFT_COLUMN_PX),
+                       spectrograms)
+
+
+def render_preparation(analysis: Analysis, figures: ClipFigures) -> None:
     prepared = analysis.prepared
     st.markdown("##### " + _("1 · Preparing the audio"))
     decoded, trimmed, final = prepared.stages[0], prepared.stage("trim"), prepared.stages[-1]
@@ -166,7 +196,7 @@ def render_preparation(analysis: Analysis) -> None:
                    delta=silence_removed(trimmed.duration_s - final.duration_s),
                    delta_color="off", help=prepared.stage("silence").note)
     cols[3].metric(_("Sample rate"), sample_rate(final.sample_rate), help=prepared.stage("resample").note)
-    ui.show(plots.pipeline_waveforms(prepared), ui.LEFT_COLUMN_PX)
+    ui.show_image(figures.waveforms)
     with st.expander(_("Every stage")):
         st.dataframe([{_("stage"): s.name, _("output"): ui.seconds(s.duration_s), _("what happened"): s.note}
                       for s in prepared.stages], hide_index=True, width="stretch")
@@ -181,33 +211,25 @@ def sample_rate(rate: float) -> str:
     return _("{rate} kHz").format(rate=numerals.number(rate / 1000, "g"))
 
 
-def render_features(analysis: Analysis, encoder: Encoder) -> None:
+def render_features(analysis: Analysis, figures: ClipFigures) -> None:
     st.markdown("##### " + _("2 · What the encoder sees"))
     count = len(analysis.windows)
     longest = max(b - a for a, b in analysis.windows)
     text = (_("one window of {duration}").format(duration=ui.seconds(longest)) if count == 1
             else _("{count} windows of {duration}, embeddings averaged").format(
                 count=numerals.number(count), duration=ui.seconds(longest)))
-    render_front_ends(analysis, encoder)
+    render_front_ends(figures)
     st.caption(_("The encoder reads the speech in {windows}: the coloured bars above the image.").format(
         windows=text))
 
 
-def render_front_ends(analysis: Analysis, encoder: Encoder) -> None:
-    """One spectrogram per network's front end (a fused model has two), each labelled with the
-    network that reads it; several are offered as tabs."""
-    from speakerid.app import plots
-    from speakerid.app.analysis import front_ends
-
-    parts = front_ends(analysis.features, encoder)
-    places = (st.tabs([_("Read by {reader}").format(reader=part.reader) for part in parts])
-              if len(parts) > 1 else [st.container()])
-    for place, part in zip(places, parts):
+def render_front_ends(figures: ClipFigures) -> None:
+    """One spectrogram per network's front end (a fused model has two); several are offered as tabs."""
+    parts = figures.front_ends
+    places = st.tabs([label for label, _image in parts]) if len(parts) > 1 else [st.container()]
+    for place, (_label, image) in zip(places, parts):
         with place:
-            ui.show(plots.spectrogram(part.features, analysis.frames_per_second, analysis.windows,
-                                      title=_("{features}, read by {reader}").format(
-                                          features=part.description, reader=part.reader)),
-                    ui.LEFT_COLUMN_PX)
+            ui.show_image(image)
 
 
 def render_long_preparation(summary: RecordingSummary) -> None:
@@ -243,23 +265,26 @@ def analyse_long_upload(data: bytes, filename: str, gallery: Gallery, key: str, 
     from speakerid.voices import find_voices
 
     bar = st.progress(0.0, text=_("Reading the recording…"))
+    fraction = [0.0]  # written by the worker, read by this page
 
-    def progress(stage: str, done: float, total: float) -> None:
-        bar.progress(min(done / max(total, 1e-9), 1.0),
-                     text=_("{stage}: {done} of {total}").format(
-                         stage=_(LONG_STAGES[stage]), done=numerals.number(done, ".0f"),
-                         total=numerals.number(total, ".0f")))
+    def progress(job: Job, stage: str, done: float, total: float) -> None:
+        fraction[0] = min(done / max(total, 1e-9), 1.0)
+        job.checkpoint(_("{stage}: {done} of {total}").format(
+            stage=_(LONG_STAGES[stage]), done=numerals.number(done, ".0f"),
+            total=numerals.number(total, ".0f")))
 
     try:
-        summary = summarise_recording(data, gallery, filename, top_k=5, timeline=True,
-                                      progress=progress, trim_ends=trim_ends)
+        summary = ui.run_queued(
+            lambda job: summarise_recording(data, gallery, filename, top_k=5, timeline=True,
+                                            progress=lambda *step: progress(job, *step), trim_ends=trim_ends),
+            filename, lambda text: bar.progress(fraction[0], text=text))
     except SpeakerIDError as exc:
         bar.empty()
         st.error(ui.without_name(str(exc), filename), icon=":material/error:")
         st.stop()
     bar.empty()
-    st.session_state["identify_result"] = (key, summary)
-    st.session_state["identify_timeline"] = (key, find_voices(summary.timeline, gallery))
+    ui.keep("identify_result", (key, summary))
+    ui.keep("identify_timeline", (key, find_voices(summary.timeline, gallery)))
 
 
 def clip_timeline(analysis: Analysis | RecordingSummary, clip: AudioClip | None, long_upload: bool, key: str,
@@ -288,7 +313,7 @@ def clip_timeline(analysis: Analysis | RecordingSummary, clip: AudioClip | None,
                  icon=":material/error:")
         st.stop()
     bar.empty()
-    st.session_state["identify_timeline"] = (key, timeline)
+    ui.keep("identify_timeline", (key, timeline))
     return timeline
 
 
@@ -347,55 +372,122 @@ def render_matches(found: Identification) -> None:
                  ":material/check_circle: close enough to be named."))
 
 
+class UnusableClip(Exception):
+    """The upload could not be decoded (said as the other pages say it, see ui.show_unusable)."""
+
+    def __init__(self, cause: SpeakerIDError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class AnalysedClip:
+    """All the heavy work for one clip, done in the shared pool: its analysis, who speaks when (for a
+    clip long enough; None when too short, or when it failed and the page computes it to say why),
+    and its figures."""
+
+    analysis: Analysis
+    timeline: Timeline | None
+    figures: ClipFigures
+
+
+def analysed_clip(job: Job, clip: AudioClip | None, data: bytes, filename: str, encoder: Encoder,
+                  gallery: Gallery, trim_ends: bool) -> AnalysedClip:
+    """Decode (an upload), analyse, find who speaks when and draw the figures, reporting each step
+    to ``job`` (which stops there when the page has gone)."""
+    from speakerid.app.analysis import STEPS, analyse_steps
+    from speakerid.audio import decode_bytes
+    from speakerid.timeline import identify_timeline
+    from speakerid.voices import find_voices
+
+    if clip is None:
+        job.checkpoint(_("Decoding the clip"))
+        try:
+            clip = decode_bytes(data, filename)
+        except SpeakerIDError as exc:
+            raise UnusableClip(exc) from exc
+    steps = list(STEPS)
+    job.checkpoint(_(STEPS[steps[0]]))
+    for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5, trim_ends=trim_ends):  # noqa: B007 (the last one)
+        following = steps.index(step) + 1
+        job.checkpoint(_(STEPS[steps[following]]) if following < len(steps) else "")
+    timeline = None
+    if clip.duration_s >= TIMELINE_MIN_DURATION_S:
+        try:
+            timeline = find_voices(identify_timeline(
+                analysis.prepared, encoder, gallery, original_duration_s=clip.duration_s,
+                progress=lambda done, total: job.checkpoint(_("Identifying window {done} of {total}…").format(
+                    done=numerals.number(done), total=numerals.number(total)))),
+                gallery)
+        except SpeakerIDError:
+            timeline = None  # the page computes it again and says why it failed
+    job.checkpoint(_("Drawing the figures"))
+    return AnalysedClip(analysis, timeline, clip_figures(analysis, encoder))
+
+
+def analyse_clip(clip: AudioClip | None, data: bytes, filename: str, key: str, encoder: Encoder,
+                 gallery: Gallery, trim_ends: bool) -> None:
+    """A clip's heavy work queued in the shared pool, the status saying where it waits, then each
+    step's time; what it found kept in the session for this run and the next ones."""
+    from speakerid.app.analysis import STEPS
+
+    status = st.status(_("Analysing the clip…"), expanded=True)
+    try:
+        done = ui.run_queued(
+            lambda job: analysed_clip(job, clip, data, filename, encoder, gallery, trim_ends),
+            filename, lambda text: status.update(label=text))
+    except UnusableClip as exc:
+        status.update(label=_("The clip could not be identified"), state="error", expanded=False)
+        ui.show_unusable(filename, exc.cause)
+        st.stop()
+    except SpeakerIDError as exc:
+        status.update(label=_("The clip could not be identified"), state="error", expanded=False)
+        st.error(ui.without_name(str(exc), filename), icon=":material/error:")
+        st.stop()
+    except Exception as exc:  # never show a stack trace to the user
+        log.exception("analysis failed")
+        status.update(label=_("Something went wrong"), state="error", expanded=False)
+        problem = f"{type(exc).__name__}: {exc}"
+        st.error(_("The clip could not be analysed ({problem}).").format(problem=problem),
+                 icon=":material/error:")
+        st.stop()
+    timings = done.analysis.timings
+    for step, seconds in timings.items():
+        status.write(":material/check: " + _("{step} ({seconds:.2f} s)").format(step=_(STEPS[step]),
+                                                                               seconds=seconds))
+    status.update(label=_("Analysed in {seconds:.1f} s").format(seconds=sum(timings.values())),
+                  state="complete", expanded=False)
+    ui.keep("identify_result", (key, done.analysis))
+    ui.keep("identify_figures", (key, done.figures))
+    if done.timeline is not None:
+        ui.keep("identify_timeline", (key, done.timeline))
+
+
 def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: str, key: str,
             encoder: Encoder, gallery: Gallery, speakers: list[SpeakerInfo], trim_ends: bool
             ) -> Analysis | RecordingSummary:
-    """Every step of the analysis drawn as it runs (or from the session, for a clip seen before), the
-    verdict beside it; what it found. ``trim_ends``: leave out a long recording's ends."""
-    from speakerid.app.analysis import STEPS, analyse_steps
-
+    """Every step of the analysis (run in the shared pool, or from the session for a clip seen
+    before) and the verdict beside it; what it found. ``trim_ends``: leave out a long recording's ends."""
     left, right = st.columns([3, 2], gap="large")
-    renderers = {"prepare": render_preparation, "features": lambda shown: render_features(shown, encoder)}
-    if long_upload:
-        renderers = {"prepare": render_long_preparation, "features": render_long_features}
-        if st.session_state.get("identify_result", (None,))[0] != key:
-            with left:
+    if st.session_state.get("identify_result", (None,))[0] != key:
+        with left:
+            if long_upload:
                 analyse_long_upload(data, filename, gallery, key, trim_ends)
-    cached = st.session_state.get("identify_result")
-    if cached is not None and cached[0] == key:
-        analysis = cached[1]
-        with left:
-            for step in ("prepare", "features"):
-                renderers[step](analysis)
-        with right:
-            render_verdict(analysis, speakers, encoder,
-                           clip_timeline(analysis, clip, long_upload, key, encoder, gallery))
-    else:
-        with left:
-            status = st.status(_("Analysing the clip…"), expanded=True)
-            try:
-                for step, analysis in analyse_steps(clip, encoder, gallery, top_k=5, trim_ends=trim_ends):
-                    status.write(":material/check: " + _("{step} ({seconds:.2f} s)").format(
-                        step=_(STEPS[step]), seconds=analysis.timings[step]))
-                    if step in renderers:
-                        renderers[step](analysis)
-                    elif step == "identify":
-                        with right:
-                            render_verdict(analysis, speakers, encoder,
-                                           clip_timeline(analysis, clip, long_upload, key, encoder, gallery))
-            except SpeakerIDError as exc:
-                status.update(label=_("The clip could not be identified"), state="error", expanded=False)
-                st.error(ui.without_name(str(exc), clip.name), icon=":material/error:")
-                st.stop()
-            except Exception as exc:  # never show a stack trace to the user
-                log.exception("analysis failed")
-                status.update(label=_("Something went wrong"), state="error", expanded=False)
-                st.error(_("The clip could not be analysed ({problem}).").format(
-                    problem=f"{type(exc).__name__}: {exc}"), icon=":material/error:")
-                st.stop()
-            status.update(label=_("Analysed in {seconds:.1f} s").format(
-                seconds=sum(analysis.timings.values())), state="complete", expanded=False)
-        st.session_state["identify_result"] = (key, analysis)
+            else:
+                analyse_clip(clip, data, filename, key, encoder, gallery, trim_ends)
+    analysis = st.session_state["identify_result"][1]
+    with left:
+        if long_upload:
+            render_long_preparation(analysis)
+            render_long_features(analysis)
+        else:
+            figures = st.session_state["identify_figures"][1]
+            render_preparation(analysis, figures)
+            render_features(analysis, figures)
+    with right:
+        render_verdict(analysis, speakers, encoder,
+                       clip_timeline(analysis, None if long_upload else analysis.clip, long_upload, key,
+                                     encoder, gallery))
     return analysis
 
 
@@ -506,6 +598,7 @@ def render_evidence_download(analysis: Analysis | RecordingSummary, timeline: Ti
 def main() -> None:
     """The page: a clip chosen, analysed step by step, its verdict, and who speaks when."""
     ui.ensure_app_frame()
+    ui.release_ended_sessions()  # what closed tabs kept: an analysis each
     speakers = page_header()
     trim_ends = trim_ends_option()
     source, uploaded, fetched = choose_clip(speakers, trim_ends)
@@ -515,7 +608,9 @@ def main() -> None:
     gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
     key = ui.digest(data, name, ui.model_location()[0], str(ui.model_location()[1]),
                     gallery_signature, str(trim_ends))
-    analysis = analyse(clip, long_upload, data, name, key, encoder, gallery, speakers, trim_ends)
+    analysis = analyse(clip, long_upload, data, name or "upload", key, encoder, gallery, speakers, trim_ends)
+    if not long_upload:
+        clip = analysis.clip  # an upload is decoded in the shared pool
     if analysis.identification.best is not None:  # an empty gallery: nothing to report
         render_evidence_download(analysis, clip_timeline(analysis, clip, long_upload, key, encoder, gallery),
                                  clip, data, uploaded, fetched, gallery)

@@ -34,3 +34,15 @@ def bfloat16_is_fast() -> bool:
     except OSError:
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def tensorflow_threads(intra_op: int) -> None:
+    """Let each TensorFlow operation use at most ``intra_op`` threads, so that the app's workers
+    (speakerid.app.work_queue) do not take cores from each other. Only before TensorFlow has run its
+    first operation in this process: later it keeps what it has."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    except RuntimeError:  # TensorFlow already started
+        pass

@@ -37,18 +37,24 @@ from speakerid_ui.widgets import (
     data_roots_help,
     decode,
     download_progress,
+    figure_png,
     flash,
     link_field,
     link_input,
     show,
     show_flash,
+    show_image,
+    show_unusable,
 )
+from speakerid_ui.session_memory import keep, release_ended_sessions
+from speakerid_ui.work import run_queued
 
 __all__ = [
     "AUDIO_TYPES", "LEFT_COLUMN_PX", "app_frame", "clear_model_cache", "clock", "compact_duration",
-    "data_roots_help", "decode", "demo_example", "digest", "download_progress", "ensure_app_frame", "flash",
-    "ice_servers", "link_field", "link_input", "load_encoder", "loaded_encoder", "may", "md",
-    "model_location", "onboarding", "open_gallery", "refusals_note", "require_encoder", "require_gallery",
-    "require_role", "require_speakers", "run_page", "seconds", "show", "show_batch_table", "show_flash",
-    "without_name",
+    "data_roots_help", "decode", "demo_example", "digest", "download_progress", "ensure_app_frame",
+    "figure_png", "flash", "ice_servers", "keep", "link_field", "link_input", "load_encoder",
+    "loaded_encoder", "may", "md", "model_location", "onboarding", "open_gallery", "refusals_note",
+    "release_ended_sessions", "require_encoder", "require_gallery", "require_role", "require_speakers",
+    "run_page", "run_queued", "seconds", "show", "show_batch_table", "show_flash", "show_image",
+    "show_unusable", "without_name",
 ]

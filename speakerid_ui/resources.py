@@ -43,7 +43,10 @@ def digest(*parts: bytes | str) -> str:
 
 def _import_model_code() -> None:
     import speakerid.models.encoder  # noqa: F401 (TensorFlow and Keras: most of the time a model takes to load)
+    from speakerid.app.work_queue import pool_size
+    from speakerid.runtime import tensorflow_threads
 
+    tensorflow_threads(pool_size().intra_op_threads)  # before the model runs anything
     _freeze_garbage_collection()
 
 

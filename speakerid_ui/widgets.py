@@ -3,6 +3,7 @@ survive a rerun."""
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -27,10 +28,15 @@ def decode(uploaded) -> AudioClip | None:
     try:
         return decode_bytes(uploaded.getvalue(), uploaded.name or "upload")
     except SpeakerIDError as exc:
-        st.error(_("**{name}** cannot be used: {problem}").format(
-                     name=uploaded.name, problem=without_name(str(exc), uploaded.name)),
-                 icon=":material/error:")
+        show_unusable(uploaded.name, exc)
         return None
+
+
+def show_unusable(name: str, exc: SpeakerIDError) -> None:
+    """Why the file ``name`` cannot be decoded, in one sentence."""
+    problem = without_name(str(exc), name)
+    st.error(_("**{name}** cannot be used: {problem}").format(name=name, problem=problem),
+             icon=":material/error:")
 
 
 def data_roots_help() -> str:
@@ -50,10 +56,26 @@ MIN_TEXT_PX = 11
 TIGHT_PAD_INCHES = 0.1  # st.pyplot saves with bbox_inches="tight" and matplotlib's pad
 
 
+SAVED_DPI = 200  # as st.pyplot saves a figure: sharp on high-density screens
+
+
 def show(fig: Figure, shown_px: int = FULL_WIDTH_PX) -> None:
-    """Show a matplotlib figure, readable where it is shown, and release it."""
+    """Show a matplotlib figure, readable where it is shown."""
+    show_image(figure_png(fig, shown_px))
+
+
+def show_image(png: bytes) -> None:
+    """Show a figure drawn by :func:`figure_png`, as wide as its place."""
+    st.image(png, width="stretch")
+
+
+def figure_png(fig: Figure, shown_px: int = FULL_WIDTH_PX) -> bytes:
+    """``fig`` drawn as a PNG, readable at ``shown_px`` wide, as st.pyplot would draw it. Touches no
+    Streamlit state, so a worker thread can draw a page's figures (speakerid.app.work_queue)."""
     readable(fig, shown_px)
-    st.pyplot(fig, width="stretch")
+    image = io.BytesIO()
+    fig.savefig(image, format="png", dpi=SAVED_DPI, bbox_inches="tight")
+    return image.getvalue()
 
 
 def readable(fig: Figure, shown_px: int) -> None:

@@ -26,7 +26,8 @@ CHROMIUM = Path(os.environ.get("SPEAKERID_CHROMIUM", "/usr/bin/chromium"))
 TIMEOUT_S = 600  # against a hung run only (the app part starts a server and a browser)
 
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("*.py") if '__name__ == "__main__"' in p.read_text())
-RUNS = [(name, ()) for name in SCRIPTS] + [("load_test.py", ("--app",))]
+RUNS = [(name, ()) for name in SCRIPTS] + [("load_test.py", ("--app",)),
+                                           ("load_test.py", ("--app", "--soak"))]
 
 
 def shows(*patterns: str):
@@ -57,6 +58,9 @@ EXPECTED = {
     ("load_test.py", ()): shows(r"\| 1 \| 6 \|.* \| 0 \|\n", r"\| 2 \| 6 \|.* \| 0 \|\n"),
     # two pages, two verdicts each, no errors: the Identify page's verdict was found every time
     ("load_test.py", ("--app",)): shows(r"\| 2 \| 4 \|.* \| 0 \|\n"),
+    # sessions opened and closed for seconds: every verdict found, the server's log without a traceback
+    ("load_test.py", ("--app", "--soak")): shows(r" 0 errors\.",
+                                                 r"Tracebacks in the server's log: \*\*0\*\*"),
     ("long_audio.py", ()): shows(r"\| 0\.5 min \| [0-9.]+ \| [0-9.]+ \|"),
     ("make_split.py", ()): shows(r"55 held-out speakers"),
     ("report.py", ()): shows(r"Accuracy on held-out speakers", r"\| speakerid default: ECAPA port"),

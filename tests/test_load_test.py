@@ -103,3 +103,20 @@ def test_the_report_compares_several_pages_with_one_page_alone(load_test):
     text = load_test.markdown({"app": app})
     assert "against one page alone: 4 pages 2.5x." in text
     assert "| 4 | 16 | 10.0 | 0.400 | 5000 | 5000 | n/a |" in text  # no server figure: n/a, not None
+
+
+def test_the_soak_report_says_how_much_memory_grew_and_whether_the_log_has_tracebacks(load_test):
+    soak = {"settings": {"speakers": 4, "query_s": 15.0, "encoder": "e", "per_session": 3,
+                         "soak_minutes": 10, "soak_warm_up_s": 120},
+            "sessions_at_once": 10, "sessions_opened": 57, "requests": 160, "p50_ms": 30000.0,
+            "p95_ms": 50000.0, "errors": 0, "rss_after_warm_up_mb": 1200.0,
+            "server_rss_after_soak_warm_up_mb": 1300.0, "server_rss_soak_end_mb": 1326.0,
+            "server_rss_growth_pct": 2.0, "server_log_tracebacks": 0, "load_average_min_max": [9.5, 14.0],
+            "samples": [[15.0 * n, 1300.0 + n, 10.0] for n in range(40)], "command": "cmd-soak",
+            "runtime_s": 700.0}
+    text = load_test.markdown({"soak": soak})
+    assert "## Soak (soak): 10 sessions at once for 10 min" in text
+    assert "57 sessions opened and closed in all, 160 verdicts" in text
+    assert "1300 MB after the first 120 s of the soak, 1326 MB at its end: **+2.0 %**" in text
+    assert "Tracebacks in the server's log: **0**" in text and "during the run: 9.5-14.0" in text
+    assert "0.0 min 1300, 1.0 min 1304, 2.0 min 1308" in text and "cmd-soak" in text  # 1 sample in 4
