@@ -35,6 +35,7 @@ import numpy as np
 
 from ..config import FeatureConfig, ModelConfig, PipelineConfig
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..paths import CONFIG_FILE
 from ..preprocess import Prepared
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
@@ -138,7 +139,10 @@ class FusedEncoder(SpeakerModel):
             return [f"{network_name(m.model_config)} ({w:.0%} of the score)"
                     for m, w in zip(self.members, self.weights)]
         shares = np.array([row.weights for row in self.conditions.rows])
-        return [f"{network_name(m.model_config)} ({low:.0%}-{high:.0%} of the score, by channel and length)"
+        template = (_("{network} ({low:.0%}-{high:.0%} of the score, by channel and length)")
+                    if any(row.up_to_s for row in self.conditions.rows)
+                    else _("{network} ({low:.0%}-{high:.0%} of the score, by channel)"))
+        return [template.format(network=network_name(m.model_config), low=low, high=high)
                 for m, low, high in zip(self.members, shares.min(axis=0), shares.max(axis=0))]
 
     def _parts(self, features: np.ndarray, axis: int):
