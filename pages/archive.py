@@ -20,8 +20,10 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths, verdict
+from speakerid.app.accounts import EDITOR
 from speakerid.archive import AddReport, Archive, ArchiveVoice, Hit, Summary, default_archive_dir
 from speakerid.gallery import Gallery
+from speakerid.i18n import _
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
 
@@ -115,7 +117,7 @@ def add_recordings(folder: Path, gallery: Gallery, inputs: list[Input]) -> AddRe
     overall = st.progress(0.0, text="Reading the recordings…")
     current = st.progress(0.0, text="…")
 
-    def recordings_done(done: int, total: int, _: str) -> None:
+    def recordings_done(done: int, total: int, _recording: str) -> None:
         overall.progress(done / total, text=f"Indexing recording {min(done + 1, total)} of {total}…"
                          if done < total else f"Indexed {total} recording(s)")
 
@@ -142,7 +144,7 @@ def report_added(report: AddReport) -> None:
         (report.known, "already in the archive (nothing to do)")) if items]
     if done:
         ui.flash(" · ".join(done) + ".")
-    for _, sentence in report.failed:
+    for _recording, sentence in report.failed:
         ui.flash(ui.md(sentence), "error")
 
 
@@ -257,9 +259,15 @@ def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
 def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
     """The voice's longest turn to listen to, and the form that names it."""
     longest = max(voice.turns, key=lambda t: t.end_s - t.start_s)
+    heading = (f"**{voice.voice}** · its longest turn, in {ui.md(short_name(longest.recording))} at "
+               f"{ui.clock(longest.start_s)}")
+    if not ui.may(EDITOR):  # naming enrols the voice in the gallery: editors only
+        st.markdown(heading)
+        play(archive, longest.recording, longest.start_s, longest.end_s)
+        st.caption(_("An editor can name this voice."))
+        return
     with st.form("archive_name_form", border=True, clear_on_submit=True):
-        st.markdown(f"**{voice.voice}** · its longest turn, in {ui.md(short_name(longest.recording))} at "
-                    f"{ui.clock(longest.start_s)}")
+        st.markdown(heading)
         play(archive, longest.recording, longest.start_s, longest.end_s)
         name = st.text_input("Name", placeholder="Who is this?", key="archive_voice_name")
         if st.form_submit_button("Name this voice", type="primary", key="archive_name_go"):
@@ -288,16 +296,19 @@ def main() -> None:
     with questions(folder, gallery) as archive:
         summary = archive.summary()
         render_summary(summary)
+        editor = ui.may(EDITOR)  # adding recordings: editors only
         if not summary.recordings:
-            st.info(f"The archive is empty: add recordings under *{TABS[2]}*.", icon=":material/info:")
-        find_tab, voices_tab, add_tab = st.tabs(TABS, default=None if summary.recordings else TABS[2],
-                                                key="archive_tabs")
-        with find_tab:
+            st.info(f"The archive is empty: add recordings under *{TABS[2]}*." if editor else
+                    _("The archive is empty: an editor can add recordings."), icon=":material/info:")
+        tabs = st.tabs(TABS if editor else TABS[:2], default=None if summary.recordings or not editor
+                       else TABS[2], key="archive_tabs")
+        with tabs[0]:
             render_find(archive, [s.name for s in gallery.speakers()])
-        with voices_tab:
+        with tabs[1]:
             render_voices(archive, archive.voices())
-    with add_tab:
-        render_add(folder, gallery, summary.other_model)
+    if editor:
+        with tabs[2]:
+            render_add(folder, gallery, summary.other_model)
 
 
 main()

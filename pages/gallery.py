@@ -13,9 +13,11 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
+from speakerid.app.accounts import EDITOR
 from speakerid.app.unzip import extract_zip
 from speakerid.audio import AudioClip
 from speakerid.datasets import discover
+from speakerid.i18n import _
 
 if TYPE_CHECKING:
     from speakerid.fetch import FetchedAudio
@@ -208,15 +210,7 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
             else:
                 done(f"Saved **{ui.md(new_name)}**.", round_)
         with st.expander("Listen to the enrolment clips"):
-            try:
-                stored = gallery.clip_audio(info.name)
-            except SpeakerIDError as exc:
-                st.error(str(exc), icon=":material/error:")
-                stored = []
-            for clip, source in zip(stored[:10], gallery.clip_sources(info.name)):
-                st.caption(f":material/link: [{ui.md(source.source)}]({source.url})" if source.url
-                           else ui.md(source.source))
-                st.audio(clip.samples[:, 0], sample_rate=clip.sample_rate)
+            enrolment_clips(gallery, info)
         st.divider()
         if st.session_state.get("confirm_remove") == info.name:
             st.warning(f"Remove **{ui.md(info.name)}** and their {info.clips} clip(s)? This cannot be "
@@ -236,6 +230,27 @@ def edit_or_remove(gallery: Gallery, speakers: list[SpeakerInfo], names: list[st
         elif st.button(f"Remove {info.name}…", icon=":material/delete:", key="remove_ask"):
             st.session_state["confirm_remove"] = info.name
             st.rerun()
+
+
+def enrolment_clips(gallery: Gallery, info: SpeakerInfo) -> None:
+    """Players for a speaker's first ten enrolment clips, each with where it came from."""
+    try:
+        stored = gallery.clip_audio(info.name)
+    except SpeakerIDError as exc:
+        st.error(str(exc), icon=":material/error:")
+        stored = []
+    for clip, source in zip(stored[:10], gallery.clip_sources(info.name)):
+        st.caption(f":material/link: [{ui.md(source.source)}]({source.url})" if source.url
+                   else ui.md(source.source))
+        st.audio(clip.samples[:, 0], sample_rate=clip.sample_rate)
+
+
+def listen(gallery: Gallery, speakers: list[SpeakerInfo], names: list[str]) -> None:
+    """A speaker's enrolment clips, for someone who may not change the gallery."""
+    if not names:
+        return
+    chosen = st.selectbox(_("Listen to a speaker's enrolment clips"), names, key="listen_speaker")
+    enrolment_clips(gallery, next(s for s in speakers if s.name == chosen))
 
 
 # --- import a dataset folder ------------------------------------------------------------------
@@ -391,6 +406,10 @@ def main() -> None:
     names = [s.name for s in speakers]
     round_ = st.session_state.setdefault("gallery_round", 0)  # bumped to reset the forms after a change
     overview(speakers)
+    if not ui.may(EDITOR):  # a viewer: nothing that changes the gallery is drawn, so none of it runs
+        listen(gallery, speakers, names)
+        st.caption(_("Enrolling, editing and removing speakers is for editors and admins."))
+        return
 
     enrol_tab, add_tab, edit_tab, folder_tab, file_tab, calibrate_tab = st.tabs(
         [":material/person_add: Enrol a speaker", ":material/library_add: Add clips",

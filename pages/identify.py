@@ -15,6 +15,8 @@ import streamlit as st
 
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, verdict
+from speakerid.app.accounts import EDITOR
+from speakerid.i18n import _
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
@@ -373,6 +375,10 @@ def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: 
     if not voices:
         return
     st.markdown("###### Voices nobody enrolled")
+    if not ui.may(EDITOR):
+        st.caption(_("{voices}: heard in the clip, matching nobody in the gallery. An editor can enrol "
+                     "them.").format(voices=", ".join(voices)))
+        return
     if clip is None:  # a long recording: streamed, its audio is not kept
         st.caption(f"{', '.join(voices)}: heard in the recording, matching nobody in the gallery. A "
                    "recording this long is not kept in memory, so its voices cannot be enrolled from "

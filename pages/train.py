@@ -14,6 +14,7 @@ import streamlit as st
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, paths
 from speakerid.app import charts
+from speakerid.app.accounts import ADMIN
 from speakerid.app.unzip import extract_zip
 from speakerid.datasets import discover
 from speakerid.training import runs
@@ -367,6 +368,7 @@ def render_activation(run_dir: Path) -> None:
 def main() -> None:
     """The page: a form for a new run, then the run picked, redrawn every 2 s while it runs."""
     ui.ensure_app_frame()
+    ui.require_role(ADMIN)  # training and switching models: admins only
     st.title("Train a model")
     st.caption("Teach the encoder new voices and recording conditions from your own recordings. Training "
                "runs in the background: you can leave this page, or close the browser, and come back.")

@@ -41,6 +41,19 @@ def gallery_path() -> Path:
     return home() / "gallery.sqlite"
 
 
+def secrets_dir() -> Path:
+    """The server's secrets (accounts, the key that signs sign-in cookies): readable by the
+    server's user only."""
+    path = home() / "secrets"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def accounts_path() -> Path:
+    """Who may sign in to the app, with which role (``python -m speakerid app-user``)."""
+    return secrets_dir() / "accounts.json"
+
+
 def runs_dir() -> Path:
     path = home() / "runs"
     path.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ use it.
 # process when it initialises after TensorFlow has loaded. Every page imports this package first.
 import streamlit_webrtc  # noqa: F401, I001
 
+from speakerid_ui.access_gate import may, require_role
 from speakerid_ui.batch_table import show_batch_table
 from speakerid_ui.demo import demo_example
 from speakerid_ui.errors import refusals_note
@@ -46,7 +47,8 @@ from speakerid_ui.widgets import (
 __all__ = [
     "AUDIO_TYPES", "LEFT_COLUMN_PX", "app_frame", "clear_model_cache", "clock", "compact_duration",
     "data_roots_help", "decode", "demo_example", "digest", "download_progress", "ensure_app_frame", "flash",
-    "ice_servers", "link_field", "link_input", "load_encoder", "loaded_encoder", "md", "model_location",
-    "onboarding", "open_gallery", "refusals_note", "require_encoder", "require_gallery", "require_speakers",
-    "run_page", "seconds", "show", "show_batch_table", "show_flash", "without_name",
+    "ice_servers", "link_field", "link_input", "load_encoder", "loaded_encoder", "may", "md",
+    "model_location", "onboarding", "open_gallery", "refusals_note", "require_encoder", "require_gallery",
+    "require_role", "require_speakers", "run_page", "seconds", "show", "show_batch_table", "show_flash",
+    "without_name",
 ]

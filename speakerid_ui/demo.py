@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from speakerid import SpeakerIDError
+from speakerid.app.accounts import EDITOR
 from speakerid.demo import demo_examples, demo_voices, enrol_demo
+from speakerid_ui.access_gate import may
 from speakerid_ui.formatting import md
 from speakerid_ui.navigation import PAGES
 from speakerid_ui.resources import require_encoder, require_gallery
@@ -32,7 +34,9 @@ class ExampleClip:
 
 def demo_offer(where: str) -> None:
     """A first visit's shortcut: enrol the bundled demo voices in one click, then go to Identify,
-    where their example clips are one click away."""
+    where their example clips are one click away. Enrolling changes the gallery: editors only."""
+    if not may(EDITOR):
+        return
     st.markdown("**Nothing to record yet?** Enrol four demo voices (LibriSpeech readers) and try "
                 "the example clips on the Identify page.")
     if not st.button("Try the demo voices", type="primary", icon=":material/play_circle:",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from speakerid import SpeakerIDError
+from speakerid.app.accounts import ADMIN
 from speakerid_ui import access_gate, plain_words, streamlit_fixes
 from speakerid_ui.formatting import md
 from speakerid_ui.navigation import menu
@@ -29,16 +30,20 @@ def app_frame() -> StreamlitPage:
     URL asks for, to run with :func:`run_page`."""
     streamlit_fixes.keep_upload_urls_across_reruns()
     st.set_page_config(page_title="Speaker ID", page_icon=str(ICON), layout="wide")
-    # Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. The
-    # page is still routed (hidden), so signing in from a page's address opens that page.
+    # Nobody in by default: a session that may not enter gets no menu, page, sidebar or gallery. Every
+    # page is still routed (hidden), so signing in from a page's address opens that page; once in,
+    # the menu holds only the pages the person's role may open (Train and Accounts: admins).
     allowed = access_gate.may_enter()
-    page = st.navigation(menu(), position="sidebar" if allowed else "hidden")
+    page = st.navigation(menu(admin=not allowed or access_gate.may(ADMIN),
+                              accounts=not allowed or access_gate.has_accounts()),
+                         position="sidebar" if allowed else "hidden")
     if not allowed:
         access_gate.turn_away()
     with st.sidebar:
         st.markdown("### :material/record_voice_over: Speaker ID")
         st.caption("Who is speaking in this clip?")
     sidebar_status()
+    access_gate.sidebar_account()
     return page
 
 

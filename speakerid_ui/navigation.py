@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from speakerid.i18n import _
+
 if TYPE_CHECKING:
     from streamlit.navigation.page import StreamlitPage
 
@@ -15,15 +17,21 @@ PAGES = {
     "archive": "pages/archive.py",
     "live": "pages/live.py",
     "train": "pages/train.py",
+    "accounts": "pages/accounts.py",
 }
 
 
-def menu() -> list[StreamlitPage]:
-    """The pages for ``st.navigation``, Identify the home page."""
-    return [
+def menu(admin: bool = True, accounts: bool = False) -> list[StreamlitPage]:
+    """The pages for ``st.navigation``, Identify the home page; Train for an ``admin`` only, and
+    Accounts for an admin signed in with an account (the pages check the role themselves too)."""
+    pages = [
         st.Page(PAGES["identify"], title="Identify", icon=":material/person_search:", default=True),
         st.Page(PAGES["gallery"], title="Gallery", icon=":material/groups:"),
         st.Page(PAGES["archive"], title="Archive", icon=":material/library_music:"),
         st.Page(PAGES["live"], title="Live", icon=":material/mic:"),
-        st.Page(PAGES["train"], title="Train", icon=":material/model_training:"),
     ]
+    if admin:
+        pages.append(st.Page(PAGES["train"], title="Train", icon=":material/model_training:"))
+    if admin and accounts:
+        pages.append(st.Page(PAGES["accounts"], title=_("Accounts"), icon=":material/manage_accounts:"))
+    return pages

@@ -6,6 +6,9 @@ from typing import NoReturn
 
 import streamlit as st
 
+from speakerid.app.accounts import ADMIN, EDITOR
+from speakerid.i18n import _
+from speakerid_ui.access_gate import may
 from speakerid_ui.navigation import PAGES
 
 
@@ -13,6 +16,10 @@ def onboarding(where: str) -> None:
     """How to start, for a first-time user with an empty gallery."""
     with st.container(border=True):
         st.markdown("#### :material/waving_hand: Getting started")
+        if not may(EDITOR):
+            st.markdown(_("The gallery is empty: the app can only recognise voices it has been shown. "
+                          "An editor or an admin enrols them; then identify clips here."))
+            return
         st.markdown(
             "The gallery is empty: the app can only recognise voices it has been shown.\n\n"
             "1. **Enrol two voices** on the Gallery page: for each person, upload a clip or record "
@@ -39,7 +46,10 @@ def explain_missing_model(problem: str | None) -> NoReturn:
         "then press *Make this model active*;\n"
         "- or copy a trained model folder (`config.json` + `encoder.weights.h5`) to "
         "`weights/` in the project, or point the `SPEAKERID_WEIGHTS` environment variable at it.")
-    st.page_link(PAGES["train"], label="Go to the Train page", icon=":material/arrow_forward:")
+    if may(ADMIN):  # the Train page is an admin's
+        st.page_link(PAGES["train"], label="Go to the Train page", icon=":material/arrow_forward:")
+    else:
+        st.caption(_("Installing or training a model is for admins: ask one."))
     with st.expander("Details"):
         st.code(problem or "", language=None)
     st.stop()

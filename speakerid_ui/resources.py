@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from speakerid import SpeakerIDError, paths
+from speakerid.app.accounts import EDITOR
 from speakerid.gallery import Gallery, SpeakerInfo
+from speakerid.i18n import _
+from speakerid_ui.access_gate import may
 from speakerid_ui.errors import gallery_failed, refusals_note
 from speakerid_ui.onboarding import explain_missing_model
 from speakerid_ui.widgets import flash
@@ -140,7 +143,10 @@ def require_gallery(encoder: Encoder) -> Gallery:
         st.warning("**The gallery was enrolled with another model.** Its speakers must be re-enrolled "
                    "with the current model from their stored recordings (nothing to record again).",
                    icon=":material/sync_problem:")
-        if st.button("Re-enrol all speakers now", type="primary", key="reenroll_gallery"):
+        if not may(EDITOR):
+            st.info(_("An editor or an admin can do it: ask one, then reload this page."),
+                    icon=":material/lock:")
+        elif st.button("Re-enrol all speakers now", type="primary", key="reenroll_gallery"):
             reenroll(gallery, encoder)
             st.rerun()
         st.stop()

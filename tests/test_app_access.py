@@ -77,7 +77,8 @@ def test_on_the_network_without_a_password_nothing_is_served(streamlit_option):
     streamlit_option("server.address", "0.0.0.0")
     at = visit()
     assert shows_nothing_of_the_app(at) and not at.text_input
-    assert "no password is set" in at.error[0].value and "app-password" in at.error[0].value
+    refusal = at.error[0].value
+    assert "nobody can sign in" in refusal and "app-user add" in refusal and "app-password" in refusal
 
 
 def test_a_hash_the_app_cannot_read_lets_nobody_in(streamlit_option):

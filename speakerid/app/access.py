@@ -80,8 +80,15 @@ def write_password_hash(stored: str, path: Path = APP_SECRETS) -> Path:
     if _parse_toml(text, path).get(SECRETS_SECTION, {}).get(HASH_KEY) != stored:
         raise SpeakerIDError(f"{path} defines {SECRETS_SECTION} in a form this command cannot update; "
                              f"remove those lines and run it again")
+    write_private(path, text)
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace the file at ``path`` whole with ``text``, readable and writable by its owner only
+    (mode 0600, set before the file takes its name): secrets are never half-written or exposed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secrets-", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
@@ -90,7 +97,6 @@ def write_password_hash(stored: str, path: Path = APP_SECRETS) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return path
 
 
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, length: int = KEY_BYTES) -> bytes:
