@@ -256,9 +256,13 @@ class ScoreNormaliser:
 
     def statistics(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and spread of each embedding's ``top_k`` highest cohort scores."""
-        scores = score_matrix(embeddings, self.cohort, self.metric)
+        scores = self.cohort_scores(embeddings)
         top = -np.partition(-scores, self.top_k - 1, axis=1)[:, :self.top_k]
         return top.mean(axis=1), top.std(axis=1) + 1e-6
+
+    def cohort_scores(self, embeddings: np.ndarray) -> np.ndarray:
+        """Every embedding's score against every cohort voice, (embeddings, cohort)."""
+        return score_matrix(embeddings, self.cohort, self.metric)
 
     def normalise(self, raw: np.ndarray, a: np.ndarray, b: np.ndarray,
                   b_statistics: tuple[np.ndarray, np.ndarray] | None = None,

@@ -55,6 +55,10 @@ EXPECTED = {
     ("archive_benchmark.py", ()): shows(r'"hours": 2', r'"cached_find_ms"'),
     ("ann_benchmark.py", ()): shows(r"\| 2,000 \| exact \|", r"\| 2,000 \| hnsw \|"),
     ("benchmark.py", ()): measures_every_condition,
+    # the three systems through the same cross-validation, and the gallery refits (two in the smoke size)
+    ("conditions.py", ()): shows(r"\| ECAPA port alone \| [0-9.]+ \[",
+                                 r"\| condition-aware fusion \| [0-9.]+ \[",
+                                 r"Gallery calibration: \d+ of 2 random enrolment orders"),
     ("load_test.py", ()): shows(r"\| 1 \| 6 \|.* \| 0 \|\n", r"\| 2 \| 6 \|.* \| 0 \|\n"),
     # two pages, two verdicts each, no errors: the Identify page's verdict was found every time
     ("load_test.py", ("--app",)): shows(r"\| 2 \| 4 \|.* \| 0 \|\n"),

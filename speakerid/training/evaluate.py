@@ -218,14 +218,21 @@ def duration_bands(encoder, speakers: Sequence[SpeakerSource], enrolled: Sequenc
                    description: str) -> tuple[DurationBand, ...]:
     """A calibration per probe length, fitted on the comparison the app makes: a centre crop of
     one recording against the speaker's other (whole) recordings, and everyone else's."""
+    probes = {probe_s: embed_speakers(encoder, speakers, crop_s=probe_s) for probe_s in CALIBRATION_PROBES_S}
+    return bands_from_probes(encoder, probes, enrolled, description)
+
+
+def bands_from_probes(scorer, probes: dict[float, Sequence[TestItem]], enrolled: Sequence[TestItem],
+                      description: str) -> tuple[DurationBand, ...]:
+    """:func:`duration_bands` on probes already embedded: centre crops of each length in
+    :data:`CALIBRATION_PROBES_S`, keyed by it."""
     bands = []
     lengths = [*CALIBRATION_PROBES_S, None]
     for probe_s, next_s in zip(lengths, lengths[1:]):
-        probes = embed_speakers(encoder, speakers, crop_s=probe_s)
-        scores, same, corpora = probe_trials(encoder, probes, enrolled)
+        scores, same, corpora = probe_trials(scorer, probes[probe_s], enrolled)
         calibration = calibration_from_trials(
             scores, same, f"{description}, {probe_s:g} s probes against whole enrolment recordings",
-            len({item.speaker for item in probes}), corpora=corpora)
+            len({item.speaker for item in probes[probe_s]}), corpora=corpora)
         up_to = np.sqrt(probe_s * next_s) if next_s else 1.5 * probe_s
         bands.append(DurationBand(float(round(up_to, 2)), calibration))
     return tuple(bands)
