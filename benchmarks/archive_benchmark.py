@@ -256,6 +256,12 @@ class SyntheticGallery:
     def __contains__(self, name: object) -> bool:
         return name in self.names
 
+    def find_speaker(self, name: str):
+        """The enrolled person ``name`` names (no aliases here), as the gallery answers."""
+        from speakerid.results import SpeakerInfo
+
+        return SpeakerInfo(name, None, None, None, 1, 10.0) if name in self.names else None
+
     def enrolled_centroids(self):
         return self._enrolled
 

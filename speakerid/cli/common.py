@@ -276,3 +276,10 @@ def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError]
 def kept_note(refused: list[SpeakerIDError]) -> str:
     return (_("; kept {count} clip(s) the model refused (listed above)").format(count=len(refused))
             if refused else "")
+
+
+def format_table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns padded to their widest cell, for a terminal."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [header, *rows])
