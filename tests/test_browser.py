@@ -472,8 +472,11 @@ def test_a_batch_of_uploads_gives_a_table(page, server, files):
     upload_many(page, "Audio or video files", clips)
     page.get_by_text("3 clips · 1 could not be identified").wait_for()
     wait_idle(page)
-    # the grid draws on a canvas; its accessible table holds the cells' text
-    rows = page.locator('[data-testid="stDataFrame"] table tr').all_text_contents()
+    # the grid draws on a canvas; its accessible table holds the cells' text, filled after the grid
+    # appears (on busy cores, later than the caption above)
+    cells = page.locator('[data-testid="stDataFrame"] table tr')
+    cells.nth(len(clips)).wait_for(state="attached")
+    rows = cells.all_text_contents()
     assert len(rows) == 1 + len(clips), rows  # the header, then one row per clip
     by_clip = {clip.name: next(row for row in rows if row.startswith(clip.name)) for clip in clips}
     assert "Ram Thapa" in by_clip["ram.wav"]
