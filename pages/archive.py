@@ -26,6 +26,7 @@ from speakerid.gallery import Gallery, SpeakerInfo
 from speakerid.i18n import N_, _, translator
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
+from speakerid.voices import shown_voice
 
 ui.ensure_app_frame()
 
@@ -262,7 +263,7 @@ def short_name(recording: str) -> str:
 
 def voice_label(voice: ArchiveVoice) -> str:
     return _("{voice} · {recordings} recording(s) · {duration} in {turns} turn(s)").format(
-        voice=voice.voice, recordings=numerals.number(len(voice.recordings)),
+        voice=shown_voice(voice.voice), recordings=numerals.number(len(voice.recordings)),
         duration=ui.seconds(voice.seconds), turns=numerals.number(len(voice.turns)))
 
 
@@ -274,7 +275,7 @@ def render_voices(archive: Archive, voices: list[ArchiveVoice]) -> None:
     st.caption(_("The same unknown person in several recordings is one voice. Listen, name it, and it "
                  "is enrolled in the gallery from its best turns: every recording then shows the name."))
     st.dataframe(
-        [{"voice": v.voice, "recordings": len(v.recordings), "speech": ui.seconds(v.seconds),
+        [{"voice": shown_voice(v.voice), "recordings": len(v.recordings), "speech": ui.seconds(v.seconds),
           "turns": len(v.turns), "in": ", ".join(short_name(r) for r in v.recordings)} for v in voices],
         hide_index=True, width="stretch", key="archive_voices",
         column_config={"voice": _("voice"), "recordings": _("recordings"), "speech": _("speech"),
@@ -290,7 +291,7 @@ def render_voice(archive: Archive, voice: ArchiveVoice) -> None:
     longest turn when none is long enough), and the form that names it."""
     best = archive.best_turns(voice.voice)
     turn = best[0] if best else max(voice.turns, key=lambda t: t.end_s - t.start_s)
-    where = {"voice": voice.voice, "recording": ui.md(short_name(turn.recording)),
+    where = {"voice": shown_voice(voice.voice), "recording": ui.md(short_name(turn.recording)),
              "start": ui.clock(turn.start_s)}
     heading = (_("**{voice}** · its most typical turn, in {recording} at {start}") if best else
                _("**{voice}** · its longest turn, in {recording} at {start}")).format(**where)
@@ -311,11 +312,13 @@ def name_voice(archive: Archive, voice: ArchiveVoice, name: str) -> None:
     try:
         info = archive.name_voice(voice.voice, name)
     except SpeakerIDError as exc:
-        st.error(_("{voice} could not be named: {problem}").format(voice=voice.voice, problem=exc),
+        st.error(_("{voice} could not be named: {problem}").format(voice=shown_voice(voice.voice),
+                                                                   problem=exc),
                  icon=":material/error:")
         return
     ui.flash(_("{voice} is now **{name}** (enrolled from {count} clip(s)); find them under *{tab}*.").format(
-        voice=voice.voice, name=ui.md(info.name), count=numerals.number(info.clips), tab=_(TABS[0])))
+        voice=shown_voice(voice.voice), name=ui.md(info.name), count=numerals.number(info.clips),
+        tab=_(TABS[0])))
     st.rerun()
 
 

@@ -17,10 +17,11 @@ import streamlit as st
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals, verdict
 from speakerid.app.accounts import EDITOR
-from speakerid.i18n import N_, _, translator
+from speakerid.i18n import N_, _, current_language, in_language, translator
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
+from speakerid.voices import shown_voice
 
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
@@ -501,13 +502,13 @@ def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: 
     st.markdown("###### " + _("Voices nobody enrolled"))
     if not ui.may(EDITOR):
         st.caption(_("{voices}: heard in the clip, matching nobody in the gallery. An editor can enrol "
-                     "them.").format(voices=", ".join(voices)))
+                     "them.").format(voices=", ".join(map(shown_voice, voices))))
         return
     if clip is None:  # a long recording: streamed, its audio is not kept
         st.caption(_("{voices}: heard in the recording, matching nobody in the gallery. A recording this "
                      "long is not kept in memory, so its voices cannot be enrolled from here: cut a few "
                      "minutes around a voice and upload that, or enrol a clip of it in the Gallery.").format(
-                         voices=", ".join(voices)))
+                         voices=", ".join(map(shown_voice, voices))))
         return
     st.caption(_("Each voice below was heard in the clip but matches nobody in the gallery. Listen, "
                  "name it and enrol it: its segments are kept as enrolment clips."))
@@ -515,11 +516,11 @@ def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: 
         try:
             clips = voice_clips(clip, timeline, voice)
         except SpeakerIDError as exc:
-            st.caption(f"**{voice}**: {exc}.")
+            st.caption(f"**{shown_voice(voice)}**: {exc}.")
             continue
         speech = sum(c.duration_s for c in clips)
         with st.form(key=f"voice_form_{index}", border=True):
-            st.markdown(f"**{voice}** · " + _("{count} segment(s), {duration}").format(
+            st.markdown(f"**{shown_voice(voice)}** · " + _("{count} segment(s), {duration}").format(
                 count=numerals.number(len(clips)), duration=ui.seconds(speech)))
             longest = max(clips, key=lambda c: c.duration_s)
             st.audio(longest.samples.mean(axis=1), sample_rate=longest.sample_rate)
@@ -528,11 +529,12 @@ def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: 
                 try:
                     info = enroll_voice(gallery, clip, timeline, voice, name)
                 except SpeakerIDError as exc:
-                    st.error(_("{voice} could not be enrolled: {problem}").format(voice=voice, problem=exc),
+                    st.error(_("{voice} could not be enrolled: {problem}").format(
+                        voice=shown_voice(voice), problem=exc),
                              icon=":material/error:")
                 else:
                     ui.flash(_("Enrolled **{name}** from {voice}: {count} clip(s).").format(
-                        name=ui.md(info.name), voice=voice, count=numerals.number(len(clips))))
+                        name=ui.md(info.name), voice=shown_voice(voice), count=numerals.number(len(clips))))
                     st.rerun()
 
 
@@ -555,7 +557,8 @@ def who_speaks_when(analysis: Analysis | RecordingSummary, clip: AudioClip | Non
                + (_(" Shaded: left out, as asked.") if analysis.left_out else ""))
     totals = timeline.speaking_time()
     st.dataframe(
-        [{_("from"): ui.clock(s.start_s), _("to"): ui.clock(s.end_s), _("speaker"): s.label or _("unknown"),
+        [{_("from"): ui.clock(s.start_s), _("to"): ui.clock(s.end_s),
+          _("speaker"): shown_voice(s.label) or _("unknown"),
           **({_("score"): None, _("probability"): ""} if s.label is None or not math.isfinite(s.probability)
              else {_("score"): round(s.score, 2),
                    _("probability"): numerals.digits(verdict.percent(s.probability))})}
@@ -575,16 +578,23 @@ def render_evidence_download(analysis: Analysis | RecordingSummary, timeline: Ti
     (from plain values: the download may be served outside this script run)."""
     from speakerid.app import evidence
 
+    language = current_language()  # the page's: Streamlit may build the download on another thread
+
     def page() -> str:
+        with in_language(language):
+            return report()
+
+    def report() -> str:
         if clip is None:  # a long upload, streamed
-            facts = evidence.ClipFacts(uploaded.name, evidence.sha256_of(data), "the upload",
+            facts = evidence.ClipFacts(uploaded.name, evidence.sha256_of(data), evidence.UPLOAD,
                                        analysis.input_rate, analysis.channels, analysis.duration_s)
             return evidence.evidence_html(facts, evidence.summary_findings(analysis, timeline), gallery)
         if fetched is not None:
             facts = evidence.ClipFacts(fetched.url, evidence.decoded_sha256(clip), evidence.DECODED,
                                        clip.sample_rate, clip.channels, clip.duration_s, fetched.title)
         else:
-            facts = evidence.ClipFacts(uploaded.name or "recording", evidence.sha256_of(data), "the upload",
+            facts = evidence.ClipFacts(uploaded.name or "recording", evidence.sha256_of(data),
+                                       evidence.UPLOAD,
                                        clip.sample_rate, clip.channels, clip.duration_s)
         return evidence.evidence_html(facts, evidence.analysis_findings(analysis, timeline), gallery)
 

@@ -70,12 +70,14 @@ def decode_bytes(data: bytes, name: str = "upload", max_bytes: int = MAX_UPLOAD_
 def from_array(signal: np.ndarray, sample_rate: int, name: str = "signal") -> AudioClip:
     """Wrap a NumPy signal, (frames,) or (frames, channels), with the same checks as a file."""
     if not isinstance(sample_rate, (int, np.integer)) or not 1000 <= int(sample_rate) <= 384000:
-        raise SpeakerIDError(f"{name}: sample rate {sample_rate!r} is not a rate between 1 and 384 kHz")
+        raise SpeakerIDError(_("{name}: sample rate {sample_rate!r} is not a rate between 1 and "
+                               "384 kHz").format(name=name, sample_rate=sample_rate))
     samples = np.asarray(signal)
     if samples.ndim == 1:
         samples = samples[:, None]
     if samples.ndim != 2 or samples.size == 0:
-        raise SpeakerIDError(f"{name}: expected a non-empty 1-D or (frames, channels) signal")
+        raise SpeakerIDError(_("{name}: expected a non-empty 1-D or (frames, channels) signal").format(
+            name=name))
     if samples.shape[1] > 64 and samples.shape[0] <= 64:
         samples = samples.T  # (channels, frames) given: be forgiving
     if np.issubdtype(samples.dtype, np.integer):

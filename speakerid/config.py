@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import SpeakerIDError
+from .i18n import _
 from .paths import CONFIG_FILE
 
 SilenceMethod = Literal["none", "pydub", "energy", "webrtc"]
@@ -124,13 +125,15 @@ def read_config(model_dir: Path) -> tuple[dict[str, Any], PipelineConfig, ModelC
     (read without TensorFlow, so a training run can plan before importing it)."""
     config_path = Path(model_dir) / CONFIG_FILE
     if not config_path.is_file():
-        raise SpeakerIDError(f"no trained encoder in {model_dir}: expected {CONFIG_FILE} "
-                             "(train one with `python -m speakerid train`)")
+        raise SpeakerIDError(_("no trained encoder in {model_dir}: expected {config_file} "
+                               "(train one with `python -m speakerid train`)").format(
+                                   model_dir=model_dir, config_file=CONFIG_FILE))
     try:  # plain values only (see _known_fields): nothing in a config is executed
         meta = json.loads(config_path.read_text())
         return meta, PipelineConfig.from_dict(meta["pipeline"]), ModelConfig.from_dict(meta["model"])
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise SpeakerIDError(f"{config_path} is not a speakerid model config: {exc}") from None
+        raise SpeakerIDError(_("{config_path} is not a speakerid model config: {exc}").format(
+            config_path=config_path, exc=exc)) from None
 
 
 def ecapa_pipeline() -> PipelineConfig:

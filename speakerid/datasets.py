@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .audio import SUPPORTED_EXTENSIONS
 from .errors import SpeakerIDError
+from .i18n import _
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ def discover(folder: str | Path) -> list[SpeakerSource]:
     """All speakers in ``folder``, sorted by name; raises when it holds no usable layout."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise SpeakerIDError(f"{folder}: not a folder")
+        raise SpeakerIDError(_("{folder}: not a folder").format(folder=folder))
     genders = _read_genders(folder)
     speakers: dict[str, list[Path]] = {}
     for entry in sorted(folder.iterdir()):
@@ -42,8 +43,8 @@ def discover(folder: str | Path) -> list[SpeakerSource]:
             speakers.setdefault(entry.stem, []).append(entry)
     if not speakers:
         raise SpeakerIDError(
-            f"{folder}: no speakers found; expected one folder per speaker with audio files, "
-            "or one audio file per speaker named after them")
+            _("{folder}: no speakers found; expected one folder per speaker with audio files, "
+              "or one audio file per speaker named after them").format(folder=folder))
     return [SpeakerSource(name, tuple(files), genders.get(name.casefold()))
             for name, files in sorted(speakers.items())]
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .audio import load_audio
 from .errors import SpeakerIDError
+from .i18n import _
 from .paths import ASSETS
 
 if TYPE_CHECKING:
@@ -70,4 +71,5 @@ def _manifest(folder: Path) -> dict:
     try:
         return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SpeakerIDError(f"the demo voices are missing or damaged in {folder} ({exc})") from None
+        raise SpeakerIDError(_("the demo voices are missing or damaged in {folder} ({exc})").format(
+            folder=folder, exc=exc)) from None

@@ -23,6 +23,7 @@ import deno
 
 from .audio import MAX_DURATION_S, MAX_UPLOAD_BYTES, AudioClip, bytes_text, decode_bytes, duration_text
 from .errors import SpeakerIDError
+from .i18n import _
 
 DownloadProgress = Callable[[int, int | None], None]
 """Called as ``progress(bytes_done, bytes_total)``; the total is None when the site does not say."""
@@ -67,7 +68,8 @@ def parse_time(text: str | None) -> float | None:
         return None
     parts = str(text).strip().split(":")
     if len(parts) > 3 or not all(re.fullmatch(r"\d+(\.\d+)?", part) for part in parts):
-        raise SpeakerIDError(f"{text!r} is not a time; write seconds (90) or minutes:seconds (1:30)")
+        raise SpeakerIDError(_("{text!r} is not a time; write seconds (90) or minutes:seconds (1:30)").format(
+            text=text))
     seconds = 0.0
     for part in parts:
         seconds = seconds * 60 + float(part)
@@ -175,10 +177,11 @@ def _check_declared(info: dict[str, Any], url: str, limits: FetchLimits) -> None
 def check_span(start_s: float | None, end_s: float | None) -> None:
     """Refuse a negative start or an end before the start, before anything is downloaded."""
     if start_s is not None and start_s < 0:
-        raise SpeakerIDError("the start time cannot be negative")
+        raise SpeakerIDError(_("the start time cannot be negative"))
     if start_s is not None and end_s is not None and end_s <= start_s:
-        raise SpeakerIDError(f"the end time ({duration_text(end_s)}) must come after the start "
-                             f"time ({duration_text(start_s)})")
+        raise SpeakerIDError(_("the end time ({end}) must come after the start "
+                               "time ({start})").format(
+                                   end=duration_text(end_s), start=duration_text(start_s)))
 
 
 def cut(clip: AudioClip, start_s: float | None, end_s: float | None) -> AudioClip:
@@ -188,8 +191,10 @@ def cut(clip: AudioClip, start_s: float | None, end_s: float | None) -> AudioCli
     start = int(round((start_s or 0.0) * clip.sample_rate))
     end = clip.samples.shape[0] if end_s is None else int(round(end_s * clip.sample_rate))
     if start >= clip.samples.shape[0]:
-        raise SpeakerIDError(f"{clip.name}: the start time {duration_text(start_s or 0.0)} is past "
-                             f"the end of the media ({duration_text(clip.duration_s)})")
+        raise SpeakerIDError(_("{name}: the start time {start} is past "
+                               "the end of the media ({duration})").format(
+                                   name=clip.name, start=duration_text(start_s or 0.0),
+                                   duration=duration_text(clip.duration_s)))
     return AudioClip(clip.samples[start:end], clip.sample_rate, clip.name)
 
 

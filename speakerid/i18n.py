@@ -8,7 +8,8 @@ from __future__ import annotations
 import gettext
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -44,6 +45,17 @@ def language_from_environment(environ: Mapping[str, str] = os.environ) -> str | 
 
 def current_language() -> str:
     return getattr(_current, "language", DEFAULT_LANGUAGE)
+
+
+@contextmanager
+def in_language(code: str) -> Iterator[str]:
+    """``code``'s messages for this thread inside the block, its language before restored after:
+    for work done later, on another thread, in the language of the page that asked for it."""
+    before = current_language()
+    try:
+        yield set_language(code)
+    finally:
+        set_language(before)
 
 
 @cache

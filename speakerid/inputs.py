@@ -22,6 +22,7 @@ from .fetch import (
     fetch_audio,
     is_link,
 )
+from .i18n import _
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,9 @@ def load_input(item: Input, span: Span = WHOLE, limits: FetchLimits = DEFAULT_LI
         return fetch_audio(str(item), span.start_s, span.end_s, limits, progress)
     path = Path(item)
     if path.is_dir():
-        raise SpeakerIDError(f"{item}: the folder holds no audio files "
-                             f"({', '.join(SUPPORTED_EXTENSIONS[:6])}, ...)")
+        raise SpeakerIDError(_("{item}: the folder holds no audio files "
+                               "({formats}, ...)").format(
+                                   item=item, formats=', '.join(SUPPORTED_EXTENSIONS[:6])))
     clip = load_audio(path, limits.max_bytes, limits.max_duration_s)
     return cut(clip, span.start_s, span.end_s)
 

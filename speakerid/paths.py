@@ -12,6 +12,7 @@ from pathlib import Path
 import platformdirs
 
 from .errors import SpeakerIDError
+from .i18n import _
 
 ACTIVE_MODEL_FILE = "active_model.json"  # names the active folder of models_dir()
 CONFIG_FILE = "config.json"  # a model folder's pipeline and network (see speakerid.models.encoder)
@@ -111,5 +112,6 @@ def inside_data_roots(typed: str | Path) -> Path:
     if any(path.is_relative_to(root) for root in roots):
         return path
     listed = ", ".join(str(root) for root in roots)
-    raise SpeakerIDError(f"{typed} is outside the folders this app may read ({listed}); move the data "
-                         f"there or add its folder to {DATA_ROOTS_VARIABLE} when starting the app")
+    raise SpeakerIDError(_("{typed} is outside the folders this app may read ({listed}); move the data "
+                           "there or add its folder to {data_roots_variable} when starting the app").format(
+                               typed=typed, listed=listed, data_roots_variable=DATA_ROOTS_VARIABLE))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import SpeakerIDError
+from .i18n import _
 from .results import Progress, Segment, Span, Timeline, WindowResult
 from .scoring import unit
 
@@ -124,7 +125,7 @@ def timeline_of_features(read: Callable[[int, int], np.ndarray], frame_count: in
     from .features import frames_per_second, window_starts  # TensorFlow: not for the constants above
 
     if window_s <= 0 or hop_s <= 0:
-        raise SpeakerIDError("the timeline's window and hop must be positive")
+        raise SpeakerIDError(_("the timeline's window and hop must be positive"))
     rate = frames_per_second(encoder.pipeline)
     size = max(1, int(round(window_s * rate)))
     hop = max(1, int(round(hop_s * rate)))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .i18n import N_, _, ngettext
 from .results import UNKNOWN_SPEAKER
+from .voices import shown_voice
 
 if TYPE_CHECKING:
     from .results import Identification, Segment, SpeakerInfo, Timeline
@@ -147,12 +148,13 @@ def several_voices_text(voices: Sequence[Voice]) -> str:
         return shown + (ngettext(" and {count} more turn", " and {count} more turns", more).format(count=more)
                         if more > 0 else "")
 
-    return _("several voices: {voices}").format(voices=", ".join(f"{v.name} ({turns(v)})" for v in voices))
+    return _("several voices: {voices}").format(
+        voices=", ".join(f"{shown_voice(v.name)} ({turns(v)})" for v in voices))
 
 
 def voice_line(voice: Voice) -> str:
     """One voice of a several-voices verdict: how long it speaks and how sure the name is."""
-    said = _("{name}: {seconds:.1f} s").format(name=voice.name, seconds=voice.seconds)
+    said = _("{name}: {seconds:.1f} s").format(name=shown_voice(voice.name), seconds=voice.seconds)
     if voice.enrolled:
         return said + ("" if voice.probability is None else
                        _(", {chance} probability that this is {name}'s voice").format(

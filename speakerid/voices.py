@@ -47,6 +47,7 @@ import numpy as np
 
 from .audio import AudioClip
 from .errors import SpeakerIDError
+from .i18n import _
 from .results import Segment, Timeline
 from .scoring import unit
 from .timeline import MERGE_GAP_S, build_segments, window_bounds
@@ -126,10 +127,11 @@ def voice_clips(clip: AudioClip, timeline: Timeline, voice: str,
     per segment of at least ``min_segment_s``."""
     segments = [s for s in timeline.segments if s.voice == voice]
     if not segments:
-        raise SpeakerIDError(f"there is no {voice!r} in this timeline")
+        raise SpeakerIDError(_("there is no {voice!r} in this timeline").format(voice=voice))
     long_enough = [s for s in segments if s.duration_s >= min_segment_s]
     if not long_enough:
-        raise SpeakerIDError(f"{voice} has no segment of {min_segment_s:g} s or more to enrol from")
+        raise SpeakerIDError(_("{voice} has no segment of {min_segment_s:g} s or more to enrol from").format(
+            voice=voice, min_segment_s=min_segment_s))
     return [segment_audio(clip, s) for s in long_enough]
 
 
@@ -155,6 +157,25 @@ def voice_label(index: int) -> str:
         index, rest = divmod(index - 1, 26)
         letters = string.ascii_uppercase[rest] + letters
     return f"{VOICE_PREFIX} {letters}"
+
+
+def shown_voice(label: str | None) -> str | None:
+    """A voice's label ("Voice A" here, "Voice 17" in the archive) as people read it, in the
+    language in use ("आवाज A"); the label itself stays the identifier in JSON, reports and files.
+    Anything else (an enrolled name, None) is returned as it is."""
+    if label is None or not label.startswith(VOICE_PREFIX + " "):
+        return label
+    return _("Voice {id}").format(id=label[len(VOICE_PREFIX) + 1:])
+
+
+def typed_voice(text: str) -> str:
+    """A voice as a person typed it, in English or in the language in use ("आवाज A", "voice a"),
+    as its label ("Voice A"); text naming no voice comes back with its spaces tidied."""
+    words = text.split()
+    prefixes = {VOICE_PREFIX.casefold(), _("Voice {id}").format(id="").strip().casefold()}
+    if len(words) == 2 and words[0].casefold() in prefixes:
+        return f"{VOICE_PREFIX} {words[1].upper()}"
+    return " ".join(words)
 
 
 def cluster_windows(scores: np.ndarray, threshold: float) -> np.ndarray:

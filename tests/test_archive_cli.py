@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conversations import FAST_MODEL, recordings_fixture, write_enrolment  # noqa: F401 (fixtures)
 
+from speakerid import SpeakerIDError
 from speakerid.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,3 +103,26 @@ def test_ray_engine_without_ray_says_how_to_install_it(added, capsys, monkeypatc
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert main(["archive", "add", "--engine", "ray", *added]) == 2
     assert "requirements-cluster.txt" in capsys.readouterr().err
+
+
+def test_voices_are_shown_in_nepali_and_keep_their_stored_names(added, capsys):
+    capsys.readouterr()
+    assert main(["archive", "voices", "--json", *added]) == 0
+    stored = [voice["voice"] for voice in json.loads(capsys.readouterr().out)]
+    assert main(["--lang", "ne", "archive", "voices", "--json", *added]) == 0
+    assert [voice["voice"] for voice in json.loads(capsys.readouterr().out)] == stored  # identifiers
+    assert main(["--lang", "ne", "archive", "voices", *added]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [v.replace("Voice", "आवाज") for v in stored]
+
+
+def test_an_archive_voice_is_accepted_as_shown_in_either_language():
+    from speakerid.archive import parse_voice
+    from speakerid.i18n import in_language
+
+    with in_language("ne"):
+        typed = ("आवाज 17", "आवाज १७", "Voice 17", "voice 17", "17")
+        assert [parse_voice(text) for text in typed] == [17] * 5
+        with pytest.raises(SpeakerIDError, match="अभिलेखको आवाज होइन"):
+            parse_voice("Bob")
+    assert parse_voice(" Voice 17 ") == 17

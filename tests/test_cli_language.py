@@ -1,12 +1,18 @@
 """The CLI speaks Nepali when asked (``--lang ne``, before or after the command, or gettext's
-variables such as ``LANG=ne_NP.UTF-8``), usage errors included, and leaves the caller's language."""
+variables such as ``LANG=ne_NP.UTF-8``), usage errors, ``--help`` and the library's refusals included,
+and leaves the caller's language."""
 
 from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator
 
 import pytest
 
 from speakerid import i18n
-from speakerid.cli import main
+from speakerid.cli import build_parser, main
+from speakerid.i18n import in_language
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +41,62 @@ def test_langs_environment_picks_nepali_for_usage_errors_too(capsys, monkeypatch
 def test_english_stays_the_default(tmp_path, capsys):
     assert main(["gallery", "list", "--gallery", str(tmp_path / "g.sqlite")]) == 0
     assert capsys.readouterr().out.startswith("the gallery is empty")
+
+
+DEVANAGARI = re.compile("[\u0900-\u097f]")
+
+
+def help_texts(parser: argparse.ArgumentParser) -> Iterator[str]:
+    """Every text ``--help`` shows for ``parser`` and its sub-commands: descriptions, summaries and
+    the help of each option (argparse keeps the sub-commands' in private fields)."""
+    yield parser.description
+    for action in parser._actions:
+        if action.help not in (None, argparse.SUPPRESS):
+            yield action.help
+        if isinstance(action, argparse._SubParsersAction):
+            yield from (choice.help for choice in action._choices_actions)
+            for subparser in action.choices.values():
+                yield from help_texts(subparser)
+
+
+def test_every_help_text_of_every_command_is_in_nepali():
+    with in_language("ne"):
+        nepali = list(help_texts(build_parser()))
+    english = list(help_texts(build_parser()))
+    assert len(nepali) == len(english) > 200  # every command, every option
+    untranslated = [text for text in nepali if not DEVANAGARI.search(text)]
+    assert not untranslated
+    assert not set(nepali) & set(english)
+
+
+@pytest.mark.parametrize("how", ["--lang", "LANG"])
+def test_help_is_shown_in_nepali_headings_included(capsys, monkeypatch, how):
+    if how == "LANG":
+        monkeypatch.setenv("LANG", "ne_NP.UTF-8")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--lang", "ne", "gallery", "--help"] if how == "--lang" else ["identify", "--help"])
+    assert exit_.value.code == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("प्रयोग: python -m speakerid ")
+    assert "विकल्पहरू:" in shown and "यो सहायता सन्देश देखाउनुहोस् र बाहिरिनुहोस्" in shown
+    for english in ("usage:", "options:", "positional arguments", "show this help", "list the enrolled",
+                    "tell who is speaking", "print machine-readable JSON", "%%"):
+        assert english not in shown
+    assert i18n.current_language() == "en"
+
+
+def test_english_help_is_unchanged_and_shows_one_percent_sign(capsys):
+    with pytest.raises(SystemExit):
+        main(["identify", "--help"])
+    shown = capsys.readouterr().out
+    assert shown.startswith("usage: python -m speakerid identify")
+    assert "show this help message and exit" in shown and "how many ranked matches to show" in shown
+    assert "15 % of it" in " ".join(shown.split())
+
+
+def test_a_library_refusal_reaches_a_nepali_reader_in_nepali(tmp_path, capsys):
+    gallery = ["--gallery", str(tmp_path / "g.sqlite")]
+    assert main(["--lang", "ne", "gallery", "rename", "Nobody", "Somebody", *gallery]) == 2
+    assert capsys.readouterr().err.strip() == "त्रुटि: 'Nobody' दर्ता भएका छैनन्"
+    assert main(["gallery", "rename", "Nobody", "Somebody", *gallery]) == 2
+    assert capsys.readouterr().err.strip() == "error: 'Nobody' is not enrolled"

@@ -19,12 +19,14 @@ from speakerid.app.evidence import evidence_for, evidence_html, is_telephone_ban
 from speakerid.audio import from_array
 from speakerid.cli import main
 from speakerid.gallery import Gallery
+from speakerid.i18n import in_language
 from speakerid.results import Segment, Timeline
 from speakerid.scoring import Calibration
 
 RATE = 16000
 CALIBRATION = Calibration(threshold=0.5, slope=8.0, offset=-4.0, llr_offset=-2.0,
                           method="test trials <held-out> & more; probabilities for a prior of 11.9%")
+DEVANAGARI = re.compile("[\u0900-\u097f]")
 CHROMIUM = Path(os.environ.get("SPEAKERID_CHROMIUM", "/usr/bin/chromium"))
 
 
@@ -86,6 +88,27 @@ def test_the_caveats_that_apply_are_said(tmp_path, gallery):
     page = evidence_html(facts, dataclasses.replace(findings, timeline=several), gallery)
     assert "Several voices" in page and "refit on this gallery&#x27;s own 2 speakers" in page
     assert "<script>" not in page
+
+
+def test_the_report_is_in_the_language_in_use_when_it_is_made(tmp_path, gallery):
+    clip = tmp_path / "probe.wav"
+    write_wav(clip, synth_voice(0, 4.0, 8000, seed=5), 8000)
+    voices = Timeline([Segment(0.0, 2.0, "Bob", 0.9, 0.9, 4),
+                       Segment(2.0, 4.0, None, 0.7, float("nan"), 4, "Voice A")], [], 0.5, 4.0, 4.0)
+    with in_language("ne"):
+        facts, findings = evidence_for(str(clip), gallery)
+        page = evidence_html(facts, dataclasses.replace(findings, timeline=voices), gallery)
+    assert page.startswith("<!DOCTYPE html><html lang=ne>")
+    headings = re.findall(r"<h[12]>([^<]*)</h[12]>", page)
+    assert len(headings) >= 9 and all(DEVANAGARI.search(heading) for heading in headings)
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
+    assert len(captions) == 3 and all(DEVANAGARI.search(caption) for caption in captions)
+    assert "सावधानीहरू" in page and "थोरै बोली" in page and "टेलिफोन ब्यान्ड" in page
+    assert "<td>आवाज A</td>" in page and "Voice A" not in page
+    for english in ("Caveats", "The clip", "Ranked matches", "Little speech", "Telephone band",
+                    "sha256 of the file", "original sample rate", "Written ", "the model's own"):
+        assert english not in page
+    assert "Caveats" in evidence_html(facts, findings, gallery)  # made again in English: English
 
 
 def test_a_clip_with_nothing_above_4_khz_is_in_the_telephone_band():

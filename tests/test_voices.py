@@ -22,6 +22,8 @@ from synthetic import synth_voice
 from speakerid import SpeakerIDError
 from speakerid.audio import AudioClip, from_array
 from speakerid.gallery import Gallery
+from speakerid.i18n import in_language
+from speakerid.results import Segment, Timeline
 from speakerid.timeline import TimeMap, identify_timeline
 from speakerid.voices import (
     cluster_windows,
@@ -31,6 +33,7 @@ from speakerid.voices import (
     found_voices,
     majority_vote,
     refine_cuts,
+    shown_voice,
     voice_clips,
     voice_label,
 )
@@ -204,3 +207,20 @@ def test_the_cli_saves_and_enrols_found_voices(tmp_path, conversation, gallery, 
     assert main(["timeline", str(path), *options]) == 0
     out = capsys.readouterr().out
     assert "voices nobody enrolled: none" in out and "Sam" in out and "Jane Doe" in out
+
+
+def test_found_voices_are_shown_in_the_language_in_use_and_typed_in_either():
+    """The label stays "Voice A" (JSON, reports, files); people read "आवाज A" in Nepali and may type
+    either form."""
+    from speakerid.cli.speaker_commands import describe_timeline, voice_and_name
+
+    timeline = Timeline([Segment(0.0, 6.0, "Bob", 0.8, 0.9, 4),
+                         Segment(6.0, 12.0, None, 0.7, 0.8, 4, "Voice A")], [], 0.5, 12.0, 12.0)
+    with in_language("ne"):
+        shown = describe_timeline(timeline)
+        assert voice_and_name("आवाज A=Jane Doe") == ("Voice A", "Jane Doe")
+        assert shown_voice("Voice AB") == "आवाज AB"
+    assert "आवाज A" in shown and "Voice A" not in shown and "बोलेको समय: Bob" in shown
+    assert shown_voice("Voice AB") == "Voice AB" and shown_voice("Bob") == "Bob" and shown_voice(None) is None
+    assert voice_and_name(" voice  b = Jane") == ("Voice B", "Jane")
+    assert "speaking time: Bob 0:06, Voice A 0:06" in describe_timeline(timeline)

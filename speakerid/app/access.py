@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 
 # Not [auth]: Streamlit reserves that section for st.login's OpenID settings.
 SECRETS_SECTION = "speakerid_auth"
@@ -36,7 +37,8 @@ KEY_BYTES = 32
 def hash_password(password: str) -> str:
     """The string stored instead of ``password``: scheme, cost, salt and key, ``$``-separated."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise SpeakerIDError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise SpeakerIDError(_("the password must have at least {min_password_length} characters").format(
+            min_password_length=MIN_PASSWORD_LENGTH))
     salt = secrets.token_bytes(SALT_BYTES)
     key = _scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
     return "$".join([SCHEME, str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P), _b64(salt), _b64(key)])
@@ -52,8 +54,9 @@ def password_matches(password: str, stored: str) -> bool:
         given = _scrypt(password, base64.b64decode(salt, validate=True), int(n), int(r), int(p),
                         length=len(key_bytes))
     except ValueError as exc:  # also scrypt's, for a cost it refuses
-        raise SpeakerIDError(f"the password hash in {APP_SECRETS.name} is not one that "
-                             "`python -m speakerid app-password` wrote; run that command again") from exc
+        raise SpeakerIDError(_("the password hash in {secrets} is not one that "
+                               "`python -m speakerid app-password` wrote; run that command again").format(
+                                   secrets=APP_SECRETS.name)) from exc
     return hmac.compare_digest(given, key_bytes)
 
 
@@ -78,8 +81,9 @@ def write_password_hash(stored: str, path: Path = APP_SECRETS) -> Path:
     kept = _without_section(old, SECRETS_SECTION).rstrip("\n")
     text = (kept + "\n\n" if kept else "") + f'[{SECRETS_SECTION}]\n{HASH_KEY} = "{stored}"\n'
     if _parse_toml(text, path).get(SECRETS_SECTION, {}).get(HASH_KEY) != stored:
-        raise SpeakerIDError(f"{path} defines {SECRETS_SECTION} in a form this command cannot update; "
-                             f"remove those lines and run it again")
+        raise SpeakerIDError(_("{path} defines {secrets_section} in a form this command cannot update; "
+                               "remove those lines and run it again").format(
+                                   path=path, secrets_section=SECRETS_SECTION))
     write_private(path, text)
     return path
 
@@ -112,7 +116,8 @@ def _parse_toml(text: str, path: Path) -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpeakerIDError(f"{path} is not valid TOML ({exc}); fix or remove it first") from exc
+        raise SpeakerIDError(_("{path} is not valid TOML ({exc}); fix or remove it first").format(
+            path=path, exc=exc)) from exc
 
 
 def _without_section(text: str, section: str) -> str:

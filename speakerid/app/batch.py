@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchedAudio, FetchLimits, is_link
+from ..i18n import _
 from ..inputs import WHOLE, Input, Span, audio_of, expand, label, load_input
 from ..longform import StageProgress, is_long, summarise_recording
 from ..results import Progress, Timeline
@@ -98,9 +99,9 @@ def check_report_path(path: str | Path) -> Path:
     """Refuse a report name whose format is unknown, before hours of work are spent."""
     path = Path(path)
     if path.suffix.lower() not in REPORT_FORMATS:
-        raise SpeakerIDError(f"{path.name}: the report must end in .csv or .json")
+        raise SpeakerIDError(_("{name}: the report must end in .csv or .json").format(name=path.name))
     if not path.parent.is_dir():
-        raise SpeakerIDError(f"{path.parent}: no such folder for the report")
+        raise SpeakerIDError(_("{folder}: no such folder for the report").format(folder=path.parent))
     return path
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import N_, _
+from ..voices import shown_voice
 
 if TYPE_CHECKING:
     from ..results import Span, Timeline
@@ -166,7 +167,7 @@ def _lines(rows: Sequence[dict[str, float]], x: str, series: dict[str, tuple[str
 
 
 def _lane_label(lane: str | None) -> str:
-    return lane if lane is not None else _(UNKNOWN_LABEL)
+    return shown_voice(lane) if lane is not None else _(UNKNOWN_LABEL)
 
 
 def _titled(spec: Spec, title: str | None) -> Spec:

@@ -6,7 +6,7 @@ of the person named, and what weakens the result. :func:`evidence_html` writes a
 page with its styles inline and its figures as ``data:`` URIs, so it opens anywhere offline and
 prints to PDF (``@media print``). Every piece of text from outside (names, file names, titles,
 notes) is HTML-escaped. The CLI's ``identify --evidence DIR`` and the Identify page's download
-button both build it here.
+button both build it here, in the language in use when it is made.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 from .. import __version__
 from ..audio import AudioClip
 from ..fetch import DEFAULT_LIMITS, FetchedAudio, FetchLimits, is_link
+from ..i18n import N_, _, current_language
 from ..inputs import WHOLE, Input, audio_of, label, load_input
 from ..inputs import Span as InputSpan
 from ..verdict import (
@@ -40,6 +41,7 @@ from ..verdict import (
     several_voices,
     voice_line,
 )
+from ..voices import shown_voice
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -55,7 +57,11 @@ Span = tuple[float, float]
 TELEPHONE_RATE = 8000  # a recording at this rate or lower carries nothing above 4 kHz
 TELEPHONE_CUTOFF_HZ = 4000.0
 TELEPHONE_SHARE = 0.002  # of the speech's energy above 4 kHz: under it, the sound came through a phone
-DECODED = "the decoded audio (32-bit float samples)"  # what is hashed when the file's bytes are not at hand
+# What is hashed (ClipFacts.hashed): the file, an upload's bytes, or the decoded audio when the file's
+# bytes are not at hand; translated where the report shows them.
+FILE = N_("the file")
+UPLOAD = N_("the upload")
+DECODED = N_("the decoded audio (32-bit float samples)")
 GALLERY_FEW_SPEAKERS = 30  # a gallery refit on fewer rests on far fewer trials than the model's own
 
 
@@ -65,7 +71,7 @@ class ClipFacts:
 
     source: str  # a path, a link or an upload's name
     sha256: str
-    hashed: str  # what the hash is of: "the file", "the upload", "the decoded audio"
+    hashed: str  # what the hash is of: FILE, UPLOAD or DECODED
     sample_rate: int  # of the original
     channels: int
     duration_s: float
@@ -133,42 +139,48 @@ def caveats(findings: Findings, gallery: Gallery) -> list[str]:
     threshold refit on a small gallery."""
     notes = []
     if findings.speech_s < STEADY_SPEECH_S:
-        notes.append(f"Little speech: {findings.speech_s:.1f} s once silence is removed. Scores from "
-                     f"under {STEADY_SPEECH_S:.0f} s of speech vary more, so the numbers are less certain.")
+        notes.append(_("Little speech: {seconds:.1f} s once silence is removed. Scores from under "
+                       "{steady:.0f} s of speech vary more, so the numbers are less certain.").format(
+                           seconds=findings.speech_s, steady=STEADY_SPEECH_S))
     if findings.telephone_band:
-        notes.append("Telephone band: the clip carries little or no sound above 4 kHz (as through a "
-                     "phone line, or recorded at 8 kHz). A clip and an enrolment recorded through "
-                     "different channels score lower than two alike, so a miss is likelier.")
+        notes.append(_("Telephone band: the clip carries little or no sound above 4 kHz (as through a "
+                       "phone line, or recorded at 8 kHz). A clip and an enrolment recorded through "
+                       "different channels score lower than two alike, so a miss is likelier."))
     voices = several_voices(findings.timeline)
     if voices:
-        notes.append(f"Several voices: {len(voices)} voices each hold a real share of the speech. The "
-                     "whole-clip numbers mix them; the timeline says who speaks when.")
+        notes.append(_("Several voices: {count} voices each hold a real share of the speech. The "
+                       "whole-clip numbers mix them; the timeline says who speaks when.").format(
+                           count=len(voices)))
     speakers = len(gallery.speakers())
     if gallery.calibration != gallery.encoder.calibration and speakers < GALLERY_FEW_SPEAKERS:
-        notes.append(f"Gallery calibration on few speakers: the threshold was refit on this gallery's "
-                     f"own {speakers} speakers, far fewer trials than the model's own calibration.")
+        notes.append(_("Gallery calibration on few speakers: the threshold was refit on this gallery's "
+                       "own {count} speakers, far fewer trials than the model's own calibration.").format(
+                           count=speakers))
     return notes
 
 
 def model_facts(model: SpeakerModel) -> list[tuple[str, str]]:
-    """The model's name, fingerprint, sha256 of its files and provenance (from its config.json)."""
-    facts = [("name", type(model).__name__ + f" ({model.model_config.backbone})"),
-             ("version (fingerprint of weights and pipeline)", model.encoder_id)]
+    """The model's name, fingerprint, sha256 of its files and provenance (from its config.json), in
+    the language in use."""
+    facts = [(_("name"), type(model).__name__ + f" ({model.model_config.backbone})"),
+             (_("version (fingerprint of weights and pipeline)"), model.encoder_id)]
     folder = model.path
     if folder is None or not Path(folder).is_dir():
-        return [*facts, ("files", "not saved to disk")]
-    facts.append(("sha256 of its files", folder_sha256(Path(folder))))
-    facts.append(("folder", str(folder)))
+        return [*facts, (_("files"), _("not saved to disk"))]
+    facts.append((_("sha256 of its files"), folder_sha256(Path(folder))))
+    facts.append((_("folder"), str(folder)))
     config = Path(folder) / "config.json"
     data = json.loads(config.read_text()) if config.is_file() else {}
     if "recipe" in data:
-        facts.append(("recipe", str(data["recipe"])))
+        facts.append((_("recipe"), str(data["recipe"])))
     for member in data.get("fusion", {}).get("members", []):
-        facts.append((f"member {member.get('path')}", f"weight {member.get('weight')}"))
+        facts.append((_("member {path}").format(path=member.get("path")),
+                      _("weight {weight}").format(weight=member.get("weight"))))
     if "provenance" in data:
-        facts.append(("provenance", json.dumps(data["provenance"], ensure_ascii=False)))
+        facts.append((_("provenance"), json.dumps(data["provenance"], ensure_ascii=False)))
     if "calibrated_on" in data:
-        facts.append(("calibrated on", f"{len(data['calibrated_on'])} held-out speakers"))
+        facts.append((_("calibrated on"), _("{count} held-out speakers").format(
+            count=len(data["calibrated_on"]))))
     return facts
 
 
@@ -201,55 +213,59 @@ def evidence_html(clip: ClipFacts, findings: Findings, gallery: Gallery,
     created = created or datetime.now(UTC)
     figures = list(findings.figures)
     if findings.timeline is not None:
-        shaded = " (the parts left out, as asked, shaded grey)" if findings.left_out else ""
-        figures.append((f"Who speaks when{shaded}",
+        figures.append((_("Who speaks when (the parts left out, as asked, shaded grey)")
+                        if findings.left_out else _("Who speaks when"),
                         plots.timeline(findings.timeline, left_out=findings.left_out)))
     verdict_lines = [said.summary, *(voice_line(v) for v in said.voices)]
     if best is not None and best.llr is not None and not said.voices:
-        verdict_lines.append(f"Evidence: {evidence_line(best.llr)}.")
+        verdict_lines.append(_("Evidence: {evidence}.").format(evidence=evidence_line(best.llr)))
     if findings.left_out:
         text = left_out_text(findings.left_out)
-        verdict_lines.append(f"{text[:1].upper()}{text[1:]}, as asked.")
+        verdict_lines.append(_("{left_out}, as asked.").format(left_out=f"{text[:1].upper()}{text[1:]}"))
     notes = caveats(findings, gallery)
     sections = [
-        f"<h1>Voice identification: evidence report</h1>"
-        f"<p class=meta>Written {_e(created.strftime('%Y-%m-%d %H:%M UTC'))} by speakerid "
-        f"{_e(__version__)}</p>",
+        "<h1>" + _e(_("Voice identification: evidence report")) + "</h1><p class=meta>"
+        + _e(_("Written {when} by speakerid {version}").format(
+            when=created.strftime("%Y-%m-%d %H:%M UTC"), version=__version__)) + "</p>",
         f"<section class=verdict><h2>{_e(said.headline)}</h2>"
         + "".join(f"<p>{_e(line)}</p>" for line in verdict_lines if line) + "</section>",
-        "<h2>Caveats</h2>" + (_list(notes) if notes else "<p>None of the usual ones applies (little "
-                                                          "speech, telephone band, several voices, a "
-                                                          "gallery calibration on few speakers).</p>"),
-        "<h2>The clip</h2>" + _table([
-            ("source", _link(clip.source)), *([("title", _e(clip.title))] if clip.title else []),
-            (f"sha256 of {_e(clip.hashed)}", f"<code>{_e(clip.sha256)}</code>"),
-            ("length", _e(clock(clip.duration_s)) + f" ({clip.duration_s:.2f} s)"),
-            ("original sample rate", f"{clip.sample_rate} Hz, {clip.channels} channel(s)"),
-            ("speech analysed", f"{findings.speech_s:.1f} s"),
+        _heading(_("Caveats")) + (_list(notes) if notes else _paragraph(_(
+            "None of the usual ones applies (little speech, telephone band, several voices, a gallery "
+            "calibration on few speakers)."))),
+        _heading(_("The clip")) + _table([
+            (_e(_("source")), _link(clip.source)),
+            *([(_e(_("title")), _e(clip.title))] if clip.title else []),
+            (_e(_("sha256 of {what}").format(what=_(clip.hashed))), f"<code>{_e(clip.sha256)}</code>"),
+            (_e(_("length")), _e(clock(clip.duration_s)) + f" ({clip.duration_s:.2f} s)"),
+            (_e(_("original sample rate")), _e(_("{rate} Hz, {channels} channel(s)").format(
+                rate=clip.sample_rate, channels=clip.channels))),
+            (_e(_("speech analysed")), f"{findings.speech_s:.1f} s"),
         ]),
-        "<h2>How this was decided</h2>" + "".join(
-            f"<p>{_e(p)}</p>" for p in explain(found, findings.speech_s, closest,
-                                                gallery.calibration.false_accept_rate, said.voices)),
+        _heading(_("How this was decided")) + "".join(
+            _paragraph(p) for p in explain(found, findings.speech_s, closest,
+                                           gallery.calibration.false_accept_rate, said.voices)),
         _matches_section(found),
         _enrolment_section(gallery, findings, best.name if best is not None else None),
-        "<h2>Threshold and calibration</h2>" + _table([
-            ("threshold for this clip", f"{found.threshold:.3f} (for {findings.speech_s:.1f} s of speech "
-                                        f"and {len(speakers)} enrolled speakers)"),
-            ("calibration in use", "refit on this gallery's own voices"
-             if gallery.calibration != gallery.encoder.calibration else "the model's own"),
-            ("how it was fitted", _e(gallery.calibration.method)),
+        _heading(_("Threshold and calibration")) + _table([
+            (_e(_("threshold for this clip")), _e(_(
+                "{threshold:.3f} (for {seconds:.1f} s of speech and {count} enrolled speakers)").format(
+                    threshold=found.threshold, seconds=findings.speech_s, count=len(speakers)))),
+            (_e(_("calibration in use")), _e(_("refit on this gallery's own voices")
+             if gallery.calibration != gallery.encoder.calibration else _("the model's own"))),
+            (_e(_("how it was fitted")), _e(gallery.calibration.method)),
         ]),
-        "<h2>The model</h2>" + _table([(_e(k), _e(v)) for k, v in model_facts(gallery.encoder)]),
-        "<h2>What the app heard</h2>" + "".join(
+        _heading(_("The model")) + _table([(_e(k), _e(v)) for k, v in model_facts(gallery.encoder)]),
+        _heading(_("What the app heard")) + "".join(
             f"<figure><img alt=\"{_e(caption)}\" src=\"{figure_uri(figure)}\">"
             f"<figcaption>{_e(caption)}</figcaption></figure>" for caption, figure in figures),
         _segments_section(findings.timeline),
-        f"<footer>speakerid {_e(__version__)} · software version, model fingerprint and sha256 "
-        "above identify exactly what produced this page.</footer>",
+        f"<footer>speakerid {_e(__version__)} · " + _e(_(
+            "software version, model fingerprint and sha256 above identify exactly what produced this "
+            "page.")) + "</footer>",
     ]
-    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Evidence: "
-            f"{_e(clip.source)}</title><style>{STYLE}</style></head><body>"
-            + "\n".join(s for s in sections if s) + "</body></html>\n")
+    return (f"<!DOCTYPE html><html lang={current_language()}><head><meta charset=utf-8><title>"
+            + _e(_("Evidence: {source}").format(source=clip.source)) + f"</title><style>{STYLE}</style>"
+            "</head><body>" + "\n".join(s for s in sections if s) + "</body></html>\n")
 
 
 def write_evidence(page: str, folder: Path, source: str) -> Path:
@@ -269,38 +285,53 @@ def _matches_section(found: Identification) -> str:
     rows = "".join(f"<tr><td>{rank}</td><td>{_e(m.name)}</td><td>{m.score:.3f}</td>"
                    f"<td>{_e(percent(m.probability))}</td><td>{_llr(m.llr)}</td></tr>"
                    for rank, m in enumerate(found.matches, start=1))
-    return ("<h2>Ranked matches</h2><table><tr><th>#</th><th>enrolled voice</th><th>score</th>"
-            f"<th>probability</th><th>log10 LR</th></tr>{rows}</table>")
+    return (_heading(_("Ranked matches")) + "<table>"
+            + _header_row("#", _("enrolled voice"), _("score"), _("probability"), "log10 LR")
+            + f"{rows}</table>")
 
 
 def _enrolment_section(gallery: Gallery, findings: Findings, name: str | None) -> str:
     if name is None:
         return ""
-    heading = f"<h2>Against each enrolment clip of {_e(name)}</h2>"
+    heading = _heading(_("Against each enrolment clip of {name}").format(name=name))
     if findings.embedding is None:
-        return heading + ("<p>Not available: a recording this long is streamed and its voiceprint is "
-                          "not kept.</p>")
+        return heading + _paragraph(_("Not available: a recording this long is streamed and its "
+                                      "voiceprint is not kept."))
     rows = "".join(
         f"<tr><td>{i}</td><td>{_link(s.url) if s.url else ''}{' ' if s.url else ''}{_e(s.source)}</td>"
         f"<td>{s.speech_s:.1f} s</td><td>{s.score:.3f}</td><td>{_llr(s.log10_lr)}</td></tr>"
         for i, s in enumerate(enrolment_scores(gallery, name, findings.embedding, findings.speech_s), 1))
-    return (heading + "<p>The verdict compares the clip with the average of these clips; each one on "
-            "its own shows whether they agree.</p><table><tr><th>#</th><th>enrolment clip</th>"
-            f"<th>speech</th><th>score</th><th>log10 LR</th></tr>{rows}</table>")
+    return (heading + _paragraph(_("The verdict compares the clip with the average of these clips; each "
+                                   "one on its own shows whether they agree.")) + "<table>"
+            + _header_row("#", _("enrolment clip"), _("speech"), _("score"), "log10 LR")
+            + f"{rows}</table>")
 
 
 def _segments_section(timeline: Timeline | None) -> str:
     if timeline is None:
         return ""
-    rows = "".join(f"<tr><td>{_e(clock(s.start_s))}-{_e(clock(s.end_s))}</td><td>{_e(s.label or 'unknown')}"
-                   f"</td><td>{'' if s.speaker is None else _e(percent(s.probability))}</td></tr>"
+    rows = "".join(f"<tr><td>{_e(clock(s.start_s))}-{_e(clock(s.end_s))}</td>"
+                   f"<td>{_e(shown_voice(s.label) or _('unknown'))}</td>"
+                   f"<td>{'' if s.speaker is None else _e(percent(s.probability))}</td></tr>"
                    for s in timeline.segments)
-    return ("<h2>Who speaks when</h2><table><tr><th>time</th><th>voice</th><th>probability</th></tr>"
-            f"{rows}</table>")
+    return (_heading(_("Who speaks when")) + "<table>"
+            + _header_row(_("time"), _("voice"), _("probability")) + f"{rows}</table>")
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _heading(text: str) -> str:
+    return f"<h2>{_e(text)}</h2>"
+
+
+def _paragraph(text: str) -> str:
+    return f"<p>{_e(text)}</p>"
+
+
+def _header_row(*cells: str) -> str:
+    return "<tr>" + "".join(f"<th>{_e(cell)}</th>" for cell in cells) + "</tr>"
 
 
 def _link(source: str) -> str:
@@ -311,7 +342,7 @@ def _link(source: str) -> str:
 
 
 def _llr(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.2f}"
+    return _("n/a") if value is None else f"{value:+.2f}"
 
 
 def _table(rows: Sequence[tuple[str, str]]) -> str:
@@ -349,9 +380,9 @@ def analysis_findings(analysis: Analysis, timeline: Timeline | None) -> Findings
     return Findings(analysis.identification, analysis.speech_s, analysis.embedding, timeline,
                     is_telephone_band(analysis.clip.sample_rate, speech.signal, speech.sample_rate),
                     analysis.left_out,
-                    [("The preparation stages: the input, what trimming and silence removal kept, and "
-                      "the speech the encoder heard", plots.pipeline_waveforms(prepared)),
-                     ("The log-mel spectrogram of the speech, with the encoder's windows above it",
+                    [(_("The preparation stages: the input, what trimming and silence removal kept, and "
+                        "the speech the encoder heard"), plots.pipeline_waveforms(prepared)),
+                     (_("The log-mel spectrogram of the speech, with the encoder's windows above it"),
                       plots.spectrogram(analysis.features, analysis.frames_per_second, analysis.windows))])
 
 
@@ -361,7 +392,7 @@ def summary_findings(summary: RecordingSummary, timeline: Timeline | None) -> Fi
 
     return Findings(summary.identification, summary.speech_s, None, timeline,
                     is_telephone_band(summary.input_rate, None, summary.sample_rate), summary.left_out,
-                    [("The recording's envelope; the parts not heard as speech (or left out) shaded",
+                    [(_("The recording's envelope; the parts not heard as speech (or left out) shaded"),
                       plots.waveform(summary.overview, summary.overview_rate, kept=summary.speech_on_input(),
                                      removed_label="left out or silence"))])
 
@@ -380,7 +411,7 @@ def evidence_for(item: Input, gallery: Gallery, span: InputSpan = WHOLE, limits:
         path = Path(item)
         summary = summarise_recording(path, gallery, None, timeline=True, trim_ends=trim_ends)
         timeline = find_voices(summary.timeline, gallery) if summary.timeline is not None else None
-        return (ClipFacts(str(item), file_sha256(path), "the file", summary.input_rate, summary.channels,
+        return (ClipFacts(str(item), file_sha256(path), FILE, summary.input_rate, summary.channels,
                           summary.duration_s), summary_findings(summary, timeline))
     loaded = load_input(item, span, limits)
     clip = audio_of(loaded)
@@ -391,7 +422,7 @@ def evidence_for(item: Input, gallery: Gallery, span: InputSpan = WHOLE, limits:
                                                  original_duration_s=clip.duration_s), gallery)
     whole_file = isinstance(item, str | Path) and not is_link(item) and span == WHOLE
     facts = ClipFacts(label(item), file_sha256(Path(item)) if whole_file else decoded_sha256(clip),
-                      "the file" if whole_file else DECODED,
+                      FILE if whole_file else DECODED,
                       clip.sample_rate, clip.channels, clip.duration_s,
                       loaded.title if isinstance(loaded, FetchedAudio) else None)
     return facts, analysis_findings(analysis, timeline)

@@ -28,6 +28,7 @@ import soxr
 
 from ..audio import from_array
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..preprocess import Prepared, Stage, prepare
 from ..results import UNKNOWN_SPEAKER
 
@@ -85,7 +86,7 @@ def to_float_mono(samples: Any, channels: int | None = None, layout: Layout = "i
     elif np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float32, copy=False)
     else:
-        raise SpeakerIDError(f"audio samples of type {array.dtype} are not PCM")
+        raise SpeakerIDError(_("audio samples of type {dtype} are not PCM").format(dtype=array.dtype))
     if array.ndim == 1:
         if channels and channels > 1:
             usable = len(array) - len(array) % channels
@@ -96,7 +97,8 @@ def to_float_mono(samples: Any, channels: int | None = None, layout: Layout = "i
         if layout == "planar":
             array = array.T
     else:
-        raise SpeakerIDError(f"expected a 1-D or 2-D block of samples, not shape {array.shape}")
+        raise SpeakerIDError(_("expected a 1-D or 2-D block of samples, not shape {shape}").format(
+            shape=array.shape))
     return np.clip(np.nan_to_num(array.mean(axis=1, dtype=np.float32)), -1, 1)
 
 
@@ -106,7 +108,7 @@ class LiveIdentifier:
     def __init__(self, encoder: Encoder, gallery: Gallery, buffer_s: float = BUFFER_S,
                  hop_s: float = HOP_S, min_speech_s: float = MIN_SPEECH_S, top_k: int = 3) -> None:
         if buffer_s <= 0 or hop_s <= 0:
-            raise SpeakerIDError("the live buffer and hop must be positive")
+            raise SpeakerIDError(_("the live buffer and hop must be positive"))
         self.encoder = encoder
         self.gallery = gallery
         self.rate = encoder.pipeline.preprocess.sample_rate
@@ -140,7 +142,8 @@ class LiveIdentifier:
              layout: Layout = "interleaved") -> None:
         """Add a block of audio (see :func:`to_float_mono` for the accepted shapes and types)."""
         if not isinstance(sample_rate, int | np.integer) or not 1000 <= int(sample_rate) <= 384000:
-            raise SpeakerIDError(f"sample rate {sample_rate!r} is not between 1 and 384 kHz")
+            raise SpeakerIDError(_("sample rate {sample_rate!r} is not between 1 and 384 kHz").format(
+                sample_rate=sample_rate))
         mono = to_float_mono(samples, channels, layout)
         if len(mono) == 0:
             return
@@ -175,7 +178,7 @@ class LiveIdentifier:
 
     def _push_frames(self, frames: list[Any]) -> None:
         """Frames of one format (rate, channels, layout) as one block."""
-        rate, channels, planar, _ = _frame_format(frames[0])
+        rate, channels, planar, _layout = _frame_format(frames[0])
         block = np.concatenate([frame.to_ndarray() for frame in frames], axis=1)
         if planar:
             self.push(block, rate, channels, layout="planar")

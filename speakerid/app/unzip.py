@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 
 MAX_FILES = 20_000
 MAX_TOTAL_BYTES = 4 * 1024**3  # uncompressed
@@ -38,12 +39,12 @@ def extract_zip(source: str | Path | bytes | BinaryIO, target: str | Path,
     """
     target = Path(target)
     if target.exists() and any(target.iterdir()):
-        raise SpeakerIDError(f"{target} already exists and is not empty")
+        raise SpeakerIDError(_("{target} already exists and is not empty").format(target=target))
     data = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     try:
         archive = zipfile.ZipFile(data)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise SpeakerIDError(f"not a readable zip archive: {exc}") from None
+        raise SpeakerIDError(_("not a readable zip archive: {exc}").format(exc=exc)) from None
     staging = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         with archive:
@@ -83,29 +84,35 @@ def _checked_members(archive: zipfile.ZipFile, max_files: int, max_total_bytes: 
     infos = [i for i in archive.infolist() if not i.filename.startswith(SKIPPED_PREFIXES)]
     files = [i for i in infos if not i.is_dir()]
     if not files:
-        raise SpeakerIDError("the zip archive is empty")
+        raise SpeakerIDError(_("the zip archive is empty"))
     if len(infos) > max_files:
-        raise SpeakerIDError(f"the zip archive has {len(infos)} entries; at most {max_files} are allowed")
+        raise SpeakerIDError(_("the zip archive has {count} entries; at most {max_files} are allowed").format(
+            count=len(infos), max_files=max_files))
     declared = sum(i.file_size for i in files)
     if declared > max_total_bytes:
-        raise SpeakerIDError(f"the zip archive would unpack to {declared / 1e9:.2f} GB; at most "
-                             f"{max_total_bytes / 1e9:.2f} GB is allowed")
+        raise SpeakerIDError(_("the zip archive would unpack to {declared_gb:.2f} GB; at most "
+                               "{limit_gb:.2f} GB is allowed").format(
+                                   declared_gb=declared / 1e9, limit_gb=max_total_bytes / 1e9))
     result = []
     seen: set[tuple[str, ...]] = set()
     for info in infos:
         parts = _safe_parts(info.filename)
         if info.flag_bits & 0x1:
-            raise SpeakerIDError(f"{info.filename}: encrypted entries are not supported")
+            raise SpeakerIDError(_("{filename}: encrypted entries are not supported").format(
+                filename=info.filename))
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise SpeakerIDError(f"{info.filename}: the archive contains a link; links are refused")
+            raise SpeakerIDError(_("{filename}: the archive contains a link; links are refused").format(
+                filename=info.filename))
         if (not info.is_dir() and info.file_size > RATIO_MIN_BYTES
                 and info.file_size > max_ratio * max(info.compress_size, 1)):
             ratio = info.file_size / max(info.compress_size, 1)
-            raise SpeakerIDError(f"{info.filename}: compressed {ratio:.0f} times; this looks like a zip bomb")
+            raise SpeakerIDError(_("{filename}: compressed {ratio:.0f} times; this looks like a zip "
+                                   "bomb").format(filename=info.filename, ratio=ratio))
         key = tuple(p.casefold() for p in parts)
         if key in seen and not info.is_dir():
-            raise SpeakerIDError(f"{info.filename}: the archive holds this file twice")
+            raise SpeakerIDError(_("{filename}: the archive holds this file twice").format(
+                filename=info.filename))
         seen.add(key)
         result.append((info, parts))
     return result
@@ -114,16 +121,17 @@ def _checked_members(archive: zipfile.ZipFile, max_files: int, max_total_bytes: 
 def _safe_parts(name: str) -> tuple[str, ...]:
     """The path components of an entry name; refuses anything that could leave the target."""
     if "\x00" in name:
-        raise SpeakerIDError(f"{name!r}: invalid file name in the archive")
+        raise SpeakerIDError(_("{name!r}: invalid file name in the archive").format(name=name))
     normalised = name.replace("\\", "/")
     path = PurePosixPath(normalised)
     if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
-        raise SpeakerIDError(f"{name}: absolute paths are refused in archives")
+        raise SpeakerIDError(_("{name}: absolute paths are refused in archives").format(name=name))
     parts = tuple(p for p in path.parts if p not in ("", "."))
     if any(p == ".." for p in parts):
-        raise SpeakerIDError(f"{name}: '..' in an archive path is refused (path traversal)")
+        raise SpeakerIDError(_("{name}: '..' in an archive path is refused (path traversal)").format(
+            name=name))
     if not parts:
-        raise SpeakerIDError(f"{name!r}: empty file name in the archive")
+        raise SpeakerIDError(_("{name!r}: empty file name in the archive").format(name=name))
     return parts
 
 
@@ -135,11 +143,14 @@ def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, wr
             while chunk := source.read(CHUNK):
                 written += len(chunk)
                 if written > max_total_bytes:
-                    raise SpeakerIDError(f"the zip archive unpacks to more than "
-                                         f"{max_total_bytes / 1e9:.2f} GB; refused")
+                    raise SpeakerIDError(_("the zip archive unpacks to more than "
+                                           "{limit_gb:.2f} GB; refused").format(
+                                               limit_gb=max_total_bytes / 1e9))
                 sink.write(chunk)
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
         if isinstance(exc, FileExistsError):
-            raise SpeakerIDError(f"{info.filename}: the archive holds this file twice") from None
-        raise SpeakerIDError(f"{info.filename}: damaged zip entry ({exc})") from None
+            raise SpeakerIDError(_("{filename}: the archive holds this file twice").format(
+                filename=info.filename)) from None
+        raise SpeakerIDError(_("{filename}: damaged zip entry ({exc})").format(
+            filename=info.filename, exc=exc)) from None
     return written

@@ -23,7 +23,9 @@ from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchLimits, is_link
 from ..gallery import clean_name
 from ..gallery.rows import MIN_NEW_SPEAKER_SPEECH_S
+from ..i18n import _
 from ..inputs import Input, expand, label
+from ..voices import VOICE_PREFIX, typed_voice
 from .engines import Engine, Job, LocalEngine
 from .indexer import IndexedRecording
 from .labels import Labels, label_turns
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
 ARCHIVE_FILE = "archive.sqlite"
 MEDIA_FOLDER = "media"
 CACHE_FOLDER = "cache"  # derived: see turn_cache.py
-VOICE_PREFIX = "Voice"
 ENROL_MIN_TURN_S = 2.0  # shorter turns are not used to enrol a voice
 ENROL_TARGET_S = 40.0  # a voice is enrolled from its best turns up to this much speech
 ENROL_MAX_CLIPS = 8
@@ -246,8 +247,9 @@ class Archive:
     def _linking_model(self, model_id: str) -> ModelScoring:
         model = self.gallery.encoder
         if model.encoder_id != model_id:
-            raise SpeakerIDError(f"the engine's model ({model_id}) is not the gallery's "
-                                 f"({model.encoder_id}); give both the same model")
+            raise SpeakerIDError(_("the engine's model ({model_id}) is not the gallery's "
+                                   "({encoder_id}); give both the same model").format(
+                                       model_id=model_id, encoder_id=model.encoder_id))
         return model
 
     # --- questions ----------------------------------------------------------------------------
@@ -256,8 +258,8 @@ class Archive:
         probable first; each hit carries the person's name."""
         info = self.gallery.find_speaker(name)
         if info is None:
-            raise SpeakerIDError(f"{clean_name(name)!r} is not enrolled; enrol them first (or name an "
-                                 "archive voice with `archive name`)")
+            raise SpeakerIDError(_("{name!r} is not enrolled; enrol them first (or name an "
+                                   "archive voice with `archive name`)").format(name=clean_name(name)))
         name = info.name
         turns, labels = self._labelled()
         if name not in labels.names:
@@ -332,9 +334,12 @@ class Archive:
             if speech >= ENROL_TARGET_S or len(clips) >= ENROL_MAX_CLIPS:
                 break
         if speech < MIN_NEW_SPEAKER_SPEECH_S and name not in self.gallery:
-            raise SpeakerIDError(f"{voice_label(voice_id)} has only {speech:.1f} s of speech in turns of "
-                                 f"{ENROL_MIN_TURN_S:g} s or more; enrolling needs "
-                                 f"{MIN_NEW_SPEAKER_SPEECH_S:g} s")
+            raise SpeakerIDError(_("{voice} has only {speech:.1f} s of speech in turns of "
+                                   "{enrol_min_turn_s:g} s or more; enrolling needs "
+                                   "{min_new_speaker_speech_s:g} s").format(
+                                       voice=voice_label(voice_id), speech=speech,
+                                       enrol_min_turn_s=ENROL_MIN_TURN_S,
+                                       min_new_speaker_speech_s=MIN_NEW_SPEAKER_SPEECH_S))
         return self.gallery.enroll(name, clips)
 
     def best_turns(self, voice: str) -> list[TurnRef]:
@@ -351,10 +356,10 @@ class Archive:
         turns, labels = self._labelled()
         rows = np.flatnonzero((turns.voice_ids == voice_id) & (labels.speaker < 0))
         if not len(rows):
-            raise SpeakerIDError(f"there is no unnamed {voice_label(voice_id)} in the archive "
-                                 "(`archive voices` lists them)")
+            raise SpeakerIDError(_("there is no unnamed {voice} in the archive "
+                                   "(`archive voices` lists them)").format(voice=voice_label(voice_id)))
         long_enough = rows[turns.speech[rows] >= ENROL_MIN_TURN_S]
-        ids, centroids, _ = self.store.voices(self.model_id)
+        ids, centroids, _sizes = self.store.voices(self.model_id)
         centroid = centroids[int(np.flatnonzero(ids == voice_id)[0])]
         vectors = turns.embeddings[long_enough].astype(np.float32)
         scores = self.model.score_matrix(vectors, centroid[None])[:, 0]
@@ -383,8 +388,9 @@ class Archive:
     def _current_recording(self, key: str | int) -> RecordingRow:
         row = self.store.recording(key)
         if row.model_id != self.model_id:
-            raise SpeakerIDError(f"{row.source} was indexed by another model ({row.model_id}); "
-                                 "`archive add` re-indexes it for the model in use")
+            raise SpeakerIDError(_("{source} was indexed by another model ({model_id}); "
+                                   "`archive add` re-indexes it for the model in use").format(
+                                       source=row.source, model_id=row.model_id))
         return row
 
 
@@ -393,11 +399,11 @@ def voice_label(voice_id: int) -> str:
 
 
 def parse_voice(text: str) -> int:
-    """The id of "Voice 17" (or "17")."""
-    match = re.fullmatch(rf"\s*(?:{VOICE_PREFIX}\s*)?(\d+)\s*", str(text), re.IGNORECASE)
+    """The id of "Voice 17" (or "17", or "Voice 17" as shown in the language in use)."""
+    match = re.fullmatch(rf"(?:{VOICE_PREFIX}\s*)?(\d+)", typed_voice(str(text)), re.IGNORECASE)
     if not match:
-        raise SpeakerIDError(f"{text!r} is not an archive voice; give it as `archive voices` lists it "
-                             "(e.g. \"Voice 17\")")
+        raise SpeakerIDError(_("{text!r} is not an archive voice; give it as `archive voices` lists it "
+                               "(e.g. \"Voice 17\")").format(text=text))
     return int(match.group(1))
 
 
@@ -432,8 +438,9 @@ def open_for_search(folder: str | Path | None = None, gallery_path: str | Path |
     finally:
         store.close()
     if encoder_id is None and has_recordings:
-        raise SpeakerIDError(f"the model in use ({model_dir}) has not indexed this archive; run "
-                             "`python -m speakerid archive add` to re-index it")
+        raise SpeakerIDError(_("the model in use ({model_dir}) has not indexed this archive; run "
+                               "`python -m speakerid archive add` to re-index it").format(
+                                   model_dir=model_dir))
     return Archive(folder, Gallery(gallery_path, ScoringModel(model_dir, encoder_id or "none")))
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import paths
 from ..errors import SpeakerIDError
+from ..i18n import _
 from .engines import Job, Outcome, failure
 
 if TYPE_CHECKING:
@@ -48,8 +49,8 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise SpeakerIDError(f"--engine ray needs Ray, which is not installed; install it with: "
-                             f"{INSTALL_HINT}") from None
+        raise SpeakerIDError(_("--engine ray needs Ray, which is not installed; install it with: "
+                               "{install_hint}").format(install_hint=INSTALL_HINT)) from None
     return ray
 
 
@@ -98,7 +99,7 @@ class RayEngine:
                 index, job = waiting.pop()
                 actor = free.pop()
                 running[self._submit(actor, job)] = (index, job, actor)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            ready, _pending = ray.wait(list(running), num_returns=1)
             index, job, actor = running.pop(ready[0])
             done[index] = (job, self._outcome(ready[0], job))
             free.append(actor)
@@ -110,15 +111,17 @@ class RayEngine:
         try:
             data = job.media.read_bytes()
         except OSError as exc:
-            return self._ray.put(SpeakerIDError(f"{job.name}: {exc.strerror or exc}"))
+            return self._ray.put(SpeakerIDError(_("{name}: {problem}").format(
+                name=job.name, problem=exc.strerror or exc)))
         return actor.index.remote(self._ray.put(data), job.name)
 
     def _outcome(self, reference: Any, job: Job) -> Outcome:
         try:
             return self._ray.get(reference)
         except self._ray.exceptions.RayActorError:
-            return SpeakerIDError(f"{job.name}: the Ray worker indexing it died {TASK_RETRIES + 1} "
-                                  "times; nothing of it was written (add it again)")
+            return SpeakerIDError(_("{name}: the Ray worker indexing it died {tries} "
+                                    "times; nothing of it was written (add it again)").format(
+                                        name=job.name, tries=TASK_RETRIES + 1))
         except Exception as exc:
             return failure(job, exc)
 
@@ -160,5 +163,6 @@ def model_files(model_dir: Path) -> dict[str, bytes]:
     found = {str(path.relative_to(model_dir)): path.read_bytes() for path in sorted(model_dir.rglob("*"))
              if path.is_file() and path.name.startswith(MODEL_FILES)}
     if paths.CONFIG_FILE not in found:
-        raise SpeakerIDError(f"no trained encoder in {model_dir}: expected {paths.CONFIG_FILE}")
+        raise SpeakerIDError(_("no trained encoder in {model_dir}: expected {config_file}").format(
+            model_dir=model_dir, config_file=paths.CONFIG_FILE))
     return found

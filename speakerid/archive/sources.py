@@ -20,6 +20,7 @@ import soundfile as sf
 from ..audio import AudioClip, audio_blocks
 from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchLimits, fetch_audio, is_link
+from ..i18n import _
 from ..inputs import EncodedAudio, Input, label
 
 HASH_BLOCK = 1 << 20
@@ -50,7 +51,7 @@ def resolve(item: Input, media_dir: Path, limits: FetchLimits = DEFAULT_LIMITS,
         return _keep_clip(fetched.clip, str(item).strip(), fetched.title, media_dir)
     path = Path(item)
     if not path.is_file():
-        raise SpeakerIDError(f"{label(item)}: no such file")
+        raise SpeakerIDError(_("{source}: no such file").format(source=label(item)))
     return Media(str(item), path.name, path.resolve(), file_hash(path))
 
 
@@ -67,8 +68,8 @@ def cut_audio(media: str | Path, start_s: float, end_s: float, name: str | None 
     it, else decoded up to the end of the stretch."""
     name = name or f"{Path(media).name} {start_s:.1f}-{end_s:.1f} s"
     if not Path(media).is_file():
-        raise SpeakerIDError(f"{media}: the recording's file is gone (moved or deleted since it was "
-                             "added); its audio cannot be read")
+        raise SpeakerIDError(_("{media}: the recording's file is gone (moved or deleted since it was "
+                               "added); its audio cannot be read").format(media=media))
     try:
         with sf.SoundFile(str(media)) as sound:
             sound.seek(int(start_s * sound.samplerate))
@@ -87,7 +88,8 @@ def cut_audio(media: str | Path, start_s: float, end_s: float, name: str | None 
         if position >= end_s:
             break
     if not parts:
-        raise SpeakerIDError(f"{name}: the recording is shorter than {end_s:.1f} s")
+        raise SpeakerIDError(_("{name}: the recording is shorter than {end_s:.1f} s").format(
+            name=name, end_s=end_s))
     return AudioClip(np.concatenate(parts), rate, name)
 
 

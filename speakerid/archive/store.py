@@ -27,6 +27,7 @@ from ..errors import SpeakerIDError
 from ..gallery.locking import retry_if_locked
 from ..gallery.schema import create_tables, refuse_stored_sql
 from ..gallery.store import connect, transaction
+from ..i18n import _
 
 SCHEMA_VERSION = 1
 TURN_DTYPE = np.dtype("<f2")
@@ -120,7 +121,8 @@ class ArchiveStore:
             _check_schema(self._conn, self.path)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise SpeakerIDError(f"{self.path} is not a speakerid archive ({exc})") from None
+            raise SpeakerIDError(_("{path} is not a speakerid archive ({exc})").format(
+                path=self.path, exc=exc)) from None
         except BaseException:
             self._conn.close()
             raise
@@ -157,8 +159,8 @@ class ArchiveStore:
             "SELECT * FROM recordings WHERE CAST(id AS TEXT) = ? OR source = ? OR title = ? "
             "OR sha256 = ? ORDER BY id DESC", (str(key),) * 4).fetchone()
         if row is None:
-            raise SpeakerIDError(f"{key!r} is not in the archive (give its path or link as added, its "
-                                 "title or its number)")
+            raise SpeakerIDError(_("{key!r} is not in the archive (give its path or link as added, its "
+                                   "title or its number)").format(key=key))
         return RecordingRow(*row)
 
     def turns(self, model_id: str, recording_id: int | None = None) -> TurnTable:
@@ -281,8 +283,11 @@ def _check_schema(conn: sqlite3.Connection, label: Path) -> None:
     refuse_stored_sql(conn, label, "a speakerid archive")
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"meta", "models", "recordings", "voices", "turns"} <= tables:
-        raise SpeakerIDError(f"{label} is not a speakerid archive (its tables are missing)")
+        raise SpeakerIDError(_("{label} is not a speakerid archive (its tables are missing)").format(
+            label=label))
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version is None or version[0] != str(SCHEMA_VERSION):
-        raise SpeakerIDError(f"{label} has archive format {version[0] if version else '?'}; this "
-                             f"speakerid reads format {SCHEMA_VERSION}")
+        raise SpeakerIDError(_("{label} has archive format {version}; this "
+                               "speakerid reads format {schema_version}").format(
+                                   label=label, version=version[0] if version else '?',
+                                   schema_version=SCHEMA_VERSION))

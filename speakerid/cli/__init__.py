@@ -33,8 +33,9 @@ from .speaker_commands import COMMANDS
 # --- entry point --------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m speakerid",
-                           description="Tell who is speaking from a few seconds of voice.")
-    parser.add_argument("--version", action="version", version=f"speakerid {__version__}")
+                           description=_("Tell who is speaking from a few seconds of voice."))
+    parser.add_argument("--version", action="version", version=f"speakerid {__version__}",
+                        help=_("show the version and exit"))
     add_debug_option(parser, default=False)
     add_language_option(parser, default=None)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

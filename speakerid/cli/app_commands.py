@@ -18,12 +18,12 @@ from .common import EXIT_OK, Subparsers, add_command, say
 
 def add_app_password(subparsers: Subparsers) -> None:
     parser = add_command(
-        subparsers, "app-password", run_app_password, "set the password the app asks for",
-        "Ask for a password twice and store its salted scrypt hash (never the password) in the app's "
-        ".streamlit/secrets.toml, replacing any earlier one; restart the app to use it. Every browser "
-        "session then signs in with it, which the app requires before it listens on the network.")
+        subparsers, "app-password", run_app_password, _("set the password the app asks for"),
+        _("Ask for a password twice and store its salted scrypt hash (never the password) in the app's "
+          ".streamlit/secrets.toml, replacing any earlier one; restart the app to use it. Every browser "
+          "session then signs in with it, which the app requires before it listens on the network."))
     parser.add_argument("--secrets", type=Path, default=APP_SECRETS, metavar="PATH",
-                        help=f"the secrets file to update (default: {APP_SECRETS})")
+                        help=_("the secrets file to update (default: {path})").format(path=APP_SECRETS))
 
 
 def run_app_password(args: argparse.Namespace) -> int:
@@ -38,27 +38,27 @@ def run_app_password(args: argparse.Namespace) -> int:
 
 def add_app_user(subparsers: Subparsers) -> None:
     parser = add_command(
-        subparsers, "app-user", None, "manage who may sign in to the app, and their roles",
-        "Each person signs in to the app with their own name and password; their role decides what "
-        "they may do: viewer (identify, search the archive, listen), editor (also enrol, edit, rename, "
-        "remove, name voices, calibrate, add to the archive), admin (also accounts, models, training). "
-        "While any account exists the app asks for a name and password, whatever the shared password "
-        "(app-password). Accounts are kept in secrets/accounts.json in the app's data folder "
-        "($SPEAKERID_HOME), passwords only as salted scrypt hashes; changes apply at once.")
+        subparsers, "app-user", None, _("manage who may sign in to the app, and their roles"),
+        _("Each person signs in to the app with their own name and password; their role decides what "
+          "they may do: viewer (identify, search the archive, listen), editor (also enrol, edit, rename, "
+          "remove, name voices, calibrate, add to the archive), admin (also accounts, models, training). "
+          "While any account exists the app asks for a name and password, whatever the shared password "
+          "(app-password). Accounts are kept in secrets/accounts.json in the app's data folder "
+          "($SPEAKERID_HOME), passwords only as salted scrypt hashes; changes apply at once."))
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = add_command(actions, "add", run_user_add, "add an account (the password is asked for twice)")
-    add.add_argument("name", help="the person's name, as they will type it to sign in")
-    add.add_argument("--role", required=True, choices=accounts.ROLES, help="what they may do")
+    add = add_command(actions, "add", run_user_add, _("add an account (the password is asked for twice)"))
+    add.add_argument("name", help=_("the person's name, as they will type it to sign in"))
+    add.add_argument("--role", required=True, choices=accounts.ROLES, help=_("what they may do"))
     add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of stdin instead of asking")
+                     help=_("read the password from the first line of stdin instead of asking"))
     add.add_argument("--replace", action="store_true",
-                     help="an existing account: set this password and role")
-    remove = add_command(actions, "remove", run_user_remove, "remove an account (signed out at once)")
+                     help=_("an existing account: set this password and role"))
+    remove = add_command(actions, "remove", run_user_remove, _("remove an account (signed out at once)"))
     remove.add_argument("name")
-    role = add_command(actions, "role", run_user_role, "change an account's role")
+    role = add_command(actions, "role", run_user_role, _("change an account's role"))
     role.add_argument("name")
     role.add_argument("role", choices=accounts.ROLES)
-    add_command(actions, "list", run_user_list, "list the accounts and their roles")
+    add_command(actions, "list", run_user_list, _("list the accounts and their roles"))
 
 
 def run_user_add(args: argparse.Namespace) -> int:

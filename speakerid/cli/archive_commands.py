@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
 from ..i18n import _
+from ..voices import shown_voice
 from .common import (
     EXIT_OK,
     EXIT_REFUSED,
@@ -43,7 +44,7 @@ HIT_COLUMNS = ("recording", "title", "start_s", "end_s", "speaker", "probability
 
 def add_archive(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "archive", None,
-                         "index recordings once; find a person, list and name unknown voices")
+                         _("index recordings once; find a person, list and name unknown voices"))
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for add in (add_archive_add, add_archive_find, add_archive_voices, add_archive_name, add_archive_who):
         add(actions)
@@ -51,31 +52,31 @@ def add_archive(subparsers: Subparsers) -> None:
 
 def add_archive_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive", type=Path, metavar="DIR",
-                        help="the archive's folder (default: archive/ in $SPEAKERID_HOME or the user "
-                             "data folder, next to the gallery)")
+                        help=_("the archive's folder (default: archive/ in $SPEAKERID_HOME or the user "
+                               "data folder, next to the gallery)"))
     add_gallery_option(parser)
     add_model_option(parser)
 
 
 def add_archive_add(subparsers: Subparsers) -> None:
     parser = add_command(
-        subparsers, "add", run_archive_add, "index recordings: files, folders, links",
-        "Index each file, each audio file under a folder and each link (fetched with yt-dlp): its "
-        "speech turns, their embeddings and its voices, linked to the voices of the recordings "
-        "already there. A file already in the archive (same content) or a link already added costs "
-        "no model work; recordings indexed by another model are re-indexed first. A recording that "
-        "fails is reported in one line and the others go on (exit status 2 if any failed).")
+        subparsers, "add", run_archive_add, _("index recordings: files, folders, links"),
+        _("Index each file, each audio file under a folder and each link (fetched with yt-dlp): its "
+          "speech turns, their embeddings and its voices, linked to the voices of the recordings "
+          "already there. A file already in the archive (same content) or a link already added costs "
+          "no model work; recordings indexed by another model are re-indexed first. A recording that "
+          "fails is reported in one line and the others go on (exit status 2 if any failed)."))
     parser.add_argument("files", nargs="*", metavar="PATH_OR_LINK",
-                        help="audio files, folders or web links (none: only re-index for a new model)")
+                        help=_("audio files, folders or web links (none: only re-index for a new model)"))
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
-                        help="where the model work runs: this process, or Ray (a local Ray, or the "
-                             "cluster $RAY_ADDRESS names; pip install -r requirements-cluster.txt)")
+                        help=_("where the model work runs: this process, or Ray (a local Ray, or the "
+                               "cluster $RAY_ADDRESS names; pip install -r requirements-cluster.txt)"))
     parser.add_argument("--workers", type=positive_int, metavar="N",
-                        help="Ray: model actors to start (default: one per CPU Ray offers)")
+                        help=_("Ray: model actors to start (default: one per CPU Ray offers)"))
     parser.add_argument("--max-duration", type=time_value, default=4 * 3600.0, metavar="TIME",
-                        help="refuse a link whose media is longer (default: 4:00:00)")
+                        help=_("refuse a link whose media is longer (default: 4:00:00)"))
     parser.add_argument("--max-size-mb", type=positive_int, default=200, metavar="MB",
-                        help="refuse a link whose download is larger (default: 200)")
+                        help=_("refuse a link whose download is larger (default: 200)"))
     add_archive_options(parser)
     add_json_option(parser)
 
@@ -91,7 +92,7 @@ def run_archive_add(args: argparse.Namespace) -> int:
     try:
         with (Archive(args.archive, Gallery(args.gallery, _model_of(engine, args))) as archive,
               download_bar() as downloading, stage_bars() as stages,
-              progress_bar("recordings", "rec") as overall):
+              progress_bar(_("recordings"), "rec") as overall):
             report = archive.add(inputs, engine, lambda done, total, recording: overall(done, total),
                                  stages if args.engine == "local" else None, limits, downloading)
     finally:
@@ -131,16 +132,16 @@ def _model_of(engine, args: argparse.Namespace):
 
 def add_archive_find(subparsers: Subparsers) -> None:
     parser = add_command(
-        subparsers, "find", run_archive_find, "every turn where an enrolled person speaks",
-        "Every turn of the archive where NAME (enrolled in the gallery) speaks, most probable first: "
-        "recording, start, end and probability. Uses the stored embeddings and the gallery as it is "
-        "now: no model runs and TensorFlow is not loaded.")
+        subparsers, "find", run_archive_find, _("every turn where an enrolled person speaks"),
+        _("Every turn of the archive where NAME (enrolled in the gallery) speaks, most probable first: "
+          "recording, start, end and probability. Uses the stored embeddings and the gallery as it is "
+          "now: no model runs and TensorFlow is not loaded."))
     parser.add_argument("name", metavar="NAME", help=_("the person's name or one of their aliases"))
     parser.add_argument("--min-probability", type=float, default=0.0, metavar="P",
-                        help="leave out turns below this probability (0-1; default: 0)")
+                        help=_("leave out turns below this probability (0-1; default: 0)"))
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    output.add_argument("--csv", action="store_true", help="print CSV")
+    output.add_argument("--json", action="store_true", help=_("print machine-readable JSON"))
+    output.add_argument("--csv", action="store_true", help=_("print CSV"))
     add_archive_options(parser)
 
 
@@ -168,9 +169,9 @@ def run_archive_find(args: argparse.Namespace) -> int:
 
 def add_archive_voices(subparsers: Subparsers) -> None:
     parser = add_command(
-        subparsers, "voices", run_archive_voices, "the voices nobody enrolled, across recordings",
-        "The voices nobody enrolled, each linked across the recordings it speaks in (one \"Voice N\" "
-        "per person), with its recordings, seconds and turns. No model runs.")
+        subparsers, "voices", run_archive_voices, _("the voices nobody enrolled, across recordings"),
+        _("The voices nobody enrolled, each linked across the recordings it speaks in (one \"Voice N\" "
+          "per person), with its recordings, seconds and turns. No model runs."))
     add_archive_options(parser)
     add_json_option(parser)
 
@@ -184,17 +185,17 @@ def run_archive_voices(args: argparse.Namespace) -> int:
         say(_("no unnamed voices in the archive"))
     else:
         say("\n".join(_("{voice}: {seconds:.0f} s in {turns} turn(s) of {count} recording(s): {recordings}")
-                      .format(voice=v.voice, seconds=v.seconds, turns=len(v.turns), count=len(v.recordings),
-                              recordings=", ".join(v.recordings)) for v in voices))
+                      .format(voice=shown_voice(v.voice), seconds=v.seconds, turns=len(v.turns),
+                              count=len(v.recordings), recordings=", ".join(v.recordings)) for v in voices))
     return EXIT_OK
 
 
 def add_archive_name(subparsers: Subparsers) -> None:
     parser = add_command(
-        subparsers, "name", run_archive_name, "enrol an archive voice under a name",
-        "Enrol an archive voice (as `archive voices` lists it) in the gallery under NAME, from its "
-        "best turns' audio; every recording it speaks in then shows NAME.")
-    parser.add_argument("voice", metavar="VOICE", help='e.g. "Voice 17"')
+        subparsers, "name", run_archive_name, _("enrol an archive voice under a name"),
+        _("Enrol an archive voice (as `archive voices` lists it) in the gallery under NAME, from its "
+          "best turns' audio; every recording it speaks in then shows NAME."))
+    parser.add_argument("voice", metavar="VOICE", help=_('e.g. "Voice 17"'))
     parser.add_argument("name", metavar="NAME",
                         help=_("a new speaker's name, or the name or an alias of an enrolled one, who "
                                "then gets the voice's clips"))
@@ -214,9 +215,9 @@ def run_archive_name(args: argparse.Namespace) -> int:
 
 def add_archive_who(subparsers: Subparsers) -> None:
     parser = add_command(
-        subparsers, "who", run_archive_who, "a recording's timeline with today's names",
-        "Who speaks when in one recording of the archive (its path or link as added, its title or "
-        "its number), with the names the gallery gives today. No model runs.")
+        subparsers, "who", run_archive_who, _("a recording's timeline with today's names"),
+        _("Who speaks when in one recording of the archive (its path or link as added, its title or "
+          "its number), with the names the gallery gives today. No model runs."))
     parser.add_argument("recording", metavar="RECORDING")
     add_archive_options(parser)
     add_json_option(parser)
@@ -228,7 +229,7 @@ def run_archive_who(args: argparse.Namespace) -> int:
     if args.json:
         say(to_json([turn.to_dict() for turn in turns]))
     else:
-        say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  {t.label or _('unknown')}"
+        say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  {shown_voice(t.label) or _('unknown')}"
                       + (f"  ({t.probability:.0%})" if t.speaker else "") for t in turns))
     return EXIT_OK
 

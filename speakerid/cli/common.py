@@ -29,8 +29,27 @@ Subparsers = Any  # argparse's private _SubParsersAction
 
 
 # --- shared pieces for sub-commands -------------------------------------------------------------
+class TranslatedHelpFormatter(argparse.HelpFormatter):
+    """argparse's help layout with its "usage: " in the language in use (argparse's own words come
+    from its gettext domain, which has no Nepali)."""
+
+    def add_usage(self, usage: str | None, actions: Any, groups: Any, prefix: str | None = None) -> None:
+        super().add_usage(usage, actions, groups, _("usage: ") if prefix is None else prefix)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse's parser, except that a usage mistake is one line too (the usage is in --help)."""
+    """argparse's parser, except that a usage mistake is one line too (the usage is in --help), and
+    its help, headings included, is in the language in use when it is built."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", TranslatedHelpFormatter)
+        add_help = kwargs.pop("add_help", True)
+        super().__init__(*args, add_help=False, **kwargs)
+        self._positionals.title = _("positional arguments")
+        self._optionals.title = _("options")
+        if add_help:
+            self.add_argument("-h", "--help", action="help", default=argparse.SUPPRESS,
+                              help=_("show this help message and exit"))
 
     def error(self, message: str) -> NoReturn:
         warn(_("{problem} (see {command} --help)").format(problem=message, command=self.prog))
@@ -39,8 +58,10 @@ class OneLineParser(argparse.ArgumentParser):
 
 def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: str,
                 description: str | None = None) -> argparse.ArgumentParser:
-    """A sub-command parser whose ``run`` is called with the parsed arguments."""
-    parser = subparsers.add_parser(name, help=summary, description=description or summary)
+    """A sub-command parser whose ``run`` is called with the parsed arguments. Texts write a percent
+    sign as ``%%``, as argparse wants in help; it leaves descriptions as they are, so they are
+    formatted here (else "15 %%" would show)."""
+    parser = subparsers.add_parser(name, help=summary, description=(description or summary) % {})
     add_debug_option(parser, default=argparse.SUPPRESS)  # after the command too; never resets it
     add_language_option(parser, default=argparse.SUPPRESS)
     if run is not None:
@@ -50,30 +71,30 @@ def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: 
 
 def add_debug_option(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--debug", action="store_true", default=default,
-                        help="on failure, print the full traceback as well")
+                        help=_("on failure, print the full traceback as well"))
 
 
 def add_language_option(parser: argparse.ArgumentParser, default: Any) -> None:
     """``--lang``: read before parsing (speakerid.cli.requested_language); accepted anywhere."""
     parser.add_argument("--lang", choices=list(LANGUAGES), default=default,
-                        help="language of the messages: en or ne (default: from LANGUAGE, LC_ALL, "
-                             "LC_MESSAGES or LANG, else English)")
+                        help=_("language of the messages: en or ne (default: from LANGUAGE, LC_ALL, "
+                               "LC_MESSAGES or LANG, else English)"))
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", type=Path, metavar="DIR",
-                        help="model directory (default: $SPEAKERID_WEIGHTS, else the model made "
-                             "active in the app, else the shipped one)")
+                        help=_("model directory (default: $SPEAKERID_WEIGHTS, else the model made "
+                               "active in the app, else the shipped one)"))
 
 
 def add_gallery_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gallery", type=Path, metavar="PATH",
-                        help="gallery file (default: gallery.sqlite in $SPEAKERID_HOME or the "
-                             "user data folder)")
+                        help=_("gallery file (default: gallery.sqlite in $SPEAKERID_HOME or the "
+                               "user data folder)"))
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--json", action="store_true", help=_("print machine-readable JSON"))
 
 
 def positive_int(text: str) -> int:
@@ -89,17 +110,18 @@ def positive_int(text: str) -> int:
 
 
 def add_input_options(parser: argparse.ArgumentParser, what: str) -> None:
-    """Inputs that may be files or web links, with the part to use and the limits on links."""
+    """Inputs that may be files or web links, with the part to use and the limits on links;
+    ``what``: the files it takes, in the language in use ("audio files")."""
     parser.add_argument("files", nargs="+", metavar="FILE_OR_LINK",
-                        help=f"{what}, or web links (a video page, a podcast, a media file; fetched "
-                             "with yt-dlp, audio only)")
+                        help=_("{what}, or web links (a video page, a podcast, a media file; fetched "
+                               "with yt-dlp, audio only)").format(what=what))
     parser.add_argument("--start", type=time_value, metavar="TIME",
-                        help="use each input from this time on (90, 1:30 or 1:02:03)")
-    parser.add_argument("--end", type=time_value, metavar="TIME", help="use each input up to this time")
+                        help=_("use each input from this time on (90, 1:30 or 1:02:03)"))
+    parser.add_argument("--end", type=time_value, metavar="TIME", help=_("use each input up to this time"))
     parser.add_argument("--max-duration", type=time_value, default=4 * 3600.0, metavar="TIME",
-                        help="refuse an input whose media is longer (default: 4:00:00)")
+                        help=_("refuse an input whose media is longer (default: 4:00:00)"))
     parser.add_argument("--max-size-mb", type=positive_int, default=200, metavar="MB",
-                        help="refuse a link whose download, or a file, is larger (default: 200)")
+                        help=_("refuse a link whose download, or a file, is larger (default: 200)"))
 
 
 def time_value(text: str) -> float:

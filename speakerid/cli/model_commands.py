@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 
 from ..errors import SpeakerIDError
-from ..i18n import _
+from ..i18n import N_, _
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -34,42 +34,43 @@ from .common import (
 SETTINGS_SKIPPED = {"recipe", "exclude_speakers", "channels"}
 # Flags whose generated "default: ..." line would not tell a user what to choose.
 SETTINGS_HELP = {
-    "distribute": "tf.distribute strategy: none (one device), mirrored (every GPU of this machine) "
-                  "or multiworker (the machines named in $TF_CONFIG, one command per machine); "
-                  "--batch-size stays the global batch, split over all replicas (default: none)",
-    "init_from": "a trained model directory (e.g. weights) whose encoder this run starts from, to "
-                 "fine-tune it on new speakers; the speaker head starts at each speaker's mean "
-                 "embedding under that encoder (default: none)",
+    "distribute": N_("tf.distribute strategy: none (one device), mirrored (every GPU of this machine) "
+                     "or multiworker (the machines named in $TF_CONFIG, one command per machine); "
+                     "--batch-size stays the global batch, split over all replicas (default: none)"),
+    "init_from": N_("a trained model directory (e.g. weights) whose encoder this run starts from, to "
+                    "fine-tune it on new speakers; the speaker head starts at each speaker's mean "
+                    "embedding under that encoder (default: none)"),
 }
 
 
 def add_train(subparsers: Subparsers) -> None:
     from ..training.settings import TrainSettings
 
-    parser = add_command(subparsers, "train", run_train, "train an encoder on dataset folders",
-                         "Train on one or more dataset folders (one folder per speaker, or one "
-                         "recording per speaker named after them, with an optional CSV of name and "
-                         "gender). Writes status.json, history.csv, checkpoint/, model/ and "
-                         "evaluation.json under --out; a file named STOP there stops it cleanly.")
-    parser.add_argument("data", nargs="+", type=Path, help="dataset folder(s)")
-    parser.add_argument("--out", type=Path, required=True, help="run directory")
+    parser = add_command(subparsers, "train", run_train, _("train an encoder on dataset folders"),
+                         _("Train on one or more dataset folders (one folder per speaker, or one "
+                           "recording per speaker named after them, with an optional CSV of name and "
+                           "gender). Writes status.json, history.csv, checkpoint/, model/ and "
+                           "evaluation.json under --out; a file named STOP there stops it cleanly."))
+    parser.add_argument("data", nargs="+", type=Path, help=_("dataset folder(s)"))
+    parser.add_argument("--out", type=Path, required=True, help=_("run directory"))
     parser.add_argument("--recipe", choices=["aam", "reference"], default="aam",
-                        help="aam: thin ResNet + angular-margin softmax (default); reference: "
-                             "DenseNet121 Siamese pairs with contrastive loss")
+                        help=_("aam: thin ResNet + angular-margin softmax (default); reference: "
+                               "DenseNet121 Siamese pairs with contrastive loss"))
     parser.add_argument("--exclude-file", type=Path,
-                        help="JSON list of speaker names (or {folder: [names]}) kept out of training")
-    parser.add_argument("--settings", type=Path, help="JSON settings file (as the app writes)")
-    parser.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+                        help=_("JSON list of speaker names (or {folder: [names]}) kept out of training"))
+    parser.add_argument("--settings", type=Path, help=_("JSON settings file (as the app writes)"))
+    parser.add_argument("--resume", action="store_true", help=_("continue from the run's checkpoint"))
+    parser.add_argument("--no-progress", action="store_true", help=_("no progress bars"))
     parser.add_argument("--activate", action="store_true",
-                        help="make the trained model the default for the app and the CLI, the "
-                             "default gallery re-enrolled with it first")
+                        help=_("make the trained model the default for the app and the CLI, the "
+                               "default gallery re-enrolled with it first"))
     hints = typing.get_type_hints(TrainSettings)
     for field in dataclasses.fields(TrainSettings):
         if field.name in SETTINGS_SKIPPED:
             continue
         flag = "--" + field.name.replace("_", "-")
-        help_text = SETTINGS_HELP.get(field.name, f"default: the recipe's ({field.default!r} for aam)")
+        help_text = (_(SETTINGS_HELP[field.name]) if field.name in SETTINGS_HELP else
+                     _("default: the recipe's ({value!r} for aam)").format(value=field.default))
         if field.type == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         elif typing.get_origin(hints[field.name]) is typing.Literal:  # a fixed set: argparse checks it
@@ -109,7 +110,7 @@ def activate(run_dir: Path) -> int:
     from ..training import runs
 
     refused: list[SpeakerIDError] = []
-    with Gallery() as gallery, progress_bar("re-enrolling", "clip") as progress:
+    with Gallery() as gallery, progress_bar(_("re-enrolling"), "clip") as progress:
         encoder, clips = runs.activate(run_dir, gallery, progress, refusal_reporter(refused))
     say(_("active model: {path}; re-enrolled {count} gallery clip(s)").format(path=encoder.path, count=clips)
         + kept_note(refused))
@@ -117,14 +118,15 @@ def activate(run_dir: Path) -> int:
 
 
 def add_evaluate(subparsers: Subparsers) -> None:
-    parser = add_command(subparsers, "evaluate", run_evaluate, "evaluate an encoder on a dataset folder",
-                         "All-pairs verification (EER, minDCF at p_target 0.01, precision/recall at the "
-                         "model's threshold, mean same/different distances) and closed-set top-1 "
-                         "identification on the speakers of a dataset folder.")
-    parser.add_argument("data", type=Path, help="dataset folder")
+    parser = add_command(subparsers, "evaluate", run_evaluate, _("evaluate an encoder on a dataset folder"),
+                         _("All-pairs verification (EER, minDCF at p_target 0.01, precision/recall at the "
+                           "model's threshold, mean same/different distances) and closed-set top-1 "
+                           "identification on the speakers of a dataset folder."))
+    parser.add_argument("data", type=Path, help=_("dataset folder"))
     parser.add_argument("--speakers-file", type=Path,
-                        help="JSON list (or {folder: [names]}) restricting the evaluation to those speakers")
-    parser.add_argument("--crop-s", type=float, help="evaluate on crops of this many seconds of speech")
+                        help=_("JSON list (or {folder: [names]}) restricting the evaluation to those "
+                               "speakers"))
+    parser.add_argument("--crop-s", type=float, help=_("evaluate on crops of this many seconds of speech"))
     add_model_option(parser)
     add_json_option(parser)
 
@@ -138,7 +140,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.speakers_file:
         wanted = {name.rsplit("/", 1)[-1] for name in _speaker_names(args.speakers_file)}
         speakers = [s for s in speakers if s.name in wanted]
-    with progress_bar("embedding", "speaker") as progress:
+    with progress_bar(_("embedding"), "speaker") as progress:
         items = embed_speakers(encoder, speakers, crop_s=args.crop_s, progress=progress)
     report = evaluate_items(items, encoder, encoder.threshold)
     data = report.to_dict()
@@ -149,12 +151,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def add_calibrate(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "calibrate", run_calibrate,
-                         "refit a model's score normalisation and threshold",
-                         "Rebuild the AS-norm cohort from the model's training speakers and refit the "
-                         "threshold and probability map on its held-out calibration speakers (both "
-                         "named in its config.json), then save them in the model directory.")
-    parser.add_argument("model", type=Path, help="model directory")
-    parser.add_argument("data", nargs="+", type=Path, help="the dataset folder(s) it was trained on")
+                         _("refit a model's score normalisation and threshold"),
+                         _("Rebuild the AS-norm cohort from the model's training speakers and refit the "
+                           "threshold and probability map on its held-out calibration speakers (both "
+                           "named in its config.json), then save them in the model directory."))
+    parser.add_argument("model", type=Path, help=_("model directory"))
+    parser.add_argument("data", nargs="+", type=Path, help=_("the dataset folder(s) it was trained on"))
     add_json_option(parser)
 
 
@@ -171,8 +173,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     cohort = config.get("cohort_speakers", config.get("trained_on", []))
     missing = [n for n in cohort + config.get("calibrated_on", []) if n not in by_name]
     if missing or not config.get("calibrated_on"):
-        raise SpeakerIDError(f"{args.model}: its cohort and calibration speakers are not all in the given "
-                             f"folders (missing {missing[:3]}...)")
+        raise SpeakerIDError(_("{model}: its cohort and calibration speakers are not all in the given "
+                               "folders (missing {missing}...)").format(
+                                   model=args.model, missing=missing[:3]))
     items = fit_scoring(encoder, [by_name[n] for n in cohort], [by_name[n] for n in config["calibrated_on"]])
     encoder.save_scoring(args.model)
     report = evaluate_items(items, encoder, encoder.threshold)

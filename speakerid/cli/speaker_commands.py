@@ -20,6 +20,7 @@ from ..verdict import (
     several_voices,
     voice_line,
 )
+from ..voices import shown_voice, typed_voice
 from .alias_commands import add_gallery_alias
 from .common import (
     EXIT_CANCELLED,
@@ -67,20 +68,22 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
     voices = several_voices(timeline)
     if voices:
         lines = [f"{label}: {in_short(result, timeline)}", *(f"  {voice_line(v)}" for v in voices),
-                 "  the whole clip, all voices mixed:"]
+                 "  " + _("the whole clip, all voices mixed:")]
     else:
         relation = ">=" if result.speaker else "<"
-        lines = [f"{label}: {in_short(result)} (best score {best.score:.3f} {relation} threshold "
-                 f"{result.threshold:.3f})"]
+        lines = [f"{label}: {in_short(result)} " + _("(best score {score:.3f} {relation} threshold "
+                                                       "{threshold:.3f})").format(
+            score=best.score, relation=relation, threshold=result.threshold)]
         if result.speaker and aliases:
             lines.append("  " + _("also known as: {aliases}").format(aliases=", ".join(aliases)))
     width = max(len(match.name) for match in result.matches)
-    lines += [f"  {rank}. {match.name:<{width}}  score {match.score:7.3f}  probability "
-              f"{percent(match.probability):>8}"
+    lines += [f"  {rank}. {match.name:<{width}}  "
+              + _("score {score:7.3f}  probability {probability:>8}").format(
+                  score=match.score, probability=percent(match.probability))
               + ("" if match.llr is None else f"  log10 LR {match.llr:+5.1f}")
               for rank, match in enumerate(result.matches, start=1)]
     if best.llr is not None and not voices:
-        lines.append(f"  evidence: {evidence_line(best.llr)}")
+        lines.append("  " + _("evidence: {evidence}").format(evidence=evidence_line(best.llr)))
     return "\n".join(lines)
 
 
@@ -89,31 +92,34 @@ def describe_timeline(timeline: Timeline) -> str:
     probability, a found voice with how surely its turns are one voice, an unknown stretch bare."""
     def numbers(segment: Segment) -> str:
         if segment.speaker is not None:
-            return f"  (score {segment.score:.3f}, probability {percent(segment.probability)})"
+            return "  " + _("(score {score:.3f}, probability {probability})").format(
+                score=segment.score, probability=percent(segment.probability))
         if segment.voice is not None and math.isfinite(segment.probability):
-            return f"  (nobody enrolled; one voice: {percent(segment.probability)})"
+            return "  " + _("(nobody enrolled; one voice: {probability})").format(
+                probability=percent(segment.probability))
         return ""
 
-    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  {s.label or 'unknown'}{numbers(s)}"
+    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  {shown_voice(s.label) or _('unknown')}{numbers(s)}"
              for s in timeline.segments]
-    lines.append("  speaking time: " + ", ".join(f"{name or 'unknown'} {clock(seconds)}"
-                                                  for name, seconds in timeline.speaking_time().items()))
+    lines.append("  " + _("speaking time: {times}").format(times=", ".join(
+        f"{shown_voice(name) or _('unknown')} {clock(seconds)}"
+        for name, seconds in timeline.speaking_time().items())))
     return "\n".join(lines)
 
 
 # --- enroll / identify / verify -------------------------------------------------------------------
 def add_enroll(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "enroll", run_enroll,
-                         "add a speaker to the gallery, or more clips to one",
-                         "Add a speaker from one or more recordings (a new speaker needs at least "
-                         "3 s of speech in total; 5-30 s works best), or add clips to a speaker.")
+                         _("add a speaker to the gallery, or more clips to one"),
+                         _("Add a speaker from one or more recordings (a new speaker needs at least "
+                           "3 s of speech in total; 5-30 s works best), or add clips to a speaker."))
     parser.add_argument("--name", required=True,
                         help=_("the speaker's name; an enrolled speaker's name or alias, however spaced "
                                "or cased, adds the clips to them"))
-    parser.add_argument("--gender", help="optional detail kept with the speaker")
-    parser.add_argument("--party", help="optional detail kept with the speaker")
-    parser.add_argument("--notes", help="optional free text kept with the speaker")
-    add_input_options(parser, "audio files")
+    parser.add_argument("--gender", help=_("optional detail kept with the speaker"))
+    parser.add_argument("--party", help=_("optional detail kept with the speaker"))
+    parser.add_argument("--notes", help=_("optional free text kept with the speaker"))
+    add_input_options(parser, _("audio files"))
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -136,30 +142,30 @@ def run_enroll(args: argparse.Namespace) -> int:
 
 
 def add_identify(subparsers: Subparsers) -> None:
-    parser = add_command(subparsers, "identify", run_identify, "tell who is speaking in each file",
-                         "Tell who is speaking in each file, each audio file under a folder and "
-                         "each link. A file that fails is reported and the others go on (exit "
-                         "status 2 if any failed). A clip of 20 s or more is also followed window "
-                         "by window: when several voices each speak for 15 %% of it or more, the "
-                         "verdict says so. --report writes one row per clip, failures included, "
-                         "with the timeline's segments for clips of 20 s or more; --json prints "
-                         "those rows.")
-    add_input_options(parser, "audio files or folders")
+    parser = add_command(subparsers, "identify", run_identify, _("tell who is speaking in each file"),
+                         _("Tell who is speaking in each file, each audio file under a folder and "
+                           "each link. A file that fails is reported and the others go on (exit "
+                           "status 2 if any failed). A clip of 20 s or more is also followed window "
+                           "by window: when several voices each speak for 15 %% of it or more, the "
+                           "verdict says so. --report writes one row per clip, failures included, "
+                           "with the timeline's segments for clips of 20 s or more; --json prints "
+                           "those rows."))
+    add_input_options(parser, _("audio files or folders"))
     parser.add_argument("--top-k", type=positive_int, default=5, metavar="K",
-                        help="how many ranked matches to show (default: 5)")
+                        help=_("how many ranked matches to show (default: 5)"))
     parser.add_argument("--report", type=Path, metavar="PATH",
-                        help="also write one row per clip to PATH (.csv or .json): verdict, score, "
-                             "probability, seconds of speech, error, timeline segments")
+                        help=_("also write one row per clip to PATH (.csv or .json): verdict, score, "
+                               "probability, seconds of speech, error, timeline segments"))
     parser.add_argument("--timeline", action="store_true",
-                        help="also print who speaks when, segment by segment, for clips of 20 s or "
-                             "more (the JSON rows always have the segments)")
+                        help=_("also print who speaks when, segment by segment, for clips of 20 s or "
+                               "more (the JSON rows always have the segments)"))
     parser.add_argument("--trim-ends", action="store_true",
-                        help="leave out the first and last minute of recordings over 5 minutes "
-                             "(intros, applause); the verdict says what was left out")
+                        help=_("leave out the first and last minute of recordings over 5 minutes "
+                               "(intros, applause); the verdict says what was left out"))
     parser.add_argument("--evidence", type=Path, metavar="DIR",
-                        help="also write an evidence report for each clip identified into DIR: one "
-                             "self-contained HTML page (prints to PDF) with the clip's sha256, the "
-                             "verdict, figures, scores and the model's provenance")
+                        help=_("also write an evidence report for each clip identified into DIR: one "
+                               "self-contained HTML page (prints to PDF) with the clip's sha256, the "
+                               "verdict, figures, scores and the model's provenance"))
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -179,7 +185,7 @@ def run_identify(args: argparse.Namespace) -> int:
             path=args.evidence))
     results = []
     with (open_gallery(args) as gallery, download_bar() as downloading, stage_bars() as stages,
-          progress_bar("identifying", "file", len(inputs) > 1) as progress):
+          progress_bar(_("identifying"), "file", len(inputs) > 1) as progress):
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
         known_as = {info.name: info.aliases for info in gallery.speakers()}
         for result in identify_batch(inputs, gallery, args.top_k, span, limits, timeline=True,
@@ -232,18 +238,18 @@ def write_evidence_reports(args: argparse.Namespace, inputs: list, results: list
 def add_timeline(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers, "timeline", run_timeline,
-        "who speaks when in a recording, with the voices nobody enrolled",
-        "Identify a recording window by window and say who speaks when. Windows that match nobody "
-        "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.voices). "
-        "--save-voices writes each found voice's segments as WAV files (enrol them later with: "
-        "enroll --name NAME DIR/voice-a/*.wav); --enroll 'Voice A=Name' enrols a found voice at "
-        "once from its segments.")
-    parser.add_argument("file", type=Path, metavar="FILE", help="audio or video file")
+        _("who speaks when in a recording, with the voices nobody enrolled"),
+        _("Identify a recording window by window and say who speaks when. Windows that match nobody "
+          "enrolled are grouped by voice into Voice A, Voice B, ... (see speakerid.voices). "
+          "--save-voices writes each found voice's segments as WAV files (enrol them later with: "
+          "enroll --name NAME DIR/voice-a/*.wav); --enroll 'Voice A=Name' enrols a found voice at "
+          "once from its segments."))
+    parser.add_argument("file", type=Path, metavar="FILE", help=_("audio or video file"))
     parser.add_argument("--save-voices", type=Path, metavar="DIR",
-                        help="write each found voice's segments to DIR/voice-a/, DIR/voice-b/, ...")
+                        help=_("write each found voice's segments to DIR/voice-a/, DIR/voice-b/, ..."))
     parser.add_argument("--enroll", action="append", default=[], type=voice_and_name,
                         metavar="VOICE=NAME",
-                        help="enrol a found voice under NAME (repeatable), e.g. 'Voice A=Jane Doe'")
+                        help=_("enrol a found voice under NAME (repeatable), e.g. 'Voice A=Jane Doe'"))
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -251,10 +257,11 @@ def add_timeline(subparsers: Subparsers) -> None:
 
 def voice_and_name(text: str) -> tuple[str, str]:
     """argparse type for --enroll: 'Voice A=Jane Doe' -> ('Voice A', 'Jane Doe')."""
-    voice, _, name = text.partition("=")
+    voice, _equals, name = text.partition("=")
     if not voice.strip() or not name.strip():
-        raise argparse.ArgumentTypeError(f"expected VOICE=NAME, e.g. 'Voice A=Jane Doe', not {text!r}")
-    return " ".join(voice.split()), name.strip()
+        raise argparse.ArgumentTypeError(
+            _("expected VOICE=NAME, e.g. 'Voice A=Jane Doe', not {text!r}").format(text=text))
+    return typed_voice(voice), name.strip()
 
 
 def run_timeline(args: argparse.Namespace) -> int:
@@ -262,7 +269,7 @@ def run_timeline(args: argparse.Namespace) -> int:
     from ..timeline import identify_timeline
     from ..voices import enroll_voice, find_voices, found_voices, save_voices
 
-    with open_gallery(args) as gallery, progress_bar("timeline", "window") as progress:
+    with open_gallery(args) as gallery, progress_bar(_("timeline"), "window") as progress:
         gallery.check_encoder()
         clip = load_audio(args.file)
         timeline = find_voices(identify_timeline(
@@ -272,7 +279,8 @@ def run_timeline(args: argparse.Namespace) -> int:
         missing = [voice for voice, _ in args.enroll if voice not in voices]
         if missing:  # refused before anything is written
             raise SpeakerIDError(_("{missing} not found in {file}; the voices found are: {voices}").format(
-                missing=", ".join(missing), file=args.file, voices=", ".join(voices) or _("none")))
+                missing=", ".join(map(shown_voice, missing)), file=args.file,
+                voices=", ".join(map(shown_voice, voices)) or _("none")))
         saved = save_voices(clip, timeline, args.save_voices) if args.save_voices else {}
         enrolled = [enroll_voice(gallery, clip, timeline, voice, name) for voice, name in args.enroll]
     emit(args, {"file": str(args.file), "voices": voices,
@@ -287,9 +295,9 @@ def describe_found_voices(label: str, timeline: Timeline, voices: list[str],
     """The timeline with the voices nobody enrolled, and what was saved or enrolled of them."""
     lines = [_("{label}: {seconds:.1f} s, {count} segment(s); voices nobody enrolled: {voices}").format(
         label=label, seconds=timeline.duration_s, count=len(timeline.segments),
-        voices=", ".join(voices) or _("none")), describe_timeline(timeline)]
+        voices=", ".join(map(shown_voice, voices)) or _("none")), describe_timeline(timeline)]
     lines += [_("saved {voice}: {count} file(s) in {folder}").format(
-        voice=voice, count=len(paths), folder=paths[0].parent) for voice, paths in saved.items()]
+        voice=shown_voice(voice), count=len(paths), folder=paths[0].parent) for voice, paths in saved.items()]
     lines += [_("enrolled {name}: {count} clip(s), {seconds:.1f} s of speech").format(
         name=info.name, count=info.clips, seconds=info.seconds) for info in enrolled]
     return "\n".join(lines)
@@ -297,10 +305,10 @@ def describe_found_voices(label: str, timeline: Timeline, voices: list[str],
 
 def add_verify(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "verify", run_verify,
-                         "check whether a file is a given enrolled speaker")
+                         _("check whether a file is a given enrolled speaker"))
     parser.add_argument("--name", required=True,
                         help=_("the enrolled speaker to compare with (their name or an alias)"))
-    parser.add_argument("file", type=Path, metavar="FILE", help="audio file")
+    parser.add_argument("file", type=Path, metavar="FILE", help=_("audio file"))
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)
@@ -320,14 +328,14 @@ def run_verify(args: argparse.Namespace) -> int:
 
 # --- gallery management -----------------------------------------------------------------------------
 def add_gallery(subparsers: Subparsers) -> None:
-    parser = add_command(subparsers, "gallery", None, "list and manage the enrolled speakers")
+    parser = add_command(subparsers, "gallery", None, _("list and manage the enrolled speakers"))
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for add in GALLERY_ACTIONS:
         add(actions)
 
 
 def add_gallery_list(subparsers: Subparsers) -> None:
-    parser = add_command(subparsers, "list", run_gallery_list, "list the enrolled speakers")
+    parser = add_command(subparsers, "list", run_gallery_list, _("list the enrolled speakers"))
     add_gallery_option(parser)
     add_json_option(parser)
 
@@ -341,7 +349,7 @@ def run_gallery_list(args: argparse.Namespace) -> int:
     elif not speakers:
         say(_("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE..."))
     else:
-        say(format_table(["name", "clips", "speech", "gender", "party", _("also known as")],
+        say(format_table([_("name"), _("clips"), _("speech"), _("gender"), _("party"), _("also known as")],
                          [[s.name, str(s.clips), f"{s.seconds:.1f} s", s.gender or "", s.party or "",
                            ", ".join(s.aliases)] for s in speakers]))
         for name, other in clashes:
@@ -352,7 +360,7 @@ def run_gallery_list(args: argparse.Namespace) -> int:
 
 
 def add_gallery_rename(subparsers: Subparsers) -> None:
-    parser = add_command(subparsers, "rename", run_gallery_rename, "rename a speaker")
+    parser = add_command(subparsers, "rename", run_gallery_rename, _("rename a speaker"))
     parser.add_argument("old", metavar="OLD", help=_("the speaker's name or one of their aliases"))
     parser.add_argument("new", metavar="NEW")
     add_gallery_option(parser)
@@ -367,9 +375,9 @@ def run_gallery_rename(args: argparse.Namespace) -> int:
 
 def add_gallery_remove(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "remove", run_gallery_remove,
-                         "delete a speaker with all their clips")
+                         _("delete a speaker with all their clips"))
     parser.add_argument("name", metavar="NAME", help=_("the speaker's name or one of their aliases"))
-    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--yes", action="store_true", help=_("do not ask for confirmation"))
     add_gallery_option(parser)
 
 
@@ -387,7 +395,7 @@ def run_gallery_remove(args: argparse.Namespace) -> int:
 
 def add_gallery_export(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "export", run_gallery_export,
-                         "write a consistent copy of the gallery to a file")
+                         _("write a consistent copy of the gallery to a file"))
     parser.add_argument("path", type=Path, metavar="PATH")
     add_gallery_option(parser)
 
@@ -402,19 +410,19 @@ def run_gallery_export(args: argparse.Namespace) -> int:
 
 def add_gallery_import(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "import", run_gallery_import,
-                         "merge an exported gallery into this one (or replace this one)",
-                         "Merge an exported gallery file into this gallery: new speakers are "
-                         "added, same-named ones get the imported clips. Clips from another "
-                         "model are re-enrolled from their stored audio.")
+                         _("merge an exported gallery into this one (or replace this one)"),
+                         _("Merge an exported gallery file into this gallery: new speakers are "
+                           "added, same-named ones get the imported clips. Clips from another "
+                           "model are re-enrolled from their stored audio."))
     parser.add_argument("path", type=Path, metavar="PATH")
     parser.add_argument("--replace", action="store_true",
-                        help="replace this gallery's content instead of merging")
+                        help=_("replace this gallery's content instead of merging"))
     add_model_option(parser)
     add_gallery_option(parser)
 
 
 def run_gallery_import(args: argparse.Namespace) -> int:
-    with open_gallery(args) as gallery, progress_bar("re-enrolling", "clip") as progress:
+    with open_gallery(args) as gallery, progress_bar(_("re-enrolling"), "clip") as progress:
         imported = gallery.import_(args.path, replace=args.replace, progress=progress)
         count = len(gallery)
     say(_("imported {count} speaker(s); the gallery now has {total}").format(
@@ -424,11 +432,11 @@ def run_gallery_import(args: argparse.Namespace) -> int:
 
 def add_gallery_import_folder(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "import-folder", run_gallery_import_folder,
-                         "enrol every speaker of a dataset folder",
-                         "Enrol every speaker of a folder: one sub-folder of audio files per "
-                         "speaker, or one audio file per speaker named after them (with an "
-                         "optional CSV of name and gender). Refused speakers are reported and "
-                         "skipped.")
+                         _("enrol every speaker of a dataset folder"),
+                         _("Enrol every speaker of a folder: one sub-folder of audio files per "
+                           "speaker, or one audio file per speaker named after them (with an "
+                           "optional CSV of name and gender). Refused speakers are reported and "
+                           "skipped."))
     parser.add_argument("folder", type=Path, metavar="FOLDER")
     add_model_option(parser)
     add_gallery_option(parser)
@@ -441,7 +449,7 @@ def run_gallery_import_folder(args: argparse.Namespace) -> int:
         warn(f"{name}: {error}")
         refused.append(name)
 
-    with open_gallery(args) as gallery, progress_bar("enrolling", "speaker") as progress:
+    with open_gallery(args) as gallery, progress_bar(_("enrolling"), "speaker") as progress:
         enrolled = gallery.import_folder(args.folder, progress=progress, on_error=skip)
     say(_("enrolled {count} speaker(s)").format(count=len(enrolled))
         + (_("; skipped {count}").format(count=len(refused)) if refused else ""))
@@ -450,11 +458,11 @@ def run_gallery_import_folder(args: argparse.Namespace) -> int:
 
 def add_gallery_demo(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "demo", run_gallery_demo,
-                         "enrol the bundled demo voices, to try identification at once",
-                         "Enrol the demo voices bundled in assets/demo (LibriSpeech readers, CC BY "
-                         "4.0) under demo names; voices already enrolled are left as they are. "
-                         "Then identify the example clips in assets/demo/examples: each names its "
-                         "reader, except the one with 'unknown' in its name, whom nobody enrolled.")
+                         _("enrol the bundled demo voices, to try identification at once"),
+                         _("Enrol the demo voices bundled in assets/demo (LibriSpeech readers, CC BY "
+                           "4.0) under demo names; voices already enrolled are left as they are. "
+                           "Then identify the example clips in assets/demo/examples: each names its "
+                           "reader, except the one with 'unknown' in its name, whom nobody enrolled."))
     add_model_option(parser)
     add_gallery_option(parser)
 
@@ -475,11 +483,11 @@ def run_gallery_demo(args: argparse.Namespace) -> int:
 
 def add_gallery_reenroll(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "reenroll", run_gallery_reenroll,
-                         "re-embed every stored clip with the model given by --weights",
-                         "Re-embed every stored clip with another model (after training a new "
-                         "one), from the audio kept in the gallery; no recordings needed. A clip "
-                         "the model's pipeline refuses is reported and kept, unused until a "
-                         "model accepts it (exit status 2).")
+                         _("re-embed every stored clip with the model given by --weights"),
+                         _("Re-embed every stored clip with another model (after training a new "
+                           "one), from the audio kept in the gallery; no recordings needed. A clip "
+                           "the model's pipeline refuses is reported and kept, unused until a "
+                           "model accepts it (exit status 2)."))
     add_model_option(parser)
     add_gallery_option(parser)
 
@@ -488,7 +496,7 @@ def run_gallery_reenroll(args: argparse.Namespace) -> int:
     encoder = load_encoder(args)
     refused: list[SpeakerIDError] = []
     with open_gallery(args, with_encoder=False) as gallery, \
-            progress_bar("re-enrolling", "clip") as progress:
+            progress_bar(_("re-enrolling"), "clip") as progress:
         clips = gallery.reenroll(encoder, progress=progress, on_refused=refusal_reporter(refused))
         count = len(gallery)
     say(_("re-enrolled {clips} clip(s) of {count} speaker(s) with {model}").format(
@@ -498,19 +506,19 @@ def run_gallery_reenroll(args: argparse.Namespace) -> int:
 
 def add_gallery_calibrate(subparsers: Subparsers) -> None:
     parser = add_command(subparsers, "calibrate", run_gallery_calibrate,
-                         "refit the threshold on the gallery's own voices",
-                         "Compare every enrolled clip with every speaker (its own speaker without it) and "
-                         "fit the threshold where 1 %% of different-speaker trials pass, on these voices "
-                         "and channels instead of the model's held-out speakers. Needs 10 speakers with "
-                         "two or more clips. Shows the change and what it does to the gallery's own clips "
-                         "now and after; --apply uses it from now on (for the current model), --reset "
-                         "goes back to the model's own calibration. A refit that misses more than 10 "
-                         "points more same-speaker trials than the model's calibration, or whose "
-                         "threshold the model reads as under 1 %% or over 99 %% likely, is refused "
-                         "(exit status 2).")
+                         _("refit the threshold on the gallery's own voices"),
+                         _("Compare every enrolled clip with every speaker (its own speaker without it) and "
+                           "fit the threshold where 1 %% of different-speaker trials pass, on these voices "
+                           "and channels instead of the model's held-out speakers. Needs 10 speakers with "
+                           "two or more clips. Shows the change and what it does to the gallery's own clips "
+                           "now and after; --apply uses it from now on (for the current model), --reset "
+                           "goes back to the model's own calibration. A refit that misses more than 10 "
+                           "points more same-speaker trials than the model's calibration, or whose "
+                           "threshold the model reads as under 1 %% or over 99 %% likely, is refused "
+                           "(exit status 2)."))
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--apply", action="store_true", help="use the refit threshold from now on")
-    action.add_argument("--reset", action="store_true", help="go back to the model's own calibration")
+    action.add_argument("--apply", action="store_true", help=_("use the refit threshold from now on"))
+    action.add_argument("--reset", action="store_true", help=_("go back to the model's own calibration"))
     add_model_option(parser)
     add_gallery_option(parser)
     add_json_option(parser)

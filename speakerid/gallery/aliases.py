@@ -126,7 +126,8 @@ def rename(conn: sqlite3.Connection, speaker_id: int, new: str) -> None:
     if others:
         old, other = speaker_name(conn, speaker_id), speaker_name(conn, min(others))
         if name_key(other) == key:
-            raise SpeakerIDError(f"cannot rename {old!r}: {new!r} is already enrolled")
+            raise SpeakerIDError(_("cannot rename {old!r}: {new!r} is already enrolled").format(
+                old=old, new=new))
         raise SpeakerIDError(_("cannot rename {old!r}: {new!r} is an alias of {other!r}")
                              .format(old=old, new=new, other=other))
     conn.execute("DELETE FROM aliases WHERE speaker_id = ? AND normalised = ?", (speaker_id, key))

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..models.base import SpeakerModel
 from ..scoring import Calibration
 from ..training.evaluate import calibration_from_trials
@@ -72,19 +73,22 @@ class GalleryCalibration:
     refusal: str | None  # why it must not be applied (see the module's rules); None: it may be
 
     def summary(self) -> str:
-        return (f"{self.same_trials} same-speaker and {self.different_trials} different-speaker trials "
-                f"from {self.speakers} enrolled speakers: threshold {self.previous_threshold:.3f} -> "
-                f"{self.calibration.threshold:.3f} (at it, {self.calibration.false_accept_rate:.1%} of "
-                f"different-speaker trials pass and {self.calibration.miss_rate:.1%} of same-speaker "
-                "trials are missed)")
+        return _("{same} same-speaker and {different} different-speaker trials from {speakers} enrolled "
+                 "speakers: threshold {before:.3f} -> {after:.3f} (at it, {passed:.1%} of different-speaker "
+                 "trials pass and {missed:.1%} of same-speaker trials are missed)").format(
+                     same=self.same_trials, different=self.different_trials, speakers=self.speakers,
+                     before=self.previous_threshold, after=self.calibration.threshold,
+                     passed=self.calibration.false_accept_rate, missed=self.calibration.miss_rate)
 
     def change(self) -> str:
         """What applying it would change on the gallery's own trials, in words."""
         def outcome(at: TrialOutcome) -> str:
-            return (f"{at.missed} of {self.same_trials} genuine clips missed and {at.let_in} of "
-                    f"{self.different_trials} comparisons with another speaker let in (threshold "
-                    f"{at.threshold:.3f})")
-        return f"On this gallery's own clips, now: {outcome(self.now)}; after: {outcome(self.after)}."
+            return _("{missed} of {same} genuine clips missed and {let_in} of {different} comparisons "
+                     "with another speaker let in (threshold {threshold:.3f})").format(
+                         missed=at.missed, same=self.same_trials, let_in=at.let_in,
+                         different=self.different_trials, threshold=at.threshold)
+        return _("On this gallery's own clips, now: {now}; after: {after}.").format(
+            now=outcome(self.now), after=outcome(self.after))
 
     def apply(self, gallery: Gallery) -> None:
         """Use the refit for ``gallery`` from now on; a refused refit raises its reason instead."""
@@ -113,8 +117,9 @@ def clip_trials(names: Sequence[str], vectors: np.ndarray, encoder: SpeakerModel
     repeated = int((np.bincount(labels, minlength=len(speakers)) >= 2).sum())
     if repeated < MIN_SPEAKERS_WITH_TWO_CLIPS:
         raise SpeakerIDError(
-            f"calibrating on the gallery needs at least {MIN_SPEAKERS_WITH_TWO_CLIPS} speakers with two or "
-            f"more clips; it has {repeated}. Add a second clip to more speakers first.")
+            _("calibrating on the gallery needs at least {min_speakers_with_two_clips} speakers with two or "
+              "more clips; it has {repeated}. Add a second clip to more speakers first.").format(
+                  min_speakers_with_two_clips=MIN_SPEAKERS_WITH_TWO_CLIPS, repeated=repeated))
     metric = encoder.metric
     starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
     everyone = centroids(vectors, starts, metric)
@@ -156,16 +161,20 @@ def refusal(model: Calibration, refit: Calibration, model_misses_here: float) ->
     """
     model_misses = max(model.miss_rate or 0.0, model_misses_here)
     if (refit.miss_rate or 0.0) > model_misses + MISS_MARGIN + 1e-9:  # 1e-9: count ratios' rounding
-        return (f"the refit threshold {refit.threshold:.3f} misses {refit.miss_rate:.1%} of this gallery's "
-                f"same-speaker trials, where the model's calibration misses {model_misses:.1%}: more "
-                f"than {MISS_MARGIN * 100:.0f} points worse. Check that each speaker's clips are of that "
-                "speaker, or keep the model's threshold")
+        return _("the refit threshold {threshold:.3f} misses {refit_misses:.1%} of this gallery's "
+                 "same-speaker trials, where the model's calibration misses {model_misses:.1%}: more "
+                 "than {margin:.0f} points worse. Check that each speaker's clips are of that speaker, "
+                 "or keep the model's threshold").format(
+                     threshold=refit.threshold, refit_misses=refit.miss_rate, model_misses=model_misses,
+                     margin=MISS_MARGIN * 100)
     low, high = PROBABILITY_BAND
     probability = model.probability(refit.threshold)
     if not low <= probability <= high:
-        return (f"the refit threshold {refit.threshold:.3f} is a score the model's own calibration "
-                f"(threshold {model.threshold:.3f}) reads as {probability:.1%} likely to be the same "
-                f"speaker, outside the {low:.0%}-{high:.0%} in which a gallery's voices can move it. "
-                "Its clips are unlike the speech the model was calibrated on (mislabelled, synthetic "
-                "or heavily processed audio?); keep the model's threshold")
+        return _("the refit threshold {threshold:.3f} is a score the model's own calibration (threshold "
+                 "{model_threshold:.3f}) reads as {probability:.1%} likely to be the same speaker, outside "
+                 "the {low:.0%}-{high:.0%} in which a gallery's voices can move it. Its clips are unlike "
+                 "the speech the model was calibrated on (mislabelled, synthetic or heavily processed "
+                 "audio?); keep the model's threshold").format(
+                     threshold=refit.threshold, model_threshold=model.threshold, probability=probability,
+                     low=low, high=high)
     return None

@@ -12,6 +12,7 @@ import soundfile as sf
 from ..audio import AudioClip, load_audio
 from ..errors import SpeakerIDError
 from ..fetch import FetchedAudio
+from ..i18n import _
 from ..preprocess import resample, to_mono
 
 MAX_STORED_RATE = 48_000
@@ -50,9 +51,10 @@ def decode_stored(audio: bytes, sample_rate: int, label: str) -> AudioClip:
     try:
         samples, rate = sf.read(io.BytesIO(audio), dtype="float32", always_2d=True)
     except Exception as exc:  # libsndfile reports damage in many ways
-        raise SpeakerIDError(f"the stored audio of {label} is damaged: {exc}") from exc
+        raise SpeakerIDError(_("the stored audio of {label} is damaged: {exc}").format(
+            label=label, exc=exc)) from exc
     if rate != sample_rate or len(samples) == 0:
-        raise SpeakerIDError(f"the stored audio of {label} is damaged")
+        raise SpeakerIDError(_("the stored audio of {label} is damaged").format(label=label))
     return AudioClip(samples, int(rate), label)
 
 

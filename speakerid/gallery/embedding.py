@@ -12,6 +12,7 @@ import numpy as np
 from ..audio import AudioClip
 from ..errors import SpeakerIDError
 from ..fetch import FetchedAudio
+from ..i18n import _
 from ..longform import LongRecording, is_long
 from .clip_storage import ClipInput, as_clip, storable_audio
 from .rows import StoredClip
@@ -24,7 +25,7 @@ def embed_inputs(encoder: Encoder, clips: Sequence[ClipInput] | ClipInput) -> li
     """Decode, check and embed every clip (raises before anything is written)."""
     items = [clips] if isinstance(clips, str | Path | AudioClip | FetchedAudio) else list(clips)
     if not items:
-        raise SpeakerIDError("no clips given: enrolment needs at least one recording")
+        raise SpeakerIDError(_("no clips given: enrolment needs at least one recording"))
     result = []
     for item in items:
         clip = as_clip(item)

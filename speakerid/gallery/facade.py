@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import paths
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..results import Identification, Match, Progress, SpeakerInfo
 from ..scoring import Calibration
 from . import aliases, editing, history, ranking, rows, staging, transfer, undo
@@ -248,7 +249,7 @@ class Gallery:
                 gallery's vectors come from another model.
         """
         if top_k < 1:
-            raise SpeakerIDError(f"top_k must be at least 1, not {top_k}")
+            raise SpeakerIDError(_("top_k must be at least 1, not {top_k}").format(top_k=top_k))
         return ranking.rank(self.encoder, self._current_centroids(), embedding, top_k, speech_s)
 
     def verify(self, clip: ClipInput, name: str) -> Match:
@@ -266,8 +267,9 @@ class Gallery:
         centroids = self._current_centroids()
         row = centroids.rows.get(name)
         if row is None and name in self:
-            raise SpeakerIDError(f"{name!r} has no clip the model in use accepts (they were refused "
-                                 "when the gallery was re-enrolled); enrol another recording")
+            raise SpeakerIDError(_("{name!r} has no clip the model in use accepts (they were refused "
+                                   "when the gallery was re-enrolled); enrol another recording").format(
+                                       name=name))
         if row is None:
             raise not_enrolled(name)
         probe = ranking.query(embedding, centroids.matrix.shape[1])
@@ -388,7 +390,7 @@ class Gallery:
         """
         path = Path(path)
         if path.exists() and path.resolve() == self.path.resolve():
-            raise SpeakerIDError(f"{path} is this gallery itself")
+            raise SpeakerIDError(_("{path} is this gallery itself").format(path=path))
         encoder = self.encoder
         if not replace:
             self.check_encoder()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..datasets import discover
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..results import Progress, SpeakerInfo
 
 Enrol = Callable[[str, list[Path], str | None], SpeakerInfo]
@@ -26,8 +27,9 @@ def import_folder(enrol: Enrol, folder: str | Path, progress: Progress | None = 
             enrolled.append(enrol(source.name, source.files, source.gender))
         except SpeakerIDError as exc:
             if on_error is None:
-                raise SpeakerIDError(f"{source.name}: {exc} ({len(enrolled)} speaker(s) before "
-                                     "it were enrolled)") from None
+                raise SpeakerIDError(_("{name}: {exc} ({enrolled} speaker(s) before "
+                                       "it were enrolled)").format(
+                                           name=source.name, exc=exc, enrolled=len(enrolled))) from None
             on_error(source.name, exc)
         if progress:
             progress(done, len(sources))

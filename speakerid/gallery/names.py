@@ -6,6 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 
 MAX_NAME_CHARS = 200
 MAX_TEXT_CHARS = 10_000
@@ -15,16 +16,17 @@ def clean_name(name: str) -> str:
     """The stored form of a speaker name (NFC, runs of spaces made one, stripped); any Unicode,
     but one line of it."""
     if not isinstance(name, str):
-        raise SpeakerIDError(f"a speaker name must be text, not {type(name).__name__}")
+        raise SpeakerIDError(_("a speaker name must be text, not {kind}").format(kind=type(name).__name__))
     stripped = unicodedata.normalize("NFC", name).strip()
     if any(unicodedata.category(char) == "Cc" for char in stripped):  # before newlines become spaces
-        raise SpeakerIDError("the speaker name must be one line without control characters")
+        raise SpeakerIDError(_("the speaker name must be one line without control characters"))
     cleaned = normal_form(stripped)
     if not cleaned:
-        raise SpeakerIDError("the speaker name is empty")
+        raise SpeakerIDError(_("the speaker name is empty"))
     if len(cleaned) > MAX_NAME_CHARS:
-        raise SpeakerIDError(f"the speaker name has {len(cleaned)} characters; at most "
-                             f"{MAX_NAME_CHARS} are allowed")
+        raise SpeakerIDError(_("the speaker name has {length} characters; at most "
+                               "{max_name_chars} are allowed").format(
+                                   length=len(cleaned), max_name_chars=MAX_NAME_CHARS))
     return cleaned
 
 
@@ -44,12 +46,14 @@ def clean_text(value: str | None, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise SpeakerIDError(f"{field} must be text, not {type(value).__name__}")
+        raise SpeakerIDError(_("{field} must be text, not {kind}").format(
+            field=field, kind=type(value).__name__))
     cleaned = value.strip()
     if len(cleaned) > MAX_TEXT_CHARS:
-        raise SpeakerIDError(f"{field} is longer than {MAX_TEXT_CHARS} characters")
+        raise SpeakerIDError(_("{field} is longer than {max_text_chars} characters").format(
+            field=field, max_text_chars=MAX_TEXT_CHARS))
     return cleaned or None
 
 
 def not_enrolled(name: str) -> SpeakerIDError:
-    return SpeakerIDError(f"{name!r} is not enrolled")
+    return SpeakerIDError(_("{name!r} is not enrolled").format(name=name))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..results import Identification, Match
 from ..scoring import Calibration, unit
 from ..search import SpeakerIndex
@@ -90,10 +91,11 @@ def query(embedding: np.ndarray, dim: int) -> np.ndarray:
     """One embedding as a float32 vector that can be compared with the gallery's."""
     embedding = np.asarray(embedding, dtype=np.float32).reshape(-1)
     if embedding.shape[0] != dim:
-        raise SpeakerIDError(f"a {embedding.shape[0]}-dimensional embedding cannot be compared "
-                             f"with this gallery's {dim}-dimensional ones")
+        raise SpeakerIDError(_("a {size}-dimensional embedding cannot be compared "
+                               "with this gallery's {dim}-dimensional ones").format(
+                                   size=embedding.shape[0], dim=dim))
     if not np.isfinite(embedding).all():
-        raise SpeakerIDError("the embedding is not finite (NaN or infinity); it cannot be compared")
+        raise SpeakerIDError(_("the embedding is not finite (NaN or infinity); it cannot be compared"))
     return embedding
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..results import SpeakerInfo
 from .aliases import aliases_by_speaker
 from .clip_storage import as_blob
@@ -99,5 +100,6 @@ def distinct(clips: list[StoredClip]) -> list[StoredClip]:
 def require_enough_speech(speech_s: float) -> None:
     if speech_s < MIN_NEW_SPEAKER_SPEECH_S:
         raise SpeakerIDError(
-            f"only {speech_s:.1f} s of speech in total; a new speaker needs at least "
-            f"{MIN_NEW_SPEAKER_SPEECH_S:.0f} s (the app asks for 5-30 s of clear speech)")
+            _("only {speech_s:.1f} s of speech in total; a new speaker needs at least "
+              "{min_new_speaker_speech_s:.0f} s (the app asks for 5-30 s of clear speech)").format(
+                  speech_s=speech_s, min_new_speaker_speech_s=MIN_NEW_SPEAKER_SPEECH_S))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from .aliases import settle_keys
 
 # 1: no AUTOINCREMENT on clips, no staged table; 2: no clips.url; 3: no name keys, no aliases;
@@ -128,8 +129,9 @@ def refuse_stored_sql(conn: sqlite3.Connection, label: Path, what: str) -> None:
     stored_sql = conn.execute(
         "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchone()
     if stored_sql:
-        raise SpeakerIDError(f"{label} is not {what} (it holds a {stored_sql[0]}, "
-                             f"{stored_sql[1]!r}; speakerid never creates one)")
+        raise SpeakerIDError(_("{label} is not {what} (it holds a {stored}, "
+                               "{expected!r}; speakerid never creates one)").format(
+                                   label=label, what=what, stored=stored_sql[0], expected=stored_sql[1]))
 
 
 def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] = (SCHEMA_VERSION,)
@@ -141,10 +143,11 @@ def check_schema(conn: sqlite3.Connection, label: Path, versions: Sequence[int] 
     _require_tables(conn, label, ["meta"])
     version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     if version is None or not str(version[0]).isdigit():
-        raise SpeakerIDError(f"{label} is not a speakerid gallery (no schema version)")
+        raise SpeakerIDError(_("{label} is not a speakerid gallery (no schema version)").format(label=label))
     if int(version[0]) not in versions:
-        raise SpeakerIDError(f"{label} has gallery format {version[0]}; this speakerid reads format "
-                             f"{SCHEMA_VERSION} (a newer version may have written it)")
+        raise SpeakerIDError(_("{label} has gallery format {version}; this speakerid reads format "
+                               "{schema_version} (a newer version may have written it)").format(
+                                   label=label, version=version[0], schema_version=SCHEMA_VERSION))
     _require_tables(conn, label, [table for table in ("speakers", "clips", "staged", "aliases", "history",
                                                       "history_clips")
                                   if SINCE.get(table, 0) <= int(version[0])], int(version[0]))
@@ -157,8 +160,8 @@ def _require_tables(conn: sqlite3.Connection, label: Path, tables: list[str],
         found = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         expected = {column for column in COLUMNS[table] if SINCE.get(f"{table}.{column}", 0) <= version}
         if not expected <= found:
-            raise SpeakerIDError(f"{label} is not a speakerid gallery (table {table!r} is missing "
-                                 "or incomplete)")
+            raise SpeakerIDError(_("{label} is not a speakerid gallery (table {table!r} is missing "
+                                   "or incomplete)").format(label=label, table=table))
 
 
 def migrate(conn: sqlite3.Connection) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..results import Progress
 from . import history
 from .clip_storage import as_blob, decode_stored
@@ -125,6 +126,6 @@ def embed_clip(conn: sqlite3.Connection, clip_id: int, encoder: Encoder) -> tupl
 
 def encoder_mismatch(stored_id: str, encoder_id: str) -> SpeakerIDError:
     return SpeakerIDError(
-        f"the gallery was enrolled with encoder {stored_id}, but the model in use is {encoder_id}; "
-        "re-enrol it from the stored audio with gallery.reenroll(encoder) "
-        "(CLI: python -m speakerid gallery reenroll)")
+        _("the gallery was enrolled with encoder {stored_id}, but the model in use is {encoder_id}; "
+          "re-enrol it from the stored audio with gallery.reenroll(encoder) "
+          "(CLI: python -m speakerid gallery reenroll)").format(stored_id=stored_id, encoder_id=encoder_id))

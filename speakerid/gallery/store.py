@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import SpeakerIDError
+from ..i18n import _
 from . import schema
 from .locking import BUSY_TIMEOUT_S, retry_if_locked
 
@@ -34,7 +35,8 @@ class Store:
             self._initialise()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise SpeakerIDError(f"{path} is not a speakerid gallery ({exc})") from exc
+            raise SpeakerIDError(_("{path} is not a speakerid gallery ({exc})").format(
+                path=path, exc=exc)) from exc
         except BaseException:
             self.conn.close()
             raise
@@ -97,14 +99,15 @@ def connect(path: Path, what: str = "a speakerid gallery") -> sqlite3.Connection
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
-        raise SpeakerIDError(f"{path} is not {what} or cannot be opened ({exc})") from exc
+        raise SpeakerIDError(_("{path} is not {what} or cannot be opened ({exc})").format(
+            path=path, what=what, exc=exc)) from exc
     return conn
 
 
 def open_snapshot(path: Path) -> sqlite3.Connection:
     """A read-only connection to another gallery file, inside one read transaction."""
     if not path.is_file():
-        raise SpeakerIDError(f"{path}: no such file")
+        raise SpeakerIDError(_("{path}: no such file").format(path=path))
     conn = None
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
@@ -114,7 +117,8 @@ def open_snapshot(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
-        raise SpeakerIDError(f"{path} is not a speakerid gallery ({exc})") from exc
+        raise SpeakerIDError(_("{path} is not a speakerid gallery ({exc})").format(
+            path=path, exc=exc)) from exc
     return conn
 
 

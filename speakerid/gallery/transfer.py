@@ -37,9 +37,10 @@ def export(store: Store, path: str | Path) -> Path:
     """Write a consistent copy (SQLite's backup API) of ``store``'s file, as one self-contained file."""
     target = Path(path)
     if target.exists() and target.resolve() == store.path.resolve():
-        raise SpeakerIDError(f"{target} is this gallery itself; export to another file")
+        raise SpeakerIDError(_("{target} is this gallery itself; export to another file").format(
+            target=target))
     if not target.parent.is_dir():
-        raise SpeakerIDError(f"{target.parent}: no such folder")
+        raise SpeakerIDError(_("{parent}: no such folder").format(parent=target.parent))
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
     try:
@@ -85,7 +86,7 @@ def import_file(store: Store, path: Path, encoder: Encoder, replace: bool, user:
                     for alias in names:  # their own name is no alias of theirs: left out
                         aliases.add_alias(conn, speaker_id, alias)
                 except SpeakerIDError as exc:
-                    raise SpeakerIDError(f"{path}: {exc}") from None
+                    raise SpeakerIDError(_("{path}: {exc}").format(path=path, exc=exc)) from None
 
         keep = Keep("1") if replace else switchable(encoder.encoder_id)  # replacing removes every clip
         history.write(store, user, "import", write, [keep], facts)
@@ -127,7 +128,7 @@ def embed_stored(conn: sqlite3.Connection, encoder: Encoder, progress: Progress 
         try:
             result[clip_id] = embed_clip(conn, clip_id, encoder)
         except SpeakerIDError as exc:
-            raise SpeakerIDError(f"cannot re-enrol with this encoder: {exc}") from None
+            raise SpeakerIDError(_("cannot re-enrol with this encoder: {exc}").format(exc=exc)) from None
         if progress:
             progress(done, len(todo))
     return result

@@ -15,6 +15,7 @@ import soundfile as sf
 from ..config import LIMITS
 from ..errors import SpeakerIDError
 from ..fetch import is_link
+from ..i18n import _
 from .aliases import clean_alias
 from .clip_storage import (
     EMBEDDING_DTYPE,
@@ -39,7 +40,7 @@ def validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) ->
     try:
         check = conn.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
-            raise SpeakerIDError(f"{label} is damaged ({check})")
+            raise SpeakerIDError(_("{label} is damaged ({check})").format(label=label, check=check))
         check_schema(conn, label, READABLE_VERSIONS)
         _validate_speakers(conn, label)
         if has_table(conn, "aliases"):
@@ -48,7 +49,8 @@ def validate_gallery(conn: sqlite3.Connection, label: Path, encoder: Encoder) ->
         _validate_clips(conn, label, encoder_id[0] if encoder_id else None,
                         (encoder.encoder_id, encoder.model_config.embedding_dim))
     except sqlite3.DatabaseError as exc:
-        raise SpeakerIDError(f"{label} is damaged or not a speakerid gallery ({exc})") from exc
+        raise SpeakerIDError(_("{label} is damaged or not a speakerid gallery ({exc})").format(
+            label=label, exc=exc)) from exc
 
 
 def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:
@@ -59,9 +61,11 @@ def _validate_speakers(conn: sqlite3.Connection, label: Path) -> None:
             valid = bool(clean_name(name)) and all(
                 clean_text(value, field) == value for field, value in zip(DETAIL_FIELDS, details))
         except SpeakerIDError as exc:
-            raise SpeakerIDError(f"{label} holds an invalid speaker: {exc}") from None
+            raise SpeakerIDError(_("{label} holds an invalid speaker: {exc}").format(
+                label=label, exc=exc)) from None
         if not valid:
-            raise SpeakerIDError(f"{label} holds an invalid speaker {name!r}")
+            raise SpeakerIDError(_("{label} holds an invalid speaker {name!r}").format(
+                label=label, name=name))
 
 
 def _validate_aliases(conn: sqlite3.Connection, label: Path) -> None:
@@ -71,9 +75,11 @@ def _validate_aliases(conn: sqlite3.Connection, label: Path) -> None:
         try:
             valid = name is not None and clean_alias(alias) == alias
         except SpeakerIDError as exc:
-            raise SpeakerIDError(f"{label} holds an invalid alias: {exc}") from None
+            raise SpeakerIDError(_("{label} holds an invalid alias: {exc}").format(
+                label=label, exc=exc)) from None
         if not valid:
-            raise SpeakerIDError(f"{label} holds an invalid alias {alias!r}")
+            raise SpeakerIDError(_("{label} holds an invalid alias {alias!r}").format(
+                label=label, alias=alias))
 
 
 def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | None,
@@ -93,11 +99,12 @@ def _validate_clips(conn: sqlite3.Connection, label: Path, encoder_id: str | Non
                    or _vector_problem(embedding, ours[1] if clip_encoder == ours[0] else None)
                    or _audio_problem(size, head, rate))
         if problem:
-            raise SpeakerIDError(f"{label} is damaged: clip {clip_id}: {problem}")
+            raise SpeakerIDError(_("{label} is damaged: clip {clip_id}: {problem}").format(
+                label=label, clip_id=clip_id, problem=problem))
         if clip_encoder == encoder_id:
             dims.add(len(embedding))
     if len(dims) > 1:
-        raise SpeakerIDError(f"{label} is damaged: its embeddings have different sizes")
+        raise SpeakerIDError(_("{label} is damaged: its embeddings have different sizes").format(label=label))
 
 
 def _url_problem(url: Any) -> str | None:

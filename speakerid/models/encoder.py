@@ -17,6 +17,7 @@ import numpy as np
 from ..config import FeatureConfig, PipelineConfig, read_config
 from ..errors import SpeakerIDError
 from ..features import log_mel, split_windows
+from ..i18n import _
 from ..paths import CONFIG_FILE, SHIPPED_WEIGHTS, WEIGHTS_FILE, default_model_dir  # noqa: F401 (re-exported)
 from ..preprocess import Prepared
 from ..runtime import single_threaded_blas
@@ -107,8 +108,9 @@ class Encoder(SpeakerModel):
             return FusedEncoder.load(path, meta, pipeline, model_config, load_member=cls.load)
         weights_path = weights_file(path)
         if weights_path is None:
-            raise SpeakerIDError(f"no trained encoder in {path}: expected {WEIGHTS_FILE} beside "
-                                 f"{CONFIG_FILE}")
+            raise SpeakerIDError(_("no trained encoder in {path}: expected {weights_file} beside "
+                                   "{config_file}").format(
+                                       path=path, weights_file=WEIGHTS_FILE, config_file=CONFIG_FILE))
         calibration, normaliser = read_scoring(path, model_config)
         network = build_encoder(model_config, pipeline.features.n_mels)
         try:
@@ -117,7 +119,8 @@ class Encoder(SpeakerModel):
             else:
                 network.load_weights(weights_path)
         except Exception as exc:  # a truncated or foreign file
-            raise SpeakerIDError(f"{weights_path} could not be loaded: {exc}") from exc
+            raise SpeakerIDError(_("{weights_path} could not be loaded: {exc}").format(
+                weights_path=weights_path, exc=exc)) from exc
         return cls(network, pipeline, model_config, calibration, path, normaliser,
                    inference_network=inference_form(network, model_config))
 

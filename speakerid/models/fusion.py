@@ -51,16 +51,17 @@ class FusedEncoder(SpeakerModel):
                  calibration: Calibration | None = None, normaliser: ScoreNormaliser | None = None,
                  path: Path | None = None, conditions: ConditionTable | None = None) -> None:
         if len(members) < 2 or len(members) != len(weights) or len(names) != len(members):
-            raise SpeakerIDError("a fusion needs two or more members, each with a weight and a name")
+            raise SpeakerIDError(_("a fusion needs two or more members, each with a weight and a name"))
         if min(weights) < 0 or not np.isclose(sum(weights), 1.0):
-            raise SpeakerIDError(f"fusion weights must be non-negative and sum to 1, not {list(weights)}")
+            raise SpeakerIDError(_("fusion weights must be non-negative and sum to 1, not {weights}").format(
+                weights=list(weights)))
         first = members[0].pipeline
         for member in members[1:]:
             if (member.pipeline.preprocess != first.preprocess
                     or member.pipeline.features.hop_length != first.features.hop_length
                     or member.model_config.metric != "cosine"):
-                raise SpeakerIDError("fused encoders must prepare audio alike, share a frame rate and "
-                                     "compare by cosine")
+                raise SpeakerIDError(_("fused encoders must prepare audio alike, share a frame rate and "
+                                       "compare by cosine"))
         self.members, self.weights, self.names = list(members), [float(w) for w in weights], list(names)
         self.pipeline = PipelineConfig(first.preprocess, first.features)
         self.model_config = ModelConfig(
@@ -164,11 +165,13 @@ class FusedEncoder(SpeakerModel):
             table = meta["fusion"].get("conditions")
             conditions = None if table is None else ConditionTable.from_list(table, len(names))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise SpeakerIDError(f"{path / CONFIG_FILE}: malformed fusion entry ({exc})") from None
+            raise SpeakerIDError(_("{config}: malformed fusion entry ({exc})").format(
+                config=path / CONFIG_FILE, exc=exc)) from None
         members = [load_member(path / name) for name in names]
         fused = cls(members, weights, names, path=path, conditions=conditions)
         if fused.model_config != model_config or fused.pipeline.preprocess != pipeline.preprocess:
-            raise SpeakerIDError(f"{path / CONFIG_FILE} does not describe its members")
+            raise SpeakerIDError(_("{config} does not describe its members").format(
+                config=path / CONFIG_FILE))
         fused.calibration, fused.normaliser = read_scoring(path, model_config)
         fused.calibration = fused.calibration or default_calibration("cosine")
         return fused
@@ -179,7 +182,8 @@ class FusedEncoder(SpeakerModel):
         path = Path(path)
         for name in self.names:
             if not (path / name / CONFIG_FILE).is_file():
-                raise SpeakerIDError(f"save member {name!r} in {path / name} first")
+                raise SpeakerIDError(_("save member {name!r} in {folder} first").format(
+                    name=name, folder=path / name))
         fusion: dict = {"members": [{"path": n, "weight": w} for n, w in zip(self.names, self.weights)]}
         if self.conditions is not None:
             fusion["conditions"] = self.conditions.to_list()

@@ -18,6 +18,7 @@ from keras import layers, ops
 
 from ..config import ModelConfig, reference_model
 from ..errors import SpeakerIDError
+from ..i18n import _
 from .ecapa import ecapa_tdnn
 
 __all__ = ["ModelConfig", "build_encoder", "fold_batch_norms", "inference_form", "reference_model"]
@@ -34,7 +35,7 @@ def build_encoder(config: ModelConfig, n_mels: int, imagenet_weights: str | Path
     if config.mean_normalise:
         x = layers.Lambda(lambda t: t - ops.mean(t, axis=1, keepdims=True), name="band_mean_removal")(x)
     if imagenet_weights is not None and config.backbone != "densenet121":
-        raise SpeakerIDError("ImageNet weights only apply to the densenet121 backbone")
+        raise SpeakerIDError(_("ImageNet weights only apply to the densenet121 backbone"))
     if config.backbone == "resnet":
         outputs = _thin_resnet(x, config, folded)
     elif config.backbone == "ecapa":
@@ -42,7 +43,7 @@ def build_encoder(config: ModelConfig, n_mels: int, imagenet_weights: str | Path
     elif config.backbone == "densenet121":
         outputs = _densenet121(x, config, n_mels, imagenet_weights)
     else:
-        raise SpeakerIDError(f"unknown backbone {config.backbone!r}")
+        raise SpeakerIDError(_("unknown backbone {backbone!r}").format(backbone=config.backbone))
     return keras.Model(inputs, outputs, name=f"encoder_{config.backbone}{'_folded' if folded else ''}")
 
 
@@ -150,9 +151,9 @@ def _densenet121(x, config: ModelConfig, n_mels: int, imagenet_weights: str | Pa
         path = Path(imagenet_weights)
         if not path.is_file():
             raise SpeakerIDError(
-                f"ImageNet weights file {path} not found. They cannot be downloaded here: copy "
-                "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5 to that path, or train "
-                "from scratch without --imagenet-weights")
+                _("ImageNet weights file {path} not found. They cannot be downloaded here: copy "
+                  "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5 to that path, or train "
+                  "from scratch without --imagenet-weights").format(path=path))
         weights = str(path)
     image = layers.Lambda(lambda t: ops.repeat(ops.expand_dims(ops.transpose(t, (0, 2, 1)), -1),
                                                3, axis=-1), name="mel_image")(x)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import ModelConfig, PipelineConfig, read_config
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..runtime import single_threaded_blas
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, score_matrix
 
@@ -101,7 +102,8 @@ def read_scoring(path: Path, model_config: ModelConfig) -> tuple[Calibration | N
     try:
         calibration = Calibration.load(calibration_path) if calibration_path.is_file() else None
     except (ValueError, TypeError, RecursionError) as exc:
-        raise SpeakerIDError(f"{calibration_path} is not a speakerid calibration: {exc}") from exc
+        raise SpeakerIDError(_("{calibration_path} is not a speakerid calibration: {exc}").format(
+            calibration_path=calibration_path, exc=exc)) from exc
     return calibration, _load_cohort(path / COHORT_FILE, model_config)
 
 
@@ -111,9 +113,11 @@ def _load_cohort(path: Path, model_config: ModelConfig) -> ScoreNormaliser | Non
     try:
         cohort = np.load(path, allow_pickle=False)
     except ValueError as exc:
-        raise SpeakerIDError(f"{path} is not a plain array of cohort embeddings: {exc}") from exc
+        raise SpeakerIDError(_("{path} is not a plain array of cohort embeddings: {exc}").format(
+            path=path, exc=exc)) from exc
     if (cohort.ndim != 2 or not np.issubdtype(cohort.dtype, np.floating) or len(cohort) < 2
             or cohort.shape[1] != model_config.embedding_dim):
-        raise SpeakerIDError(f"{path}: expected a (count, {model_config.embedding_dim}) float array "
-                             "of cohort embeddings")
+        raise SpeakerIDError(_("{path}: expected a (count, {embedding_dim}) float array "
+                               "of cohort embeddings").format(
+                                   path=path, embedding_dim=model_config.embedding_dim))
     return ScoreNormaliser(cohort, model_config.metric)

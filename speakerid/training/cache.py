@@ -22,6 +22,7 @@ from ..audio import load_audio
 from ..config import PreprocessConfig
 from ..datasets import SpeakerSource
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..preprocess import prepare
 
 
@@ -52,7 +53,7 @@ def load_speakers(speakers: list[SpeakerSource], config: PreprocessConfig, progr
         if kept:
             loaded.append(SpeakerAudio(speaker.name, kept))
     if len(loaded) < 2:
-        raise SpeakerIDError("fewer than 2 speakers have usable speech in the dataset")
+        raise SpeakerIDError(_("fewer than 2 speakers have usable speech in the dataset"))
     return loaded
 
 

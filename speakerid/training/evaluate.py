@@ -16,6 +16,7 @@ import numpy as np
 from ..audio import load_audio
 from ..datasets import SpeakerSource
 from ..errors import SpeakerIDError
+from ..i18n import _
 from ..preprocess import Prepared, Stage
 from ..scoring import Calibration, DurationBand, ImpostorTail, ScoreNormaliser, fit_calibration, score_matrix
 from .metrics import (
@@ -93,7 +94,7 @@ def evaluate_items(items: Sequence[TestItem], scorer, threshold: float | None = 
     """
     labels = np.array([item.speaker for item in items])
     if len(set(labels)) < 2:
-        raise SpeakerIDError("evaluation needs at least two speakers")
+        raise SpeakerIDError(_("evaluation needs at least two speakers"))
     vectors = np.stack([i.embedding for i in items])
     matrix = scorer.score_matrix(vectors, vectors)
     scores, same = pair_scores(matrix, labels)
@@ -190,7 +191,7 @@ def calibration_from_trials(scores: np.ndarray, same: np.ndarray, description: s
                 threshold, strictest = candidate, corpus or "unnamed corpus"
     accepted = scores >= threshold
     false_accept_rate, miss_rate = float(accepted[~same].mean()), float((~accepted[same]).mean())
-    eer, _ = equal_error_rate(scores, same)
+    eer, _threshold = equal_error_rate(scores, same)
     method = (f"{description}: threshold where at most {false_accepts:.1%} of different-speaker trials "
               f"are accepted in every corpus (set by {strictest}; {false_accept_rate:.1%} of all; it "
               f"misses {miss_rate:.1%} of same-speaker trials; EER {eer:.1%}), probability by logistic "

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import paths
 from ..errors import SpeakerIDError
+from ..i18n import _
 
 if TYPE_CHECKING:
     from ..gallery import Gallery
@@ -90,7 +91,7 @@ def launch(data: str | Path | list[str | Path], settings: TrainSettings, run_dir
     run_dir = Path(run_dir)
     current = run_info(run_dir)
     if current.alive:
-        raise SpeakerIDError(f"{run_dir.name} is already running")
+        raise SpeakerIDError(_("{run} is already running").format(run=run_dir.name))
     process = start_training_process(dirs if len(dirs) > 1 else dirs[0], run_dir, settings, resume=resume)
     _CHILDREN[process.pid] = process
     _write_json(run_dir / LAUNCH_FILE, {"data_dirs": [str(d) for d in dirs], "pid": process.pid,
@@ -104,18 +105,21 @@ def resume(run_dir: Path) -> Path:
 
     info = run_info(run_dir)
     if info.alive:
-        raise SpeakerIDError(f"{run_dir.name} is still running")
+        raise SpeakerIDError(_("{run} is still running").format(run=run_dir.name))
     dirs = data_dirs(run_dir)
     if not dirs:
-        raise SpeakerIDError(f"{run_dir.name} does not record its dataset folders; start a new run")
+        raise SpeakerIDError(_("{run} does not record its dataset folders; start a new run").format(
+            run=run_dir.name))
     missing = [d for d in dirs if not Path(d).is_dir()]
     if missing:
-        raise SpeakerIDError(f"the dataset folder {missing[0]} is gone; cannot resume")
+        raise SpeakerIDError(_("the dataset folder {missing} is gone; cannot resume").format(
+            missing=missing[0]))
     settings_path = run_dir / "settings.json"
     try:
         settings = TrainSettings.from_dict(json.loads(settings_path.read_text()))
     except (OSError, ValueError, TypeError) as exc:
-        raise SpeakerIDError(f"{settings_path} is unreadable: {exc}") from None
+        raise SpeakerIDError(_("{settings_path} is unreadable: {exc}").format(
+            settings_path=settings_path, exc=exc)) from None
     return launch(dirs, settings, run_dir, resume=True)
 
 
@@ -184,10 +188,10 @@ def delete(run_dir: Path) -> None:
     """
     run_dir = Path(run_dir)
     if not is_run(run_dir):
-        raise SpeakerIDError(f"{run_dir} is not a training run")
+        raise SpeakerIDError(_("{run_dir} is not a training run").format(run_dir=run_dir))
     info = run_info(run_dir)
     if info.alive:
-        raise SpeakerIDError(f"{run_dir.name} is still running; stop it before deleting it")
+        raise SpeakerIDError(_("{run} is still running; stop it before deleting it").format(run=run_dir.name))
     doomed = run_dir.with_name(f".deleting-{run_dir.name}")
     shutil.rmtree(doomed, ignore_errors=True)  # what an earlier deletion cut short left
     os.replace(run_dir, doomed)
@@ -236,7 +240,7 @@ def activate(run_dir: Path, gallery: Gallery | None = None,
 
     info = run_info(run_dir)
     if not info.finished:
-        raise SpeakerIDError(f"{Path(run_dir).name} has no finished model to activate")
+        raise SpeakerIDError(_("{run} has no finished model to activate").format(run=Path(run_dir).name))
     installed = install_model(info.model_dir)
     encoder = load_model(installed)
     if gallery is not None:
@@ -253,7 +257,8 @@ def fine_tuning_start(model_dir: Path) -> Path:
     try:
         meta = json.loads((Path(model_dir) / paths.CONFIG_FILE).read_text())
     except (OSError, ValueError) as exc:
-        raise SpeakerIDError(f"{model_dir} holds no model to fine-tune: {exc}") from None
+        raise SpeakerIDError(_("{model_dir} holds no model to fine-tune: {exc}").format(
+            model_dir=model_dir, exc=exc)) from None
     members = meta.get("fusion", {}).get("members") if isinstance(meta, dict) else None
     if not members:
         return Path(model_dir)

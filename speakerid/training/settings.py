@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 
 from ..config import ModelConfig, PipelineConfig, read_config, reference_model, reference_pipeline
 from ..errors import SpeakerIDError
+from ..i18n import _
 
 Recipe = Literal["aam", "reference"]
 Distribute = Literal["none", "mirrored", "multiworker"]
@@ -51,8 +52,9 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         if self.distribute not in DISTRIBUTE_CHOICES:  # refused before any audio is prepared
-            raise SpeakerIDError(f"distribute must be one of {', '.join(DISTRIBUTE_CHOICES)}, "
-                                 f"not {self.distribute!r}")
+            raise SpeakerIDError(_("distribute must be one of {choices}, "
+                                   "not {distribute!r}").format(
+                                       choices=', '.join(DISTRIBUTE_CHOICES), distribute=self.distribute))
 
     @classmethod
     def for_recipe(cls, recipe: Recipe, **overrides: Any) -> TrainSettings:
@@ -73,14 +75,18 @@ class TrainSettings:
             model = read_config(Path(self.init_from))[2]
             if model.backbone == "fusion":
                 raise SpeakerIDError(
-                    f"{self.init_from} fuses several encoders and cannot be fine-tuned as one: start from "
-                    "one of its member folders (e.g. weights/ecapa or weights/fast)")
+                    _("{init_from} fuses several encoders and cannot be fine-tuned as one: start from "
+                      "one of its member folders (e.g. weights/ecapa or weights/fast)").format(
+                          init_from=self.init_from))
             if model.backbone == "resnet" and (model.channels, model.embedding_dim) != (
                     tuple(self.channels), self.embedding_dim):
                 raise SpeakerIDError(
-                    f"{self.init_from} cannot start this run: its network has channels {model.channels} "
-                    f"and {model.embedding_dim}-d embeddings, this run asks for {tuple(self.channels)} "
-                    f"and {self.embedding_dim}")
+                    _("{init_from} cannot start this run: its network has channels {model_channels} "
+                      "and {model_dim}-d embeddings, this run asks for {channels} "
+                      "and {dim}").format(
+                          init_from=self.init_from, model_channels=model.channels,
+                          model_dim=model.embedding_dim, channels=tuple(self.channels),
+                          dim=self.embedding_dim))
             return model
         if self.recipe == "reference":
             return dataclasses.replace(reference_model(), embedding_dim=self.embedding_dim)

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..datasets import SpeakerSource, discover
 from ..errors import SpeakerIDError
+from ..i18n import _
 from .cache import SpeakerAudio, load_speakers
 from .monitor import RunMonitor
 from .settings import TrainSettings
@@ -127,7 +128,8 @@ def split_speakers(speakers: list[SpeakerSource], settings: TrainSettings
     training = [s for i, s in enumerate(usable) if i not in chosen]
     calibration = [s for i, s in enumerate(usable) if i in chosen]
     if len(training) < 2:
-        raise SpeakerIDError(f"training needs at least 2 speakers; found {len(training)}")
+        raise SpeakerIDError(_("training needs at least 2 speakers; found {count}").format(
+            count=len(training)))
     return training, calibration
 
 

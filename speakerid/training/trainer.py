@@ -20,6 +20,7 @@ from ..config import PipelineConfig
 from ..datasets import SpeakerSource
 from ..errors import SpeakerIDError
 from ..features import frames_per_second, log_mel_batch
+from ..i18n import _
 from ..models.encoder import Encoder
 from ..models.networks import build_encoder
 from ..models.objectives import AdditiveAngularMargin, contrastive_loss, euclidean_distance
@@ -202,7 +203,7 @@ class Trainer:
 
         def generate():
             rng = np.random.default_rng([self.settings.seed, epoch])
-            for _ in range(steps):
+            for _step in range(steps):
                 labels = rng.integers(0, len(signals), size)
                 yield np.stack([_random_crop(signals[k], crop, rng) for k in labels]), labels.astype(np.int32)
 
@@ -261,7 +262,7 @@ class Trainer:
         windows, labels = [], []
         for speaker in self.validation_audio:
             mel = self._log_mel(speaker.joined())
-            for _ in range(VALIDATION_WINDOWS_PER_SPEAKER):
+            for _window in range(VALIDATION_WINDOWS_PER_SPEAKER):
                 windows.append(_random_crop(mel, frames, rng))
                 labels.append(speaker.name)
         return np.stack(windows), np.array(labels)
@@ -338,8 +339,10 @@ class Trainer:
                 self._checkpoints.checkpoint.restore(latest).assert_consumed()
                 history = json.loads(self._history.numpy().decode())
             except (ValueError, AssertionError, tf.errors.OpError) as exc:
-                raise SpeakerIDError(f"{latest} cannot be resumed (damaged, or not this run's "
-                                     f"checkpoint): {' '.join(str(exc).split())[:300]}") from None
+                raise SpeakerIDError(_("{latest} cannot be resumed (damaged, or not this run's "
+                                       "checkpoint): {problem}").format(
+                                           latest=latest,
+                                           problem=' '.join(str(exc).split())[:300])) from None
         self.monitor.write_history(history)  # a kill may have come between checkpoint and csv
         return history
 
