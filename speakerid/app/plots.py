@@ -21,6 +21,7 @@ from matplotlib.patches import Patch
 from ..i18n import _
 from ..paths import ASSETS
 from ..results import Span
+from ..voices import shown_voice
 from .charts import ACCENT, INK, MUTED, PALETTE, REMOVED, SILENCE, UNKNOWN, speaker_colors, timeline_lanes
 
 if TYPE_CHECKING:
@@ -195,8 +196,8 @@ def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span
     for row, lane in enumerate(lanes):
         spans = [(s.start_s, s.end_s - s.start_s) for s in result.segments if s.label == lane]
         ax.broken_barh(spans, (row - 0.35, 0.7), facecolors=colors[lane])
-    ax.set_yticks(range(len(lanes)), [lane if lane is not None else _("unknown") for lane in lanes],
-                  fontsize=9)
+    ax.set_yticks(range(len(lanes)),
+                  [shown_voice(lane) if lane is not None else _("unknown") for lane in lanes], fontsize=9)
     ax.set_ylim(-0.6, max(len(lanes), 1) - 0.4)
     ax.invert_yaxis()
     ax.set_xlim(0, max(result.duration_s, 1e-3))

@@ -27,9 +27,9 @@ def add_app_password(subparsers: Subparsers) -> None:
 
 
 def run_app_password(args: argparse.Namespace) -> int:
-    password = getpass.getpass("New app password: ")
+    password = getpass.getpass(_("New app password: "))
     stored = hash_password(password)  # refuses a short one before asking again
-    if getpass.getpass("Again: ") != password:
+    if getpass.getpass(_("Again: ")) != password:
         raise SpeakerIDError(_("the two passwords differ; nothing was changed"))
     path = write_password_hash(stored, args.secrets)
     say(_("password hash saved in {path}; restart the app to use it").format(path=path))

@@ -59,9 +59,10 @@ class OneLineParser(argparse.ArgumentParser):
 def add_command(subparsers: Subparsers, name: str, run: Runner | None, summary: str,
                 description: str | None = None) -> argparse.ArgumentParser:
     """A sub-command parser whose ``run`` is called with the parsed arguments. Texts write a percent
-    sign as ``%%``, as argparse wants in help; it leaves descriptions as they are, so they are
-    formatted here (else "15 %%" would show)."""
-    parser = subparsers.add_parser(name, help=summary, description=(description or summary) % {})
+    sign as ``%%``, as argparse wants in help; it shows descriptions as they are, so they are undoubled
+    here (else "15 %%" would show; a translation's lone "%" stays as it is)."""
+    description = (description or summary).replace("%%", "%")
+    parser = subparsers.add_parser(name, help=summary, description=description)
     add_debug_option(parser, default=argparse.SUPPRESS)  # after the command too; never resets it
     add_language_option(parser, default=argparse.SUPPRESS)
     if run is not None:
