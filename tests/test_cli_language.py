@@ -100,3 +100,20 @@ def test_a_library_refusal_reaches_a_nepali_reader_in_nepali(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "त्रुटि: 'Nobody' दर्ता भएका छैनन्"
     assert main(["gallery", "rename", "Nobody", "Somebody", *gallery]) == 2
     assert capsys.readouterr().err.strip() == "error: 'Nobody' is not enrolled"
+
+
+@pytest.mark.parametrize(("argv", "nepali", "english"), [
+    (["identify"], "यी आर्गुमेन्ट चाहिन्छन्: FILE_OR_LINK", "the following arguments are required: FILE_OR_LINK"),
+    (["frobnicate"], "आर्गुमेन्ट COMMAND: अमान्य छनोट: 'frobnicate' (यीमध्ये छान्नुहोस्: 'enroll', ",
+     "argument COMMAND: invalid choice: 'frobnicate' (choose from 'enroll', "),
+    (["gallery", "calibrate", "--apply", "--reset"], "आर्गुमेन्ट --reset: आर्गुमेन्ट --apply सँग अनुमति छैन",
+     "argument --reset: not allowed with argument --apply"),
+    (["gallery", "list", "--nope"], "नचिनिएका आर्गुमेन्ट: --nope", "unrecognized arguments: --nope"),
+])
+def test_argparses_own_usage_errors_are_said_in_nepali(capsys, argv, nepali, english):
+    for lang, expected in (("ne", nepali), ("en", english)):
+        with pytest.raises(SystemExit) as exit_:
+            main(["--lang", lang, *argv])
+        assert exit_.value.code == 2
+        error = capsys.readouterr().err
+        assert error.startswith(("त्रुटि: " if lang == "ne" else "error: ") + expected)

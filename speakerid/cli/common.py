@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import SpeakerIDError
 from ..i18n import LANGUAGES, _
+from .usage_errors import translated_usage_error
 
 if TYPE_CHECKING:
     from ..fetch import DownloadProgress, FetchLimits
@@ -52,7 +53,8 @@ class OneLineParser(argparse.ArgumentParser):
                               help=_("show this help message and exit"))
 
     def error(self, message: str) -> NoReturn:
-        warn(_("{problem} (see {command} --help)").format(problem=message, command=self.prog))
+        warn(_("{problem} (see {command} --help)").format(problem=translated_usage_error(message),
+                                                          command=self.prog))
         sys.exit(EXIT_REFUSED)
 
 
