@@ -15,12 +15,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .i18n import N_
+
 Span = tuple[float, float]
 """A stretch of time, (start, end) in seconds."""
 Progress = Callable[[int, int], None]
 """Called as ``progress(done, total)`` after each unit of long work."""
 
-UNKNOWN_SPEAKER = "unknown speaker"
+UNKNOWN_SPEAKER = N_("unknown speaker")  # translated where it is shown
 """The one wording of "no enrolled voice reaches the threshold" (app, CLI and batch reports)."""
 
 

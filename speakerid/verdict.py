@@ -169,10 +169,10 @@ def in_short(identification: Identification, timeline: Timeline | None = None) -
     "empty gallery", or "several voices: ..." (the page's headline in the same words)."""
     voices = several_voices(timeline)
     if identification.best is None:
-        return "empty gallery"
+        return _("empty gallery")
     if voices:
         return several_voices_text(voices)
-    return identification.speaker or UNKNOWN_SPEAKER
+    return identification.speaker or _(UNKNOWN_SPEAKER)
 
 
 def decide(identification: Identification, speech_s: float, closest: SpeakerInfo | None = None,

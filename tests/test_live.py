@@ -18,6 +18,7 @@ from speakerid.app import live as live_module
 from speakerid.app.live import LiveIdentifier, to_float_mono
 from speakerid.audio import from_array
 from speakerid.gallery import Gallery
+from speakerid.i18n import in_language
 
 RATE = 16000
 REPO = Path(__file__).resolve().parents[1]
@@ -190,6 +191,17 @@ def test_the_worker_keeps_up_with_frames_and_names_the_speaker(untrained_encoder
     assert live.received_s == pytest.approx(6.0, abs=0.05)  # every frame, none dropped
     assert live.latest.speaker == "Maya" and live.problem is None
     wait_for(lambda: not live.running)  # no more frames: it ends by itself
+
+
+def test_the_workers_speak_the_language_of_the_page_that_started_them(untrained_encoder, gallery):
+    live = LiveIdentifier(untrained_encoder, gallery, hop_s=1.0)
+    live.push(np.zeros(2 * RATE, np.float32), RATE)
+    with in_language("ne"):
+        live.start()
+    wait_for(lambda: live.latest is not None)
+    live.stop()
+    live.join()
+    assert live.latest.message == "सुन्दै: अहिलेसम्म बोली छैन"
 
 
 def test_exit_stops_and_joins_the_warm_up_and_the_workers(untrained_encoder, gallery):

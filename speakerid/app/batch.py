@@ -69,7 +69,7 @@ class ClipResult:
         found = self.identification
         if found is None:
             return {**dict.fromkeys(REPORT_COLUMNS), "input": self.input, "title": self.title,
-                    "verdict": "error", "speech_s": _rounded(self.speech_s),
+                    "verdict": _("error"), "speech_s": _rounded(self.speech_s),
                     "duration_s": _rounded(self.duration_s), "error": self.error, "left_out": None}
         voices = several_voices(self.timeline)
         best = None if voices else found.best

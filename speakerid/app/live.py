@@ -28,7 +28,7 @@ import soxr
 
 from ..audio import from_array
 from ..errors import SpeakerIDError
-from ..i18n import _
+from ..i18n import _, current_language, set_language
 from ..preprocess import Prepared, Stage, prepare
 from ..results import UNKNOWN_SPEAKER
 
@@ -133,6 +133,7 @@ class LiveIdentifier:
         self.idle_stop_s = IDLE_STOP_S
         self.latest: LiveResult | None = None
         self.problem: str | None = None  # why the workers' last identification failed
+        self._language = current_language()  # of the messages the workers make (see start)
         self.history: deque[LiveResult] = deque(maxlen=HISTORY)
         self.started = time.monotonic()
         _IDENTIFIERS.add(self)
@@ -229,7 +230,9 @@ class LiveIdentifier:
     def start(self) -> None:
         """Ingest and identify on two worker threads (if not running already) until :meth:`stop`,
         or until no frame has come for ``idle_stop_s`` seconds (a browser that left sends none).
-        Apart, so that the buffer and the level keep up while an identification runs."""
+        Apart, so that the buffer and the level keep up while an identification runs. The messages
+        they make are in the language of the page that called this last."""
+        self._language = current_language()
         with self._lock:
             if self.running:
                 return
@@ -261,6 +264,7 @@ class LiveIdentifier:
 
     def _identify_loop(self) -> None:
         while not self._stop.wait(TICK_S):
+            set_language(self._language)  # this thread's own; the page may have switched since
             try:
                 self.update()
                 self.problem = None
@@ -268,7 +272,7 @@ class LiveIdentifier:
                 self.problem = str(exc)
             except Exception:  # a bug must not end the stream silently: logged, and said on the page
                 _LOGGER.exception("live identification failed")
-                self.problem = "live identification failed (the details are in the server's log)"
+                self.problem = _("live identification failed (the details are in the server's log)")
 
     # --- state --------------------------------------------------------------------------------
     @property
@@ -324,19 +328,22 @@ class LiveIdentifier:
         prepared = prepare(from_array(signal, self.rate, "microphone"), config, require_speech=False)
         speech = prepared.speech_s
         if speech < self.min_speech_s:
-            message = ("listening: no speech yet" if speech == 0 else
-                       f"listening: {speech:.1f} s of speech in the last {len(signal) / self.rate:.0f} s, "
-                       f"{self.min_speech_s:.1f} s needed")
+            message = (_("listening: no speech yet") if speech == 0 else
+                       _("listening: {speech:.1f} s of speech in the last {seconds:.0f} s, {needed:.1f} s "
+                         "needed").format(speech=speech, seconds=len(signal) / self.rate,
+                                          needed=self.min_speech_s))
             return LiveResult(at_s, speech, level, None, message, time.perf_counter() - started)
         embedding = self.encoder.embed_prepared(prepared)
         found = self.gallery.identify_embedding(embedding, self.top_k, speech)
         best = found.best
         if best is None:
-            message = "no speakers enrolled"
+            message = _("no speakers enrolled")
         elif found.speaker is None:
-            message = f"{UNKNOWN_SPEAKER} (closest: {best.name}, score {best.score:.2f})"
+            message = _("{unknown} (closest: {name}, score {score:.2f})").format(
+                unknown=_(UNKNOWN_SPEAKER), name=best.name, score=best.score)
         else:
-            message = f"{best.name} (score {best.score:.2f}, {best.probability:.0%})"
+            message = _("{name} (score {score:.2f}, {probability:.0%})").format(
+                name=best.name, score=best.score, probability=best.probability)
         return LiveResult(at_s, speech, level, found, message, time.perf_counter() - started)
 
 
