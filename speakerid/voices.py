@@ -11,7 +11,10 @@ again from their embeddings:
    before the gallery-size raise): the groups are merged when the model would call them one person.
 2. Groups are merged, the closest pair first, while their mean embeddings score at least the
    threshold for the shorter group's speech (a mean of many windows is a surer sample of a voice
-   than one window, so one speaker split by the first step is joined again). Each group is then
+   than one window, so one speaker split by the first step is joined again). The means leave out
+   the windows over a pause the silence stage removed where a group has others: such a window may
+   hold the ends of two people's turns, and it made two telephone callers taking turns one voice
+   (the archive benchmark's seed 3). Each group is then
    identified once more as a whole, at the threshold of its whole stretch of speech (a speaker
    whose 3 s windows each fell short is named here). A group nobody matches becomes a new voice;
    a group of less than ``min_voice_s`` of speech (windows straddling a turn change, a cough) is
@@ -286,12 +289,19 @@ def merge_groups(groups: list[list[int]], timeline: Timeline, gallery: Gallery) 
     """Groups of windows merged, the closest pair first, while their mean embeddings score at least
     the calibration's threshold for the shorter group's speech: a mean of many windows is a far
     surer sample of a voice than one window, so one speaker split by the window-level clustering
-    is joined again."""
+    is joined again.
+
+    A group's mean is taken over its windows inside one stretch of speech (see
+    :func:`_within_stretch`) where it has any: a window over a pause the silence stage removed may
+    hold the end of one person's turn and the start of the next one's, and such windows pull the
+    means of two people who take turns towards each other until they pass as one voice."""
     assert timeline.embeddings is not None
     groups = [list(g) for g in groups]
+    clean = _within_stretch(timeline)
     while len(groups) > 1:
-        means = unit(np.stack([timeline.embeddings[g].mean(axis=0) for g in groups]))
-        speech = [_covered_seconds([timeline.windows[i] for i in g]) for g in groups]
+        cores = [[i for i in g if clean[i]] or g for g in groups]
+        means = unit(np.stack([timeline.embeddings[g].mean(axis=0) for g in cores]))
+        speech = [_covered_seconds([timeline.windows[i] for i in g]) for g in cores]
         thresholds = np.array([gallery.calibration.for_duration(x).threshold for x in speech])
         shorter = np.less_equal.outer(speech, speech)  # [a, b]: a is the shorter of the two
         margins = gallery.encoder.score_matrix(means, means) - np.where(
@@ -302,6 +312,13 @@ def merge_groups(groups: list[list[int]], timeline: Timeline, gallery: Gallery) 
             break
         groups[a] = sorted(groups[a] + groups.pop(b))
     return groups
+
+
+def _within_stretch(timeline: Timeline) -> np.ndarray:
+    """For each window, whether it lies inside one stretch of speech, holding no pause that the
+    silence stage removed (people mostly take turns at a pause; see ``SNAP_S``)."""
+    pauses = timeline.time_map.starts[1:-1] if timeline.time_map is not None else np.zeros(0)
+    return np.array([not np.any((pauses > w.start_s) & (pauses < w.end_s)) for w in timeline.windows])
 
 
 def _resolve_pending(labels: list[str | None], embeddings: np.ndarray) -> list[str | None]:

@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,7 +24,8 @@ from speakerid import SpeakerIDError
 from speakerid.audio import AudioClip, from_array
 from speakerid.gallery import Gallery
 from speakerid.i18n import in_language
-from speakerid.results import Segment, Timeline
+from speakerid.results import Segment, Timeline, WindowResult
+from speakerid.scoring import Calibration, unit
 from speakerid.timeline import TimeMap, identify_timeline
 from speakerid.voices import (
     cluster_windows,
@@ -32,6 +34,7 @@ from speakerid.voices import (
     find_voices,
     found_voices,
     majority_vote,
+    merge_groups,
     refine_cuts,
     shown_voice,
     voice_clips,
@@ -156,6 +159,25 @@ def test_clustering_finds_the_number_of_voices_from_the_threshold():
     assert all(len(set(groups[i * 5:(i + 1) * 5])) == 1 for i in range(3))
     assert len(set(cluster_windows(vectors @ vectors.T, threshold=-1.0))) == 1
     assert list(cluster_windows(np.ones((1, 1)), 0.5)) == [0]
+
+
+def test_windows_over_a_pause_do_not_make_two_people_taking_turns_one_voice():
+    # A, B, A take turns of 4.5 s at pauses the silence stage removed; 3 s windows every 1.5 s,
+    # and the two windows over a pause hold both voices. The voices score 0.3, under the
+    # threshold of 0.5, but those two windows pull the groups' means to 0.59.
+    a, b = np.array([1.0, 0.0]), np.array([0.3, np.sqrt(1 - 0.09)])
+    both = unit(a + b)
+    embeddings = np.stack([a, a, both, b, b, both, a, a])
+    windows = [WindowResult(1.5 * i, 1.5 * i + 3.0, None, None, 0.0, 0.0) for i in range(8)]
+    gallery = SimpleNamespace(encoder=SimpleNamespace(score_matrix=lambda x, y: unit(x) @ unit(y).T),
+                              calibration=Calibration(threshold=0.5))
+    groups = [[0, 1, 2, 6, 7], [3, 4, 5]]
+
+    def merged(time_map: TimeMap) -> list[list[int]]:
+        return merge_groups(groups, Timeline([], windows, 0.5, 15.0, 13.5, embeddings, time_map), gallery)
+
+    assert merged(TimeMap([(0.0, 4.5), (5.2, 9.7), (10.4, 14.9)])) == groups
+    assert merged(TimeMap([(0.0, 13.5)])) == [list(range(8))]  # no pause: nothing says who is whom
 
 
 def test_majority_vote_removes_flicker_but_keeps_turns():
