@@ -36,6 +36,15 @@ def silent_microphone(path: Path) -> Path:
     return path
 
 
+def open_page(playwright, tmp_path: Path):
+    """Chromium with a 1440 px page, its steps waited for as the other browser tests wait: (browser, page)."""
+    browser = launch_chromium(playwright, silent_microphone(tmp_path / "mic.wav"))
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    SCRIPT_RUNS[page] = ScriptRuns(page)
+    return browser, page
+
+
 def sign_in(page, name: str) -> None:
     wait_idle(page)
     form = page.locator('[data-testid="stForm"]')
@@ -72,10 +81,7 @@ def test_an_admin_adds_an_editor_and_a_viewer_who_identifies_but_changes_nothing
     first = demo_examples()[0]
     with (streamlit_server("app.py", env, tmp_path / "streamlit.log") as url,
           playwright_api.sync_playwright() as playwright):
-        browser = launch_chromium(playwright, silent_microphone(tmp_path / "mic.wav"))
-        page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        SCRIPT_RUNS[page] = ScriptRuns(page)
+        browser, page = open_page(playwright, tmp_path)
         try:
             page.goto(url)
             sign_in(page, "Ada Admin")
