@@ -24,7 +24,7 @@ if not CHROMIUM.is_file():
                 allow_module_level=True)
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install -r requirements-dev.txt)")
-from test_browser import SCRIPT_RUNS, STEP_TIMEOUT_MS, ScriptRuns, wait_idle  # noqa: E402 (after the skips)
+from test_browser import wait_idle, watched_page  # noqa: E402 (after the skips)
 
 
 def silent_microphone(path: Path) -> Path:
@@ -39,10 +39,7 @@ def silent_microphone(path: Path) -> Path:
 def open_page(playwright, tmp_path: Path):
     """Chromium with a 1440 px page, its steps waited for as the other browser tests wait: (browser, page)."""
     browser = launch_chromium(playwright, silent_microphone(tmp_path / "mic.wav"))
-    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-    page.set_default_timeout(STEP_TIMEOUT_MS)
-    SCRIPT_RUNS[page] = ScriptRuns(page)
-    return browser, page
+    return browser, watched_page(browser.new_context(viewport={"width": 1440, "height": 1000}))
 
 
 def sign_in(page, name: str) -> None:
