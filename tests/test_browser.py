@@ -216,9 +216,7 @@ def browser(files):
 def page(browser, server, request):
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
     context.grant_permissions(["microphone"], origin=server["url"])
-    opened = context.new_page()
-    opened.set_default_timeout(STEP_TIMEOUT_MS)
-    SCRIPT_RUNS[opened] = ScriptRuns(opened)
+    opened = watched_page(context)
     yield opened
     # the page as the test left it, next to the server's log: what a failure looked like
     opened.screenshot(path=str(server["log"].with_name(f"{request.node.name}.png")), full_page=True)
@@ -285,6 +283,14 @@ class ScriptRuns:
 
 
 SCRIPT_RUNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def watched_page(context):
+    """A new page in ``context`` whose script runs :func:`wait_idle` follows, with the step timeout."""
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    SCRIPT_RUNS[page] = ScriptRuns(page)
+    return page
 
 
 def wait_idle(page) -> None:
@@ -493,9 +499,7 @@ def test_a_timeline_finds_the_voices_nobody_enrolled(browser, fast_server, files
     and the forms, in a taller window so that both fit."""
     context = browser.new_context(viewport={"width": 1440, "height": 1300}, device_scale_factor=1)
     try:
-        page = context.new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        SCRIPT_RUNS[page] = ScriptRuns(page)
+        page = watched_page(context)
         page.goto(fast_server["url"])
         page.get_by_text("Who is speaking?").first.wait_for()
         upload(page, "Audio or video files", files["conversation"])
@@ -527,9 +531,7 @@ def test_a_first_visit_reaches_a_demo_verdict_in_two_clicks(browser, demo_server
     first, *_, unknown = demo_examples()
     context = browser.new_context(viewport={"width": 1440, "height": 1000}, device_scale_factor=1)
     try:
-        page = context.new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        SCRIPT_RUNS[page] = ScriptRuns(page)
+        page = watched_page(context)
         page.goto(demo_server["url"])
         page.get_by_text("Getting started").first.wait_for()
         wait_idle(page)
@@ -644,9 +646,7 @@ def test_the_archive_finds_a_person_and_names_a_voice_across_recordings(browser,
     recordings = write_two_recordings(tmp_path / "recordings")
     context = browser.new_context(viewport={"width": 1440, "height": 1300}, device_scale_factor=1)
     try:
-        page = context.new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        SCRIPT_RUNS[page] = ScriptRuns(page)
+        page = watched_page(context)
         page.goto(f"{archive_server['url']}/archive")
         page.get_by_text("The archive is empty").wait_for()
         upload_many(page, "Recordings", list(recordings))

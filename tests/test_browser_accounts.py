@@ -24,7 +24,7 @@ if not CHROMIUM.is_file():
                 allow_module_level=True)
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed (pip install -r requirements-dev.txt)")
-from test_browser import SCRIPT_RUNS, STEP_TIMEOUT_MS, ScriptRuns, wait_idle  # noqa: E402 (after the skips)
+from test_browser import wait_idle, watched_page  # noqa: E402 (after the skips)
 
 
 def silent_microphone(path: Path) -> Path:
@@ -34,6 +34,12 @@ def silent_microphone(path: Path) -> Path:
 
     sf.write(path, np.zeros(48000, np.float32), 48000, subtype="PCM_16")
     return path
+
+
+def open_page(playwright, tmp_path: Path):
+    """Chromium with a 1440 px page, its steps waited for as the other browser tests wait: (browser, page)."""
+    browser = launch_chromium(playwright, silent_microphone(tmp_path / "mic.wav"))
+    return browser, watched_page(browser.new_context(viewport={"width": 1440, "height": 1000}))
 
 
 def sign_in(page, name: str) -> None:
@@ -72,10 +78,7 @@ def test_an_admin_adds_an_editor_and_a_viewer_who_identifies_but_changes_nothing
     first = demo_examples()[0]
     with (streamlit_server("app.py", env, tmp_path / "streamlit.log") as url,
           playwright_api.sync_playwright() as playwright):
-        browser = launch_chromium(playwright, silent_microphone(tmp_path / "mic.wav"))
-        page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        SCRIPT_RUNS[page] = ScriptRuns(page)
+        browser, page = open_page(playwright, tmp_path)
         try:
             page.goto(url)
             sign_in(page, "Ada Admin")

@@ -14,15 +14,13 @@ import numpy as np
 import pytest
 from streamlit_browser import ROOT, app_env, streamlit_server
 from test_browser import (  # noqa: F401 (fixtures)
-    SCRIPT_RUNS,
     SHIPPED_MODEL,
-    STEP_TIMEOUT_MS,
-    ScriptRuns,
     browser,
     files,
     screenshot,
     upload,
     wait_idle,
+    watched_page,
 )
 
 DEMO = ROOT / "assets" / "demo"
@@ -65,9 +63,7 @@ def nepali_server(tmp_path_factory):
 def test_nepali_pages_name_a_devanagari_speaker_and_keep_the_language(browser, nepali_server):  # noqa: F811
     context = browser.new_context(viewport={"width": 1440, "height": 1300}, device_scale_factor=1)
     try:
-        page = context.new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        SCRIPT_RUNS[page] = ScriptRuns(page)
+        page = watched_page(context)
         page.goto(f"{nepali_server['url']}/?lang=ne")
         page.locator("h1").filter(has_text="को बोल्दै हुनुहुन्छ?").wait_for()
         upload(page, "अडियो वा भिडियो फाइलहरू", nepali_server["clip"])
