@@ -349,7 +349,7 @@ def run_size(args: argparse.Namespace) -> None:
 
 def run_add_cost(args: argparse.Namespace) -> None:
     """`archive add` against `identify` on the same long recording (long_audio.py's panel of real
-    voices), each a CLI process: wall seconds and peak RSS; then the same file added again."""
+    voices), each a CLI process: wall and CPU seconds and peak RSS; then the same file added again."""
     from long_audio import enrol, run_cli, speech_turns, write_m4a
 
     turns, source = speech_turns(8)
@@ -368,6 +368,8 @@ def run_add_cost(args: argparse.Namespace) -> None:
                       "identify_s": round(identify[0], 1), "identify_peak_mb": round(identify[1]),
                       "add_s": round(add[0], 1), "add_peak_mb": round(add[1]),
                       "add_over_identify": round(add[0] / identify[0], 2),
+                      "identify_cpu_s": round(identify[3], 1), "add_cpu_s": round(add[3], 1),
+                      "add_over_identify_cpu": round(add[3] / identify[3], 2),
                       "re_add_s": round(again[0], 1), "re_add_share": round(again[0] / add[0], 3)}))
 
 

@@ -119,8 +119,9 @@ def enrol(gallery: Path, weights: Path, turns: list[np.ndarray], count: int) -> 
             enrolled.enroll(f"voice {index}", from_array(turn, 16000))
 
 
-def run_cli(root: Path, args: list[str], weights: Path, gallery: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of ``python -m speakerid ARGS`` in a child."""
+def run_cli(root: Path, args: list[str], weights: Path, gallery: Path) -> tuple[float, float, str, float]:
+    """Wall seconds, peak RSS (MB), stdout and CPU seconds (user and system: steadier than wall
+    time on a shared machine) of ``python -m speakerid ARGS`` in a child."""
     command = [sys.executable, "-m", "speakerid", *args, "--weights", str(weights), "--gallery", str(gallery)]
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -132,7 +133,7 @@ def run_cli(root: Path, args: list[str], weights: Path, gallery: Path) -> tuple[
         out.seek(0), err.seek(0)
         if child.returncode:
             raise SystemExit(f"{args[0]} failed: {err.read().decode()[-400:]}")
-        return wall, usage.ru_maxrss / 1024, out.read().decode()
+        return wall, usage.ru_maxrss / 1024, out.read().decode(), usage.ru_utime + usage.ru_stime
 
 
 # --smoke: half a minute, two voices taking turns, one of them enrolled, with who speaks when.
@@ -165,8 +166,8 @@ def main(argv: list[str] | None = None) -> None:
             path = folder / f"recording-{minutes:g}min.m4a"
             write_m4a(path, turns, minutes * 60)
             extra = ["--timeline"] if args.timeline else []
-            wall, rss, out = run_cli(args.cli_root.resolve(), ["identify", str(path), "--json", *extra],
-                                     args.weights.resolve(), gallery)
+            wall, rss, out, _ = run_cli(args.cli_root.resolve(), ["identify", str(path), "--json", *extra],
+                                        args.weights.resolve(), gallery)
             result = json.loads(out)[0]
             rows.append({"minutes": minutes, "file_mb": round(path.stat().st_size / 1e6, 1),
                          "wall_s": round(wall, 1), "peak_rss_mb": round(rss), "speaker": result["speaker"],
