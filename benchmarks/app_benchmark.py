@@ -6,6 +6,9 @@ times flake on a busy machine.
   screen and the script run finished), for the app and for a one-line Streamlit app started the
   same way, alternately, the best of ``--starts`` each. The app imports TensorFlow in the
   background, so the two should be close.
+- Demo: a first visit to a fresh server with an empty gallery, as a new user: seconds from the
+  first page drawn, through "Try the demo voices" and an example clip, to the verdict on the page
+  (two clicks; the page's own waits included, TensorFlow's loading too where it is not done yet).
 - Live pace: Chromium's fake microphone plays a voice enrolled as "Ram Thapa" (espeak-ng, or a
   synthetic voice without it) into the Live page over WebRTC: how long after Start he is named,
   and how many seconds of audio the page heard in ``--live-s`` seconds of wall time (a server
@@ -62,6 +65,31 @@ def first_paint_s(browser, script: str, ready: str, env: dict[str, str], log_pat
             page.goto(url)
             page.locator(ready).first.wait_for()
             page.wait_for_function(IDLE)
+            return time.monotonic() - started
+        finally:
+            context.close()
+
+
+def demo_verdict_s(browser, env: dict[str, str], log_path: Path) -> float:
+    """Seconds from a first visit's page drawn to the verdict on the first demo example."""
+    from speakerid.demo import demo_examples
+
+    example = demo_examples()[0]
+    with streamlit_server("app.py", env, log_path) as url:
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        try:
+            page = context.new_page()
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            page.goto(url)
+            demo = page.get_by_role("button", name="Try the demo voices")
+            demo.wait_for()
+            page.wait_for_function(IDLE)
+            started = time.monotonic()
+            demo.click()
+            page.get_by_role("button", name=example.label).wait_for()
+            page.wait_for_function(IDLE)  # a click while the page reruns can be lost
+            page.get_by_role("button", name=example.label).click()
+            page.locator(".st-key-verdict h3").first.wait_for()
             return time.monotonic() - started
         finally:
             context.close()
@@ -133,6 +161,8 @@ def main() -> None:
                     times["app"].append(first_paint_s(
                         browser, "app.py", '[data-testid="stFileUploader"]',
                         app_env(work / f"first-paint-{start}", weights), work / "app.log"))
+                (work / "demo").mkdir()
+                demo = demo_verdict_s(browser, app_env(work / "demo", weights), work / "demo.log")
                 home = enrolled_home(work / "live", weights, ram)
                 named_after, heard, wall = live_pace(browser, app_env(home, weights), work / "live.log",
                                                      args.live_s)
@@ -146,6 +176,7 @@ def main() -> None:
     print(f"| first paint, fresh server: app (best of {args.starts}) | {app:.1f} s |")
     print(f"| first paint, fresh server: one-line Streamlit app | {one_line:.1f} s |")
     print(f"| first paint, app against one-line app | {app / one_line:.2f}x |")
+    print(f"| first visit to a demo verdict (2 clicks, fresh server) | {demo:.1f} s |")
     print(f"| Live: {SPEAKER} named after Start | {named_after:.1f} s |")
     print(f"| Live: audio heard in {wall:.1f} s of wall time | {heard:.1f} s ({heard / wall:.0%}) |")
 

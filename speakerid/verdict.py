@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .i18n import N_, _, ngettext
 from .results import UNKNOWN_SPEAKER
-from .voices import shown_voice
+from .voice_labels import shown_voice
 
 if TYPE_CHECKING:
     from .results import Identification, Segment, SpeakerInfo, Timeline

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import string
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -54,6 +53,7 @@ from .i18n import _
 from .results import Segment, Timeline
 from .scoring import unit
 from .timeline import MERGE_GAP_S, build_segments, window_bounds
+from .voice_labels import voice_label
 
 if TYPE_CHECKING:
     from .gallery import Gallery, SpeakerInfo
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 MIN_VOICE_S = 4.0  # a group with less speech than this is not reported as a voice
 SNAP_S = 1.0  # a turn change this close to a pause is moved onto it
 MIN_ENROL_SEGMENT_S = 2.0  # shorter segments of a voice are not kept as enrolment clips
-VOICE_PREFIX = "Voice"
 
 
 def find_voices(timeline: Timeline, gallery: Gallery, min_voice_s: float = MIN_VOICE_S,
@@ -150,35 +149,6 @@ def enroll_voice(gallery: Gallery, clip: AudioClip, timeline: Timeline, voice: s
     """Enrol a found voice under ``name`` (a new speaker, or more clips for an enrolled one): each
     of its segments' audio becomes an enrolment clip, so it is kept like any other."""
     return gallery.enroll(name, voice_clips(clip, timeline, voice))
-
-
-def voice_label(index: int) -> str:
-    """ "Voice A" ... "Voice Z", then "Voice AA", "Voice AB", ..."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = string.ascii_uppercase[rest] + letters
-    return f"{VOICE_PREFIX} {letters}"
-
-
-def shown_voice(label: str | None) -> str | None:
-    """A voice's label ("Voice A" here, "Voice 17" in the archive) as people read it, in the
-    language in use ("आवाज A"); the label itself stays the identifier in JSON, reports and files.
-    Anything else (an enrolled name, None) is returned as it is."""
-    if label is None or not label.startswith(VOICE_PREFIX + " "):
-        return label
-    return _("Voice {id}").format(id=label[len(VOICE_PREFIX) + 1:])
-
-
-def typed_voice(text: str) -> str:
-    """A voice as a person typed it, in English or in the language in use ("आवाज A", "voice a"),
-    as its label ("Voice A"); text naming no voice comes back with its spaces tidied."""
-    words = text.split()
-    prefixes = {VOICE_PREFIX.casefold(), _("Voice {id}").format(id="").strip().casefold()}
-    if len(words) == 2 and words[0].casefold() in prefixes:
-        return f"{VOICE_PREFIX} {words[1].upper()}"
-    return " ".join(words)
 
 
 def cluster_windows(scores: np.ndarray, threshold: float) -> np.ndarray:

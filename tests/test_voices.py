@@ -27,6 +27,7 @@ from speakerid.i18n import in_language
 from speakerid.results import Segment, Timeline, WindowResult
 from speakerid.scoring import Calibration, unit
 from speakerid.timeline import TimeMap, identify_timeline
+from speakerid.voice_labels import shown_voice, voice_label
 from speakerid.voices import (
     cluster_windows,
     compare_with_script,
@@ -36,9 +37,7 @@ from speakerid.voices import (
     majority_vote,
     merge_groups,
     refine_cuts,
-    shown_voice,
     voice_clips,
-    voice_label,
 )
 
 FAST_MODEL = Path(__file__).resolve().parents[1] / "weights" / "fast"

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import N_, _
-from ..voices import shown_voice
+from ..voice_labels import shown_voice
 
 if TYPE_CHECKING:
     from ..results import Span, Timeline

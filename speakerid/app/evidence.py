@@ -41,7 +41,7 @@ from ..verdict import (
     several_voices,
     voice_line,
 )
-from ..voices import shown_voice
+from ..voice_labels import shown_voice
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from ..i18n import _
 from ..paths import ASSETS
 from ..results import Span
-from ..voices import shown_voice
+from ..voice_labels import shown_voice
 from .charts import ACCENT, INK, MUTED, PALETTE, REMOVED, SILENCE, UNKNOWN, speaker_colors, timeline_lanes
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from ..gallery import clean_name
 from ..gallery.rows import MIN_NEW_SPEAKER_SPEECH_S
 from ..i18n import _
 from ..inputs import Input, expand, label
-from ..voices import VOICE_PREFIX, typed_voice
+from ..voice_labels import VOICE_PREFIX, typed_voice
 from .engines import Engine, Job, LocalEngine
 from .indexer import IndexedRecording
 from .labels import Labels, label_turns

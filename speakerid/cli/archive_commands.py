@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
 from ..i18n import _
-from ..voices import shown_voice
+from ..voice_labels import shown_voice
 from .common import (
     EXIT_OK,
     EXIT_REFUSED,

@@ -20,7 +20,7 @@ from ..verdict import (
     several_voices,
     voice_line,
 )
-from ..voices import shown_voice, typed_voice
+from ..voice_labels import shown_voice, typed_voice
 from .alias_commands import add_gallery_alias
 from .common import (
     EXIT_CANCELLED,

@@ -60,15 +60,16 @@ class EvaluationReport:
         return dataclasses.asdict(self)
 
     def summary(self) -> str:
-        top1 = "n/a" if self.top1_identification is None else f"{100 * self.top1_identification:.1f} %"
-        return (f"{self.speakers} speakers, {self.items} items, {self.same_trials} same / "
-                f"{self.different_trials} different trials\n"
-                f"EER {100 * self.eer:.2f} % (threshold {self.eer_threshold:.3f}), "
-                f"minDCF(0.01) {self.min_dcf:.3f}\n"
-                f"at threshold {self.threshold:.3f}: precision {self.precision:.3f}, "
-                f"recall {self.recall:.3f}\n"
-                f"mean distance same {self.same_distance:.3f}, different {self.different_distance:.3f}\n"
-                f"closed-set top-1 identification {top1}")
+        top1 = _("n/a") if self.top1_identification is None else f"{100 * self.top1_identification:.1f} %"
+        return _("{speakers} speakers, {items} items, {same} same / {different} different trials\n"
+                 "EER {eer:.2f} % (threshold {eer_threshold:.3f}), minDCF(0.01) {min_dcf:.3f}\n"
+                 "at threshold {threshold:.3f}: precision {precision:.3f}, recall {recall:.3f}\n"
+                 "mean distance same {same_distance:.3f}, different {different_distance:.3f}\n"
+                 "closed-set top-1 identification {top1}").format(
+            speakers=self.speakers, items=self.items, same=self.same_trials, different=self.different_trials,
+            eer=100 * self.eer, eer_threshold=self.eer_threshold, min_dcf=self.min_dcf,
+            threshold=self.threshold, precision=self.precision, recall=self.recall,
+            same_distance=self.same_distance, different_distance=self.different_distance, top1=top1)
 
 
 def embed_speakers(encoder, speakers: Sequence[SpeakerSource], crop_s: float | None = None,
