@@ -26,7 +26,7 @@ from speakerid.gallery import Gallery, SpeakerInfo
 from speakerid.i18n import N_, _, translator
 from speakerid.inputs import EncodedAudio, Input, expand
 from speakerid.longform import STAGES
-from speakerid.voices import shown_voice
+from speakerid.voice_labels import shown_voice
 
 ui.ensure_app_frame()
 

@@ -21,7 +21,7 @@ from speakerid.i18n import N_, _, current_language, in_language, translator
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
 from speakerid.timeline import TIMELINE_MIN_DURATION_S
-from speakerid.voices import shown_voice
+from speakerid.voice_labels import shown_voice
 
 if TYPE_CHECKING:
     from streamlit.runtime.uploaded_file_manager import UploadedFile
