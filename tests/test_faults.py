@@ -387,9 +387,11 @@ if __name__ == "__main__":  # the data workers are spawned: they must not run th
     train([sys.argv[1]], sys.argv[2], settings, resume=True, progress=False)
 """
 TRAINING_KILLS = 2
-# A kill moves the checkpoint on by up to four epochs and the next kill waits for the third epoch
-# after it, so the run must be longer than that or it may finish before the killer catches it.
-TRAINING = dict(epochs=4 * TRAINING_KILLS + 2, steps_per_epoch=3, batch_size=8, warmup_steps=2,
+# A kill moves the checkpoint on by some epochs (four was thought the most, but one run on an idle
+# machine moved it by six: tiny epochs pass between two looks at the status) and the next kill waits
+# for the third epoch after it, so the run must be longer than that or it may finish before the
+# killer catches it.
+TRAINING = dict(epochs=8 * TRAINING_KILLS + 2, steps_per_epoch=3, batch_size=8, warmup_steps=2,
                 channels=(8, 16, 16, 32), embedding_dim=32, calibration_speakers=0.0, augment=False)
 
 
