@@ -138,7 +138,8 @@ def test_tables_and_counts_use_nepali_digits_names_and_json_keep_theirs(tmp_path
     assert re.fullmatch(r"Reader 198\s+१\s+[०-९]+\.[०-९] सेकेन्ड", row)  # the name keeps its digits
     assert main(["--lang", "ne", "gallery", "history", *gallery]) == 0
     change = capsys.readouterr().out.splitlines()[1]
-    assert re.match(r"१\s+[०-९]{4}-[०-९]{2}-[०-९]{2}", change) and "Reader 198" in change
+    assert re.match(r"१\s+[०-९]{4}-[०-९]{2}-[०-९]{2}", change)
+    assert change.endswith("Reader 198 दर्ता गरियो (१ क्लिप)")
     assert main(["--lang", "ne", "gallery", "list", "--json", *gallery]) == 0
     assert '"clips": 1' in capsys.readouterr().out  # machine-readable, Latin digits
 
