@@ -1,7 +1,8 @@
 """How a calibration was fitted, said in the reader's language: every sentence the shipped models
 store and a gallery refit writes reads back clause by clause, in Nepali with no English left but
 corpus names and with Nepali digits, in English word for word as stored; a sentence written by
-other code is shown as stored, and the stored prior is still read by the likelihood ratio."""
+other code is shown as stored, and the stored prior and trial counts are still read by the likelihood
+ratio."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from speakerid.calibration_text import KEPT_WORDS, PRIOR, read_method, say_metho
 from speakerid.gallery import Gallery
 from speakerid.gallery.calibration import fit_gallery_calibration
 from speakerid.i18n import in_language
-from speakerid.scoring import STATED_PRIOR, Calibration
+from speakerid.scoring import STATED_PRIOR, STATED_TRIALS, Calibration
 from speakerid.training.evaluate import calibration_from_trials
 
 WEIGHTS = [ROOT / "weights", ROOT / "weights" / "ecapa", ROOT / "weights" / "fast"]
@@ -99,4 +100,4 @@ def test_the_default_and_a_stated_prior_still_read():
         assert say_method(Calibration(threshold=0.5).method) == "क्यालिब्रेसन नगरिएको पूर्वनिर्धारित"
     written = PRIOR.write(method="held-out speakers, raw scores", prior=0.411)
     assert float(STATED_PRIOR.search(written).group(1)) == 41.1
-    assert all(STATED_PRIOR.search(method) for method in SHIPPED)
+    assert all(STATED_PRIOR.search(method) and STATED_TRIALS.search(method) for method in SHIPPED)

@@ -84,7 +84,7 @@ def rank(encoder: Encoder, ranked: Centroids, embedding: np.ndarray, top_k: int,
 
 def match(name: str, score: float, calibration: Calibration) -> Match:
     return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold,
-                 calibration.log10_lr(float(score)))
+                 calibration.supported_log10_lr(float(score)))
 
 
 def query(embedding: np.ndarray, dim: int) -> np.ndarray:
