@@ -56,6 +56,17 @@ def test_help_answers_without_tensorflow():
     assert probe.stdout.strip().endswith("False")
 
 
+def test_a_reader_that_stops_reading_is_not_an_error(tmp_path):
+    """``python -m speakerid gallery history | head -1``: the pipe closes before the CLI writes;
+    it stops as a shell's own commands do (exit 141), with nothing on stderr."""
+    env = {**os.environ, "SPEAKERID_HOME": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "speakerid", "gallery", "list"], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 141 and stderr == ""
+
+
 @pytest.mark.parametrize("command", SUBCOMMANDS, ids=" ".join)
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:

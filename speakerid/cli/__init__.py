@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import sys
 import textwrap
 import traceback
 
@@ -28,6 +29,8 @@ from .archive_commands import ARCHIVE_COMMANDS
 from .common import EXIT_REFUSED, OneLineParser, add_debug_option, add_language_option, warn
 from .model_commands import MODEL_COMMANDS
 from .speaker_commands import COMMANDS
+
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command stopped by SIGPIPE
 
 
 # --- entry point --------------------------------------------------------------------------------
@@ -61,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         warn(_("interrupted"))
         return 130
+    except BrokenPipeError:
+        # the reader stopped reading (`... | head`): not a failure to report; what is still
+        # buffered goes nowhere, so that the exit's own flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
