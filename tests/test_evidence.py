@@ -39,9 +39,9 @@ def model_dir(tmp_path_factory, untrained_encoder):
 
 @pytest.fixture
 def gallery(tmp_path, model_dir):
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    with Gallery(tmp_path / "g.sqlite", Encoder.load(model_dir)) as opened:
+    with Gallery(tmp_path / "g.sqlite", load_model(model_dir)) as opened:
         opened.enroll("Ann <script>alert(1)</script>", [
             from_array(synth_voice(0, 8.0, RATE, seed=1), RATE, "ann <one>.wav"),
             from_array(synth_voice(0, 7.0, RATE, seed=2), RATE, "ann two.wav")])
