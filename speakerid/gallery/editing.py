@@ -64,7 +64,7 @@ def edit(store: Store, user: str, action: str, name: str, change: Callable[[sqli
 
 def remove(store: Store, user: str, name: str) -> None:
     """The speaker, their clips and aliases deleted; the history keeps the clips whole for an undo."""
-    speaker_id = store.read_snapshot(lambda conn, _version: aliases.require_id(conn, name))
+    speaker_id = store.read(lambda conn: aliases.require_id(conn, name))
 
     def write(conn: sqlite3.Connection) -> None:
         if aliases.require_id(conn, name) != speaker_id:

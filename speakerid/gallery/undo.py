@@ -24,7 +24,7 @@ def undo(store: Store, user: str, change_id: int) -> history.Change:
             (nothing is written then).
     """
     # a change is never rewritten: safe to read before the write
-    _action, edits = store.read_snapshot(lambda conn, _version: history.load(conn, change_id))
+    _action, edits = store.read(lambda conn: history.load(conn, change_id))
     ids = [json.dumps(edits.added), json.dumps([row[0] for row in edits.revectored])]
     keep = [Keep("id IN (SELECT value FROM json_each(?))", (ids[0],)),
             Keep("id IN (SELECT value FROM json_each(?))", (ids[1],), audio=False)]
