@@ -62,6 +62,8 @@ class Calibration:
     # The natural-log likelihood ratio is slope * score + llr_offset: the probability's log-odds
     # less the prior's (see fit_calibration). It does not move with the threshold (for_gallery).
     llr_offset: float | None = None  # None: not known (a calibration from before it was kept)
+    # The base-10 log likelihood ratios its trials can support (supported_log10_lr); None: not known.
+    llr_bounds: tuple[float, float] | None = None
 
     def log10_lr(self, value: float | np.ndarray) -> float | np.ndarray | None:
         """The base-10 log of the likelihood ratio P(score | same speaker) / P(score | different
@@ -71,6 +73,19 @@ class Calibration:
             return None
         llr = (self.slope * np.asarray(value, dtype=np.float64) + self.llr_offset) / math.log(10)
         return float(llr) if np.ndim(llr) == 0 else llr
+
+    def supported_log10_lr(self, value: float | np.ndarray) -> float | np.ndarray | None:
+        """:meth:`log10_lr` limited to what the trials it was fitted on can support, the figure a
+        report may state. Fitted on 71 same-speaker and 1 090 different-speaker trials, a logistic
+        map still extrapolates to ratios of 10^14, yet no ratio over about 1 090 (or under 1/71)
+        has ever been tested against a trial: stating one would claim more than the calibration
+        knows (the bound in the spirit of Vergeer et al.'s empirical lower and upper bounds,
+        Forensic Science International 2016). The benchmarks' Cllr reads the unlimited ratio."""
+        llr = self.log10_lr(value)
+        if llr is None or self.llr_bounds is None:
+            return llr
+        bounded = np.clip(llr, *self.llr_bounds)
+        return float(bounded) if np.ndim(bounded) == 0 else bounded
 
     def probability(self, value: float | np.ndarray) -> float | np.ndarray:
         """P(same speaker | score) from the fitted logistic map: 0.5 at the threshold, more above
@@ -130,9 +145,11 @@ class Calibration:
         if not isinstance(bands, list) or len(bands) > MAX_BANDS:
             raise ValueError(f"bands must be a list of at most {MAX_BANDS}")
         tail = data.get("tail")
+        bounds = data["llr_bounds"] if "llr_bounds" in data else _stated_llr_bounds(data)
         return cls(**{**data, "bands": tuple(DurationBand.from_dict(band) for band in bands),
                       "tail": None if tail is None else ImpostorTail.from_dict(tail),
-                      "llr_offset": data.get("llr_offset", _stated_llr_offset(data))})
+                      "llr_offset": data.get("llr_offset", _stated_llr_offset(data)),
+                      "llr_bounds": None if bounds is None else _checked_bounds(bounds)})
 
 
 @dataclass(frozen=True)
@@ -202,6 +219,35 @@ def _stated_llr_offset(data: dict[str, Any]) -> float | None:
     return float(data.get("offset", 0.0)) - math.log(prior / (1 - prior))
 
 
+STATED_TRIALS = re.compile(r"on (\d+) same / (\d+) different trials")
+
+
+def llr_bounds(same_trials: int, different_trials: int) -> tuple[float, float] | None:
+    """The log10 likelihood ratios that this many trials can support: from 1/``same_trials`` to
+    ``different_trials`` (see :meth:`Calibration.supported_log10_lr`); None without trials."""
+    if same_trials < 1 or different_trials < 1:
+        return None
+    return -math.log10(same_trials), math.log10(different_trials)
+
+
+def _stated_llr_bounds(data: dict[str, Any]) -> tuple[float, float] | None:
+    """The bounds of a calibration saved before they were kept, from the trials its ``method``
+    states (the first count: a gallery refit's own, before the model's shorter-clip text)."""
+    stated = STATED_TRIALS.search(str(data.get("method", "")))
+    return llr_bounds(int(stated.group(1)), int(stated.group(2))) if stated else None
+
+
+def _checked_bounds(bounds: Any) -> tuple[float, float]:
+    if not isinstance(bounds, list | tuple) or len(bounds) != 2:
+        raise ValueError("llr_bounds must be a pair of numbers")
+    for value in bounds:
+        _require_finite("llr_bounds", value)
+    low, high = float(bounds[0]), float(bounds[1])
+    if not low <= 0 <= high:
+        raise ValueError("llr_bounds must hold a lower bound at most 0 and an upper bound at least 0")
+    return low, high
+
+
 def _require_finite(key: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not abs(value) < 1e300:
         raise ValueError(f"{key} must be a finite number, not {str(value)[:40]!r}")
@@ -237,7 +283,8 @@ def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, descr
     method = f"{description}; probabilities for a prior of {prior:.1%}, at which the threshold is even odds"
     return Calibration(threshold=float(threshold), slope=float(slope), offset=float(-slope * threshold),
                        method=method, eer=eer, false_accept_rate=false_accept_rate, miss_rate=miss_rate,
-                       llr_offset=float(b - slope * mean))
+                       llr_offset=float(b - slope * mean),
+                       llr_bounds=llr_bounds(len(same_scores), len(different_scores)))
 
 
 class ScoreNormaliser:

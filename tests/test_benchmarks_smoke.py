@@ -53,6 +53,7 @@ def measures_every_condition(stdout: str) -> None:
 # What each known script's smoke output must show.
 EXPECTED = {
     ("archive_benchmark.py", ()): shows(r'"hours": 2', r'"cached_find_ms"'),
+    ("batch_efficiency.py", ()): shows(r"\| 4 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|"),
     ("ann_benchmark.py", ()): shows(r"\| 2,000 \| exact \|", r"\| 2,000 \| hnsw \|"),
     ("benchmark.py", ()): measures_every_condition,
     # the three systems through the same cross-validation, and the gallery refits (two in the smoke size)

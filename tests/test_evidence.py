@@ -69,9 +69,20 @@ def test_the_report_holds_what_a_reader_needs_to_check_the_verdict(tmp_path, gal
     assert gallery.encoder.encoder_id in page and f"speakerid {__version__}" in page
     assert re.search(r"sha256 of its files</th><td>[0-9a-f]{64}<", page)
     assert "log10 LR" in page and "support for" in page
+    # this calibration does not say how many trials it saw, so the ratios are stated as fitted
+    assert "likelihood ratios stated</th><td>as fitted" in page
     images = re.findall(r'<img [^>]*src="([^"]+)"', page)
     assert len(images) == 2 and all(src.startswith("data:image/png;base64,") for src in images)
     assert "@media print" in page and "http" not in page.replace("https://", "").replace("http://", "")
+
+
+def test_the_report_says_which_likelihood_ratios_the_trials_support():
+    from speakerid.app.evidence import _ratio_bounds
+    from speakerid.scoring import llr_bounds
+
+    assert _ratio_bounds(llr_bounds(71, 1090)) == (
+        "from 1/71 to 1 100: no ratio beyond what its 71 same-speaker and 1090 different-speaker "
+        "trials can support")
 
 
 def test_the_caveats_that_apply_are_said(tmp_path, gallery):

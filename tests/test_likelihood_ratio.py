@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +85,39 @@ def test_an_older_calibration_gets_its_likelihood_ratio_from_the_prior_it_states
     restored = Calibration.from_dict(old)
     assert restored.log10_lr(3.0) == pytest.approx(fitted.log10_lr(3.0), abs=0.01)
     assert Calibration.from_dict({"threshold": 0.5}).log10_lr(0.7) is None
+
+
+def test_stated_likelihood_ratios_stay_within_what_the_trials_support():
+    """Ten same-speaker and a thousand different-speaker trials support ratios from 1/10 to 1 000:
+    the fitted map goes further, the stated ratio does not; the bounds survive saving."""
+    rng = np.random.default_rng(2)
+    fitted = fit_calibration(rng.normal(4, 1, 10), rng.normal(0, 1, 1000), "t", threshold=2.0)
+    assert fitted.llr_bounds == pytest.approx((-1.0, 3.0))
+    assert fitted.log10_lr(12.0) > 3.5 and fitted.supported_log10_lr(12.0) == pytest.approx(3.0)
+    assert fitted.log10_lr(-8.0) < -1.5 and fitted.supported_log10_lr(-8.0) == pytest.approx(-1.0)
+    assert fitted.supported_log10_lr(2.0) == pytest.approx(fitted.log10_lr(2.0))
+    restored = Calibration.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    assert restored.supported_log10_lr(12.0) == pytest.approx(3.0)
+
+
+def test_an_older_calibration_gets_its_bounds_from_the_trials_it_states():
+    """The shipped calibrations state their trials in ``method`` ("... on 71 same / 1090
+    different trials ..."); a gallery refit's first count is its own."""
+    stated = {"threshold": 0.5, "method": "x, probability by logistic regression on 71 same / 1090 "
+              "different trials from 26 speakers; shorter clips: ... on 142 same / 2180 different trials"}
+    assert Calibration.from_dict(stated).llr_bounds == pytest.approx((-math.log10(71), math.log10(1090)))
+    assert Calibration.from_dict({"threshold": 0.5}).llr_bounds is None
+    with pytest.raises(ValueError, match="llr_bounds"):
+        Calibration.from_dict({"threshold": 0.5, "llr_bounds": [1.0, 2.0]})
+
+
+def test_the_shipped_model_states_no_ratio_beyond_its_trials():
+    shipped = Calibration.load(Path(__file__).resolve().parents[1] / "weights" / "calibration.json")
+    assert shipped.llr_bounds is not None and shipped.log10_lr(30.0) > 6
+    assert shipped.supported_log10_lr(30.0) == pytest.approx(shipped.llr_bounds[1])
+    assert shipped.llr_bounds[1] < 3.5
+    for band in shipped.bands:
+        assert band.calibration.llr_bounds is not None
 
 
 # --- what the user sees ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ..fetch import DEFAULT_LIMITS, FetchedAudio, FetchLimits, is_link
 from ..i18n import N_, _, current_language
 from ..inputs import WHOLE, Input, audio_of, label, load_input
 from ..inputs import Span as InputSpan
+from ..numerals import number
 from ..verdict import (
     STEADY_SPEECH_S,
     clock,
@@ -37,6 +38,7 @@ from ..verdict import (
     evidence_line,
     explain,
     left_out_text,
+    likelihood_ratio,
     percent,
     several_voices,
     voice_line,
@@ -130,7 +132,7 @@ def enrolment_scores(gallery: Gallery, name: str, embedding: np.ndarray, speech_
     scores = gallery.encoder.score_matrix(np.asarray(embedding)[None], own)[0]
     calibration = gallery.calibration.for_duration(speech_s)
     return [EnrolmentScore(source.source, source.url, source.speech_s, float(score),
-                           calibration.log10_lr(float(score)))
+                           calibration.supported_log10_lr(float(score)))
             for source, score in zip(gallery.clip_sources(name), scores)]
 
 
@@ -253,6 +255,8 @@ def evidence_html(clip: ClipFacts, findings: Findings, gallery: Gallery,
             (_e(_("calibration in use")), _e(_("refit on this gallery's own voices")
              if gallery.calibration != gallery.encoder.calibration else _("the model's own"))),
             (_e(_("how it was fitted")), _e(gallery.calibration.method)),
+            (_e(_("likelihood ratios stated")), _e(_ratio_bounds(
+                gallery.calibration.for_duration(findings.speech_s).llr_bounds))),
         ]),
         _heading(_("The model")) + _table([(_e(k), _e(v)) for k, v in model_facts(gallery.encoder)]),
         _heading(_("What the app heard")) + "".join(
@@ -339,6 +343,16 @@ def _link(source: str) -> str:
     if source.startswith(("http://", "https://")):
         return f"<a href=\"{_e(source)}\">{_e(source)}</a>"
     return _e(source)
+
+
+def _ratio_bounds(bounds: tuple[float, float] | None) -> str:
+    """What the calibration's trials let a report state (:meth:`Calibration.supported_log10_lr`)."""
+    if bounds is None:
+        return _("as fitted (the calibration does not say on how many trials)")
+    return _("from {low} to {high}: no ratio beyond what its {same} same-speaker and {different} "
+             "different-speaker trials can support").format(
+                 low=likelihood_ratio(bounds[0]), high=likelihood_ratio(bounds[1]),
+                 same=number(round(10 ** -bounds[0])), different=number(round(10 ** bounds[1])))
 
 
 def _llr(value: float | None) -> str:

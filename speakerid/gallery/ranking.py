@@ -141,7 +141,7 @@ def verify(encoder: Encoder, ranked: Centroids, name: str, embedding: np.ndarray
 
 def match(name: str, score: float, calibration: Calibration) -> Match:
     return Match(name, float(score), float(calibration.probability(float(score))), calibration.threshold,
-                 calibration.log10_lr(float(score)))
+                 calibration.supported_log10_lr(float(score)))
 
 
 def query(embedding: np.ndarray, dim: int) -> np.ndarray:
