@@ -17,6 +17,7 @@ import streamlit as st
 import speakerid_ui as ui
 from speakerid import SpeakerIDError, numerals, verdict
 from speakerid.app.accounts import EDITOR
+from speakerid.calibration_text import say_method
 from speakerid.i18n import N_, _, current_language, in_language, translator
 from speakerid.longform import STAGES as LONG_STAGES
 from speakerid.longform import is_long
@@ -356,7 +357,8 @@ def render_verdict(analysis: Analysis, speakers: list[SpeakerInfo], encoder: Enc
             for paragraph in verdict.explain(found, analysis.speech_s, closest,
                                              encoder.calibration.false_accept_rate, said.voices):
                 st.markdown(ui.md(paragraph))
-            st.caption(_("For specialists: {method}").format(method=ui.md(encoder.calibration.method)))
+            st.caption(_("For specialists: {method}").format(
+                method=ui.md(say_method(encoder.calibration.method))))
     render_matches(found)
 
 

@@ -3,6 +3,8 @@ and words ("१ मिनेट ५ सेकेन्ड"), English as before (
 
 from __future__ import annotations
 
+import unicodedata
+
 from speakerid.i18n import _, current_language
 
 DEVANAGARI_DIGITS = str.maketrans("0123456789", "०१२३४५६७८९")
@@ -13,6 +15,11 @@ def digits(text: str) -> str:
     """``text`` with its digits in the current language's own (unchanged in English)."""
     table = NATIVE_DIGITS.get(current_language())
     return text.translate(table) if table else text
+
+
+def latin_digits(text: str) -> str:
+    """``text`` with the digits of any script as 0-9: a number as typed ("१७") as stored ("17")."""
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text)
 
 
 def number(value: float, spec: str = "") -> str:

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .calibration_text import PRIOR, UNCALIBRATED
+
 
 def score(a: np.ndarray, b: np.ndarray, metric: str) -> float:
     """Higher means more likely the same speaker: cosine, or minus the Euclidean distance."""
@@ -53,7 +55,7 @@ class Calibration:
     threshold: float
     slope: float = 1.0
     offset: float = 0.0
-    method: str = "uncalibrated default"
+    method: str = UNCALIBRATED.write()
     eer: float | None = None
     false_accept_rate: float | None = None  # of held-out different-speaker trials, at the threshold
     miss_rate: float | None = None  # of held-out same-speaker trials, at the threshold
@@ -280,7 +282,7 @@ def fit_calibration(same_scores: np.ndarray, different_scores: np.ndarray, descr
     slope = w / spread
     log_likelihood_ratio_at_threshold = slope * (threshold - mean) + b
     prior = 1.0 / (1.0 + np.exp(log_likelihood_ratio_at_threshold))
-    method = f"{description}; probabilities for a prior of {prior:.1%}, at which the threshold is even odds"
+    method = PRIOR.write(method=description, prior=prior)
     return Calibration(threshold=float(threshold), slope=float(slope), offset=float(-slope * threshold),
                        method=method, eer=eer, false_accept_rate=false_accept_rate, miss_rate=miss_rate,
                        llr_offset=float(b - slope * mean),

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from . import numerals
 from .i18n import N_, _, ngettext
 from .results import UNKNOWN_SPEAKER
 from .voice_labels import shown_voice
@@ -95,12 +96,13 @@ def clock(seconds: float) -> str:
 
 
 def likelihood_ratio(log10_lr: float) -> str:
-    """A likelihood ratio as people read it, to two figures: "1 300", or "1/40" for one under 1."""
+    """A likelihood ratio as people read it, to two figures: "1 300", or "1/40" for one under 1
+    (in the language's digits)."""
     ratio = 10 ** abs(log10_lr)
     if ratio >= 1e6:
         return _("over a million") if log10_lr >= 0 else _("under one in a million")
     shown = f"{float(f'{ratio:.2g}'):,.0f}".replace(",", " ") if ratio >= 10 else f"{ratio:.1f}"
-    return shown if log10_lr >= 0 else f"1/{shown}"
+    return numerals.digits(shown if log10_lr >= 0 else f"1/{shown}")
 
 
 def evidence_strength(log10_lr: float) -> str:

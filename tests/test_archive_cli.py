@@ -4,6 +4,7 @@ answered without TensorFlow."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from conversations import FAST_MODEL, recordings_fixture, write_enrolment  # noq
 
 from speakerid import SpeakerIDError
 from speakerid.cli import main
+from speakerid.numerals import DEVANAGARI_DIGITS
 
 REPO = Path(__file__).resolve().parents[1]
 ASK_WITHOUT_TENSORFLOW = """
@@ -113,7 +115,9 @@ def test_voices_are_shown_in_nepali_and_keep_their_stored_names(added, capsys):
     assert [voice["voice"] for voice in json.loads(capsys.readouterr().out)] == stored  # identifiers
     assert main(["--lang", "ne", "archive", "voices", *added]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines] == [v.replace("Voice", "आवाज") for v in stored]
+    assert [line.split(":")[0] for line in lines] == [v.replace("Voice", "आवाज").translate(DEVANAGARI_DIGITS)
+                                                      for v in stored]
+    assert all(re.match("आवाज [०-९]+: [०-९]+ रेकर्डिङका [०-९]+ पालोमा [०-९]+ सेकेन्ड: ", line) for line in lines)
 
 
 def test_an_archive_voice_is_accepted_as_shown_in_either_language():

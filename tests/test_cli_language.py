@@ -5,7 +5,9 @@ and leaves the caller's language."""
 from __future__ import annotations
 
 import argparse
+import io
 import re
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -117,3 +119,52 @@ def test_argparses_own_usage_errors_are_said_in_nepali(capsys, argv, nepali, eng
         assert exit_.value.code == 2
         error = capsys.readouterr().err
         assert error.startswith(("त्रुटि: " if lang == "ne" else "error: ") + expected)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, untrained_encoder):
+    return untrained_encoder.save(tmp_path_factory.mktemp("model"))
+
+
+def test_tables_and_counts_use_nepali_digits_names_and_json_keep_theirs(tmp_path, model_dir, voice_file,
+                                                                         capsys):
+    gallery = ["--gallery", str(tmp_path / "g.sqlite")]
+    clip = str(voice_file(0, 6.0, "reader.wav"))
+    assert main(["--lang", "ne", "enroll", "--name", "Reader 198", "--weights", str(model_dir), clip,
+                 *gallery]) == 0
+    assert capsys.readouterr().out.startswith("Reader 198 दर्ता भयो: १ क्लिप, ")
+    assert main(["--lang", "ne", "gallery", "list", *gallery]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert re.fullmatch(r"Reader 198\s+१\s+[०-९]+\.[०-९] सेकेन्ड", row)  # the name keeps its digits
+    assert main(["--lang", "ne", "gallery", "history", *gallery]) == 0
+    change = capsys.readouterr().out.splitlines()[1]
+    assert re.match(r"१\s+[०-९]{4}-[०-९]{2}-[०-९]{2}", change)
+    assert change.endswith("Reader 198 दर्ता गरियो (१ क्लिप)")
+    assert main(["--lang", "ne", "gallery", "list", "--json", *gallery]) == 0
+    assert '"clips": 1' in capsys.readouterr().out  # machine-readable, Latin digits
+
+
+def test_a_number_may_be_typed_in_nepali_digits(tmp_path, model_dir, voice_file, capsys):
+    gallery = ["--gallery", str(tmp_path / "g.sqlite")]
+    assert main(["enroll", "--name", "Ann", "--weights", str(model_dir), str(voice_file(0, 6.0)),
+                 *gallery]) == 0
+    assert main(["--lang", "ne", "gallery", "history", "--limit", "१", *gallery]) == 0
+    assert main(["--lang", "ne", "gallery", "undo", "१", *gallery]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("परिवर्तन २: ")
+    assert main(["gallery", "list", *gallery]) == 0
+    assert capsys.readouterr().out.startswith("the gallery is empty")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bars_name_their_units_in_nepali(monkeypatch):
+    from speakerid.cli.common import progress_bar
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    with in_language("ne"), progress_bar(i18n._("timeline"), i18n.pgettext("progress unit", "window")) as bar:
+        bar(3, 10)
+    drawn = sys.stderr.getvalue()
+    assert "विन्डो" in drawn and "window" not in drawn

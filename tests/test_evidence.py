@@ -5,6 +5,7 @@ and prints it to PDF."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from pathlib import Path
@@ -206,3 +207,19 @@ def test_real_telephone_speech_is_told_from_studio_speech_even_resampled(shared_
     book = next((shared_data / "librispeech-clean-251").rglob("*.flac"))
     assert load_audio(call).sample_rate == 8000 and is_telephone_band(RATE, speech_at_16k(call), RATE)
     assert not is_telephone_band(RATE, speech_at_16k(book), RATE)
+
+
+def test_the_report_says_how_a_shipped_calibration_was_fitted_in_the_readers_language(tmp_path,
+                                                                                     untrained_encoder):
+    from speakerid import load_model
+
+    folder = untrained_encoder.save(tmp_path / "model")
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "weights" / "calibration.json").read_text())
+    Calibration.from_dict(shipped).save(folder / "calibration.json")
+    clip = tmp_path / "probe.wav"
+    write_wav(clip, synth_voice(1, 6.0, RATE, seed=4), RATE)
+    with Gallery(tmp_path / "g.sqlite", load_model(folder)) as gallery, in_language("ne"):
+        gallery.enroll("Bob", [from_array(synth_voice(1, 8.0, RATE, seed=1), RATE, "bob.wav")])
+        page = evidence_html(*evidence_for(str(clip), gallery), gallery)
+    assert "अलग राखिएका वक्ता" in page and "(hyke-phone-india ले तोकेको; " in page
+    assert "held-out" not in page and "at which the threshold" not in page

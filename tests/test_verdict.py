@@ -9,6 +9,7 @@ import pytest
 
 from speakerid import verdict
 from speakerid.gallery import SpeakerInfo
+from speakerid.i18n import in_language
 from speakerid.results import Identification, Match, Segment, Timeline
 from speakerid.verdict import decide, distinct, explain, in_short, percent
 
@@ -127,3 +128,9 @@ def test_many_turns_are_counted_and_an_unknown_confidence_is_left_out():
         "Voice A (0:10-0:18, 0:30-0:38, 0:50-0:58 and 2 more turns)")
     assert voices[0].probability is None and verdict.voice_line(voices[0]).endswith("nobody enrolled")
     assert (verdict.clock(72.9), verdict.clock(3725.0)) == ("1:12", "1:02:05")
+
+
+def test_a_likelihood_ratio_is_written_in_the_readers_digits():
+    assert (verdict.likelihood_ratio(4.9), verdict.likelihood_ratio(-1.6)) == ("79 000", "1/40")
+    with in_language("ne"):
+        assert (verdict.likelihood_ratio(4.9), verdict.likelihood_ratio(-1.6)) == ("७९ ०००", "१/४०")

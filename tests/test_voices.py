@@ -27,7 +27,7 @@ from speakerid.i18n import in_language
 from speakerid.results import Segment, Timeline, WindowResult
 from speakerid.scoring import Calibration, unit
 from speakerid.timeline import TimeMap, identify_timeline
-from speakerid.voice_labels import shown_voice, voice_label
+from speakerid.voice_labels import shown_voice, typed_voice, voice_label
 from speakerid.voices import (
     cluster_windows,
     compare_with_script,
@@ -241,6 +241,7 @@ def test_found_voices_are_shown_in_the_language_in_use_and_typed_in_either():
         shown = describe_timeline(timeline)
         assert voice_and_name("आवाज A=Jane Doe") == ("Voice A", "Jane Doe")
         assert shown_voice("Voice AB") == "आवाज AB"
+        assert (shown_voice("Voice 17"), typed_voice("आवाज १७")) == ("आवाज १७", "Voice 17")  # the archive's
     assert "आवाज A" in shown and "Voice A" not in shown and "बोलेको समय: Bob" in shown
     assert shown_voice("Voice AB") == "Voice AB" and shown_voice("Bob") == "Bob" and shown_voice(None) is None
     assert voice_and_name(" voice  b = Jane") == ("Voice B", "Jane")

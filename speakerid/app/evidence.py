@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import __version__
 from ..audio import AudioClip
+from ..calibration_text import say_method
 from ..fetch import DEFAULT_LIMITS, FetchedAudio, FetchLimits, is_link
 from ..i18n import N_, _, current_language
 from ..inputs import WHOLE, Input, audio_of, label, load_input
@@ -254,7 +255,7 @@ def evidence_html(clip: ClipFacts, findings: Findings, gallery: Gallery,
                     threshold=found.threshold, seconds=findings.speech_s, count=len(speakers)))),
             (_e(_("calibration in use")), _e(_("refit on this gallery's own voices")
              if gallery.calibration != gallery.encoder.calibration else _("the model's own"))),
-            (_e(_("how it was fitted")), _e(gallery.calibration.method)),
+            (_e(_("how it was fitted")), _e(say_method(gallery.calibration.method))),
             (_e(_("likelihood ratios stated")), _e(_ratio_bounds(
                 gallery.calibration.for_duration(findings.speech_s).llr_bounds))),
         ]),

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
-from ..i18n import _
+from ..i18n import _, pgettext
+from ..numerals import digits, number, percent
 from ..voice_labels import shown_voice
 from .common import (
     EXIT_OK,
@@ -92,7 +93,7 @@ def run_archive_add(args: argparse.Namespace) -> int:
     try:
         with (Archive(args.archive, Gallery(args.gallery, _model_of(engine, args))) as archive,
               download_bar() as downloading, stage_bars() as stages,
-              progress_bar(_("recordings"), "rec") as overall):
+              progress_bar(_("recordings"), pgettext("progress unit", "recording")) as overall):
             report = archive.add(inputs, engine, lambda done, total, recording: overall(done, total),
                                  stages if args.engine == "local" else None, limits, downloading)
     finally:
@@ -104,8 +105,8 @@ def run_archive_add(args: argparse.Namespace) -> int:
                      "failed": [{"input": name, "error": text} for name, text in report.failed]}))
     else:
         say(_("added {added}, already there {known}, re-indexed for the model in use {reindexed}, failed "
-              "{failed}").format(added=len(report.added), known=len(report.known),
-                                 reindexed=len(report.reindexed), failed=len(report.failed)))
+              "{failed}").format(added=number(len(report.added)), known=number(len(report.known)),
+                                 reindexed=number(len(report.reindexed)), failed=number(len(report.failed))))
     return EXIT_REFUSED if report.failed else EXIT_OK
 
 
@@ -162,8 +163,8 @@ def run_archive_find(args: argparse.Namespace) -> int:
     elif not hits:
         say(_("{name} is not heard anywhere in the archive").format(name=args.name.strip()))
     else:
-        say("\n".join(f"{h['recording']}  {clock(h['start_s'])}-{clock(h['end_s'])}  "
-                      f"{h['probability']:.1%}" for h in hits))
+        say("\n".join(f"{h['recording']}  {digits(clock(h['start_s']))}-{digits(clock(h['end_s']))}  "
+                      f"{percent(h['probability'], '.1%')}" for h in hits))
     return EXIT_OK
 
 
@@ -184,9 +185,10 @@ def run_archive_voices(args: argparse.Namespace) -> int:
     elif not voices:
         say(_("no unnamed voices in the archive"))
     else:
-        say("\n".join(_("{voice}: {seconds:.0f} s in {turns} turn(s) of {count} recording(s): {recordings}")
-                      .format(voice=shown_voice(v.voice), seconds=v.seconds, turns=len(v.turns),
-                              count=len(v.recordings), recordings=", ".join(v.recordings)) for v in voices))
+        say("\n".join(_("{voice}: {seconds} s in {turns} turn(s) of {count} recording(s): {recordings}")
+                      .format(voice=shown_voice(v.voice), seconds=number(v.seconds, ".0f"),
+                              turns=number(len(v.turns)), count=number(len(v.recordings)),
+                              recordings=", ".join(v.recordings)) for v in voices))
     return EXIT_OK
 
 
@@ -208,8 +210,9 @@ def run_archive_name(args: argparse.Namespace) -> int:
 
     with Archive(args.archive, Gallery(args.gallery, load_encoder(args))) as archive:
         info = archive.name_voice(args.voice, args.name)
-    say(_("{voice} is now {name} ({count} clip(s), {seconds:.1f} s of speech)").format(
-        voice=args.voice.strip(), name=info.name, count=info.clips, seconds=info.seconds))
+    say(_("{voice} is now {name} ({count} clip(s), {seconds} s of speech)").format(
+        voice=args.voice.strip(), name=info.name, count=number(info.clips),
+        seconds=number(info.seconds, ".1f")))
     return EXIT_OK
 
 
@@ -229,8 +232,9 @@ def run_archive_who(args: argparse.Namespace) -> int:
     if args.json:
         say(to_json([turn.to_dict() for turn in turns]))
     else:
-        say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  {shown_voice(t.label) or _('unknown')}"
-                      + (f"  ({t.probability:.0%})" if t.speaker else "") for t in turns))
+        say("\n".join(f"{digits(clock(t.start_s))}-{digits(clock(t.end_s))}  "
+                      f"{shown_voice(t.label) or _('unknown')}"
+                      + (f"  ({percent(t.probability)})" if t.speaker else "") for t in turns))
     return EXIT_OK
 
 

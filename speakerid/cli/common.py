@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import SpeakerIDError
 from ..i18n import LANGUAGES, _
+from ..numerals import number
 from .usage_errors import translated_usage_error
 
 if TYPE_CHECKING:
@@ -299,7 +300,7 @@ def refusal_reporter(refused: list[SpeakerIDError]) -> Callable[[SpeakerIDError]
 
 
 def kept_note(refused: list[SpeakerIDError]) -> str:
-    return (_("; kept {count} clip(s) the model refused (listed above)").format(count=len(refused))
+    return (_("; kept {count} clip(s) the model refused (listed above)").format(count=number(len(refused)))
             if refused else "")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..i18n import _
+from ..numerals import digits, number
 from .common import (
     EXIT_OK,
     Subparsers,
@@ -40,8 +41,9 @@ def run_gallery_history(args: argparse.Namespace) -> int:
         say(_("no changes recorded yet"))
     else:
         say(format_table([_("change"), _("when"), _("who"), _("what")],
-                         [[str(c.id), c.when, c.user,
-                           c.what + (_(" (undone by {id})").format(id=c.undone_by) if c.undone_by else "")]
+                         [[number(c.id), digits(c.when), c.user,
+                           c.what + (_(" (undone by {id})").format(id=number(c.undone_by))
+                                     if c.undone_by else "")]
                           for c in changes]))
     return EXIT_OK
 
@@ -59,5 +61,5 @@ def add_gallery_undo(subparsers: Subparsers) -> None:
 def run_gallery_undo(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         change = gallery.undo(args.change)
-    say(_("change {id}: {what}").format(id=change.id, what=change.what))
+    say(_("change {id}: {what}").format(id=number(change.id), what=change.what))
     return EXIT_OK

@@ -12,8 +12,10 @@ import json
 import typing
 from pathlib import Path
 
+from ..calibration_text import say_method
 from ..errors import SpeakerIDError
-from ..i18n import N_, _
+from ..i18n import N_, _, pgettext
+from ..numerals import number
 from .common import (
     EXIT_CANCELLED,
     EXIT_OK,
@@ -98,7 +100,8 @@ def run_train(args: argparse.Namespace) -> int:
     model_dir = train(args.data, args.out, settings, resume=args.resume, progress=not args.no_progress)
     status = read_status(args.out)
     if status.get("state") != "finished":
-        say(_("training stopped at epoch {epoch}; continue with --resume").format(epoch=status.get("epoch")))
+        say(_("training stopped at epoch {epoch}; continue with --resume").format(
+            epoch=number(status.get("epoch"))))
         return EXIT_CANCELLED
     say(_("model saved to {path}").format(path=model_dir))
     return activate(args.out) if args.activate else EXIT_OK
@@ -110,9 +113,10 @@ def activate(run_dir: Path) -> int:
     from ..training import runs
 
     refused: list[SpeakerIDError] = []
-    with Gallery() as gallery, progress_bar(_("re-enrolling"), "clip") as progress:
+    with Gallery() as gallery, progress_bar(_("re-enrolling"), pgettext("progress unit", "clip")) as progress:
         encoder, clips = runs.activate(run_dir, gallery, progress, refusal_reporter(refused))
-    say(_("active model: {path}; re-enrolled {count} gallery clip(s)").format(path=encoder.path, count=clips)
+    say(_("active model: {path}; re-enrolled {count} gallery clip(s)").format(path=encoder.path,
+                                                                               count=number(clips))
         + kept_note(refused))
     return EXIT_REFUSED if refused else EXIT_OK
 
@@ -140,7 +144,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.speakers_file:
         wanted = {name.rsplit("/", 1)[-1] for name in _speaker_names(args.speakers_file)}
         speakers = [s for s in speakers if s.name in wanted]
-    with progress_bar(_("embedding"), "speaker") as progress:
+    with progress_bar(_("embedding"), pgettext("progress unit", "speaker")) as progress:
         items = embed_speakers(encoder, speakers, crop_s=args.crop_s, progress=progress)
     report = evaluate_items(items, encoder, encoder.threshold)
     data = report.to_dict()
@@ -180,7 +184,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     encoder.save_scoring(args.model)
     report = evaluate_items(items, encoder, encoder.threshold)
     emit(args, {"calibration": encoder.calibration.to_dict(), "eer": report.eer},
-         f"{encoder.calibration.method}\nthreshold {encoder.threshold:.3f}; {report.summary()}")
+         _("{method}\nthreshold {threshold:.3f}; {summary}").format(
+             method=say_method(encoder.calibration.method), threshold=encoder.threshold,
+             summary=report.summary()))
     return EXIT_OK
 
 

@@ -9,8 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import numerals
 from ..errors import SpeakerIDError
-from ..i18n import _
+from ..i18n import _, pgettext
 from ..verdict import (
     clock,
     evidence_line,
@@ -77,9 +78,9 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
         if result.speaker and aliases:
             lines.append("  " + _("also known as: {aliases}").format(aliases=", ".join(aliases)))
     width = max(len(match.name) for match in result.matches)
-    lines += [f"  {rank}. {match.name:<{width}}  "
+    lines += [f"  {numerals.number(rank)}. {match.name:<{width}}  "
               + _("score {score:7.3f}  probability {probability:>8}").format(
-                  score=match.score, probability=percent(match.probability))
+                  score=match.score, probability=numerals.digits(percent(match.probability)))
               + ("" if match.llr is None else f"  log10 LR {match.llr:+5.1f}")
               for rank, match in enumerate(result.matches, start=1)]
     if best.llr is not None and not voices:
@@ -93,16 +94,17 @@ def describe_timeline(timeline: Timeline) -> str:
     def numbers(segment: Segment) -> str:
         if segment.speaker is not None:
             return "  " + _("(score {score:.3f}, probability {probability})").format(
-                score=segment.score, probability=percent(segment.probability))
+                score=segment.score, probability=numerals.digits(percent(segment.probability)))
         if segment.voice is not None and math.isfinite(segment.probability):
             return "  " + _("(nobody enrolled; one voice: {probability})").format(
-                probability=percent(segment.probability))
+                probability=numerals.digits(percent(segment.probability)))
         return ""
 
-    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  {shown_voice(s.label) or _('unknown')}{numbers(s)}"
+    lines = [f"  {numerals.digits(clock(s.start_s))}-{numerals.digits(clock(s.end_s))}  "
+             f"{shown_voice(s.label) or _('unknown')}{numbers(s)}"
              for s in timeline.segments]
     lines.append("  " + _("speaking time: {times}").format(times=", ".join(
-        f"{shown_voice(name) or _('unknown')} {clock(seconds)}"
+        f"{shown_voice(name) or _('unknown')} {numerals.digits(clock(seconds))}"
         for name, seconds in timeline.speaking_time().items())))
     return "\n".join(lines)
 
@@ -136,8 +138,8 @@ def run_enroll(args: argparse.Namespace) -> int:
         info = gallery.enroll(args.name, clips, gender=args.gender, party=args.party,
                               notes=args.notes)
     emit(args, asdict(info),
-         _("enrolled {name}: {count} clip(s), {seconds:.1f} s of speech").format(
-             name=info.name, count=info.clips, seconds=info.seconds))
+         _("enrolled {name}: {count} clip(s), {seconds} s of speech").format(
+             name=info.name, count=numerals.number(info.clips), seconds=numerals.number(info.seconds, ".1f")))
     return EXIT_OK
 
 
@@ -185,7 +187,7 @@ def run_identify(args: argparse.Namespace) -> int:
             path=args.evidence))
     results = []
     with (open_gallery(args) as gallery, download_bar() as downloading, stage_bars() as stages,
-          progress_bar(_("identifying"), "file", len(inputs) > 1) as progress):
+          progress_bar(_("identifying"), pgettext("progress unit", "file"), len(inputs) > 1) as progress):
         gallery.check_encoder()  # a gallery-wide refusal is said once, not once per file
         known_as = {info.name: info.aliases for info in gallery.speakers()}
         for result in identify_batch(inputs, gallery, args.top_k, span, limits, timeline=True,
@@ -269,7 +271,8 @@ def run_timeline(args: argparse.Namespace) -> int:
     from ..timeline import identify_timeline
     from ..voices import enroll_voice, find_voices, found_voices, save_voices
 
-    with open_gallery(args) as gallery, progress_bar(_("timeline"), "window") as progress:
+    with (open_gallery(args) as gallery,
+          progress_bar(_("timeline"), pgettext("progress unit", "window")) as progress):
         gallery.check_encoder()
         clip = load_audio(args.file)
         timeline = find_voices(identify_timeline(
@@ -320,9 +323,10 @@ def run_verify(args: argparse.Namespace) -> int:
     threshold = match.threshold
     same = match.score >= threshold
     emit(args, {**asdict(match), "threshold": threshold, "same_speaker": same},
-         _("{name}: {verdict} (score {score:.3f}, threshold {threshold:.3f}, probability {probability:.1%})")
+         _("{name}: {verdict} (score {score:.3f}, threshold {threshold:.3f}, probability {probability})")
          .format(name=match.name, verdict=_("same speaker") if same else _("different speaker"),
-                 score=match.score, threshold=threshold, probability=match.probability))
+                 score=match.score, threshold=threshold,
+                 probability=numerals.percent(match.probability, ".1%")))
     return EXIT_OK
 
 
@@ -350,8 +354,9 @@ def run_gallery_list(args: argparse.Namespace) -> int:
         say(_("the gallery is empty; enrol a speaker with: python -m speakerid enroll --name NAME FILE..."))
     else:
         say(format_table([_("name"), _("clips"), _("speech"), _("gender"), _("party"), _("also known as")],
-                         [[s.name, str(s.clips), f"{s.seconds:.1f} s", s.gender or "", s.party or "",
-                           ", ".join(s.aliases)] for s in speakers]))
+                         [[s.name, numerals.number(s.clips),
+                           numerals.digits(_("{seconds:.1f} s").format(seconds=s.seconds)),
+                           s.gender or "", s.party or "", ", ".join(s.aliases)] for s in speakers]))
         for name, other in clashes:
             say(_("note: {name!r} and {other!r} are one name written two ways (kept apart from an "
                   "older gallery file); rename one with: python -m speakerid gallery rename")
@@ -404,7 +409,7 @@ def run_gallery_export(args: argparse.Namespace) -> int:
     with open_gallery(args, with_encoder=False) as gallery:
         target = gallery.export(args.path)
         count = len(gallery)
-    say(_("exported {count} speaker(s) to {path}").format(count=count, path=target))
+    say(_("exported {count} speaker(s) to {path}").format(count=numerals.number(count), path=target))
     return EXIT_OK
 
 
@@ -422,11 +427,12 @@ def add_gallery_import(subparsers: Subparsers) -> None:
 
 
 def run_gallery_import(args: argparse.Namespace) -> int:
-    with open_gallery(args) as gallery, progress_bar(_("re-enrolling"), "clip") as progress:
+    with (open_gallery(args) as gallery,
+          progress_bar(_("re-enrolling"), pgettext("progress unit", "clip")) as progress):
         imported = gallery.import_(args.path, replace=args.replace, progress=progress)
         count = len(gallery)
     say(_("imported {count} speaker(s); the gallery now has {total}").format(
-        count=len(imported), total=count))
+        count=numerals.number(len(imported)), total=numerals.number(count)))
     return EXIT_OK
 
 
@@ -449,10 +455,11 @@ def run_gallery_import_folder(args: argparse.Namespace) -> int:
         warn(f"{name}: {error}")
         refused.append(name)
 
-    with open_gallery(args) as gallery, progress_bar(_("enrolling"), "speaker") as progress:
+    with (open_gallery(args) as gallery,
+          progress_bar(_("enrolling"), pgettext("progress unit", "speaker")) as progress):
         enrolled = gallery.import_folder(args.folder, progress=progress, on_error=skip)
-    say(_("enrolled {count} speaker(s)").format(count=len(enrolled))
-        + (_("; skipped {count}").format(count=len(refused)) if refused else ""))
+    say(_("enrolled {count} speaker(s)").format(count=numerals.number(len(enrolled)))
+        + (_("; skipped {count}").format(count=numerals.number(len(refused))) if refused else ""))
     return EXIT_REFUSED if refused else EXIT_OK
 
 
@@ -473,7 +480,7 @@ def run_gallery_demo(args: argparse.Namespace) -> int:
     with open_gallery(args) as gallery:
         done = enrol_demo(gallery)
     if done.enrolled:
-        say(_("enrolled {count} demo voice(s): {names}").format(count=len(done.enrolled),
+        say(_("enrolled {count} demo voice(s): {names}").format(count=numerals.number(len(done.enrolled)),
                                                                   names=", ".join(done.enrolled)))
     if done.present:
         say(_("already enrolled: {names}").format(names=", ".join(done.present)))
@@ -496,11 +503,12 @@ def run_gallery_reenroll(args: argparse.Namespace) -> int:
     encoder = load_encoder(args)
     refused: list[SpeakerIDError] = []
     with open_gallery(args, with_encoder=False) as gallery, \
-            progress_bar(_("re-enrolling"), "clip") as progress:
+            progress_bar(_("re-enrolling"), pgettext("progress unit", "clip")) as progress:
         clips = gallery.reenroll(encoder, progress=progress, on_refused=refusal_reporter(refused))
         count = len(gallery)
     say(_("re-enrolled {clips} clip(s) of {count} speaker(s) with {model}").format(
-        clips=clips, count=count, model=encoder.encoder_id) + kept_note(refused))
+        clips=numerals.number(clips), count=numerals.number(count), model=encoder.encoder_id)
+        + kept_note(refused))
     return EXIT_REFUSED if refused else EXIT_OK
 
 

@@ -32,9 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..calibration_text import GALLERY_REFIT, GALLERY_TRIALS, first_clause
 from ..errors import SpeakerIDError
 from ..i18n import _
 from ..models.base import SpeakerModel
+from ..numerals import number, percent
 from ..scoring import Calibration
 from ..training.evaluate import calibration_from_trials
 from .facade import Gallery
@@ -74,19 +76,21 @@ class GalleryCalibration:
 
     def summary(self) -> str:
         return _("{same} same-speaker and {different} different-speaker trials from {speakers} enrolled "
-                 "speakers: threshold {before:.3f} -> {after:.3f} (at it, {passed:.1%} of different-speaker "
-                 "trials pass and {missed:.1%} of same-speaker trials are missed)").format(
-                     same=self.same_trials, different=self.different_trials, speakers=self.speakers,
-                     before=self.previous_threshold, after=self.calibration.threshold,
-                     passed=self.calibration.false_accept_rate, missed=self.calibration.miss_rate)
+                 "speakers: threshold {before:.3f} -> {after:.3f} (at it, {passed} of different-speaker "
+                 "trials pass and {missed} of same-speaker trials are missed)").format(
+                     same=number(self.same_trials), different=number(self.different_trials),
+                     speakers=number(self.speakers), before=self.previous_threshold,
+                     after=self.calibration.threshold,
+                     passed=percent(self.calibration.false_accept_rate, ".1%"),
+                     missed=percent(self.calibration.miss_rate, ".1%"))
 
     def change(self) -> str:
         """What applying it would change on the gallery's own trials, in words."""
         def outcome(at: TrialOutcome) -> str:
             return _("{missed} of {same} genuine clips missed and {let_in} of {different} comparisons "
                      "with another speaker let in (threshold {threshold:.3f})").format(
-                         missed=at.missed, same=self.same_trials, let_in=at.let_in,
-                         different=self.different_trials, threshold=at.threshold)
+                         missed=number(at.missed), same=number(self.same_trials), let_in=number(at.let_in),
+                         different=number(self.different_trials), threshold=at.threshold)
         return _("On this gallery's own clips, now: {now}; after: {after}.").format(
             now=outcome(self.now), after=outcome(self.after))
 
@@ -140,10 +144,8 @@ def fit_gallery_calibration(gallery: Gallery) -> GalleryCalibration:
     applied (not applied: see :meth:`GalleryCalibration.apply`)."""
     scores, same, repeated = gallery_trials(gallery)
     model = gallery.encoder.calibration
-    refit = calibration_from_trials(scores, same, "this gallery's enrolled clips, each against every "
-                                    "speaker's centroid (its own without it)", repeated)
-    method = (f"full-length clips: {refit.method}; shorter clips: the model's calibration "
-              f"({model.method.split(';')[0]})")
+    refit = calibration_from_trials(scores, same, GALLERY_TRIALS.write(), repeated)
+    method = GALLERY_REFIT.write(refit=refit.method, model=first_clause(model.method))
     calibration = dataclasses.replace(refit, method=method, bands=model.bands)
     after = TrialOutcome.at(refit.threshold, scores, same)
     model_misses_here = TrialOutcome.at(model.threshold, scores, same).missed / same.sum()

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from ..errors import SpeakerIDError
 from ..i18n import _, ngettext
+from ..numerals import number
 from .store import Store
 
 T = TypeVar("T")
@@ -257,7 +258,7 @@ def describe(conn: sqlite3.Connection, action: str, edits: Edits, undoes: int | 
     if undoes is not None:
         undone_action, undone_edits = load(conn, undoes)
         return _("undid change {id}: {what}").format(
-            id=undoes, what=describe(conn, undone_action, undone_edits, None))
+            id=number(undoes), what=describe(conn, undone_action, undone_edits, None))
     speakers = [(before, after) for table, _key, before, after in edits.rows if table == "speakers"]
     created = [after["name"] for before, after in speakers if before is None]
     gone = [before["name"] for before, after in speakers if after is None]
@@ -265,31 +266,32 @@ def describe(conn: sqlite3.Connection, action: str, edits: Edits, undoes: int | 
     if action == "import":
         facts = edits.facts
         text = ngettext("imported {file}: {n} speaker", "imported {file}: {n} speakers",
-                        facts["speakers"]).format(file=facts["file"], n=facts["speakers"])
+                        facts["speakers"]).format(file=facts["file"], n=number(facts["speakers"]))
         replaced = facts.get("replaced")
         return text + (ngettext(" (replacing {n} speaker)", " (replacing {n} speakers)", replaced)
-                       .format(n=replaced) if replaced else "")
+                       .format(n=number(replaced)) if replaced else "")
     if action == "calibrate":
         return _("threshold: {before} → {after}").format(
             before=threshold(edits.meta, 1), after=threshold(edits.meta, 2))
     if action == "enrol" and created:
         return ngettext("enrolled {name} ({n} clip)", "enrolled {name} ({n} clips)",
-                        len(edits.added)).format(name=created[0], n=len(edits.added))
+                        len(edits.added)).format(name=created[0], n=number(len(edits.added)))
     if action == "enrol" and edits.added:
         return ngettext("added {n} clip to {name}", "added {n} clips to {name}", len(edits.added)).format(
-            n=len(edits.added), name=edits.facts.get("name", "?"))
+            n=number(len(edits.added)), name=edits.facts.get("name", "?"))
     if action == "remove" and gone:
         return ngettext("removed {name} ({n} clip)", "removed {name} ({n} clips)",
-                        len(edits.removed)).format(name=gone[0], n=len(edits.removed))
+                        len(edits.removed)).format(name=gone[0], n=number(len(edits.removed)))
     if action == "alias":
         return describe_aliases(edits)
     if action in ("rename", "edit", "enrol") and changed:
         return describe_edit(*changed[0])
     if edits.revectored:  # a re-enrolment, or an enrolment that switched to a complete staged set
         return ngettext("re-enrolled {n} clip with another model", "re-enrolled {n} clips with another model",
-                        len(edits.revectored)).format(n=len(edits.revectored))
+                        len(edits.revectored)).format(n=number(len(edits.revectored)))
     if speakers:
-        return ngettext("changed {n} speaker", "changed {n} speakers", len(speakers)).format(n=len(speakers))
+        return ngettext("changed {n} speaker", "changed {n} speakers", len(speakers)).format(
+            n=number(len(speakers)))
     return _("changed the gallery")
 
 

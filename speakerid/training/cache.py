@@ -22,7 +22,7 @@ from ..audio import load_audio
 from ..config import PreprocessConfig
 from ..datasets import SpeakerSource
 from ..errors import SpeakerIDError
-from ..i18n import _
+from ..i18n import _, pgettext
 from ..preprocess import prepare
 
 
@@ -45,7 +45,8 @@ def load_speakers(speakers: list[SpeakerSource], config: PreprocessConfig, progr
     jobs = [(str(path), config) for speaker in speakers for path in speaker.files]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         results = list(tqdm(pool.map(_cached_prepare, jobs, chunksize=4), total=len(jobs),
-                            desc="preparing audio", disable=not progress, unit="file"))
+                            desc=_("preparing audio"), disable=not progress,
+                            unit=pgettext("progress unit", "file")))
     signals = iter(results)
     loaded = []
     for speaker in speakers:

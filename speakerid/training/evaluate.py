@@ -14,6 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from ..audio import load_audio
+from ..calibration_text import (
+    ALL_TRIALS,
+    AS_NORM_SCORES,
+    HELD_OUT,
+    IMPOSTOR_TAIL,
+    RAW_SCORES,
+    SHORT_PROBES,
+    THRESHOLD,
+    THRESHOLD_SET_BY,
+    UNNAMED_CORPUS,
+)
 from ..datasets import SpeakerSource
 from ..errors import SpeakerIDError
 from ..i18n import _
@@ -125,13 +136,13 @@ def fit_scoring(encoder, cohort_speakers: Sequence[SpeakerSource],
     cohort = [item.embedding for item in embed_speakers(encoder, [_first_file(s) for s in pool])]
     encoder.normaliser = ScoreNormaliser(np.stack(cohort), encoder.metric) if len(cohort) >= 2 else None
     items = embed_speakers(encoder, calibration_speakers)
-    norm = "raw scores"
+    norm = RAW_SCORES.write()
     if encoder.normaliser is not None:
-        norm = (f"AS-norm scores (top {encoder.normaliser.top_k} of a cohort of {len(cohort)} "
-                "training-speaker embeddings)")
-    full = calibrate(items, encoder, f"held-out speakers, {norm}")
+        norm = AS_NORM_SCORES.write(top_k=encoder.normaliser.top_k, cohort=len(cohort))
+    description = HELD_OUT.write(norm=norm)
+    full = calibrate(items, encoder, description)
     encoder.calibration = dataclasses.replace(
-        full, bands=duration_bands(encoder, calibration_speakers, items, f"held-out speakers, {norm}"))
+        full, bands=duration_bands(encoder, calibration_speakers, items, description))
     return items
 
 
@@ -182,30 +193,29 @@ def calibration_from_trials(scores: np.ndarray, same: np.ndarray, description: s
     let more impostors through at a threshold that suits studio speech.
     """
     threshold, false_accept_rate, miss_rate = false_accept_threshold(scores, same, false_accepts)
-    strictest = "all trials"
+    strictest = ALL_TRIALS
     for corpus in sorted(set(corpora.tolist())) if corpora is not None else []:
         impostors = (corpora == corpus) & ~same  # the threshold depends on these alone
         if impostors.sum() >= MIN_DIFFERENT_TRIALS_PER_CORPUS:
             candidate = false_accept_threshold(scores[same | impostors], same[same | impostors],
                                                false_accepts)[0]
             if candidate > threshold:
-                threshold, strictest = candidate, corpus or "unnamed corpus"
+                threshold, strictest = candidate, corpus or UNNAMED_CORPUS
     accepted = scores >= threshold
     false_accept_rate, miss_rate = float(accepted[~same].mean()), float((~accepted[same]).mean())
     eer, _threshold = equal_error_rate(scores, same)
-    method = (f"{description}: threshold where at most {false_accepts:.1%} of different-speaker trials "
-              f"are accepted in every corpus (set by {strictest}; {false_accept_rate:.1%} of all; it "
-              f"misses {miss_rate:.1%} of same-speaker trials; EER {eer:.1%}), probability by logistic "
-              f"regression on {int(same.sum())} same / {int((~same).sum())} different trials from "
-              f"{speakers} speakers")
+    method = THRESHOLD.write(
+        set_by=THRESHOLD_SET_BY.write(description=description, false_accepts=false_accepts,
+                                      strictest=strictest),
+        false_accept_rate=false_accept_rate, miss_rate=miss_rate, eer=eer, same=int(same.sum()),
+        different=int((~same).sum()), speakers=speakers)
     calibration = fit_calibration(scores[same], scores[~same], method, threshold, eer=eer,
                                   false_accept_rate=false_accept_rate, miss_rate=miss_rate)
     tail = ImpostorTail.fit(scores[~same])
     if tail is None:
         return calibration
-    return dataclasses.replace(calibration, tail=tail, method=(
-        f"{calibration.method}; in a gallery of N speakers each comparison may pass only 1/N of that "
-        f"share, read off an exponential fitted to the top {tail.share:.0%} of different-speaker scores"))
+    return dataclasses.replace(calibration, tail=tail,
+                               method=IMPOSTOR_TAIL.write(method=calibration.method, share=tail.share))
 
 
 MIN_DIFFERENT_TRIALS_PER_CORPUS = 100  # fewer cannot place a 1 % threshold
@@ -233,7 +243,7 @@ def bands_from_probes(scorer, probes: dict[float, Sequence[TestItem]], enrolled:
     for probe_s, next_s in zip(lengths, lengths[1:]):
         scores, same, corpora = probe_trials(scorer, probes[probe_s], enrolled)
         calibration = calibration_from_trials(
-            scores, same, f"{description}, {probe_s:g} s probes against whole enrolment recordings",
+            scores, same, SHORT_PROBES.write(description=description, probe_s=probe_s),
             len({item.speaker for item in probes[probe_s]}), corpora=corpora)
         up_to = np.sqrt(probe_s * next_s) if next_s else 1.5 * probe_s
         bands.append(DurationBand(float(round(up_to, 2)), calibration))

@@ -16,11 +16,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from .. import numerals
 from ..config import PipelineConfig
 from ..datasets import SpeakerSource
 from ..errors import SpeakerIDError
 from ..features import frames_per_second, log_mel_batch
-from ..i18n import _
+from ..i18n import _, pgettext
 from ..models.encoder import Encoder
 from ..models.networks import build_encoder
 from ..models.objectives import AdditiveAngularMargin, contrastive_loss, euclidean_distance
@@ -125,12 +126,13 @@ class Trainer:
             began = time.time()
             losses = []
             batches = self._batches(epoch)
-            bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch + 1}/{self.settings.epochs}",
-                       disable=not self.progress, unit="step")
+            bar = tqdm(total=self.steps_per_epoch, desc=_("epoch {epoch}/{epochs}").format(
+                           epoch=numerals.number(epoch + 1), epochs=numerals.number(self.settings.epochs)),
+                       disable=not self.progress, unit=pgettext("progress unit", "step"))
             for step, batch in enumerate(batches):
                 losses.append(float(step_fn(*batch)))
                 bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+                bar.set_postfix_str(_("loss {loss:.3f}").format(loss=np.mean(losses[-20:])))
                 self.monitor.update(state="running", epoch=epoch + 1, step=step + 1,
                                     steps=self.steps_per_epoch, message=f"loss {np.mean(losses[-20:]):.3f}")
                 if self.monitor.should_stop():
