@@ -120,12 +120,12 @@ def live_pace(browser, env: dict[str, str], log_path: Path, live_s: float) -> tu
 
 def enrolled_home(home: Path, weights: Path, clip: Path) -> Path:
     """A user-data folder whose gallery holds the speaker, enrolled through the library."""
-    from speakerid import Encoder
+    from speakerid import load_model
     from speakerid.audio import load_audio
     from speakerid.gallery import Gallery
 
     home.mkdir(parents=True)
-    with Gallery(home / "gallery.sqlite", Encoder.load(weights)) as gallery:
+    with Gallery(home / "gallery.sqlite", load_model(weights)) as gallery:
         gallery.enroll(SPEAKER, load_audio(clip))
     return home
 

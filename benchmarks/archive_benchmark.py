@@ -206,9 +206,9 @@ def run_accuracy(args: argparse.Namespace) -> None:
         engine = RayEngine(args.weights, args.workers, num_cpus=args.workers)
         model = ScoringModel(args.weights, engine.model_id)
     else:
-        from speakerid.models.encoder import Encoder
+        from speakerid.models.loader import load_model
 
-        model = Encoder.load(args.weights)
+        model = load_model(args.weights)
     gallery = Gallery(folder / "gallery.sqlite", model)
     with Archive(folder / "archive", gallery) as archive:
         if args.engine == "local":

@@ -615,7 +615,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.smoke and args.out is None:
         parser.error("--out is required (or --smoke)")
     started = time.perf_counter()
-    from speakerid import Encoder
+    from speakerid import load_model
 
     with (tempfile.TemporaryDirectory(prefix="speakerid-smoke-") as scratch,
           output(args.out or Path("conditions.json"), args.smoke) as out):
@@ -631,7 +631,7 @@ def main(argv: list[str] | None = None) -> None:
             split = json.loads((ROOT / "benchmarks" / "split.json").read_text())
             speakers = held_out_speakers(split, model_dir)
             benchmark = {f"{corpus}/{name}" for corpus, names in split.items() for name in names}
-        model = Encoder.load(model_dir)
+        model = load_model(model_dir)
         if not isinstance(model, FusedEncoder):
             sys.exit(f"{model_dir} is not a fused model")
         clips = embed_clips(model, speakers, data, cache)
@@ -645,7 +645,7 @@ def main(argv: list[str] | None = None) -> None:
             given = argv if argv is not None else sys.argv[1:]
             command = "python benchmarks/conditions.py " + " ".join(given)
             write_model(model_dir, model, final, speakers, result, command)
-            stored = Encoder.load(model_dir)
+            stored = load_model(model_dir)
             print(f"stored in {model_dir}: {stored.conditions.to_list()}, threshold "
                   f"{stored.calibration.threshold:.3f}")
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -117,20 +117,20 @@ def load_encoder(weights: Path, workdir: Path, smoke: bool = False):
     """(encoder, description, model folder): a copy of the model in ``weights`` (so that a model
     replaced during the run cannot change it), an untrained one when that folder holds no model,
     or the tiny model of a smoke run."""
-    from speakerid import Encoder
+    from speakerid import Encoder, load_model
 
     if smoke:
         folder = tiny_model(workdir / "tiny")
-        return Encoder.load(folder), "tiny untrained (--smoke)", folder
+        return load_model(folder), "tiny untrained (--smoke)", folder
     if (weights / "config.json").is_file():  # a model that fails to load stops the run: no silent swap
         copy = workdir / "model"
         shutil.copytree(weights, copy)
         described = f"trained ({weights.name}/, sha256 of its files {folder_digest(copy)})"
-        return Encoder.load(copy), described, copy
+        return load_model(copy), described, copy
     from speakerid.models.networks import ModelConfig
 
     saved = Encoder.create(ModelConfig()).save(workdir / "untrained")
-    return Encoder.load(saved), "untrained (default ModelConfig)", saved
+    return load_model(saved), "untrained (default ModelConfig)", saved
 
 
 def folder_digest(folder: Path) -> str:

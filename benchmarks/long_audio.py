@@ -112,9 +112,9 @@ def enrol(gallery: Path, weights: Path, turns: list[np.ndarray], count: int) -> 
     TensorFlow and the model, would be paid once per speaker)."""
     from speakerid.audio import from_array
     from speakerid.gallery import Gallery
-    from speakerid.models.encoder import Encoder
+    from speakerid.models.loader import load_model
 
-    with Gallery(gallery, Encoder.load(weights)) as enrolled:
+    with Gallery(gallery, load_model(weights)) as enrolled:
         for index, turn in enumerate(turns[:count]):
             enrolled.enroll(f"voice {index}", from_array(turn, 16000))
 

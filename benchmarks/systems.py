@@ -98,8 +98,8 @@ class SpeechBrainEcapa(PreparedSpeechSystem):
 
 def speakerid_system(model_dir: Path, name: str):
     """A trained speakerid model (the shipped encoder, or the reference recipe's)."""
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    encoder = Encoder.load(model_dir)
+    encoder = load_model(model_dir)
     encoder.name = name
     return encoder

@@ -22,7 +22,7 @@ from speakerid_ui.people import acting_user
 from speakerid_ui.widgets import flash
 
 if TYPE_CHECKING:
-    from speakerid.models.encoder import Encoder
+    from speakerid.models.base import SpeakerModel as Encoder
 
 
 def model_location() -> tuple[str, float]:
@@ -77,9 +77,9 @@ def model_code_loaded() -> bool:
 
 @st.cache_resource(show_spinner="Loading the speaker model…", max_entries=4)
 def _load_encoder(folder: str, stamp: float) -> Encoder:
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    encoder = Encoder.load(folder)
+    encoder = load_model(folder)
     _freeze_garbage_collection()
     return encoder
 

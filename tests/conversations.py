@@ -56,9 +56,9 @@ def write_two_recordings(folder: Path) -> tuple[Path, Path]:
 
 @pytest.fixture(name="fast_encoder", scope="module")
 def fast_encoder_fixture():
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    return Encoder.load(FAST_MODEL)
+    return load_model(FAST_MODEL)
 
 
 @pytest.fixture(name="recordings", scope="module")

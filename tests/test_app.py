@@ -83,10 +83,10 @@ def app_env(weights, monkeypatch, tmp_path, streamlit_option):
 
 def enrol(name: str, audio: bytes, model: Path | None = None, **details) -> None:
     """Enrol through the library (with the app's model unless told), as another user would."""
-    from speakerid import Encoder, Gallery
+    from speakerid import Gallery, load_model
     from speakerid.audio import decode_bytes
 
-    with Gallery(paths.gallery_path(), Encoder.load(model)) as gallery:
+    with Gallery(paths.gallery_path(), load_model(model)) as gallery:
         gallery.enroll(name, decode_bytes(audio, f"{name}.wav"), **details)
 
 
@@ -388,14 +388,14 @@ def test_enrol_from_a_recording_checks_the_speech_live():
 
 
 def test_the_threshold_is_refit_on_the_gallerys_own_voices_and_reset():
-    from speakerid import Encoder, Gallery
+    from speakerid import Gallery, load_model
     from speakerid.audio import decode_bytes
 
     at = open_app("gallery")
     at.button(key="calibrate_fit").click()
     rerun(at)
     assert "needs at least 10 speakers with two or more clips" in texts(at)
-    with Gallery(paths.gallery_path(), Encoder.load()) as gallery:
+    with Gallery(paths.gallery_path(), load_model()) as gallery:
         for speaker in range(10):
             gallery.enroll(f"Speaker {speaker}", [decode_bytes(wav(speaker, 5.0, seed), f"{seed}.wav")
                                                   for seed in (0, 1)])
@@ -518,12 +518,12 @@ def test_a_server_folder_outside_the_data_roots_is_refused(tmp_path, monkeypatch
 
 
 def test_export_and_import_gallery_files(tmp_path):
-    from speakerid import Encoder, Gallery
+    from speakerid import Gallery, load_model
     from speakerid.audio import decode_bytes
 
     enrol("Alice", wav(0, 6.0))
     other = tmp_path / "other.sqlite"
-    with Gallery(other, Encoder.load()) as gallery:
+    with Gallery(other, load_model()) as gallery:
         gallery.enroll("Kiran", decode_bytes(wav(6, 5.0), "kiran.wav"))
     at = open_app("gallery")
     assert at.get("download_button")  # the export button is there
@@ -685,9 +685,9 @@ def test_a_finished_run_reports_and_becomes_active(monkeypatch, weights):
     rerun(at)
     assert "is now the active model" in texts(at) and "1 gallery clip(s) re-enrolled" in texts(at)
     assert "This model is in use" in texts(at)
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    assert Encoder.load().encoder_id == Encoder.load(run_dir / "model").encoder_id
+    assert load_model().encoder_id == load_model(run_dir / "model").encoder_id
     at.switch_page("pages/identify.py")
     rerun(at)
     assert "another model" not in texts(at)  # the gallery follows the new model

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from test_app import ROOT, app_env, open_app, rerun, texts, wav, weights  # noqa: F401 (fixtures)
 
-from speakerid import Encoder, Gallery, paths
+from speakerid import Gallery, load_model, paths
 from speakerid.audio import decode_bytes
 
 
 def test_a_refused_refit_shows_its_reason_and_no_button_to_use_it(monkeypatch):
     shipped = ROOT / "weights"  # synthetic voices score far above its threshold against each other
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(shipped))
-    with Gallery(paths.gallery_path(), Encoder.load(shipped)) as gallery:
+    with Gallery(paths.gallery_path(), load_model(shipped)) as gallery:
         for speaker in reversed(range(10)):
             gallery.enroll(f"Speaker {speaker}", [decode_bytes(wav(speaker, 5.0, seed), f"{seed}.wav")
                                                   for seed in (0, 1)])

@@ -172,11 +172,11 @@ def test_a_viewer_identifies_but_enrols_nothing(monkeypatch):
     """Example clips of the demo voices, and a debate with a voice nobody enrolled."""
     import soundfile as sf
 
-    from speakerid import Encoder, Gallery
+    from speakerid import Gallery, load_model
     from speakerid.demo import demo_examples, enrol_demo
 
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(FAST_MODEL))  # trained: it hears a second voice
-    with Gallery(paths.gallery_path(), Encoder.load(FAST_MODEL)) as gallery:
+    with Gallery(paths.gallery_path(), load_model(FAST_MODEL)) as gallery:
         enrol_demo(gallery)
     enrol("Alice", wav(0, 8.0, seed=3), model=FAST_MODEL)
     before = gallery_bytes()
@@ -217,12 +217,12 @@ def test_a_viewer_searches_and_listens_to_the_gallery_but_changes_nothing():
 
 
 def test_a_viewer_searches_the_archive_and_listens_but_adds_and_names_nothing(tmp_path, monkeypatch):
-    from speakerid import Encoder, Gallery
+    from speakerid import Gallery, load_model
     from speakerid.archive import Archive, default_archive_dir
 
     monkeypatch.setenv("SPEAKERID_WEIGHTS", str(FAST_MODEL))
     enrol("Bob", wav(1, 8.0), model=FAST_MODEL)
-    with Gallery(paths.gallery_path(), Encoder.load(FAST_MODEL)) as gallery:
+    with Gallery(paths.gallery_path(), load_model(FAST_MODEL)) as gallery:
         with Archive(default_archive_dir(), gallery) as archive:
             archive.add(list(write_two_recordings(tmp_path / "data" / "debates")))
     before = gallery_bytes()

@@ -93,7 +93,7 @@ def _speech(path: Path) -> list[np.ndarray]:
 KILL_IN_SECOND_WRITE = """
 import os, signal, sys
 sys.path[:0] = {paths!r}
-from speakerid import Encoder
+from speakerid import load_model
 from speakerid.archive import Archive, store
 from speakerid.gallery import Gallery
 
@@ -105,7 +105,7 @@ def die_in_the_second(conn):
         os.kill(os.getpid(), signal.SIGKILL)
     drop(conn)
 store._drop_orphans = die_in_the_second
-archive = Archive({folder!r}, Gallery({gallery!r}, Encoder.load({model!r})))
+archive = Archive({folder!r}, Gallery({gallery!r}, load_model({model!r})))
 archive.add([{first!r}, {second!r}])
 """
 

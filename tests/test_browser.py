@@ -154,7 +154,7 @@ def server(tmp_path_factory, weights):
 def fast_app(root: Path, ram: Path) -> Iterator[dict]:
     """A server on the shipped fast model with Ram Thapa enrolled (through the library, as the
     Gallery page does), its home in ``root``: for the tests of voices nobody enrolled."""
-    from speakerid import Encoder
+    from speakerid import load_model
     from speakerid.audio import load_audio
     from speakerid.gallery import Gallery
 
@@ -165,7 +165,7 @@ def fast_app(root: Path, ram: Path) -> Iterator[dict]:
                     "synthetic stand-ins (apt-get install -y espeak-ng)")
     home = root / "home"
     home.mkdir()
-    with Gallery(home / "gallery.sqlite", Encoder.load(FAST_MODEL)) as gallery:
+    with Gallery(home / "gallery.sqlite", load_model(FAST_MODEL)) as gallery:
         gallery.enroll("Ram Thapa", load_audio(ram), party="Nepali Congress")
     with streamlit_server("app.py", app_env(home, FAST_MODEL), root / "streamlit.log") as url:
         yield {"url": url, "home": home, "log": root / "streamlit.log"}

@@ -15,7 +15,7 @@ import pytest
 from test_app import ROOT, make_model
 from test_gallery_calibration import ALPHABETICAL, enrol_all
 
-from speakerid import Encoder
+from speakerid import load_model
 from speakerid.calibration_text import KEPT_WORDS, PRIOR, read_method, say_method
 from speakerid.gallery import Gallery
 from speakerid.gallery.calibration import fit_gallery_calibration
@@ -74,7 +74,7 @@ def test_what_the_writers_write_is_read_back_whatever_sets_the_threshold():
 
 
 def test_a_gallery_refit_of_a_shipped_calibration_is_said_in_nepali(tmp_path):
-    encoder = Encoder.load(make_model(tmp_path / "model", seed=0))
+    encoder = load_model(make_model(tmp_path / "model", seed=0))
     shipped = json.loads((ROOT / "weights" / "calibration.json").read_text())
     encoder.calibration = Calibration.from_dict(shipped)
     with Gallery(enrol_all(tmp_path / "gallery.sqlite", encoder, ALPHABETICAL), encoder) as gallery:

@@ -41,11 +41,11 @@ WORKER = """
 import json, sys, time
 from pathlib import Path
 from synthetic import synth_voice
-from speakerid import Encoder
+from speakerid import load_model
 from speakerid.audio import from_array
 from speakerid.gallery import Gallery
 path, model, worker, go, stop, laps, voices, pause = sys.argv[1:]
-gallery = Gallery(path, Encoder.load(model))
+gallery = Gallery(path, load_model(model))
 print("ready", flush=True)
 while not Path(go).exists():
     time.sleep(0.01)

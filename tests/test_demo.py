@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from speakerid import Encoder, Gallery, paths
+from speakerid import Encoder, Gallery, load_model, paths
 from speakerid.cli import main
 from speakerid.demo import DEMO_DIR, demo_examples, demo_voices, enrol_demo
 
@@ -25,7 +25,7 @@ def test_the_demo_is_small_licensed_and_has_an_unknown_voice():
 
 @pytest.fixture(scope="module")
 def shipped() -> Encoder:
-    return Encoder.load(paths.SHIPPED_WEIGHTS)
+    return load_model(paths.SHIPPED_WEIGHTS)
 
 
 def test_the_shipped_model_names_each_demo_reader_and_not_the_unknown_one(shipped, tmp_path):

@@ -40,9 +40,9 @@ def model_dir(tmp_path_factory, untrained_encoder):
 
 @pytest.fixture
 def gallery(tmp_path, model_dir):
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    with Gallery(tmp_path / "g.sqlite", Encoder.load(model_dir)) as opened:
+    with Gallery(tmp_path / "g.sqlite", load_model(model_dir)) as opened:
         opened.enroll("Ann <script>alert(1)</script>", [
             from_array(synth_voice(0, 8.0, RATE, seed=1), RATE, "ann <one>.wav"),
             from_array(synth_voice(0, 7.0, RATE, seed=2), RATE, "ann two.wav")])
@@ -211,14 +211,14 @@ def test_real_telephone_speech_is_told_from_studio_speech_even_resampled(shared_
 
 def test_the_report_says_how_a_shipped_calibration_was_fitted_in_the_readers_language(tmp_path,
                                                                                      untrained_encoder):
-    from speakerid import Encoder
+    from speakerid import load_model
 
     folder = untrained_encoder.save(tmp_path / "model")
     shipped = json.loads((Path(__file__).resolve().parents[1] / "weights" / "calibration.json").read_text())
     Calibration.from_dict(shipped).save(folder / "calibration.json")
     clip = tmp_path / "probe.wav"
     write_wav(clip, synth_voice(1, 6.0, RATE, seed=4), RATE)
-    with Gallery(tmp_path / "g.sqlite", Encoder.load(folder)) as gallery, in_language("ne"):
+    with Gallery(tmp_path / "g.sqlite", load_model(folder)) as gallery, in_language("ne"):
         gallery.enroll("Bob", [from_array(synth_voice(1, 8.0, RATE, seed=1), RATE, "bob.wav")])
         page = evidence_html(*evidence_for(str(clip), gallery), gallery)
     assert "अलग राखिएका वक्ता" in page and "(hyke-phone-india ले तोकेको; " in page

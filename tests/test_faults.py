@@ -328,7 +328,7 @@ def switch(tmp_path, untrained_encoder) -> tuple[str, Path]:
     the active model's encoder id and the run."""
     from synthetic import synth_voice
 
-    from speakerid import Encoder, paths
+    from speakerid import Encoder, load_model, paths
     from speakerid.audio import from_array
     from speakerid.models.loader import install_model, make_active
 
@@ -337,7 +337,7 @@ def switch(tmp_path, untrained_encoder) -> tuple[str, Path]:
     run.mkdir()
     (run / "status.json").write_text(json.dumps({"state": "finished"}))
     Encoder.create(untrained_encoder.model_config).save(run / "model")  # other random weights
-    with Gallery(paths.gallery_path(), Encoder.load()) as gallery:
+    with Gallery(paths.gallery_path(), load_model()) as gallery:
         for speaker in range(3):
             gallery.enroll(f"speaker {speaker}", [from_array(synth_voice(speaker, 6.0, 16000, seed), 16000,
                                                              f"{seed}.wav") for seed in range(2)])
@@ -347,9 +347,9 @@ def switch(tmp_path, untrained_encoder) -> tuple[str, Path]:
 def assert_the_gallery_follows_the_active_model() -> str:
     """Every clip of the default gallery has a vector from the active model (once the gallery has
     been used with it) and identifies; the active model's id."""
-    from speakerid import Encoder, paths
+    from speakerid import load_model, paths
 
-    active = Encoder.load()
+    active = load_model()
     with Gallery(paths.gallery_path(), active) as gallery:
         assert len(gallery.identify(gallery.clip_audio("speaker 1")[0]).matches) == 3
     with closing(sqlite3.connect(paths.gallery_path())) as conn:
@@ -360,14 +360,14 @@ def assert_the_gallery_follows_the_active_model() -> str:
 
 @pytest.mark.parametrize("point", ACTIVATION_POINTS)
 def test_killed_activation_never_leaves_the_gallery_on_a_model_not_in_use(switch, point):
-    from speakerid import Encoder, paths
+    from speakerid import load_model, paths
     from speakerid.training import runs
 
     first, run = switch
     child = start(ACTIVATE, run, point)
     wait_for_line(child, "inside")
     kill_after(child, 0.0)
-    second = Encoder.load(run / "model").encoder_id
+    second = load_model(run / "model").encoder_id
     assert assert_the_gallery_follows_the_active_model() == (first if point == ACTIVATION_POINTS[0]
                                                               else second)
     totals = []

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from synthetic import synth_voice
 
-from speakerid import Encoder, Gallery
+from speakerid import Encoder, Gallery, load_model
 from speakerid.audio import from_array
 from speakerid.config import ModelConfig, PipelineConfig, PreprocessConfig, ecapa_pipeline
 from speakerid.errors import SpeakerIDError
@@ -36,7 +36,7 @@ def fused(members, tmp_path_factory):
     for name, member in zip(("ecapa", "fast"), members):
         member.save(folder / name)
     FusedEncoder(members, [0.7, 0.3], ["ecapa", "fast"]).save(folder)
-    return Encoder.load(folder)
+    return load_model(folder)
 
 
 def test_the_fused_cosine_is_the_weighted_sum_of_the_members(fused):
@@ -58,6 +58,12 @@ def test_a_fused_folder_loads_as_one_model(fused):
     assert dict(zip(fused.names, fused.weights)) == {"ecapa": 0.7, "fast": 0.3}
     assert fused.model_config.backbone == "fusion" and fused.model_config.embedding_dim == 22
     assert fused.encoder_id != FusedEncoder(fused.members, [0.5, 0.5], fused.names).encoder_id
+
+
+def test_one_network_s_loader_refuses_a_fused_folder_and_names_the_loader_that_reads_it(fused):
+    with pytest.raises(SpeakerIDError, match="several networks fused.*speakerid.load_model"):
+        Encoder.load(fused.path)
+    assert isinstance(Encoder.load(fused.path / "fast"), Encoder)  # a member is one network
 
 
 def test_features_sit_side_by_side_on_one_frame_axis(fused):
@@ -100,7 +106,7 @@ def test_members_outside_the_model_folder_are_refused(fused, tmp_path, member):
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(meta))
     with pytest.raises(SpeakerIDError, match="malformed fusion entry"):
-        Encoder.load(folder)
+        load_model(folder)
 
 
 def test_members_that_prepare_audio_differently_are_refused(members):
@@ -132,7 +138,7 @@ def by_condition(members, tmp_path_factory):
     cohort = np.random.default_rng(0).standard_normal((40, 22)).astype(np.float32)
     FusedEncoder(members, [0.7, 0.3], ["ecapa", "fast"], normaliser=ScoreNormaliser(cohort, "cosine"),
                  conditions=ConditionTable.from_list(TABLE, 2)).save(folder)
-    return Encoder.load(folder)
+    return load_model(folder)
 
 
 def features_of(model, index: int, seconds: float, rate: int) -> np.ndarray:
@@ -209,4 +215,4 @@ def test_a_malformed_condition_table_is_refused(by_condition, tmp_path, rows):
         (folder / name).symlink_to(by_condition.path / name)
     (folder / "config.json").write_text(json.dumps(meta))
     with pytest.raises(SpeakerIDError, match="malformed fusion entry"):
-        Encoder.load(folder)
+        load_model(folder)

@@ -395,9 +395,9 @@ def test_import_folder_both_layouts(tmp_path, gallery):
 
 
 def _enrol_in_another_process(gallery_path: Path, model_dir: Path, speakers: list[int], barrier) -> None:
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    gallery = Gallery(gallery_path, Encoder.load(model_dir))
+    gallery = Gallery(gallery_path, load_model(model_dir))
     clips = {s: [clip(s, seed=0), clip(s, seed=1)] for s in speakers}
     barrier.wait()  # both processes write at the same time
     for speaker in speakers:

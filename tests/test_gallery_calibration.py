@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from synthetic import synth_voice
 from test_app import ROOT, make_model
 
-from speakerid import Encoder, SpeakerIDError
+from speakerid import Encoder, SpeakerIDError, load_model
 from speakerid.audio import AudioClip, from_array, load_audio
 from speakerid.cli import main
 from speakerid.datasets import discover
@@ -48,7 +48,7 @@ def strict_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def strict_encoder(strict_weights) -> Encoder:
-    return Encoder.load(strict_weights)
+    return load_model(strict_weights)
 
 
 def enrol_all(path: Path, encoder: Encoder, order: list[tuple[int, int]]) -> Path:
@@ -218,7 +218,7 @@ def test_the_cli_shows_then_applies_then_resets(enrolled, strict_weights, capsys
 
 @pytest.fixture(scope="module")
 def shipped_encoder() -> Encoder:
-    return Encoder.load(SHIPPED)
+    return load_model(SHIPPED)
 
 
 def test_the_cli_refuses_to_apply_a_refit_far_from_the_models_threshold(tmp_path, shipped_encoder, capsys):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from synthetic import synth_voice
 
-from speakerid import Encoder, SpeakerIDError
+from speakerid import SpeakerIDError, load_model
 from speakerid.app import live as live_module
 from speakerid.app.live import LiveIdentifier, to_float_mono
 from speakerid.audio import from_array
@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 # argv: model dir, gallery. Starts the warm-up and the workers, then exits at once.
 EXIT_WHILE_WARMING_UP = """
 import sys
-from speakerid import Encoder
+from speakerid import load_model
 from speakerid.app.live import LiveIdentifier
 from speakerid.gallery import Gallery
-live = LiveIdentifier(Encoder.load(sys.argv[1]), Gallery(sys.argv[2]))
+live = LiveIdentifier(load_model(sys.argv[1]), Gallery(sys.argv[2]))
 live.warm_up()
 live.start()
 print("exiting", flush=True)
@@ -231,7 +231,7 @@ def test_the_warm_up_runs_every_shipped_model_through_its_own_front_end(weights,
     one front end's features for it and failed on every visit of the Live page."""
     failures = []
     monkeypatch.setattr(threading, "excepthook", failures.append)
-    encoder = Encoder.load(Path(__file__).resolve().parents[1] / weights)
+    encoder = load_model(Path(__file__).resolve().parents[1] / weights)
     with Gallery(tmp_path / "g.sqlite", encoder) as opened:
         LiveIdentifier(encoder, opened).warm_up().join()
     assert failures == [] and not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

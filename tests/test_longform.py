@@ -23,6 +23,7 @@ from speakerid.errors import SpeakerIDError
 from speakerid.gallery import Gallery
 from speakerid.longform import LongRecording, identify_recording
 from speakerid.models.encoder import Encoder
+from speakerid.models.loader import load_model
 from speakerid.models.networks import ModelConfig
 from speakerid.timeline import identify_timeline
 
@@ -170,7 +171,7 @@ def test_cli_prints_who_speaks_when_in_a_streamed_file(tmp_path, monkeypatch, ca
     from speakerid.cli import main
 
     model = small_encoder(PipelineConfig()).save(tmp_path / "model")
-    with Gallery(tmp_path / "gallery.sqlite", Encoder.load(model)) as gallery:
+    with Gallery(tmp_path / "gallery.sqlite", load_model(model)) as gallery:
         gallery.enroll("voice 0", _clip(0))
     path = tmp_path / "talk.wav"
     sf.write(path, conversation(4.0, 4)[:, 0], RATE)

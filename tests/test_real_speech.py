@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speakerid import Encoder, Gallery
+from speakerid import Gallery, load_model
 from speakerid.audio import from_array, load_audio
 from speakerid.datasets import discover
 
@@ -32,7 +32,7 @@ def held_out_calls(shared_data) -> dict[str, list[Path]]:
 
 
 def test_a_gallery_of_one_call_each_names_the_speaker_of_another(held_out_calls, tmp_path):
-    encoder = Encoder.load()
+    encoder = load_model()
     with Gallery(tmp_path / "gallery.sqlite", encoder) as gallery:
         for name, (first, _) in held_out_calls.items():
             gallery.enroll(name, [load_audio(first)])
@@ -43,7 +43,7 @@ def test_a_gallery_of_one_call_each_names_the_speaker_of_another(held_out_calls,
 
 
 def test_the_threshold_accepts_own_calls_and_rejects_other_speakers(held_out_calls):
-    encoder = Encoder.load()
+    encoder = load_model()
     vectors = {name: [encoder.embed_file(path) for path in calls] for name, calls in held_out_calls.items()}
     names = list(vectors)
     same = [encoder.similarity(*vectors[name]) for name in names]
@@ -63,7 +63,7 @@ def test_three_second_windows_pass_as_often_as_the_calibration_says(held_out_cal
     """Scores read the same at every length: 3 s windows of an enrolled voice, each verified
     against that voice (enrolled from another call), pass at least as often as the 3 s band's
     calibration promises, and other voices' windows fail at least as often."""
-    encoder = Encoder.load()
+    encoder = load_model()
     band = encoder.calibration.for_duration(3.0)
     assert band is not encoder.calibration.for_duration(None), "the model has no 3 s band"
     own, other = [], []

@@ -28,7 +28,7 @@ import pytest
 import soundfile as sf
 from synthetic import synth_voice
 
-from speakerid import Encoder, SpeakerIDError
+from speakerid import SpeakerIDError, load_model
 from speakerid.audio import from_array
 from speakerid.config import PreprocessConfig
 from speakerid.gallery import Gallery
@@ -88,7 +88,7 @@ def test_a_pickled_cohort_is_refused_and_never_unpickled(model_dir, marker):
     np.save(cohort, pickled(marker), allow_pickle=True)
     assert_payload_is_live(marker, lambda: np.load(cohort, allow_pickle=True))
     with pytest.raises(SpeakerIDError, match="cohort.npy is not a plain array"):
-        Encoder.load(model_dir)
+        load_model(model_dir)
     assert not marker.exists()
 
 
@@ -149,7 +149,7 @@ def test_a_keras_model_file_in_place_of_the_weights_is_refused_and_never_run(mod
     assert_payload_is_live(marker, lambda: keras.saving.load_model(tmp_path / "evil.keras", safe_mode=False))
     shutil.copy(tmp_path / "evil.keras", model_dir / "encoder.weights.h5")
     with pytest.raises(SpeakerIDError, match="could not be loaded"):
-        Encoder.load(model_dir)
+        load_model(model_dir)
     assert not marker.exists()
 
 
@@ -162,9 +162,9 @@ def test_a_keras_lambda_layer_in_config_json_is_refused_or_ignored_and_never_run
 
     (model_dir / "config.json").write_text(json.dumps({**meta, "model": serialised}))
     with pytest.raises(SpeakerIDError, match=r"unknown ModelConfig settings: \[.*'class_name', 'config'"):
-        Encoder.load(model_dir)
+        load_model(model_dir)
     (model_dir / "config.json").write_text(json.dumps({**meta, "keras_model": serialised}))
-    encoder = Encoder.load(model_dir)  # an extra top-level entry is inert metadata, never read
+    encoder = load_model(model_dir)  # an extra top-level entry is inert metadata, never read
     assert np.isfinite(encoder.embed(synth_voice(2, 4.0, RATE), RATE)).all()
     assert not marker.exists()
 
@@ -211,13 +211,13 @@ def test_a_config_with_anything_but_known_plain_settings_is_refused(model_dir, c
     change(meta)
     (model_dir / "config.json").write_text(json.dumps(meta))
     with pytest.raises(SpeakerIDError, match=f"config.json is not a speakerid model config: {message}"):
-        Encoder.load(model_dir)
+        load_model(model_dir)
 
 
 def test_a_config_nested_beyond_pythons_recursion_limit_is_refused(model_dir):
     (model_dir / "config.json").write_text("[" * 200_000 + "]" * 200_000)
     with pytest.raises(SpeakerIDError, match="not a speakerid model config"):
-        Encoder.load(model_dir)
+        load_model(model_dir)
 
 
 @pytest.mark.parametrize("calibration", [
@@ -227,7 +227,7 @@ def test_a_config_nested_beyond_pythons_recursion_limit_is_refused(model_dir):
 def test_a_calibration_with_anything_but_finite_numbers_is_refused(model_dir, calibration):
     (model_dir / "calibration.json").write_text(json.dumps(calibration))
     with pytest.raises(SpeakerIDError, match="calibration.json is not a speakerid calibration"):
-        Encoder.load(model_dir)
+        load_model(model_dir)
 
 
 # --- gallery files ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ SPEAKERS = [ESPEAK_VOICES[0], "Voice A", ESPEAK_VOICES[1]]  # in the order they 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The conversation's WAV and a gallery (on the fast model) with the two enrolled voices."""
-    from speakerid import Encoder
+    from speakerid import load_model
 
     folder = tmp_path_factory.mktemp("several")
     parts, rate = [], 16000
@@ -44,7 +44,7 @@ def files(tmp_path_factory):
         parts += [np.zeros(int(0.7 * rate), np.float32), signal]
     conversation = folder / "three.wav"
     sf.write(conversation, np.concatenate([*parts, np.zeros(rate // 2, np.float32)]), rate)
-    with Gallery(folder / "g.sqlite", Encoder.load(FAST_MODEL)) as gallery:
+    with Gallery(folder / "g.sqlite", load_model(FAST_MODEL)) as gallery:
         for voice in ENROLLED:
             signal, enrol_rate = speak(voice, ENROL_TEXT)
             gallery.enroll(voice, from_array(signal, enrol_rate, f"{voice}.wav"))
@@ -53,9 +53,9 @@ def files(tmp_path_factory):
 
 @pytest.fixture()
 def gallery(files):
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    with Gallery(files["gallery"], Encoder.load(FAST_MODEL)) as opened:
+    with Gallery(files["gallery"], load_model(FAST_MODEL)) as opened:
         yield opened
 
 

@@ -75,14 +75,14 @@ def test_identify_keeps_every_minute_unless_asked(weights, voice_file, conversat
 
 
 def test_the_analysis_and_the_timeline_chart_show_the_parts_left_out(weights):
-    from speakerid import Encoder
+    from speakerid import load_model
     from speakerid.app import charts, plots
     from speakerid.app.analysis import analyse
     from speakerid.audio import from_array
     from speakerid.results import Segment, Timeline
 
     clip = from_array(synth_voice(0, 30.0, RATE, seed=2), RATE, "debate.wav")
-    encoder = Encoder.load(weights)
+    encoder = load_model(weights)
     assert analyse(clip, encoder).left_out == []
     assert analyse(clip, encoder, trim_ends=True).left_out == [(0.0, 5.0), (25.0, 30.0)]
     timeline = Timeline([Segment(5.0, 25.0, "Ann", 0.9, 0.99, 6)], [], 0.5, 30.0, 20.0)

@@ -66,9 +66,9 @@ def speak(voice: str, text: str) -> tuple[np.ndarray, int]:
 
 @pytest.fixture(scope="module")
 def fast_encoder():
-    from speakerid import Encoder
+    from speakerid import load_model
 
-    return Encoder.load(FAST_MODEL)
+    return load_model(FAST_MODEL)
 
 
 @pytest.fixture(scope="module")

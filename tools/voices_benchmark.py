@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from speakerid.audio import AudioClip, from_array, load_audio  # noqa: E402
 from speakerid.gallery import Gallery  # noqa: E402
-from speakerid.models.encoder import Encoder  # noqa: E402
+from speakerid.models.loader import load_model  # noqa: E402
 from speakerid.preprocess import resample, to_mono  # noqa: E402
 from speakerid.timeline import identify_timeline  # noqa: E402
 from speakerid.voices import compare_with_script, find_voices, found_voices  # noqa: E402
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--hop", type=float, default=None, help="timeline hop (default: its own)")
     args = parser.parse_args()
     names = json.loads((ROOT / "benchmarks" / "split.json").read_text())[args.corpus]
-    encoder = Encoder.load(args.weights)
+    encoder = load_model(args.weights)
     rng = np.random.default_rng(0)
     totals = {"turns": 0, "right": 0, "edges": [], "voices_right": 0, "seconds": 0.0, "audio_s": 0.0}
     done = 0

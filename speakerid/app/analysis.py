@@ -26,7 +26,7 @@ from ..verdict import left_out
 if TYPE_CHECKING:
     from ..config import PipelineConfig
     from ..gallery import Gallery
-    from ..models.encoder import Encoder
+    from ..models.base import SpeakerModel as Encoder
     from ..results import Identification
 
 ENROL_MIN_SPEECH_S = 5.0  # what the app asks for when enrolling from a recording

@@ -34,7 +34,7 @@ from ..results import UNKNOWN_SPEAKER
 
 if TYPE_CHECKING:
     from ..gallery import Gallery
-    from ..models.encoder import Encoder
+    from ..models.base import SpeakerModel as Encoder
     from ..results import Identification
 
 Layout = Literal["interleaved", "planar"]

@@ -137,14 +137,14 @@ class ModelActor:
     """One model, loaded once from files sent through the object store; indexes recordings."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
-        from ..models.encoder import Encoder
+        from ..models.loader import load_model
 
         self._folder = tempfile.TemporaryDirectory(prefix="speakerid-model-")
         for name, data in files.items():
             path = Path(self._folder.name) / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        self.model = Encoder.load(self._folder.name)
+        self.model = load_model(self._folder.name)
 
     def model_id(self) -> str:
         return self.model.encoder_id

@@ -48,6 +48,16 @@ def require_id(conn: sqlite3.Connection, name: str) -> int:
     return found
 
 
+def known(conn: sqlite3.Connection, name: object) -> bool:
+    """Whether ``name`` is a speaker's name or alias (spaces and case aside); False for anything
+    that is no valid name."""
+    try:
+        key = name_key(clean_name(name))  # type: ignore[arg-type]
+    except SpeakerIDError:
+        return False
+    return bool(key_holders(conn, key))
+
+
 def key_holders(conn: sqlite3.Connection, key: str) -> set[int]:
     """The speakers whose name or alias has ``key`` (two only where a migration kept a clash)."""
     held = {row[0] for row in conn.execute(
@@ -156,7 +166,9 @@ def settle_keys(conn: sqlite3.Connection) -> list[tuple[str, str]]:
 
 
 def clashes(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-    """Names kept apart though they are one name written two ways: (name, the other's name)."""
+    """Names kept apart though they are one name written two ways ("Ann  Lee", "ann lee"): (name,
+    the other's name). A migration of an older gallery file keeps them apart; a clash ends when one
+    is renamed."""
     return [(name, other) for speaker_id, name in conn.execute(
         "SELECT id, name FROM speakers WHERE name_key IS NULL ORDER BY id").fetchall()
         if (other := _holder(conn, speaker_id, normal_form(name))) is not None]

@@ -2,7 +2,8 @@
 aliases, a removal and the threshold in use, each one transaction recorded in the history (:mod:`.history`)
 under the person making it. Names and details come in cleaned, clips embedded: nothing here can
 fail for a reason a caller could have checked first, except what the file holds now. A speaker
-is named by their name or any alias (:func:`.aliases.find_id`); each function returns their id."""
+is named by their name or any alias (:func:`.aliases.find_id`); an enrolment or an edit returns
+the speaker as now stored."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 from ..errors import SpeakerIDError
 from ..i18n import _
+from ..results import SpeakerInfo
 from ..scoring import Calibration
 from . import aliases, history, rows, staging
 from .history import Keep
@@ -21,9 +23,11 @@ from .store import Store
 
 
 def enrol(store: Store, user: str, name: str, details: dict[str, str | None], clips: list[StoredClip],
-          encoder_id: str) -> int:
+          encoder_id: str) -> SpeakerInfo:
     """Create the speaker with ``clips`` and ``details`` (under the clean ``name``), or add them
-    to the one ``name`` names."""
+    to the one ``name`` names. The same audio given twice is written once, and counted once
+    towards a new speaker's minimum of speech."""
+    clips = rows.distinct(clips)
     speech_s = sum(clip.speech_s for clip in clips)
 
     def write(conn: sqlite3.Connection) -> int:
@@ -37,11 +41,13 @@ def enrol(store: Store, user: str, name: str, details: dict[str, str | None], cl
         rows.insert_clips(conn, speaker_id, clips, encoder_id)
         return speaker_id
 
-    return history.write(store, user, "enrol", write, [staging.switchable(encoder_id)], facts={"name": name})
+    speaker_id = history.write(store, user, "enrol", write, [staging.switchable(encoder_id)],
+                               facts={"name": name})
+    return store.read(lambda conn: rows.speaker_info(conn, speaker_id))
 
 
 def edit(store: Store, user: str, action: str, name: str, change: Callable[[sqlite3.Connection, int], None]
-         ) -> int:
+         ) -> SpeakerInfo:
     """``change(conn, speaker_id)`` on the speaker ``name`` names, recorded as ``action``
     (rename, edit, alias)."""
     facts = {"name": name}  # the name the history shows: the speaker's own, once found
@@ -52,12 +58,13 @@ def edit(store: Store, user: str, action: str, name: str, change: Callable[[sqli
         facts["name"] = aliases.speaker_name(conn, speaker_id)
         return speaker_id
 
-    return history.write(store, user, action, write, facts=facts)
+    speaker_id = history.write(store, user, action, write, facts=facts)
+    return store.read(lambda conn: rows.speaker_info(conn, speaker_id))
 
 
 def remove(store: Store, user: str, name: str) -> None:
     """The speaker, their clips and aliases deleted; the history keeps the clips whole for an undo."""
-    speaker_id = store.read_snapshot(lambda conn, _version: aliases.require_id(conn, name))
+    speaker_id = store.read(lambda conn: aliases.require_id(conn, name))
 
     def write(conn: sqlite3.Connection) -> None:
         if aliases.require_id(conn, name) != speaker_id:

@@ -1,11 +1,12 @@
-"""Ranking the enrolled speakers for one embedding: each speaker's centroid, a top-k search over
-them, the model's scores (AS-normalised when it ships a cohort) and the calibration that turns a
-score into a verdict and a probability."""
+"""Ranking the enrolled speakers for one embedding: each speaker's centroid (cached while the file
+is unchanged), a top-k search over them, the model's scores (AS-normalised when it ships a cohort)
+and the calibration that turns a score into a verdict and a probability."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -17,10 +18,13 @@ from ..i18n import _
 from ..results import Identification, Match
 from ..scoring import Calibration, unit
 from ..search import SpeakerIndex
+from . import staging
 from .clip_storage import as_vector
+from .names import not_enrolled
 
 if TYPE_CHECKING:
     from ..models.base import SpeakerModel as Encoder
+    from .store import Store
 
 # Raw-score candidates re-scored with the model's score normalisation: AS-norm can reorder
 # speakers, but not lift one from outside the raw top 50 over the threshold in practice.
@@ -58,6 +62,31 @@ class Centroids:
         return EnrolledCentroids(self.names, self.matrix, self.statistics, self.calibration)
 
 
+class CentroidCache:
+    """One gallery file's centroids, loaded again only when this or another connection wrote."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._centroids: Centroids | None = None
+
+    def current(self, encoder: Encoder, user: str) -> Centroids:
+        """The centroids of ``encoder``'s vectors. Stored vectors from another encoder adopt its
+        complete staged set first (:func:`.staging.claim`, a change by ``user``), or raise."""
+        current = self._cached(encoder)
+        if current.encoder_id is not None and current.encoder_id != encoder.encoder_id:
+            staging.claim(self._store, user, encoder.encoder_id)
+            current = self._cached(encoder)  # this connection wrote: reloaded
+        return current
+
+    def _cached(self, encoder: Encoder) -> Centroids:
+        def load(conn: sqlite3.Connection, version: tuple[int, int]) -> Centroids:
+            if self._centroids is None or self._centroids.version != version:
+                self._centroids = load_centroids(conn, version, encoder)
+            return self._centroids
+
+        return self._store.read_snapshot(load)
+
+
 def scores(encoder: Encoder, probe: np.ndarray, ranked: Centroids, rows: np.ndarray) -> np.ndarray:
     """The model's scores (AS-normalised when it ships a cohort, as its threshold expects)
     of ``probe`` against the centroids in ``rows``."""
@@ -70,7 +99,14 @@ def scores(encoder: Encoder, probe: np.ndarray, ranked: Centroids, rows: np.ndar
 def rank(encoder: Encoder, ranked: Centroids, embedding: np.ndarray, top_k: int,
          speech_s: float | None) -> Identification:
     """The ``top_k`` speakers closest to ``embedding``, judged with the calibration for
-    ``speech_s`` seconds of speech and this many enrolled speakers."""
+    ``speech_s`` seconds of speech and this many enrolled speakers (see
+    :meth:`~speakerid.scoring.Calibration.for_gallery`).
+
+    Raises:
+        SpeakerIDError: ``top_k`` below 1, or a vector of another size or not finite.
+    """
+    if top_k < 1:
+        raise SpeakerIDError(_("top_k must be at least 1, not {top_k}").format(top_k=top_k))
     calibration = ranked.calibration.for_duration(speech_s).for_gallery(len(ranked.names))
     if not ranked.names:
         return Identification([], calibration.threshold)
@@ -80,6 +116,27 @@ def rank(encoder: Encoder, ranked: Centroids, embedding: np.ndarray, top_k: int,
     best = np.argsort(-found, kind="stable")[:top_k]
     return Identification([match(ranked.names[rows[i]], found[i], calibration) for i in best],
                           calibration.threshold)
+
+
+def verify(encoder: Encoder, ranked: Centroids, name: str, embedding: np.ndarray, speech_s: float | None,
+           enrolled: Callable[[str], bool]) -> Match:
+    """``embedding`` scored against the centroid of the speaker stored as ``name``, judged with
+    the calibration for ``speech_s`` seconds of speech.
+
+    Raises:
+        SpeakerIDError: ``name`` has no centroid: no clip the model in use accepts, or (as
+            ``enrolled(name)`` says) nobody of that name is enrolled now.
+    """
+    row = ranked.rows.get(name)
+    if row is None and enrolled(name):
+        raise SpeakerIDError(_("{name!r} has no clip the model in use accepts (they were refused "
+                               "when the gallery was re-enrolled); enrol another recording").format(
+                                   name=name))
+    if row is None:
+        raise not_enrolled(name)
+    probe = query(embedding, ranked.matrix.shape[1])
+    return match(name, scores(encoder, probe, ranked, np.array([row]))[0],
+                 ranked.calibration.for_duration(speech_s))
 
 
 def match(name: str, score: float, calibration: Calibration) -> Match:

@@ -60,6 +60,22 @@ def claim(store: Store, user: str, encoder_id: str) -> None:
                   [switchable(encoder_id)])
 
 
+def vectors_encoder_id(conn: sqlite3.Connection) -> str | None:
+    """Which encoder produced the stored vectors (None while no clip is stored)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'encoder_id' "
+                       "AND EXISTS (SELECT 1 FROM clips)").fetchone()
+    return row[0] if row else None
+
+
+def require_encoder(store: Store, user: str, encoder_id: str) -> None:
+    """Stored vectors from another encoder: adopt ``encoder_id``'s staged set if it is complete (an
+    activation killed between the model's switch and the gallery's, see :func:`claim`), else raise
+    (asking for a re-enrolment). Lets a caller refuse early, before it records or decodes anything."""
+    stored_id = store.read(vectors_encoder_id)
+    if stored_id is not None and stored_id != encoder_id:
+        claim(store, user, encoder_id)
+
+
 def insert_staged(conn: sqlite3.Connection, row: tuple[int, str, float | None, bytes | None]) -> None:
     """One staged vector (clip id, encoder id, seconds of speech, embedding), unless its clip was
     removed meanwhile."""

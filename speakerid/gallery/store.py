@@ -80,6 +80,10 @@ class Store:
             finally:
                 self.conn.execute("COMMIT")
 
+    def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work(conn)`` inside one read transaction (:meth:`read_snapshot` without the version)."""
+        return self.read_snapshot(lambda conn, _version: work(conn))
+
     def backup(self, target: sqlite3.Connection) -> None:
         with self.lock:
             self.conn.backup(target)

@@ -25,7 +25,7 @@ from .history import Keep
 from .names import clean_name, name_key
 from .rows import DETAIL_FIELDS, StoredClip
 from .schema import has_table, url_column
-from .staging import claim_encoder, embed_clip, switchable
+from .staging import claim_encoder, embed_clip, require_encoder, switchable
 from .store import Store, open_snapshot
 from .validation import validate_gallery
 
@@ -58,7 +58,12 @@ def import_file(store: Store, path: Path, encoder: Encoder, replace: bool, user:
     """Merge the gallery file ``path`` into ``store`` (or replace its content), recorded as one
     change by ``user``; the imported speakers' names. Merging adds new speakers, and merges a
     speaker whose name or alias names one of ours into them: their clips, and their name and
-    aliases as aliases (stored details win over imported ones; identical clips are not added twice)."""
+    aliases as aliases (stored details win over imported ones; identical clips are not added twice).
+    Merging first requires ``store``'s vectors to be ``encoder``'s (:func:`.staging.require_encoder`)."""
+    if path.exists() and path.resolve() == store.path.resolve():
+        raise SpeakerIDError(_("{path} is this gallery itself").format(path=path))
+    if not replace:
+        require_encoder(store, user, encoder.encoder_id)
     with closing(open_snapshot(path)) as source:
         validate_gallery(source, path, encoder)
         replaced = embed_stored(source, encoder, progress)

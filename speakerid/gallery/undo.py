@@ -16,15 +16,15 @@ from .history import CLIP_COLUMNS, Edits, Keep, marks
 from .store import Store
 
 
-def undo(store: Store, user: str, change_id: int) -> int:
-    """Undo change ``change_id`` as a new change by ``user``; the new change's id.
+def undo(store: Store, user: str, change_id: int) -> history.Change:
+    """Undo change ``change_id`` as a new change by ``user``; the new change.
 
     Raises:
         SpeakerIDError: no such change, it was undone already, or it conflicts with a later change
             (nothing is written then).
     """
     # a change is never rewritten: safe to read before the write
-    _action, edits = store.read_snapshot(lambda conn, _version: history.load(conn, change_id))
+    _action, edits = store.read(lambda conn: history.load(conn, change_id))
     ids = [json.dumps(edits.added), json.dumps([row[0] for row in edits.revectored])]
     keep = [Keep("id IN (SELECT value FROM json_each(?))", (ids[0],)),
             Keep("id IN (SELECT value FROM json_each(?))", (ids[1],), audio=False)]
@@ -41,7 +41,8 @@ def undo(store: Store, user: str, change_id: int) -> int:
             raise refused(change_id, _("a name it would put back is taken now")) from None
         return conn.execute("SELECT MAX(id) FROM history").fetchone()[0]  # this undo's, being written
 
-    return history.write(store, user, "undo", write, keep, undoes=change_id)
+    new_id = history.write(store, user, "undo", write, keep, undoes=change_id)
+    return store.read(lambda conn: history.changes(conn, 1, up_to=new_id))[0]
 
 
 class Conflict(Exception):

@@ -23,7 +23,6 @@ from ..preprocess import Prepared
 from ..runtime import single_threaded_blas
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
 from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text
-from .fusion import FusedEncoder
 from .networks import ModelConfig, build_encoder, inference_form
 from .scorer import CALIBRATION_FILE, COHORT_FILE, ModelScoring, read_scoring  # noqa: F401 (re-exported)
 from .weight_store import QUANTISED_WEIGHTS_FILE, load_quantised, save_quantised
@@ -41,8 +40,9 @@ class Encoder(SpeakerModel):
         same = model.similarity(a, b) >= model.threshold
         print(same, model.probability_same(model.similarity(a, b)))
 
-    Build one with :meth:`create` (untrained) or load a folder with
-    :func:`speakerid.models.loader.load_model`; :meth:`save` writes one.
+    Build one with :meth:`create` (untrained) or load a folder of one network with :meth:`load`
+    (any model folder, fused ones too, with :func:`speakerid.models.loader.load_model`);
+    :meth:`save` writes one.
     """
 
     def __init__(self, network, pipeline: PipelineConfig, model_config: ModelConfig,
@@ -86,26 +86,24 @@ class Encoder(SpeakerModel):
         return cls(network, pipeline, model_config)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> SpeakerModel:
-        """Load a model directory, whichever kind it holds (what :func:`speakerid.load_model` does).
+    def load(cls, path: str | Path | None = None) -> Encoder:
+        """Load a folder that holds one network (any folder: :func:`speakerid.load_model`).
 
         Args:
             path: the model folder; None: the one :func:`default_model_dir` names.
 
         Returns:
-            This class for one network; :class:`speakerid.models.fusion.FusedEncoder` (a
-            :class:`~speakerid.models.base.SpeakerModel`, not an Encoder) when the config fuses
-            several. The choice is made here, so that existing callers of ``Encoder.load`` keep
-            working and the loader needs no second copy of it.
+            The encoder, with the folder's calibration and cohort.
 
         Raises:
-            SpeakerIDError: no readable config, no weights, weights that do not fit the network, or
-                a damaged calibration or cohort.
+            SpeakerIDError: no readable config, a config that fuses several networks, no weights,
+                weights that do not fit the network, or a damaged calibration or cohort.
         """
         path = Path(path) if path else default_model_dir()
         meta, pipeline, model_config = read_config(path)
         if "fusion" in meta:
-            return FusedEncoder.load(path, meta, pipeline, model_config, load_member=cls.load)
+            raise SpeakerIDError(_("{path} holds several networks fused, not one encoder: load it with "
+                                   "speakerid.load_model").format(path=path))
         weights_path = weights_file(path)
         if weights_path is None:
             raise SpeakerIDError(_("no trained encoder in {path}: expected {weights_file} beside "

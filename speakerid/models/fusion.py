@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -40,6 +40,7 @@ from ..paths import CONFIG_FILE
 from ..preprocess import Prepared
 from ..scoring import Calibration, ScoreNormaliser, default_calibration, unit
 from .base import FORMAT_VERSION, SpeakerModel, atomic_write_text, network_name, read_scoring
+from .encoder import Encoder
 from .quality import NARROWBAND_BELOW_DB, Condition, ConditionTable, high_band_db
 
 
@@ -152,12 +153,11 @@ class FusedEncoder(SpeakerModel):
 
     # --- persistence --------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: Path, meta: dict, pipeline: PipelineConfig, model_config: ModelConfig,
-             load_member: Callable[[Path], SpeakerModel]) -> FusedEncoder:
-        """The members named in ``meta["fusion"]``, loaded from sub-folders of ``path`` by
-        ``load_member`` (a member is itself a model folder: :meth:`Encoder.load
-        <speakerid.models.encoder.Encoder.load>`; passed in, so that this module needs no
-        encoder and the encoder can hand a fused folder here)."""
+    def load(cls, path: Path, meta: dict, pipeline: PipelineConfig,
+             model_config: ModelConfig) -> FusedEncoder:
+        """The members named in ``meta["fusion"]``, each one network in a sub-folder of ``path``
+        (:meth:`Encoder.load <speakerid.models.encoder.Encoder.load>`); ``meta``, ``pipeline`` and
+        ``model_config`` are the folder's config as :func:`speakerid.models.loader.load_model` read it."""
         try:
             entries = meta["fusion"]["members"]
             names = [_member_folder(entry["path"]) for entry in entries]
@@ -167,7 +167,7 @@ class FusedEncoder(SpeakerModel):
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SpeakerIDError(_("{config}: malformed fusion entry ({exc})").format(
                 config=path / CONFIG_FILE, exc=exc)) from None
-        members = [load_member(path / name) for name in names]
+        members = [Encoder.load(path / name) for name in names]
         fused = cls(members, weights, names, path=path, conditions=conditions)
         if fused.model_config != model_config or fused.pipeline.preprocess != pipeline.preprocess:
             raise SpeakerIDError(_("{config} does not describe its members").format(

@@ -16,8 +16,10 @@ import time
 from pathlib import Path
 
 from .. import paths
+from ..config import read_config
 from .base import SpeakerModel, atomic_write_text
 from .encoder import Encoder
+from .fusion import FusedEncoder
 
 
 def load_model(path: str | Path | None = None) -> SpeakerModel:
@@ -36,10 +38,13 @@ def load_model(path: str | Path | None = None) -> SpeakerModel:
         SpeakerIDError: the folder has no readable config, no weights, weights that do not fit
             its network, or a damaged calibration or cohort.
 
-    Imports TensorFlow. The choice itself is made by :meth:`Encoder.load
-    <speakerid.models.encoder.Encoder.load>`, which older code calls: a fused model loads its
-    members through it.
+    Imports TensorFlow. The one place that picks the class: :meth:`Encoder.load
+    <speakerid.models.encoder.Encoder.load>` loads one network only (and the fused model's members).
     """
+    path = Path(path) if path else paths.default_model_dir()
+    meta, pipeline, model_config = read_config(path)
+    if "fusion" in meta:
+        return FusedEncoder.load(path, meta, pipeline, model_config)
     return Encoder.load(path)
 
 
