@@ -13,13 +13,18 @@ import os
 from functools import cache
 from pathlib import Path
 
+_LIMITED_BLAS: set[str] = set()  # the BLAS libraries already limited, by file
 
-@cache
+
 def single_threaded_blas() -> None:
-    """Limit the BLAS libraries loaded in this process to one thread (once; later calls are free)."""
-    from threadpoolctl import threadpool_limits
+    """Limit the BLAS libraries loaded in this process to one thread, again whenever one was
+    loaded since the last call (FAISS brings its own OpenBLAS, with a thread per core)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    threadpool_limits(1, user_api="blas")
+    loaded = {pool["filepath"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+    if loaded - _LIMITED_BLAS:
+        threadpool_limits(1, user_api="blas")
+        _LIMITED_BLAS.update(loaded)
 
 
 @cache

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .runtime import single_threaded_blas
 from .scoring import unit
 
 METRICS = ("cosine", "euclidean")
@@ -116,6 +117,7 @@ class _Hnsw:
     def __init__(self, vectors: np.ndarray, metric: str, ef_search: int) -> None:
         import faiss
 
+        single_threaded_blas()  # FAISS's own OpenBLAS, as the encoder limits NumPy's
         self.metric = metric
         self.ef_search = ef_search
         faiss_metric = faiss.METRIC_INNER_PRODUCT if metric == "cosine" else faiss.METRIC_L2

@@ -111,3 +111,13 @@ def test_gallery_ranks_alike_with_either_search(tmp_path, untrained_encoder, mon
         assert gallery._current_centroids().index.approximate
     assert [m.name for m in approximate.matches] == [m.name for m in exact.matches]
     assert [m.score for m in approximate.matches] == pytest.approx([m.score for m in exact.matches], abs=1e-5)
+
+
+def test_an_hnsw_index_keeps_faiss_blas_on_one_thread(vectors):
+    """FAISS loads its own OpenBLAS (a thread per core) after the encoder limited NumPy's: the
+    index limits it too, so no BLAS threads spin on the cores the network uses."""
+    from threadpoolctl import threadpool_info
+
+    SpeakerIndex(vectors, "cosine", exact_below=1000)
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and all(pool["num_threads"] == 1 for pool in blas), blas
