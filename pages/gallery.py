@@ -64,7 +64,7 @@ def overview(speakers: list[SpeakerInfo], clashes: list[tuple[str, str]]) -> Non
               _("Party"): s.party or "", _("Notes"): s.notes or "", _("Clips"): s.clips,
               _("Speech (s)"): round(s.seconds, 1)} for s in shown],
             hide_index=True, width="stretch",
-            column_config={_("Speech (s)"): st.column_config.NumberColumn(format="%.1f s"),
+            column_config={_("Speech (s)"): st.column_config.NumberColumn(format="%.1f"),
                            _("Notes"): st.column_config.TextColumn(width="large")})
 
 

@@ -75,7 +75,7 @@ def percent(probability: float) -> str:
         return _("over 99%")
     if probability < 0.01:
         return _("under 1%")
-    return f"{probability:.0%}"
+    return numerals.percent(probability)
 
 
 def distinct(score: float, threshold: float) -> tuple[str, str]:
@@ -92,7 +92,8 @@ def clock(seconds: float) -> str:
     """A time in a clip: m:ss, or h:mm:ss from an hour."""
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+    return numerals.digits(f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours
+                           else f"{rest // 60}:{rest % 60:02d}")
 
 
 def likelihood_ratio(log10_lr: float) -> str:
@@ -147,7 +148,8 @@ def several_voices_text(voices: Sequence[Voice]) -> str:
     def turns(voice: Voice) -> str:
         shown = ", ".join(f"{clock(a)}-{clock(b)}" for a, b in voice.turns[:TURNS_SHOWN])
         more = len(voice.turns) - TURNS_SHOWN
-        return shown + (ngettext(" and {count} more turn", " and {count} more turns", more).format(count=more)
+        return shown + (ngettext(" and {count} more turn", " and {count} more turns", more).format(
+            count=numerals.number(more))
                         if more > 0 else "")
 
     return _("several voices: {voices}").format(
@@ -156,7 +158,8 @@ def several_voices_text(voices: Sequence[Voice]) -> str:
 
 def voice_line(voice: Voice) -> str:
     """One voice of a several-voices verdict: how long it speaks and how sure the name is."""
-    said = _("{name}: {seconds:.1f} s").format(name=shown_voice(voice.name), seconds=voice.seconds)
+    said = _("{name}: {seconds} s").format(name=shown_voice(voice.name),
+                                           seconds=numerals.number(voice.seconds, ".1f"))
     if voice.enrolled:
         return said + ("" if voice.probability is None else
                        _(", {chance} probability that this is {name}'s voice").format(
@@ -189,9 +192,10 @@ def decide(identification: Identification, speech_s: float, closest: SpeakerInfo
     if voices:
         text = several_voices_text(voices)
         return Verdict("several", text[:1].upper() + text[1:],
-                       _("{count} voices each speak for at least {share:.0%} of the clip's speech, so no "
-                         "one person is named for all of it.").format(count=len(voices),
-                                                                      share=SEVERAL_VOICES_SHARE),
+                       _("{count} voices each speak for at least {share} of the clip's speech, so no "
+                         "one person is named for all of it.").format(
+                             count=numerals.number(len(voices)),
+                             share=numerals.percent(SEVERAL_VOICES_SHARE)),
                        voices=voices)
     summary = _("{chance} probability that this is {name}'s voice.").format(
         chance=percent(best.probability), name=best.name)
@@ -211,8 +215,9 @@ def decide(identification: Identification, speech_s: float, closest: SpeakerInfo
 def settle(name: str, speech_s: float, closest: SpeakerInfo | None) -> list[str]:
     """What would make a close call clear, most useful first."""
     if speech_s < STEADY_SPEECH_S:
-        clip = _("A longer clip of this voice: this one has {seconds:.1f} s of speech, and scores from "
-                 "{steady:.0f} s or more vary much less.").format(seconds=speech_s, steady=STEADY_SPEECH_S)
+        clip = _("A longer clip of this voice: this one has {seconds} s of speech, and scores from "
+                 "{steady} s or more vary much less.").format(seconds=numerals.number(speech_s, ".1f"),
+                                                              steady=numerals.number(STEADY_SPEECH_S, ".0f"))
     else:
         clip = _("Another clip of this voice, from a different recording.")
     clips, seconds = ENROLLED_ENOUGH
@@ -225,9 +230,9 @@ def settle(name: str, speech_s: float, closest: SpeakerInfo | None) -> list[str]
 
 def enrolled(info: SpeakerInfo) -> str:
     """How much of a speaker is enrolled: "1 clip and 8 s of speech"."""
-    return ngettext("{count} clip and {seconds:.0f} s of speech",
-                    "{count} clips and {seconds:.0f} s of speech", info.clips).format(
-        count=info.clips, seconds=info.seconds)
+    return ngettext("{count} clip and {seconds} s of speech",
+                    "{count} clips and {seconds} s of speech", info.clips).format(
+        count=numerals.number(info.clips), seconds=numerals.number(info.seconds, ".0f"))
 
 
 def explain(identification: Identification, speech_s: float, closest: SpeakerInfo | None = None,
@@ -240,10 +245,11 @@ def explain(identification: Identification, speech_s: float, closest: SpeakerInf
         return [_("Nobody is enrolled yet, so there was no voice to compare this clip with.")]
     several = [] if not voices else [_(
         "The app also followed the clip a few seconds at a time and heard {count} voices, each speaking "
-        "for at least {share:.0%} of the speech and {seconds:.0f} s or more, so it does not put the clip "
+        "for at least {share} of the speech and {seconds} s or more, so it does not put the clip "
         "down to one person: the timeline below shows each one's turns. What follows is how the clip as "
         "a whole, all its voices mixed, compares with the enrolled voices.").format(
-            count=len(voices), share=SEVERAL_VOICES_SHARE, seconds=SEVERAL_VOICES_MIN_S)]
+            count=numerals.number(len(voices)), share=numerals.percent(SEVERAL_VOICES_SHARE),
+            seconds=numerals.number(SEVERAL_VOICES_MIN_S, ".0f"))]
     named = best.score >= identification.threshold
     score, threshold = distinct(best.score, identification.threshold)
     tested = (_("{share} of comparisons between two different people reach it").format(
@@ -273,9 +279,10 @@ def explain(identification: Identification, speech_s: float, closest: SpeakerInf
     enrolment = (_(" {name} is enrolled with {enrolled}.").format(name=best.name, enrolled=enrolled(closest))
                  if closest is not None else "")
     paragraphs.append(_(
-        "What moves the score: the amount of speech (this clip has {seconds:.1f} s once silence is "
+        "What moves the score: the amount of speech (this clip has {seconds} s once silence is "
         "removed), how much of each person is enrolled, and the recording: the same person on a phone "
-        "line and on television scores lower than two television clips of them.").format(seconds=speech_s)
+        "line and on television scores lower than two television clips of them.").format(
+            seconds=numerals.number(speech_s, ".1f"))
         + enrolment)
     return paragraphs
 
@@ -305,7 +312,9 @@ def left_out(kept: tuple[float, float], duration_s: float) -> list[tuple[float, 
 def left_out_text(spans: Sequence[tuple[float, float]]) -> str:
     """ "the first and last minute were left out: 0:00-1:00 and 41:13-42:13"."""
     def amount(seconds: float) -> str:
-        return _("minute") if abs(seconds - 60) < 0.5 else _("{seconds:.0f} s").format(seconds=seconds)
+        if abs(seconds - 60) < 0.5:
+            return _("minute")
+        return _("{seconds} s").format(seconds=numerals.number(seconds, ".0f"))
 
     if not spans:
         return ""

@@ -42,3 +42,21 @@ def test_no_chart_text_under_11_px(chart, shown_px):
     readable(fig, shown_px)
     assert fig.get_figwidth() == pytest.approx(shown_px / 100) and fig.get_figheight() == height
     assert smallest_text_px(fig, shown_px) >= MIN_TEXT_PX
+
+
+def test_tick_numbers_are_in_the_readers_digits():
+    """In Nepali the axes count in Devanagari digits (the bundled font draws them), in English as
+    matplotlib writes them."""
+    from speakerid.i18n import in_language
+
+    def tick_labels(fig) -> list[str]:
+        fig.canvas.draw()
+        return [t.get_text() for ax in fig.axes for t in ax.get_xticklabels() + ax.get_yticklabels()
+                if t.get_text()]
+
+    with in_language("ne"):
+        nepali = tick_labels(spectrogram())
+    english = tick_labels(spectrogram())
+    assert nepali and all(not any(c.isascii() and c.isdigit() for c in label) for label in nepali), nepali
+    assert "०.०" in nepali or "०" in nepali
+    assert any(c.isdigit() and c.isascii() for label in english for c in label)

@@ -4,6 +4,7 @@ plain-language explanation, several voices in one clip. Pure Python: no model, n
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
@@ -134,3 +135,18 @@ def test_a_likelihood_ratio_is_written_in_the_readers_digits():
     assert (verdict.likelihood_ratio(4.9), verdict.likelihood_ratio(-1.6)) == ("79 000", "1/40")
     with in_language("ne"):
         assert (verdict.likelihood_ratio(4.9), verdict.likelihood_ratio(-1.6)) == ("७९ ०००", "१/४०")
+
+
+def test_a_several_voices_verdict_is_in_the_readers_digits_and_names_keep_theirs():
+    """Nepali: times, seconds, shares and counts in Devanagari digits; a name's own digits stay."""
+    conversation = timeline_of((0, 12, "Reader 198", None, 0.9), (12, 25, None, "Voice A", 0.8),
+                               (25, 33, "Reader 198", None, 0.7), (33, 39, "सीता राई", None, 0.95))
+    with in_language("ne"):
+        said = decide(found(("Reader 198", 4.2, 0.93)), 30.0, None, conversation)
+        ram = said.voices[0]
+        assert "Reader 198 (०:००-०:१२, ०:२५-०:३३)" in said.headline
+        assert "१५%" in said.summary and verdict.voice_line(ram).startswith("Reader 198: २०.० ")
+        assert "८०%" in verdict.voice_line(ram)
+        text = " ".join(explain(found(("Reader 198", 4.2, 0.93)), 30.0, voices=said.voices))
+    left = text.replace("Reader 198", "").replace("4.20", "").replace("3.61", "")  # name, score, threshold
+    assert not re.search(r"[0-9]", left), text

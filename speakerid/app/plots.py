@@ -17,8 +17,10 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import ScalarFormatter
 
 from ..i18n import _
+from ..numerals import digits
 from ..paths import ASSETS
 from ..results import Span
 from ..voice_labels import shown_voice
@@ -52,7 +54,16 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1, **kwargs:
     return fig, axes
 
 
+class _LanguageDigits(ScalarFormatter):
+    """Matplotlib's tick numbers in the reader's digits (Devanagari in Nepali)."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return digits(super().__call__(x, pos))
+
+
 def _style(ax) -> None:
+    ax.xaxis.set_major_formatter(_LanguageDigits())
+    ax.yaxis.set_major_formatter(_LanguageDigits())
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     for side in ("left", "bottom"):
@@ -143,18 +154,19 @@ def pipeline_waveforms(prepared: Prepared) -> Figure:
         (final, None, "", ACCENT,
          _("3 · speech sent to the encoder (loudness-normalised): {seconds:.1f} s").format(
              seconds=final.duration_s)),
-    ]
+    ]  # titles and legends without names: their digits may all be the reader's
+
     for ax, (stage, kept, label, color, title) in zip(axes[:, 0], rows):
         duration = stage.duration_s
         _draw_waveform(ax, stage.signal, stage.sample_rate, color=INK if kept is not None else ACCENT)
         removed = removed_spans(kept, duration)
         _shade(ax, removed, color)
         ax.set_xlim(0, max(duration, 1e-3))
-        ax.set_title(title, fontsize=10, loc="left")
+        ax.set_title(digits(title), fontsize=10, loc="left")
         if removed:
             seconds = sum(b - a for a, b in removed)
-            ax.legend(handles=[Patch(color=color, alpha=0.3, label=_("{what}: {seconds:.1f} s").format(
-                what=label, seconds=seconds))],
+            ax.legend(handles=[Patch(color=color, alpha=0.3, label=digits(_("{what}: {seconds:.1f} s").format(
+                what=label, seconds=seconds)))],
                       loc="upper right", fontsize=8, frameon=False)
     axes[-1, 0].set_xlabel(_("time (s)"), fontsize=8)
     return fig
@@ -172,6 +184,7 @@ def spectrogram(features: np.ndarray, frames_per_second: float,
     cbar = fig.colorbar(image, ax=ax, pad=0.01)
     cbar.set_label(_("log power"), fontsize=8)
     cbar.ax.tick_params(labelsize=7)
+    cbar.ax.yaxis.set_major_formatter(_LanguageDigits())
     ax.set_ylabel(_("mel band"), fontsize=8)
     ax.set_xlabel(_("speech time (s)"), fontsize=8)
     if windows:
