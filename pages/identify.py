@@ -569,7 +569,7 @@ def who_speaks_when(analysis: Analysis | RecordingSummary, clip: AudioClip | Non
     st.caption(_("Probability: that the segment is the named person's; for a voice nobody enrolled, "
                  "that its segments are all one voice."))
     st.caption(_("Speaking time: {times}").format(times=" · ".join(
-        f"{name or _('unknown')} {ui.seconds(t)}" for name, t in totals.items())))
+        f"{shown_voice(name) or _('unknown')} {ui.seconds(t)}" for name, t in totals.items())))
     render_voice_enrolment(timeline, clip, gallery)
 
 

@@ -75,6 +75,7 @@ def test_nepali_pages_name_a_devanagari_speaker_and_keep_the_language(browser, n
         timeline = body.split("कसले कहिले बोल्यो", 1)[1]
         assert DAHAL in timeline and THAPA in timeline  # the speaking times under the chart
         assert "Who is speaking" not in body and "Traceback" not in body
+        assert "Voice A" not in body and "आवाज A" in timeline  # a found voice, said in Nepali
         screenshot(page, "identify-ne.png")
         page.get_by_text("कसले कहिले बोल्यो").first.evaluate("heading => heading.scrollIntoView()")
         screenshot(page, "timeline-ne.png")

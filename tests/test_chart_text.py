@@ -60,3 +60,14 @@ def test_tick_numbers_are_in_the_readers_digits():
     assert nepali and all(not any(c.isascii() and c.isdigit() for c in label) for label in nepali), nepali
     assert "०.०" in nepali or "०" in nepali
     assert any(c.isdigit() and c.isascii() for label in english for c in label)
+
+
+def test_the_browser_formats_chart_numbers_in_the_readers_digits():
+    """Vega-Lite's axes and tooltips format numbers with d3-format, told the Nepali numerals."""
+    from speakerid.app import charts
+    from speakerid.i18n import in_language
+
+    assert "locale" not in charts.config()
+    with in_language("ne"):
+        numerals = charts.config()["locale"]["number"]["numerals"]
+    assert numerals == list("०१२३४५६७८९")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..i18n import N_, _
+from ..i18n import N_, _, current_language
+from ..numerals import NATIVE_DIGITS
 from ..voice_labels import shown_voice
 
 if TYPE_CHECKING:
@@ -35,6 +36,19 @@ SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"  # what Streamlit 1.6
 # text at 12-14 px: the browser draws it at that size whatever the chart's width
 CONFIG = {"axis": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": "normal"},
           "legend": {"labelFontSize": 12, "titleFontSize": 12}, "title": {"fontSize": 14}}
+
+
+def config() -> dict[str, Any]:
+    """:data:`CONFIG`, with the reader's digits for the numbers the browser formats (axes and
+    tooltips: d3-format's ``numerals``); names are text and keep their own digits."""
+    table = NATIVE_DIGITS.get(current_language())
+    if table is None:
+        return CONFIG
+    numerals = [chr(table[ord(digit)]) for digit in "0123456789"]
+    return {**CONFIG, "locale": {"number": {"decimal": ".", "thousands": ",", "grouping": [3],
+                                            "currency": ["", ""], "numerals": numerals}}}
+
+
 # drag to pan, scroll to zoom, double-click to reset: on the time (x) axis only
 ZOOM = {"name": "zoom", "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}
 
@@ -87,7 +101,7 @@ def timeline(result: Timeline, title: str | None = None, left_out: Sequence[Span
                 {"field": "probability", "type": "quantitative", "title": _("probability"), "format": ".0%"},
             ],
         },
-        "config": CONFIG,
+        "config": config(),
     }
     if not rows:
         spec["height"] = 60
@@ -161,7 +175,7 @@ def _lines(rows: Sequence[dict[str, float]], x: str, series: dict[str, tuple[str
             "tooltip": [{"field": x, "type": "quantitative"}, {"field": "series", "type": "nominal"},
                         {"field": "value", "type": "quantitative", "format": ".3f"}],
         },
-        "config": CONFIG,
+        "config": config(),
     }
     return _titled(spec, title)
 
