@@ -184,7 +184,7 @@ def finish_adding(report: AddReport | None, round_: int) -> None:
 
 # --- searching by name ---------------------------------------------------------------------------
 def hit_label(hit: Hit) -> str:
-    share = numerals.digits(verdict.percent(hit.probability))
+    share = verdict.percent(hit.probability)
     return f"{hit.title} · {ui.clock(hit.start_s)}–{ui.clock(hit.end_s)} · {share}"
 
 

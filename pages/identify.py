@@ -368,7 +368,7 @@ def render_matches(found: Identification) -> None:
     with st.container(key="matches"):
         for match in found.matches:
             named = ":green[:material/check_circle:] " if match.score >= found.threshold else ""
-            share = numerals.digits(verdict.percent(match.probability))
+            share = verdict.percent(match.probability)
             st.markdown(f"{named}**{ui.md(match.name)}** · {share}")
             st.progress(min(max(match.probability, 0.0), 1.0))
     st.caption(_("Each bar: the probability that the voice in the clip is that person's. "
@@ -563,7 +563,7 @@ def who_speaks_when(analysis: Analysis | RecordingSummary, clip: AudioClip | Non
           _("speaker"): shown_voice(s.label) or _("unknown"),
           **({_("score"): None, _("probability"): ""} if s.label is None or not math.isfinite(s.probability)
              else {_("score"): round(s.score, 2),
-                   _("probability"): numerals.digits(verdict.percent(s.probability))})}
+                   _("probability"): verdict.percent(s.probability)})}
          for s in timeline.segments],
         hide_index=True, width="stretch")
     st.caption(_("Probability: that the segment is the named person's; for a voice nobody enrolled, "

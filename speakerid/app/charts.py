@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..i18n import N_, _, current_language
-from ..numerals import NATIVE_DIGITS
+from ..i18n import N_, _
+from ..numerals import digits
 from ..voice_labels import shown_voice
 
 if TYPE_CHECKING:
@@ -41,10 +41,9 @@ CONFIG = {"axis": {"labelFontSize": 12, "titleFontSize": 12, "titleFontWeight": 
 def config() -> dict[str, Any]:
     """:data:`CONFIG`, with the reader's digits for the numbers the browser formats (axes and
     tooltips: d3-format's ``numerals``); names are text and keep their own digits."""
-    table = NATIVE_DIGITS.get(current_language())
-    if table is None:
+    numerals = list(digits("0123456789"))
+    if numerals == list("0123456789"):
         return CONFIG
-    numerals = [chr(table[ord(digit)]) for digit in "0123456789"]
     return {**CONFIG, "locale": {"number": {"decimal": ".", "thousands": ",", "grouping": [3],
                                             "currency": ["", ""], "numerals": numerals}}}
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
 from ..i18n import _, pgettext
-from ..numerals import digits, number, percent
+from ..numerals import number, percent
 from ..voice_labels import shown_voice
 from .common import (
     EXIT_OK,
@@ -163,7 +163,7 @@ def run_archive_find(args: argparse.Namespace) -> int:
     elif not hits:
         say(_("{name} is not heard anywhere in the archive").format(name=args.name.strip()))
     else:
-        say("\n".join(f"{h['recording']}  {digits(clock(h['start_s']))}-{digits(clock(h['end_s']))}  "
+        say("\n".join(f"{h['recording']}  {clock(h['start_s'])}-{clock(h['end_s'])}  "
                       f"{percent(h['probability'], '.1%')}" for h in hits))
     return EXIT_OK
 
@@ -232,7 +232,7 @@ def run_archive_who(args: argparse.Namespace) -> int:
     if args.json:
         say(to_json([turn.to_dict() for turn in turns]))
     else:
-        say("\n".join(f"{digits(clock(t.start_s))}-{digits(clock(t.end_s))}  "
+        say("\n".join(f"{clock(t.start_s)}-{clock(t.end_s)}  "
                       f"{shown_voice(t.label) or _('unknown')}"
                       + (f"  ({percent(t.probability)})" if t.speaker else "") for t in turns))
     return EXIT_OK

@@ -80,7 +80,7 @@ def describe(label: str, result: Identification, timeline: Timeline | None = Non
     width = max(len(match.name) for match in result.matches)
     lines += [f"  {numerals.number(rank)}. {match.name:<{width}}  "
               + _("score {score:7.3f}  probability {probability:>8}").format(
-                  score=match.score, probability=numerals.digits(percent(match.probability)))
+                  score=match.score, probability=percent(match.probability))
               + ("" if match.llr is None else f"  log10 LR {match.llr:+5.1f}")
               for rank, match in enumerate(result.matches, start=1)]
     if best.llr is not None and not voices:
@@ -94,17 +94,17 @@ def describe_timeline(timeline: Timeline) -> str:
     def numbers(segment: Segment) -> str:
         if segment.speaker is not None:
             return "  " + _("(score {score:.3f}, probability {probability})").format(
-                score=segment.score, probability=numerals.digits(percent(segment.probability)))
+                score=segment.score, probability=percent(segment.probability))
         if segment.voice is not None and math.isfinite(segment.probability):
             return "  " + _("(nobody enrolled; one voice: {probability})").format(
-                probability=numerals.digits(percent(segment.probability)))
+                probability=percent(segment.probability))
         return ""
 
-    lines = [f"  {numerals.digits(clock(s.start_s))}-{numerals.digits(clock(s.end_s))}  "
+    lines = [f"  {clock(s.start_s)}-{clock(s.end_s)}  "
              f"{shown_voice(s.label) or _('unknown')}{numbers(s)}"
              for s in timeline.segments]
     lines.append("  " + _("speaking time: {times}").format(times=", ".join(
-        f"{shown_voice(name) or _('unknown')} {numerals.digits(clock(seconds))}"
+        f"{shown_voice(name) or _('unknown')} {clock(seconds)}"
         for name, seconds in timeline.speaking_time().items())))
     return "\n".join(lines)
 
