@@ -100,6 +100,21 @@ def test_stated_likelihood_ratios_stay_within_what_the_trials_support():
     assert restored.supported_log10_lr(12.0) == pytest.approx(3.0)
 
 
+def test_the_probability_is_no_surer_than_the_likelihood_ratio_it_rests_on():
+    """The probability's log-odds are the stated ratio's plus the prior's: far above the threshold
+    it stops where the ratio stops (never 100 %), and it is untouched between the bounds."""
+    rng = np.random.default_rng(2)
+    fitted = fit_calibration(rng.normal(4, 1, 10), rng.normal(0, 1, 1000), "t", threshold=2.0)
+    prior_odds = math.exp(fitted.offset - fitted.llr_offset)
+    assert fitted.probability(12.0) == pytest.approx(1000 * prior_odds / (1 + 1000 * prior_odds))
+    assert fitted.probability(-8.0) == pytest.approx(0.1 * prior_odds / (1 + 0.1 * prior_odds))
+    assert fitted.probability(12.0) < 1.0 and fitted.probability(-8.0) > 0.0
+    assert fitted.probability(fitted.threshold) == pytest.approx(0.5)
+    unbounded = dataclasses.replace(fitted, llr_bounds=None)
+    assert fitted.probability(2.5) == pytest.approx(unbounded.probability(2.5))
+    assert unbounded.probability(12.0) > fitted.probability(12.0)
+
+
 def test_an_older_calibration_gets_its_bounds_from_the_trials_it_states():
     """The shipped calibrations state their trials in ``method`` ("... on 71 same / 1090
     different trials ..."); a gallery refit's first count is its own."""

@@ -170,7 +170,9 @@ def refusal(model: Calibration, refit: Calibration, model_misses_here: float) ->
                      threshold=refit.threshold, refit_misses=refit.miss_rate, model_misses=model_misses,
                      margin=MISS_MARGIN * 100)
     low, high = PROBABILITY_BAND
-    probability = model.probability(refit.threshold)
+    # Where the threshold sits on the model's fitted curve, not a probability stated to anyone: the
+    # curve unlimited by the trials' bounds, so a calibration on few trials still refuses far refits.
+    probability = dataclasses.replace(model, llr_bounds=None).probability(refit.threshold)
     if not low <= probability <= high:
         return _("the refit threshold {threshold:.3f} is a score the model's own calibration (threshold "
                  "{model_threshold:.3f}) reads as {probability:.1%} likely to be the same speaker, outside "
