@@ -63,13 +63,29 @@ def voice_file(tmp_path):
     return make
 
 
-@pytest.fixture(scope="session")
-def untrained_encoder():
-    """A small untrained encoder (fast); for behaviour tests that do not need accuracy."""
+def small_untrained_encoder(seed: int):
+    """A small untrained encoder whose weights come from ``seed``. Left to the global random
+    state, which earlier tests and plugins seed, two encoders made at different times can come out
+    identical, and a test of "another model" would pass or fail by the order tests ran in."""
+    import keras
+
     from speakerid import Encoder
     from speakerid.models.networks import ModelConfig
 
+    keras.utils.set_random_seed(seed)
     return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
+
+
+@pytest.fixture(scope="session")
+def untrained_encoder():
+    """A small untrained encoder (fast); for behaviour tests that do not need accuracy."""
+    return small_untrained_encoder(seed=101)
+
+
+@pytest.fixture(scope="session")
+def other_encoder():
+    """Same architecture as ``untrained_encoder``, other weights: another encoder_id."""
+    return small_untrained_encoder(seed=102)
 
 
 @pytest.fixture(scope="session")

@@ -172,12 +172,8 @@ def test_corrupt_file_exits_2_with_one_line(model_dir, tmp_path):
     assert_refused(run_cli("gallery", "list", "--gallery", corrupt), "not a speakerid gallery")
 
 
-def test_another_model_is_refused_once_for_many_files(tmp_path, model_dir, voice_file, capsys):
-    from speakerid import Encoder
-    from speakerid.models.networks import ModelConfig
-
-    other = Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
-    other_dir = other.save(tmp_path / "other")
+def test_another_model_is_refused_once_for_many_files(tmp_path, model_dir, other_encoder, voice_file, capsys):
+    other_dir = other_encoder.save(tmp_path / "other")
     ann, bob = str(voice_file(0, 8.0, "ann.wav")), str(voice_file(1, 8.0, "bob.wav"))
     assert main(["enroll", "--name", "Ann", "--weights", str(model_dir), ann]) == 0
     capsys.readouterr()

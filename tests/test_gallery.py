@@ -44,15 +44,6 @@ def three(gallery) -> Gallery:
     return gallery
 
 
-@pytest.fixture(scope="module")
-def other_encoder():
-    """Same architecture, other random weights: another encoder_id."""
-    from speakerid import Encoder
-    from speakerid.models.networks import ModelConfig
-
-    return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
-
-
 def with_threshold(encoder, threshold: float):
     """The same network (same encoder_id) with another decision threshold."""
     from speakerid import Encoder

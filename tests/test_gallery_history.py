@@ -52,15 +52,6 @@ def gallery(tmp_path, untrained_encoder) -> Gallery:
         yield opened
 
 
-@pytest.fixture(scope="module")
-def other_encoder():
-    """Same architecture, other random weights: another encoder_id."""
-    from speakerid import Encoder
-    from speakerid.models.networks import ModelConfig
-
-    return Encoder.create(ModelConfig(channels=(8, 16, 16, 32), blocks=(1, 1, 1, 1), embedding_dim=64))
-
-
 def exported_gallery(tmp_path: Path, encoder) -> Path:
     with Gallery(tmp_path / "other.sqlite", encoder) as other:
         other.enroll("Ann", [clip(0, seed=2)], gender="female")
