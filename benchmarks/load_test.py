@@ -732,7 +732,7 @@ NOTE = ("A model training run (reniced -15) and other jobs shared the 2 cores du
 
 # --smoke: a tiny model, a few requests; one round of two pages shows that concurrent pages work.
 SMOKE = {"threads": [1, 2], "requests": 6, "pages": [2], "requests_per_page": 2, "speakers": 3, "queries": 4,
-         "step_timeout": 180, "sessions": 2, "per_session": 2, "soak_minutes": 0.4, "soak_warm_up": 5.0,
+         "step_timeout": 180, "sessions": 2, "per_session": 2, "soak_minutes": 0.2, "soak_warm_up": 3.0,
          "soak_sample_s": 2.0}
 
 

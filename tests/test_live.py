@@ -181,7 +181,6 @@ def test_the_worker_keeps_up_with_frames_and_names_the_speaker(untrained_encoder
     voice = synth_voice(3, 6.0, 48000, seed=1, pauses=False)
     gallery.enroll("Maya", from_array(voice, 48000, "maya.wav"))
     live = LiveIdentifier(untrained_encoder, gallery, hop_s=1.5)
-    live.idle_stop_s = 0.5
     live.warm_up().join()
     live.start()
     live.start()  # already running: nothing more
@@ -190,6 +189,9 @@ def test_the_worker_keeps_up_with_frames_and_names_the_speaker(untrained_encoder
     wait_for(lambda: live.latest is not None and live.latest.at_s > 5.9)
     assert live.received_s == pytest.approx(6.0, abs=0.05)  # every frame, none dropped
     assert live.latest.speaker == "Maya" and live.problem is None
+    # Shortened only now: on busy cores the last hop's identification may start later than this
+    # after the last frame, and a browser that left needs no last verdict.
+    live.idle_stop_s = 0.5
     wait_for(lambda: not live.running)  # no more frames: it ends by itself
 
 
