@@ -9,16 +9,16 @@ who was enrolled when it was added, so enrolling someone later relabels the arch
 re-adding anything (names are given at query time, :mod:`speakerid.archive.labels`).
 
 The turn changes are then re-decided from the audio on either side of each
-(:mod:`speakerid.archive.segmentation`). Each turn keeps one embedding, from its own speech as a
-clip of that length is embedded (a long turn: the pooled windows whose centres fall in it), and
-that embedding's AS-norm cohort statistics; each voice of the recording keeps the speech-weighted
-mean of its turns' embeddings, which linking (:mod:`speakerid.archive.linking`) compares with the
-archive's voices.
+(:mod:`speakerid.archive.segmentation`). Each turn keeps one embedding of its own speech (a long
+turn: the pooled windows whose centres fall in it; a shorter one: the mean of the stretches
+re-cutting embedded and the windows lying wholly in it where they cover it, else its speech
+embedded as a clip of that length is), and that embedding's AS-norm cohort statistics; each
+voice of the recording keeps the speech-weighted mean of its turns' embeddings, which linking
+(:mod:`speakerid.archive.linking`) compares with the archive's voices.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +46,9 @@ MIN_VOICE_S = 1.5
 DIRECT_TURN_S = 20.0
 SHAPE_STEP = 25  # frames: stretches are embedded in lengths of whole steps (SpeechEmbedder)
 MIN_DIRECT_TURN_S = 1.0
+# A turn whose speech is this much covered by stretches embedded already and by windows lying wholly
+# in it takes their mean instead of being embedded again (their own speech, no neighbour's in it).
+COVERED_SHARE = 0.8
 
 
 @dataclass(frozen=True)
@@ -131,29 +134,44 @@ class SpeechEmbedder:
 
     def __call__(self, start_s: float, end_s: float) -> np.ndarray:
         """The embedding of speech time ``start_s`` to ``end_s``; unit for cosine scoring."""
+        key = self._key(start_s, end_s)
+        if key not in self._done:
+            vector = self.model.embed_features(self.recording.features(*key))
+            self._done[key] = unit(vector) if self.model.model_config.metric == "cosine" else vector
+        return self._done[key]
+
+    def has(self, start_s: float, end_s: float) -> bool:
+        """Whether that stretch of speech time was embedded already."""
+        return self._key(start_s, end_s) in self._done
+
+    def within(self, start_s: float, end_s: float) -> list[tuple[float, float, np.ndarray]]:
+        """(start, end, embedding) of the stretches embedded so far that lie in speech time
+        ``start_s`` to ``end_s``."""
+        first, last = start_s * self.rate - 0.5, end_s * self.rate + 0.5  # rounding of the keys
+        return [(a / self.rate, (a + n) / self.rate, vector) for (a, n), vector in self._done.items()
+                if a >= first and a + n <= last]
+
+    def _key(self, start_s: float, end_s: float) -> tuple[int, int]:
         first = int(round(start_s * self.rate))
-        count = max(SHAPE_STEP, int(round((end_s - start_s) * self.rate)) // SHAPE_STEP * SHAPE_STEP)
-        if (first, count) not in self._done:
-            vector = self.model.embed_features(self.recording.features(first, count))
-            self._done[first, count] = unit(vector) if self.model.model_config.metric == "cosine" else vector
-        return self._done[first, count]
+        return first, max(SHAPE_STEP, int(round((end_s - start_s) * self.rate)) // SHAPE_STEP * SHAPE_STEP)
 
 
-def turns_of(timeline: Timeline, model: SpeakerModel, embed: Callable[[float, float], np.ndarray]
+def turns_of(timeline: Timeline, model: SpeakerModel, embed: SpeechEmbedder
              ) -> tuple[list[IndexedTurn], list[LocalVoice]]:
-    """The timeline's segments as turns, and its found voices. A turn of up to DIRECT_TURN_S is
-    embedded from its own speech (``embed``, speech time), as identifying its audio would embed
-    it: the windows at its edges also hold its neighbours' speech, and a short turn has few others;
-    a longer turn pools the windows whose centres fall in it. A voice's embedding is the
-    speech-weighted mean of its turns'."""
+    """The timeline's segments as turns, and its found voices. A turn of up to DIRECT_TURN_S gets
+    an embedding of its own speech (:func:`_direct_embedding`), not the windows at its edges, which
+    also hold its neighbours' speech; a longer turn pools the windows whose centres fall in it. A
+    voice's embedding is the speech-weighted mean of its turns'."""
     assert timeline.embeddings is not None and isinstance(timeline.time_map, TimeMap)
     time_map, embeddings = timeline.time_map, timeline.embeddings
     centres = np.array([time_map.to_original((w.start_s + w.end_s) / 2) for w in timeline.windows])
     speech = [(time_map.offset_s + a, time_map.offset_s + b) for a, b in time_map.pieces]
     voice_names = list(dict.fromkeys(s.voice for s in timeline.segments if s.voice is not None))
     seconds = [_overlap(s.start_s, s.end_s, speech) for s in timeline.segments]
+    windows = _Windows(timeline)
     vectors = np.stack([
-        embed(speech_time(time_map, s.start_s), speech_time(time_map, s.end_s))
+        _direct_embedding(speech_time(time_map, s.start_s), speech_time(time_map, s.end_s), embed, windows,
+                          model)
         if MIN_DIRECT_TURN_S <= seconds[i] <= DIRECT_TURN_S
         else model.pool_windows(embeddings[_windows_of(s.start_s, s.end_s, centres)])
         for i, s in enumerate(timeline.segments)]).astype(np.float32) if timeline.segments else \
@@ -167,10 +185,60 @@ def turns_of(timeline: Timeline, model: SpeakerModel, embed: Callable[[float, fl
     for index in range(len(voice_names)):
         rows = [i for i, turn in enumerate(turns) if turn.voice == index]
         weights = np.array([seconds[i] for i in rows])
-        mean = (weights / max(weights.sum(), 1e-9)) @ vectors[rows]
-        voices.append(LocalVoice((unit(mean) if model.model_config.metric == "cosine" else mean
-                                  ).astype(np.float32), float(weights.sum())))
+        voices.append(LocalVoice(_mean(vectors[rows], weights, model), float(weights.sum())))
     return turns, voices
+
+
+class _Windows:
+    """The timeline's windows in speech time, each standing for a hop of speech."""
+
+    def __init__(self, timeline: Timeline) -> None:
+        assert timeline.embeddings is not None
+        self.starts = np.array([w.start_s for w in timeline.windows])
+        self.ends = np.array([w.end_s for w in timeline.windows])
+        self.vectors = timeline.embeddings
+        self.hop_s = float(np.median(np.diff(self.starts))) if len(self.starts) > 1 else 1.0
+
+    def within(self, start_s: float, end_s: float) -> np.ndarray:
+        """The windows that lie wholly in speech time ``start_s`` to ``end_s``."""
+        return np.flatnonzero((self.starts >= start_s - 1e-6) & (self.ends <= end_s + 1e-6))
+
+
+def _direct_embedding(start_s: float, end_s: float, embed: SpeechEmbedder, windows: _Windows,
+                      model: SpeakerModel) -> np.ndarray:
+    """A turn's embedding from its own speech (speech time ``start_s`` to ``end_s``), as identifying
+    its audio would embed it, without running the model again where that speech was embedded
+    already: a turn that is one stretch is that stretch; one that the stretches embedded to re-decide
+    the turn changes and the windows lying wholly in it cover (COVERED_SHARE of it) is their mean,
+    each stretch weighing its length and each window a hop. Only the rest is embedded on its own."""
+    if embed.has(start_s, end_s):
+        return embed(start_s, end_s)
+    stretches = embed.within(start_s, end_s)
+    inside = windows.within(start_s, end_s)
+    spans = [(a, b) for a, b, _ in stretches] + [(windows.starts[i], windows.ends[i]) for i in inside]
+    if _covered_s(spans) < COVERED_SHARE * (end_s - start_s):
+        return embed(start_s, end_s)
+    vectors = np.concatenate([np.array([v for _, _, v in stretches]).reshape(-1, windows.vectors.shape[1]),
+                              windows.vectors[inside]])
+    weights = np.array([b - a for a, b, _ in stretches] + [windows.hop_s] * len(inside))
+    return _mean(vectors, weights, model)
+
+
+def _mean(vectors: np.ndarray, weights: np.ndarray, model: SpeakerModel) -> np.ndarray:
+    """The weighted mean of embeddings (of unit ones, made unit again, for cosine scoring)."""
+    cosine = model.model_config.metric == "cosine"
+    mean = (weights / max(float(weights.sum()), 1e-9)) @ (unit(vectors) if cosine else vectors)
+    return (unit(mean) if cosine else mean).astype(np.float32)
+
+
+def _covered_s(spans: list[tuple[float, float]]) -> float:
+    """Seconds of the union of ``spans``."""
+    total, reach = 0.0, -np.inf
+    for a, b in sorted(spans):
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total
 
 
 def _windows_of(start_s: float, end_s: float, centres: np.ndarray) -> np.ndarray:
