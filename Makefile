@@ -16,9 +16,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(VENV)/bin/streamlit run app.py
 
+# Two pytest workers (pytest-xdist), a test file each at a time (module fixtures are built once): one
+# process leaves a core idle while a test waits on a server, a browser or a child process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
