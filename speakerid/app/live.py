@@ -29,6 +29,7 @@ import soxr
 from ..audio import from_array
 from ..errors import SpeakerIDError
 from ..i18n import _, current_language, set_language
+from ..numerals import percent
 from ..preprocess import Prepared, Stage, prepare
 from ..results import UNKNOWN_SPEAKER
 
@@ -342,8 +343,8 @@ class LiveIdentifier:
             message = _("{unknown} (closest: {name}, score {score:.2f})").format(
                 unknown=_(UNKNOWN_SPEAKER), name=best.name, score=best.score)
         else:
-            message = _("{name} (score {score:.2f}, {probability:.0%})").format(
-                name=best.name, score=best.score, probability=best.probability)
+            message = _("{name} (score {score:.2f}, {probability})").format(
+                name=best.name, score=best.score, probability=percent(best.probability))
         return LiveResult(at_s, speech, level, found, message, time.perf_counter() - started)
 
 
