@@ -96,7 +96,9 @@ def test_add_reports_each_failure_in_one_line_and_exits_2(added, tmp_path, capsy
 
 def test_an_unknown_name_and_a_bad_probability_are_refused(added, capsys):
     assert main(["archive", "find", "Nobody", *added]) == 2
-    assert "not enrolled" in capsys.readouterr().err
+    assert "not enrolled; enrol them first" in capsys.readouterr().err
+    assert main(["archive", "find", "bobb", *added]) == 2  # mistyped: the name it may mean
+    assert capsys.readouterr().err.strip() == "error: 'bobb' is not enrolled; did you mean 'Bob'?"
     assert main(["archive", "find", "Bob", "--min-probability", "2", *added]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
 

@@ -104,6 +104,18 @@ def test_a_library_refusal_reaches_a_nepali_reader_in_nepali(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: 'Nobody' is not enrolled"
 
 
+def test_a_shortened_or_mistyped_name_gets_the_enrolled_names_it_may_mean():
+    from speakerid.gallery.names import near_names, not_enrolled
+
+    enrolled = ["Demo reader 1 (LibriSpeech 198)", "Pushpa Kamal Dahal", "पुष्पकमल दाहाल"]
+    assert near_names("demo READER 1", enrolled) == ["Demo reader 1 (LibriSpeech 198)"]
+    assert near_names("Pushpa Kamal Dahl", enrolled) == ["Pushpa Kamal Dahal"]
+    assert near_names("पुष्पकमल", enrolled) == ["पुष्पकमल दाहाल"]
+    assert near_names("Prachanda", enrolled) == []
+    assert str(not_enrolled("Dahl", ["Pushpa Kamal Dahal"])) == (
+        "'Dahl' is not enrolled; did you mean 'Pushpa Kamal Dahal'?")
+
+
 @pytest.mark.parametrize(("argv", "nepali", "english"), [
     (["identify"], "यी आर्गुमेन्ट चाहिन्छन्: FILE_OR_LINK", "the following arguments are required: FILE_OR_LINK"),
     (["frobnicate"], "आर्गुमेन्ट COMMAND: अमान्य छनोट: 'frobnicate' (यीमध्ये छान्नुहोस्: 'enroll', ",

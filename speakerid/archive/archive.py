@@ -22,6 +22,7 @@ from .. import paths
 from ..errors import SpeakerIDError
 from ..fetch import DEFAULT_LIMITS, DownloadProgress, FetchLimits, is_link
 from ..gallery import clean_name
+from ..gallery.names import not_enrolled
 from ..gallery.rows import MIN_NEW_SPEAKER_SPEECH_S
 from ..i18n import _
 from ..inputs import Input, expand, label
@@ -258,6 +259,9 @@ class Archive:
         probable first; each hit carries the person's name."""
         info = self.gallery.find_speaker(name)
         if info is None:
+            near = self.gallery.near_names(name)
+            if near:
+                raise not_enrolled(clean_name(name), near)
             raise SpeakerIDError(_("{name!r} is not enrolled; enrol them first (or name an "
                                    "archive voice with `archive name`)").format(name=clean_name(name)))
         name = info.name

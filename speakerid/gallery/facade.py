@@ -18,7 +18,7 @@ from .clip_storage import ClipInput
 from .embedding import embed_inputs, embed_one
 from .folder_import import import_folder
 from .history import Change
-from .names import clean_name, not_enrolled
+from .names import clean_name, near_names, not_enrolled
 from .rows import UNCHANGED, ClipSource
 from .store import Store
 
@@ -114,8 +114,12 @@ class Gallery:
         """
         found = self.find_speaker(name)
         if found is None:
-            raise not_enrolled(clean_name(name))
+            raise not_enrolled(clean_name(name), self.near_names(name))
         return found
+
+    def near_names(self, name: str) -> list[str]:
+        """Enrolled names a shortened or mistyped ``name`` may mean (:func:`names.near_names`)."""
+        return near_names(name, [speaker.name for speaker in self.speakers()])
 
     def name_clashes(self) -> list[tuple[str, str]]:
         """Pairs of speakers whose names are one name written two ways

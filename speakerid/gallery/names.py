@@ -3,7 +3,9 @@ and the key names are matched by, so that one name typed two ways is one speaker
 
 from __future__ import annotations
 
+import difflib
 import unicodedata
+from collections.abc import Sequence
 
 from ..errors import SpeakerIDError
 from ..i18n import _
@@ -55,5 +57,19 @@ def clean_text(value: str | None, field: str) -> str | None:
     return cleaned or None
 
 
-def not_enrolled(name: str) -> SpeakerIDError:
+def near_names(typed: str, names: Sequence[str], most: int = 3) -> list[str]:
+    """The enrolled ``names`` a shortened or mistyped ``typed`` may mean: those that hold it (as
+    names are matched, case aside), then the closest spellings; at most ``most``."""
+    key = name_key(typed)
+    keys = {name_key(name): name for name in names}
+    holding = [name for found, name in keys.items() if key and key in found]
+    close = [keys[found] for found in difflib.get_close_matches(key, list(keys), n=most, cutoff=0.8)]
+    return list(dict.fromkeys(holding + close))[:most]
+
+
+def not_enrolled(name: str, near: Sequence[str] = ()) -> SpeakerIDError:
+    """Nobody of ``name`` is enrolled; ``near``: the enrolled names it may mean (:func:`near_names`)."""
+    if near:
+        return SpeakerIDError(_("{name!r} is not enrolled; did you mean {names}?").format(
+            name=name, names=", ".join(map(repr, near))))
     return SpeakerIDError(_("{name!r} is not enrolled").format(name=name))
