@@ -89,15 +89,16 @@ def current_speaker(identifier: LiveIdentifier, playing: bool) -> None:
         elif latest.speaker is not None:
             best = latest.identification.best
             st.markdown(f"### :green[:material/record_voice_over:] {ui.md(latest.speaker)}")
-            st.caption(_("score {score:.2f} · probability {probability} · {speech:.1f} s of speech").format(
-                score=best.score, probability=numerals.percent(best.probability), speech=latest.speech_s))
+            st.caption(_("score {score} · probability {probability} · {speech} s of speech").format(
+                score=numerals.number(best.score, ".2f"), probability=numerals.percent(best.probability),
+                speech=numerals.number(latest.speech_s, ".1f")))
         else:
             best = latest.identification.best
             st.markdown("### :orange[:material/help:] " + _("Unknown speaker"))
             st.caption(latest.message if best is None else
-                       _("closest: {name}, score {score:.2f} (threshold {threshold:.2f})").format(
-                           name=ui.md(best.name), score=best.score,
-                           threshold=latest.identification.threshold))
+                       _("closest: {name}, score {score} (threshold {threshold})").format(
+                           name=ui.md(best.name), score=numerals.number(best.score, ".2f"),
+                           threshold=numerals.number(latest.identification.threshold, ".2f")))
         cols = st.columns(3)
         cols[0].metric(_("Heard"), ui.seconds(heard), help=_("Seconds of audio received since Start"))
         level = identifier.level_db() if heard else LEVEL_FLOOR_DB

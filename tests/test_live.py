@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -110,6 +111,8 @@ def test_identifies_every_hop_when_there_is_speech(untrained_encoder, gallery):
     assert "Maya" in last.message and live.latest is last and list(live.history) == results
     assert live.update() is None  # not due again yet
     assert live.update(force=True) is not None
+    with in_language("ne"):  # the score and the probability in Devanagari digits, the name as written
+        assert re.fullmatch(r"Maya \(अङ्क [०-९]\.[०-९]{2}, [०-९.]+%\)", live.update(force=True).message)
 
 
 def test_silence_is_reported_as_listening(untrained_encoder, gallery):

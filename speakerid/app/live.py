@@ -29,7 +29,7 @@ import soxr
 from ..audio import from_array
 from ..errors import SpeakerIDError
 from ..i18n import _, current_language, set_language
-from ..numerals import percent
+from ..numerals import number, percent
 from ..preprocess import Prepared, Stage, prepare
 from ..results import UNKNOWN_SPEAKER
 
@@ -340,11 +340,11 @@ class LiveIdentifier:
         if best is None:
             message = _("no speakers enrolled")
         elif found.speaker is None:
-            message = _("{unknown} (closest: {name}, score {score:.2f})").format(
-                unknown=_(UNKNOWN_SPEAKER), name=best.name, score=best.score)
+            message = _("{unknown} (closest: {name}, score {score})").format(
+                unknown=_(UNKNOWN_SPEAKER), name=best.name, score=number(best.score, ".2f"))
         else:
-            message = _("{name} (score {score:.2f}, {probability})").format(
-                name=best.name, score=best.score, probability=percent(best.probability))
+            message = _("{name} (score {score}, {probability})").format(
+                name=best.name, score=number(best.score, ".2f"), probability=percent(best.probability))
         return LiveResult(at_s, speech, level, found, message, time.perf_counter() - started)
 
 
