@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit_webrtc import AudioSinkTrack, WebRtcMode, webrtc_streamer
 
 import speakerid_ui as ui
-from speakerid import SpeakerIDError, numerals
+from speakerid import SpeakerIDError, numerals, verdict
 from speakerid.app.live import BUFFER_S, HOP_S, LiveIdentifier
 from speakerid.i18n import _
 from speakerid_ui.language import follow_session_language
@@ -90,7 +90,7 @@ def current_speaker(identifier: LiveIdentifier, playing: bool) -> None:
             best = latest.identification.best
             st.markdown(f"### :green[:material/record_voice_over:] {ui.md(latest.speaker)}")
             st.caption(_("score {score} · probability {probability} · {speech} s of speech").format(
-                score=numerals.number(best.score, ".2f"), probability=numerals.percent(best.probability),
+                score=numerals.number(best.score, ".2f"), probability=verdict.percent(best.probability),
                 speech=numerals.number(latest.speech_s, ".1f")))
         else:
             best = latest.identification.best

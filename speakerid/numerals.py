@@ -27,21 +27,10 @@ def number(value: float, spec: str = "") -> str:
     return digits(format(value, spec))
 
 
-MAX_PERCENT_DECIMALS = 3
-
-
 def percent(share: float, spec: str = ".0%") -> str:
-    """A share as a percentage: 0.42 -> ``42%`` (``४२%`` in Nepali). A share short of all, or above
-    none, never reads ``100%`` or ``0%``: it gets the decimals that show it is not (0.9987 ->
-    ``99.9%``), since a probability rounded to certainty states what no calibration supports."""
-    decimals = int(spec[1:-1]) if spec.startswith(".") and spec[1:-1].isdigit() and spec[-1] == "%" else None
-    if decimals is None or not 0 < share < 1:
-        return number(share, spec)
-    while decimals < MAX_PERCENT_DECIMALS and round(share * 100, decimals) in (0, 100):
-        decimals += 1
-    step = 10.0 ** -decimals  # still all or none at the most decimals: the nearest figure short of it
-    shown = min(max(share * 100, step), 100 - step)
-    return number(shown / 100, f".{decimals}%")
+    """A share as a percentage: 0.42 -> ``42%`` (``४२%`` in Nepali). For a probability shown to
+    people, :func:`speakerid.verdict.percent`, which never rounds to a false 100 % or 0 %."""
+    return number(share, spec)
 
 
 def duration(value: float) -> str:

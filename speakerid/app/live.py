@@ -29,9 +29,10 @@ import soxr
 from ..audio import from_array
 from ..errors import SpeakerIDError
 from ..i18n import _, current_language, set_language
-from ..numerals import number, percent
+from ..numerals import number
 from ..preprocess import Prepared, Stage, prepare
 from ..results import UNKNOWN_SPEAKER
+from ..verdict import percent
 
 if TYPE_CHECKING:
     from ..gallery import Gallery

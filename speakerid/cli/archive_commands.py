@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from ..errors import SpeakerIDError
 from ..i18n import _, pgettext
-from ..numerals import number, percent
+from ..numerals import number
+from ..verdict import percent
 from ..voice_labels import shown_voice
 from .common import (
     EXIT_OK,
@@ -164,7 +165,7 @@ def run_archive_find(args: argparse.Namespace) -> int:
         say(_("{name} is not heard anywhere in the archive").format(name=args.name.strip()))
     else:
         say("\n".join(f"{h['recording']}  {clock(h['start_s'])}-{clock(h['end_s'])}  "
-                      f"{percent(h['probability'], '.1%')}" for h in hits))
+                      f"{percent(h['probability'])}" for h in hits))
     return EXIT_OK
 
 

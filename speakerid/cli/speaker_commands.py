@@ -326,7 +326,7 @@ def run_verify(args: argparse.Namespace) -> int:
          _("{name}: {verdict} (score {score:.3f}, threshold {threshold:.3f}, probability {probability})")
          .format(name=match.name, verdict=_("same speaker") if same else _("different speaker"),
                  score=match.score, threshold=threshold,
-                 probability=numerals.percent(match.probability, ".1%")))
+                 probability=percent(match.probability)))
     return EXIT_OK
 
 
