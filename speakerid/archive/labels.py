@@ -5,10 +5,12 @@ A voice (turns linked across recordings) is named when its pooled embedding iden
 enrolled speaker at the threshold for all its seconds of speech: many seconds decide far more
 surely than one turn. A turn whose voice is not named is named on its own, at the threshold for its
 own speech; so is a turn whose own audio gives its voice's person a probability under
-``TURN_VETO`` (that voice's link to it is then in doubt). Both thresholds are raised for the
-gallery's size as identification raises them (:meth:`~speakerid.scoring.Calibration.for_gallery`),
-and scores are the model's (AS-norm with each turn's stored cohort statistics), so a turn is named
-exactly as identifying its audio would name it. Scoring is one matrix product per block of turns
+``TURN_VETO``, or names another enrolled person (that voice's link to it is then in doubt: two
+similar people linked into one voice are told apart again once both are enrolled). Both
+thresholds are raised for the gallery's size as identification raises them
+(:meth:`~speakerid.scoring.Calibration.for_gallery`), and scores are the model's (AS-norm with
+each turn's stored cohort statistics), so a turn is named exactly as identifying its audio would
+name it. Scoring is one matrix product per block of turns
 against the gallery's centroids, on float16 embeddings held in memory (unit-normalised for a cosine
 model, :mod:`.turn_scores`); the result is cached until the archive or the gallery changes.
 """
@@ -69,13 +71,15 @@ def label_turns(turns: TurnTable, voice_ids: np.ndarray, voice_centroids: np.nda
         scores = scores_of(rows)
         best, p = _verdicts(scores, turns.speech[rows], enrolled)
         # a voice's verdict outweighs a turn's, unless the turn's own audio is clearly not that person
+        # or is clearly someone else
         voices = turns.voice_ids[rows]
         by_voice = named_as[voices]
         named = np.flatnonzero(by_voice >= 0)
         own = _probability(scores[named, by_voice[named]], turns.speech[rows][named], enrolled)
-        taken = named[own >= TURN_VETO]
+        keep = (own >= TURN_VETO) & ((best[named] < 0) | (best[named] == by_voice[named]))
+        taken = named[keep]
         best[taken] = by_voice[taken]
-        p[taken] = np.maximum(own[own >= TURN_VETO], voice_p[voices[taken]])
+        p[taken] = np.maximum(own[keep], voice_p[voices[taken]])
         speaker[rows], probability[rows] = best, p
     return Labels(names, speaker, probability, voice_speaker)
 
