@@ -28,7 +28,7 @@ import numpy as np
 from ..results import Identification
 from ..scoring import unit
 from ..timeline import TimeMap
-from .segmentation import recut_turns, speech_time
+from .segmentation import LogLR, recut_turns, speech_time
 
 if TYPE_CHECKING:
     from ..longform import LongRecording, StageProgress
@@ -111,10 +111,17 @@ def index_recording(source: str | Path | bytes, model: SpeakerModel, name: str |
         embed = SpeechEmbedder(recording, model)
         timeline = recut_turns(find_voices(recording.timeline(nobody, windows_done), nobody,
                                            min_voice_s=MIN_VOICE_S), embed,
-                               model.score_matrix)
+                               model.score_matrix, calibrated_log_lr(model))
         duration_s, speech_s = recording.duration_s, recording.speech_s
         turns, voices = turns_of(timeline, model, embed)
     return IndexedRecording(model.encoder_id, duration_s, speech_s, turns, voices)
+
+
+def calibrated_log_lr(model: SpeakerModel) -> LogLR:
+    """The model's calibrated log10 likelihood ratio of a score, for that many seconds of speech."""
+    def log_lr(score: float, speech_s: float) -> float | None:
+        return model.calibration.for_duration(speech_s).log10_lr(score)
+    return log_lr
 
 
 class SpeechEmbedder:

@@ -11,6 +11,13 @@ voice there is the mean of the windows that lie wholly in its stretches and of i
 embeddings, leaving out whatever the stretch being decided is heard in. A stretch that changes
 brings its neighbours next to a change, so they are decided in turn. A change of voice thus falls
 on a pause wherever the speech has one near it.
+
+Two people whose turns of 3-4 s follow each other hold one whole window each, or none, and the
+window clustering can join them into one voice with no change between them to re-decide. A short
+run of one voice is therefore split at the pause where its speech before and after sound most
+unlike (from its stretches' own embeddings), when the model's calibrated likelihood ratio says
+two people far more surely than one; the part less like the voice's speech elsewhere becomes a new
+voice.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ..results import Segment, Timeline
 from ..scoring import unit
 from ..timeline import MERGE_GAP_S, TimeMap
 from ..timeline import _bridge as bridge_pauses
+from ..voice_labels import voice_label
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -34,16 +42,28 @@ MIN_STRETCH_S = 0.5  # a shorter stretch's own embedding says too little: it kee
 MOVE_SCORE = 0.0
 MAX_PASSES = 4  # of deciding the stretches that a change brought next to a change
 PURE_SHARE = 0.9  # a window with this share of its speech in one voice's stretches stands for it
+# A run of one voice of up to MAX_SPLIT_RUN_S of speech is split at a pause when the speech on either
+# side (MIN_SPLIT_SIDE_S or more each, the archive's least voice) has a calibrated likelihood ratio,
+# for the shorter side's seconds, of at most 10**SPLIT_LOG10_LR (100 to 1 for two people). Longer
+# turns hold windows of their own, which the window clustering tells apart. On the archive
+# benchmark's development seeds (12-17), the pauses between two people scored -3.2 to 1.3 (log10
+# ratio -9.4 to -2.5), those inside one person's turn 2.6 and up (-0.5 and up) with 1.5 s or more on
+# each side; with a side of 1.1-1.2 s, one person's scored as low as 0.4.
+MAX_SPLIT_RUN_S = 10.0
+MIN_SPLIT_SIDE_S = 1.5
+SPLIT_LOG10_LR = -2.0
+LogLR = Callable[[float, float], "float | None"]  # (score, seconds of speech) -> calibrated log10 LR
 
 
 def recut_turns(timeline: Timeline, embed: Callable[[float, float], np.ndarray], score: Scorer,
-                merge_gap_s: float = MERGE_GAP_S) -> Timeline:
+                log_lr: LogLR, merge_gap_s: float = MERGE_GAP_S) -> Timeline:
     """``timeline`` (from :func:`~speakerid.voices.find_voices`, nobody enrolled) with its turn
     changes re-decided as the module doc says; ``embed(start_s, end_s)`` gives the unit embedding
     of that stretch of the prepared speech (speech time), ``score(a, b)`` the model's scores
     between rows of ``a`` and ``b`` (AS-norm where it has a cohort: a telephone line makes any
-    two callers' raw embeddings alike). A timeline with fewer than two found
-    voices, a segment of no found voice, or no embeddings is returned unchanged."""
+    two callers' raw embeddings alike), ``log_lr(score, seconds)`` the calibrated log10
+    likelihood ratio of one score (None: not known, nothing is split). A timeline with fewer than
+    two found voices, a segment of no found voice, or no embeddings is returned unchanged."""
     time_map, embeddings = timeline.time_map, timeline.embeddings
     voices = list(dict.fromkeys(s.voice for s in timeline.segments if s.voice is not None))
     if (len(voices) < 2 or embeddings is None or not isinstance(time_map, TimeMap)
@@ -57,7 +77,10 @@ def recut_turns(timeline: Timeline, embed: Callable[[float, float], np.ndarray],
     hop_s = float(np.median(np.diff(starts))) if len(starts) > 1 else 1.0
     voices_ = _Voices(unit(np.asarray(embeddings, np.float64)), shares, labels.copy(), len(voices), hop_s,
                       np.diff(edges))
-    labels = _decide(edges, labels, _pauses(time_map, edges), voices_, embed, score)
+    pauses = _pauses(time_map, edges)
+    labels = _decide(edges, labels, pauses, voices_, embed, score)
+    labels = _split_runs(edges, labels, pauses, voices_, embed, score, log_lr)
+    voices += _new_voice_names(voices, max(0, int(labels.max()) + 1 - len(voices)))
     segments = _segments(edges, labels, shares, voices, timeline.segments, time_map, merge_gap_s)
     return dataclasses.replace(timeline, segments=segments)
 
@@ -129,17 +152,19 @@ class _Voices:
             self.own_s[voice] += self.lengths[k]
         self.labels[k] = voice
 
-    def without(self, k: int) -> np.ndarray:
-        """(voices, dim): each voice's unit mean, leaving out stretch k and the windows over it (a
-        voice heard nowhere else: zeros)."""
+    def without(self, first: int, last: int | None = None) -> np.ndarray:
+        """(voices, dim): each voice's unit mean, leaving out stretches ``first`` to ``last``
+        (default: ``first`` alone) and the windows over them (a voice heard nowhere else: zeros)."""
+        stretches = range(first, first + 1 if last is None else last + 1)
         total = self.pure_sum + self.own_sum
         seconds = self.pure_s + self.own_s
-        over = np.flatnonzero((self.shares[:, k] > 0) & (self.pure >= 0))
+        over = np.flatnonzero((self.shares[:, stretches].sum(axis=1) > 0) & (self.pure >= 0))
         np.subtract.at(total, self.pure[over], self.hop_s * self.vectors[over])
         np.subtract.at(seconds, self.pure[over], self.hop_s)
-        if k in self.own:
-            total[self.labels[k]] -= self.lengths[k] * self.own[k]
-            seconds[self.labels[k]] -= self.lengths[k]
+        for k in stretches:
+            if k in self.own:
+                total[self.labels[k]] -= self.lengths[k] * self.own[k]
+                seconds[self.labels[k]] -= self.lengths[k]
         total[seconds < 1e-6] = 0.0
         return unit(total)
 
@@ -185,6 +210,78 @@ def _decide(edges: np.ndarray, labels: np.ndarray, pauses: np.ndarray, voices: _
     return voices.labels
 
 
+def _split_runs(edges: np.ndarray, labels: np.ndarray, pauses: np.ndarray, voices: _Voices,
+                embed: Callable[[float, float], np.ndarray], score: Scorer, log_lr: LogLR) -> np.ndarray:
+    """``labels`` with each short run of one voice that two people share split at a pause (see
+    SPLIT_LOG10_LR): the side less like its voice's speech outside the run takes a new voice
+    (numbered after every voice found; the later side where the voice is heard nowhere else).
+    The stretches are embedded whole, so a turn made of them needs no model run of its own."""
+    result = labels.copy()
+    lengths = np.diff(edges)
+    new = max(int(labels.max()) + 1, voices.count)
+    for first, last in _runs(labels):
+        if last == first or lengths[first:last + 1].sum() > MAX_SPLIT_RUN_S:
+            continue
+        vectors = {k: np.asarray(embed(float(edges[k]), float(edges[k + 1])), np.float64)
+                   for k in range(first, last + 1) if lengths[k] >= MIN_STRETCH_S}
+        cut = _most_unlike_cut(first, last, pauses, lengths, vectors, score, log_lr)
+        if cut is None:
+            continue
+        means = voices.without(first, last)[int(labels[first])]
+        leaving = range(cut, last + 1)
+        if means.any():
+            sides = [_unit_mean(vectors, lengths, range(first, cut)), _unit_mean(vectors, lengths, leaving)]
+            alike = score(np.stack(sides).astype(np.float32), means[None].astype(np.float32))[:, 0]
+            leaving = leaving if alike[0] >= alike[1] else range(first, cut)
+        result[list(leaving)] = new
+        new += 1
+    return result
+
+
+def _most_unlike_cut(first: int, last: int, pauses: np.ndarray, lengths: np.ndarray,
+                     vectors: dict[int, np.ndarray], score: Scorer, log_lr: LogLR) -> int | None:
+    """The stretch after the pause in ``first``-``last`` where the speech before and after it is
+    most surely two people, if surely enough (SPLIT_LOG10_LR); None otherwise."""
+    best, best_ratio = None, SPLIT_LOG10_LR
+    for cut in range(first + 1, last + 1):
+        before, after = range(first, cut), range(cut, last + 1)
+        shorter = min(_seconds(vectors, lengths, before), _seconds(vectors, lengths, after))
+        if pauses[cut][0] <= 0 or shorter < MIN_SPLIT_SIDE_S:
+            continue
+        sides = np.stack([_unit_mean(vectors, lengths, before),
+                          _unit_mean(vectors, lengths, after)]).astype(np.float32)
+        ratio = log_lr(float(score(sides[:1], sides[1:])[0, 0]), shorter)
+        if ratio is not None and ratio <= best_ratio:
+            best, best_ratio = cut, ratio
+    return best
+
+
+def _seconds(vectors: dict[int, np.ndarray], lengths: np.ndarray, stretches: range) -> float:
+    return float(sum(lengths[k] for k in stretches if k in vectors))
+
+
+def _unit_mean(vectors: dict[int, np.ndarray], lengths: np.ndarray, stretches: range) -> np.ndarray:
+    """The length-weighted unit mean of the embedded stretches among ``stretches``."""
+    return unit(sum(lengths[k] * vectors[k] for k in stretches if k in vectors))
+
+
+def _runs(labels: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) stretch of each run of one label."""
+    changes = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], changes])
+    return list(zip(starts.tolist(), (np.concatenate([changes, [len(labels)]]) - 1).tolist()))
+
+
+def _new_voice_names(voices: list[str], count: int) -> list[str]:
+    """Labels for ``count`` voices the splitting made, unlike any of ``voices``."""
+    names, index = [], len(voices)
+    while len(names) < count:
+        if voice_label(index) not in voices:
+            names.append(voice_label(index))
+        index += 1
+    return names
+
+
 def _pauses(time_map: TimeMap, edges: np.ndarray) -> np.ndarray:
     """(stretches, 2): the seconds of pause before and after each stretch (0: none, as between
     two stretches of one piece of speech)."""
@@ -202,7 +299,8 @@ def _segments(edges: np.ndarray, labels: np.ndarray, shares: np.ndarray, voices:
               before: list[Segment], time_map: TimeMap, merge_gap_s: float) -> list[Segment]:
     """Runs of stretches of one voice as segments on the original time, split at long pauses; each
     keeps its voice's confidence from the voice finding."""
-    confidence = {s.voice: (s.score, s.probability) for s in before}
+    confidence = {s.voice: (s.score, s.probability) for s in before}  # a split-off voice: not known
+    confidence.update({voice: (np.nan, np.nan) for voice in voices if voice not in confidence})
     segments: list[Segment] = []
     first = 0
     for k in range(1, len(labels) + 1):
