@@ -407,8 +407,10 @@ async def _identify_once(page, path: Path, together: asyncio.Barrier | None
     await wait_idle(page)
     if not await page.locator(VERDICT).count():
         return latency_ms, (await page.locator(REFUSAL).first.inner_text()).strip()[:200], clear_s, None
-    label = page.get_by_text(ANALYSED)
-    match = ANALYSED.search(await label.first.inner_text()) if await label.count() else None
+    # the texts as the page holds them now, in one step: counting the label and then reading it
+    # waited the step timeout (180 s) when a redraw removed it in between
+    texts = await page.get_by_text(ANALYSED).all_inner_texts()
+    match = next(filter(None, (ANALYSED.search(text) for text in texts)), None)
     return latency_ms, None, clear_s, float(match.group(1)) if match else None
 
 
