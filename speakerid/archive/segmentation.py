@@ -302,13 +302,10 @@ def _segments(edges: np.ndarray, labels: np.ndarray, shares: np.ndarray, voices:
     confidence = {s.voice: (s.score, s.probability) for s in before}  # a split-off voice: not known
     confidence.update({voice: (np.nan, np.nan) for voice in voices if voice not in confidence})
     segments: list[Segment] = []
-    first = 0
-    for k in range(1, len(labels) + 1):
-        if k < len(labels) and labels[k] == labels[first]:
-            continue
+    for first, last in _runs(labels):
         voice = voices[int(labels[first])]
-        spans = bridge_pauses(time_map.original_spans(float(edges[first]), float(edges[k])), merge_gap_s)
-        windows = int(round(float(shares[:, first:k].sum())))  # in windows' worth of speech
+        spans = bridge_pauses(time_map.original_spans(float(edges[first]), float(edges[last + 1])),
+                              merge_gap_s)
+        windows = int(round(float(shares[:, first:last + 1].sum())))  # in windows' worth of speech
         segments += [Segment(a, b, None, *confidence[voice], windows, voice) for a, b in spans]
-        first = k
     return segments
