@@ -224,14 +224,14 @@ def _split_runs(edges: np.ndarray, labels: np.ndarray, pauses: np.ndarray, voice
             continue
         vectors = {k: np.asarray(embed(float(edges[k]), float(edges[k + 1])), np.float64)
                    for k in range(first, last + 1) if lengths[k] >= MIN_STRETCH_S}
-        cut = _most_unlike_cut(first, last, pauses, lengths, vectors, score, log_lr)
-        if cut is None:
+        found = _most_unlike_cut(first, last, pauses, lengths, vectors, score, log_lr)
+        if found is None:
             continue
+        cut, sides = found
         means = voices.without(first, last)[int(labels[first])]
         leaving = range(cut, last + 1)
         if means.any():
-            sides = [_unit_mean(vectors, lengths, range(first, cut)), _unit_mean(vectors, lengths, leaving)]
-            alike = score(np.stack(sides).astype(np.float32), means[None].astype(np.float32))[:, 0]
+            alike = score(sides, means[None].astype(np.float32))[:, 0]
             leaving = leaving if alike[0] >= alike[1] else range(first, cut)
         result[list(leaving)] = new
         new += 1
@@ -239,9 +239,11 @@ def _split_runs(edges: np.ndarray, labels: np.ndarray, pauses: np.ndarray, voice
 
 
 def _most_unlike_cut(first: int, last: int, pauses: np.ndarray, lengths: np.ndarray,
-                     vectors: dict[int, np.ndarray], score: Scorer, log_lr: LogLR) -> int | None:
+                     vectors: dict[int, np.ndarray], score: Scorer, log_lr: LogLR
+                     ) -> tuple[int, np.ndarray] | None:
     """The stretch after the pause in ``first``-``last`` where the speech before and after it is
-    most surely two people, if surely enough (SPLIT_LOG10_LR); None otherwise."""
+    most surely two people, if surely enough (SPLIT_LOG10_LR), with the two sides' unit means
+    (rows, float32); None otherwise."""
     best, best_ratio = None, SPLIT_LOG10_LR
     for cut in range(first + 1, last + 1):
         before, after = range(first, cut), range(cut, last + 1)
@@ -252,7 +254,7 @@ def _most_unlike_cut(first: int, last: int, pauses: np.ndarray, lengths: np.ndar
                           _unit_mean(vectors, lengths, after)]).astype(np.float32)
         ratio = log_lr(float(score(sides[:1], sides[1:])[0, 0]), shorter)
         if ratio is not None and ratio <= best_ratio:
-            best, best_ratio = cut, ratio
+            best, best_ratio = (cut, sides), ratio
     return best
 
 
