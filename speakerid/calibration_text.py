@@ -70,6 +70,9 @@ SHORT_PROBES = Clause(N_("{description}, {probe_s:g} s probes against whole enro
                       nested=("description",))
 GALLERY_TRIALS = Clause(N_("this gallery's enrolled clips, each against every speaker's centroid "
                            "(its own without it)"))
+GALLERY_TRIALS_POOLED = Clause(N_("this gallery's enrolled clips, each against every speaker's centroid "
+                                  "(its own without it), pooled with the model's different-speaker score "
+                                  "tail counted as {trials} trials"))
 # ... the threshold (evaluate.calibration_from_trials). Its first part, up to the first ";", is
 # a clause of its own: a gallery's refit quotes the model's calibration by that part alone.
 THRESHOLD_SET_BY = Clause(N_("{description}: threshold where at most {false_accepts:.1%} of "
@@ -93,7 +96,7 @@ UNCALIBRATED = Clause(N_("uncalibrated default"))
 
 # In the order they are tried: a clause that ends another's text comes first.
 CLAUSES = (GALLERY_REFIT, IMPOSTOR_TAIL, PRIOR, THRESHOLD, THRESHOLD_SET_BY, SHORT_PROBES, HELD_OUT,
-           AS_NORM_SCORES, RAW_SCORES, GALLERY_TRIALS, UNCALIBRATED)
+           AS_NORM_SCORES, RAW_SCORES, GALLERY_TRIALS_POOLED, GALLERY_TRIALS, UNCALIBRATED)
 KEPT_WORDS = (ALL_TRIALS, UNNAMED_CORPUS)
 
 Reading = str | tuple[Clause, dict]  # text not recognised, or a clause and its values

@@ -173,6 +173,11 @@ class ImpostorTail:
         """The score that this share of different-speaker comparisons exceeds."""
         return self.start + self.scale * math.log(self.share / false_accepts)
 
+    def passing(self, scores: np.ndarray) -> np.ndarray:
+        """The share of different-speaker comparisons over each score (the exponential, at most 1)."""
+        excess = np.asarray(scores, np.float64) - self.start
+        return np.minimum(1.0, self.share * np.exp(-excess / self.scale))
+
     @classmethod
     def fit(cls, different_scores: np.ndarray, share: float = 0.05,
             min_points: int = 20) -> ImpostorTail | None:
@@ -193,6 +198,43 @@ class ImpostorTail:
         if not (data["scale"] > 0 and 0 < data["share"] <= 1):
             raise ValueError("tail scale must be positive and share within (0, 1]")
         return cls(float(data["start"]), float(data["scale"]), float(data["share"]))
+
+
+@dataclass(frozen=True)
+class PooledImpostors:
+    """Few different-speaker trials steadied by a calibration's impostor tail, counted as
+    ``trials`` trials more.
+
+    A gallery of 12 speakers with two clips each gives 264 different-speaker trials: its 1 %
+    threshold is its third-highest impostor score, which one unlucky pair moves by a whole point
+    (the draws in ``benchmarks/conditions.py`` put it anywhere from 2.3 to 4.5 for the shipped
+    model). Pooled with the model's own tail, the gallery's trials move the threshold as far as
+    their number warrants: a little with a few hundred, most of the way with many thousand.
+    """
+
+    tail: ImpostorTail
+    trials: int
+
+    def false_accepts(self, different_scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+        """The pooled share of different-speaker trials at or over each threshold."""
+        own = np.sort(np.asarray(different_scores, np.float64))
+        at_or_over = len(own) - np.searchsorted(own, thresholds, side="left")
+        return (at_or_over + self.trials * self.tail.passing(thresholds)) / (len(own) + self.trials)
+
+    def threshold(self, different_scores: np.ndarray, false_accepts: float) -> float:
+        """The lowest threshold whose pooled share of false accepts is at most ``false_accepts``
+        (bisection: the share only falls as the threshold rises)."""
+        own = np.asarray(different_scores, np.float64)
+        low = min(float(own.min(initial=self.tail.start)), self.tail.start) - 1.0
+        high = max(float(own.max(initial=self.tail.start)) + 1e-6,
+                   self.tail.threshold(false_accepts * (len(own) + self.trials) / self.trials))
+        for _step in range(60):
+            middle = (low + high) / 2
+            if self.false_accepts(own, np.array([middle]))[0] <= false_accepts:
+                high = middle
+            else:
+                low = middle
+        return high
 
 
 @dataclass(frozen=True)

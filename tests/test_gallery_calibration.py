@@ -4,6 +4,7 @@ refit is what identification then uses (for this encoder only, until reset)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -22,12 +23,14 @@ from speakerid.datasets import discover
 from speakerid.gallery import Gallery
 from speakerid.gallery.calibration import (
     MIN_SPEAKERS_WITH_TWO_CLIPS,
+    PRIOR_TRIALS,
     clip_trials,
     fit_gallery_calibration,
     gallery_trials,
+    refit_from_trials,
     refusal,
 )
-from speakerid.scoring import Calibration
+from speakerid.scoring import Calibration, PooledImpostors
 from speakerid.training.evaluate import calibration_from_trials
 
 RATE = 16000
@@ -200,6 +203,45 @@ def test_a_threshold_the_model_reads_as_near_certain_is_refused():
     for probability in (0.011, 0.989):  # just inside the band
         threshold = (np.log(probability / (1 - probability)) - model.offset) / model.slope
         assert refusal(model, refit_at(threshold, 0.0), 0.0) is None
+
+
+# --- few trials pooled with the model's impostor tail ------------------------------------------------
+def impostor_scores(count: int, seed: int) -> np.ndarray:
+    """Different-speaker scores whose own 1 % threshold is about 2.3, a point under the shipped
+    model's tail's (3.2): a gallery whose voices its model would hold apart more strictly."""
+    return np.random.default_rng(seed).normal(0.0, 1.0, count)
+
+
+def test_few_trials_move_the_threshold_a_little_and_many_most_of_the_way():
+    tail = shipped_calibration().tail
+    model_threshold = tail.threshold(0.01)
+    moved = {}
+    for count in (264, 20_000):  # a gallery of 12 speakers with two clips each; one of 140 or so
+        different = impostor_scores(count, seed=1)
+        own = calibration_from_trials(np.r_[different, [5.0]], np.r_[np.zeros(count, bool), True], "own", 12)
+        pooled = PooledImpostors(tail, PRIOR_TRIALS).threshold(different, 0.01)
+        moved[count] = (model_threshold - pooled) / (model_threshold - own.threshold)
+        assert own.threshold < pooled < model_threshold
+    assert moved[264] < 0.5 < 0.7 < moved[20_000]
+
+
+def test_the_pooled_threshold_is_the_lowest_that_keeps_false_accepts_at_the_target():
+    pooled = PooledImpostors(shipped_calibration().tail, PRIOR_TRIALS)
+    different = impostor_scores(264, seed=2)
+    threshold = pooled.threshold(different, 0.01)
+    at, just_under = pooled.false_accepts(different, np.array([threshold, threshold - 1e-3]))
+    assert at <= 0.01 + 1e-12 < just_under  # 1e-12: exp's last bit differs between array sizes
+
+
+def test_a_gallery_refit_pools_its_trials_with_the_models_tail_and_says_so():
+    model = shipped_calibration()
+    different = impostor_scores(264, seed=3)
+    scores, same = np.r_[different, np.full(24, 5.0)], np.r_[np.zeros(264, bool), np.ones(24, bool)]
+    refit = refit_from_trials(scores, same, 12, model)
+    assert refit.threshold == PooledImpostors(model.tail, PRIOR_TRIALS).threshold(different, 0.01)
+    assert f"tail counted as {PRIOR_TRIALS} trials" in refit.method
+    untailed = refit_from_trials(scores, same, 12, dataclasses.replace(model, tail=None))
+    assert untailed.threshold == calibration_from_trials(scores, same, "own", 12).threshold
 
 
 # --- the command line --------------------------------------------------------------------------------

@@ -29,7 +29,15 @@ from ..datasets import SpeakerSource
 from ..errors import SpeakerIDError
 from ..i18n import _
 from ..preprocess import Prepared, Stage
-from ..scoring import Calibration, DurationBand, ImpostorTail, ScoreNormaliser, fit_calibration, score_matrix
+from ..scoring import (
+    Calibration,
+    DurationBand,
+    ImpostorTail,
+    PooledImpostors,
+    ScoreNormaliser,
+    fit_calibration,
+    score_matrix,
+)
 from .metrics import (
     det_points,
     equal_error_rate,
@@ -184,15 +192,22 @@ def corpus_of(speakers: np.ndarray) -> np.ndarray:
 
 def calibration_from_trials(scores: np.ndarray, same: np.ndarray, description: str, speakers: int,
                             false_accepts: float = FALSE_ACCEPT_TARGET,
-                            corpora: np.ndarray | None = None) -> Calibration:
+                            corpora: np.ndarray | None = None,
+                            prior: PooledImpostors | None = None) -> Calibration:
     """:func:`calibrate` on given trials (``same``: True where both sides are one speaker).
 
     ``corpora`` names each trial's corpus: the threshold is then the strictest of the corpora's
     (each with enough different-speaker trials to place it), so that it holds in every channel
     measured rather than on their average: telephone voices, all alike through one narrow band,
     let more impostors through at a threshold that suits studio speech.
+
+    ``prior``: the different-speaker trials are pooled with another calibration's impostor tail
+    before the threshold is placed (a gallery's refit on few speakers, :class:`PooledImpostors`).
     """
-    threshold, false_accept_rate, miss_rate = false_accept_threshold(scores, same, false_accepts)
+    if prior is None:
+        threshold = false_accept_threshold(scores, same, false_accepts)[0]
+    else:
+        threshold = prior.threshold(scores[~same], false_accepts)
     strictest = ALL_TRIALS
     for corpus in sorted(set(corpora.tolist())) if corpora is not None else []:
         impostors = (corpora == corpus) & ~same  # the threshold depends on these alone
