@@ -13,6 +13,7 @@ import pytest
 from conversations import FAST_MODEL, recordings_fixture, write_enrolment  # noqa: F401 (fixtures)
 
 from speakerid import SpeakerIDError
+from speakerid.archive import already_indexed
 from speakerid.cli import main
 from speakerid.numerals import DEVANAGARI_DIGITS
 
@@ -80,6 +81,29 @@ def test_questions_load_no_tensorflow(added, recordings):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "[]"
     assert '"speaker": "Bob"' in done.stdout
+
+
+def test_re_adding_known_recordings_loads_no_tensorflow(added, recordings):
+    code = ASK_WITHOUT_TENSORFLOW.format(questions=[
+        ["archive", "add", str(recordings[0].parent), "--json", *added]])
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    *report, modules = done.stdout.splitlines()
+    assert modules == "[]"
+    report = json.loads("\n".join(report))
+    assert sorted(report["known"]) == sorted(str(r) for r in recordings)
+    assert report["added"] == report["reindexed"] == report["failed"] == []
+
+
+def test_only_a_whole_set_of_known_inputs_skips_the_model(added, recordings, tmp_path):
+    archive, weights = added[1], added[5]
+    assert already_indexed([recordings[1]], archive, weights) == [str(recordings[1])]
+    new = tmp_path / "new.wav"
+    new.write_bytes(recordings[1].read_bytes() + b"\0")  # other content: not in the archive
+    assert already_indexed([recordings[1], new], archive, weights) is None
+    assert already_indexed([recordings[1], tmp_path / "missing.wav"], archive, weights) is None
+    assert already_indexed([recordings[1]], archive, tmp_path) is None  # a model it has not seen
 
 
 def test_add_reports_each_failure_in_one_line_and_exits_2(added, tmp_path, capsys):

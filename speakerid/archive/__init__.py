@@ -16,6 +16,7 @@ from .archive import (
     Summary,
     TimelineTurn,
     TurnRef,
+    already_indexed,
     default_archive_dir,
     open_for_search,
     parse_voice,
@@ -23,4 +24,4 @@ from .archive import (
 )
 
 __all__ = ["AddReport", "Archive", "ArchiveVoice", "Hit", "Summary", "TimelineTurn", "TurnRef",
-           "default_archive_dir", "open_for_search", "parse_voice", "voice_label"]
+           "already_indexed", "default_archive_dir", "open_for_search", "parse_voice", "voice_label"]

@@ -31,7 +31,7 @@ from .engines import Engine, Job, LocalEngine
 from .indexer import IndexedRecording
 from .labels import Labels, label_turns
 from .linking import link_voices
-from .sources import Media, cut_audio, resolve
+from .sources import Media, cut_audio, file_hash, resolve
 from .store import ArchiveStore, NewTurn, RecordingRow, TurnTable
 from .turn_cache import load_turns
 
@@ -188,15 +188,13 @@ class Archive:
         if engine.model_dir is not None:
             self.store.remember_model(model_fingerprint(engine.model_dir), model_id)
         jobs: dict[Job, tuple[Media, int | None]] = {}
-        for row in self.store.recordings():
-            if row.model_id != model_id and self.store.recording_by_hash(row.sha256, model_id) is None:
-                media = Media(row.source, row.title, Path(row.media), row.sha256)
-                jobs[Job(media.media, row.source)] = (media, row.id)
+        for row in _awaiting_reindex(self.store, model_id):
+            media = Media(row.source, row.title, Path(row.media), row.sha256)
+            jobs[Job(media.media, row.source)] = (media, row.id)
         for item in expand(list(inputs)):
             name = label(item)
             try:
-                if is_link(item) and any(r.model_id == model_id for r in self.store.recordings_by_source(
-                        str(item).strip())):
+                if is_link(item) and _link_known(self.store, item, model_id):
                     report.known.append(name)
                     continue
                 media = resolve(item, self.folder / MEDIA_FOLDER, limits, download_progress)
@@ -423,6 +421,50 @@ def model_fingerprint(model_dir: str | Path) -> str:
             while block := handle.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def already_indexed(inputs: Sequence[Input], folder: str | Path | None = None,
+                    model_dir: str | Path | None = None) -> list[str] | None:
+    """The names of ``inputs`` (files, folders, links) when every one is in the archive already for
+    the model in use (recognised by its files' fingerprint, as :func:`open_for_search` does) and no
+    recording awaits re-indexing: what ``add`` would report as known, found without loading the
+    model, so re-adding a folder costs its hashing alone. None when anything needs the model or
+    ``add``'s own checks (a new, missing or unreadable input, a model not yet seen)."""
+    folder = Path(folder) if folder is not None else default_archive_dir()
+    if not (folder / ARCHIVE_FILE).is_file():
+        return None
+    store = ArchiveStore(folder / ARCHIVE_FILE)
+    try:
+        model_id = store.encoder_id_of(model_fingerprint(model_dir or paths.default_model_dir()))
+        if model_id is None or _awaiting_reindex(store, model_id):
+            return None
+        names = []
+        for item in expand(list(inputs)):
+            if is_link(item):
+                known = _link_known(store, item, model_id)
+            elif isinstance(item, str | Path) and Path(item).is_file():
+                known = store.recording_by_hash(file_hash(Path(item)), model_id) is not None
+            else:  # an upload, an empty folder, a missing file: for add to take or refuse
+                known = False
+            if not known:
+                return None
+            names.append(label(item))
+        return names or None
+    except OSError:
+        return None
+    finally:
+        store.close()
+
+
+def _awaiting_reindex(store: ArchiveStore, model_id: str) -> list[RecordingRow]:
+    """The recordings another model indexed that this one has not."""
+    return [row for row in store.recordings()
+            if row.model_id != model_id and store.recording_by_hash(row.sha256, model_id) is None]
+
+
+def _link_known(store: ArchiveStore, link: Input, model_id: str) -> bool:
+    """Whether this model has indexed the link (known by its address: no download)."""
+    return any(row.model_id == model_id for row in store.recordings_by_source(str(link).strip()))
 
 
 def open_for_search(folder: str | Path | None = None, gallery_path: str | Path | None = None,

@@ -39,7 +39,8 @@ from .common import (
 from .speaker_commands import clock
 
 if TYPE_CHECKING:
-    from ..archive import Archive
+    from ..archive import AddReport, Archive
+    from ..inputs import Input
 
 HIT_COLUMNS = ("recording", "title", "start_s", "end_s", "speaker", "probability")
 
@@ -84,21 +85,12 @@ def add_archive_add(subparsers: Subparsers) -> None:
 
 
 def run_archive_add(args: argparse.Namespace) -> int:
-    from ..archive import Archive
-    from ..fetch import FetchLimits, is_link
-    from ..gallery import Gallery
+    from ..archive import AddReport, already_indexed
+    from ..fetch import is_link
 
     inputs = [item if is_link(item) else Path(item) for item in args.files]
-    limits = FetchLimits(args.max_duration, args.max_size_mb * 1_000_000)
-    engine = make_engine(args)
-    try:
-        with (Archive(args.archive, Gallery(args.gallery, _model_of(engine, args))) as archive,
-              download_bar() as downloading, stage_bars() as stages,
-              progress_bar(_("recordings"), pgettext("progress unit", "recording")) as overall):
-            report = archive.add(inputs, engine, lambda done, total, recording: overall(done, total),
-                                 stages if args.engine == "local" else None, limits, downloading)
-    finally:
-        engine.close()
+    known = already_indexed(inputs, args.archive, args.weights)  # then no model is loaded
+    report = AddReport(known=known) if known is not None else _add_with_model(args, inputs)
     for _recording, sentence in report.failed:
         warn(sentence)
     if args.json:
@@ -109,6 +101,24 @@ def run_archive_add(args: argparse.Namespace) -> int:
               "{failed}").format(added=number(len(report.added)), known=number(len(report.known)),
                                  reindexed=number(len(report.reindexed)), failed=number(len(report.failed))))
     return EXIT_REFUSED if report.failed else EXIT_OK
+
+
+def _add_with_model(args: argparse.Namespace, inputs: list[Input]) -> AddReport:
+    """`archive add` with the model loaded (local) or its actors started (Ray)."""
+    from ..archive import Archive
+    from ..fetch import FetchLimits
+    from ..gallery import Gallery
+
+    limits = FetchLimits(args.max_duration, args.max_size_mb * 1_000_000)
+    engine = make_engine(args)
+    try:
+        with (Archive(args.archive, Gallery(args.gallery, _model_of(engine, args))) as archive,
+              download_bar() as downloading, stage_bars() as stages,
+              progress_bar(_("recordings"), pgettext("progress unit", "recording")) as overall):
+            return archive.add(inputs, engine, lambda done, total, recording: overall(done, total),
+                               stages if args.engine == "local" else None, limits, downloading)
+    finally:
+        engine.close()
 
 
 def make_engine(args: argparse.Namespace):
