@@ -404,18 +404,23 @@ def export_or_import(gallery: Gallery, speakers: list[SpeakerInfo], round_: int)
 # --- refit the threshold on these voices ---------------------------------------------------------
 def calibrate(gallery: Gallery, round_: int) -> None:
     """The threshold refit on this gallery's own voices, or back to the model's."""
-    from speakerid.gallery.calibration import MIN_SPEAKERS_WITH_TWO_CLIPS, fit_gallery_calibration
+    from speakerid.gallery.calibration import (
+        MIN_SPEAKERS_WITH_TWO_CLIPS,
+        PRIOR_TRIALS,
+        fit_gallery_calibration,
+    )
 
     st.caption(_(
         "The model's threshold was set on speakers from its training corpora (Indian telephone speech, "
         "American audiobooks). Your voices come through other microphones, channels and languages. Once "
         "{count} or more speakers have two clips or more, their clips are tests "
         "with known answers: each clip is compared with every speaker, as a new clip would be, and the "
-        "threshold is set where one in a hundred comparisons with the wrong speaker passes. Only clips "
-        "of full length are refit; short clips keep the model's own thresholds. A refit that would miss more "
-        "than 10 points more of the speakers' own clips than the model does, or whose threshold the "
-        "model gives a likelihood under 1%, or over 99%, is shown but cannot be used.").format(
-            count=numerals.number(MIN_SPEAKERS_WITH_TWO_CLIPS)))
+        "threshold is set where one in a hundred comparisons with the wrong speaker passes, the model's "
+        "own counting as {prior} comparisons more: a small gallery moves it a little, a large one most of "
+        "the way. Only clips of full length are refit; short clips keep the model's own thresholds. A refit "
+        "that would miss more than 10 points more of the speakers' own clips than the model does, or whose "
+        "threshold the model gives a likelihood under 1%, or over 99%, is shown but cannot be used.").format(
+            count=numerals.number(MIN_SPEAKERS_WITH_TWO_CLIPS), prior=numerals.number(PRIOR_TRIALS)))
     current = gallery.calibration
     own = current is not gallery.encoder.calibration
     st.markdown(_("Threshold in use: **{threshold:.2f}** ({whose}).").format(
