@@ -217,20 +217,22 @@ class PooledImpostors:
 
     def false_accepts(self, different_scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
         """The pooled share of different-speaker trials at or over each threshold."""
-        own = np.sort(np.asarray(different_scores, np.float64))
-        at_or_over = len(own) - np.searchsorted(own, thresholds, side="left")
-        return (at_or_over + self.trials * self.tail.passing(thresholds)) / (len(own) + self.trials)
+        return self._pooled(np.sort(np.asarray(different_scores, np.float64)), thresholds)
+
+    def _pooled(self, own_sorted: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+        at_or_over = len(own_sorted) - np.searchsorted(own_sorted, thresholds, side="left")
+        return (at_or_over + self.trials * self.tail.passing(thresholds)) / (len(own_sorted) + self.trials)
 
     def threshold(self, different_scores: np.ndarray, false_accepts: float) -> float:
         """The lowest threshold whose pooled share of false accepts is at most ``false_accepts``
         (bisection: the share only falls as the threshold rises)."""
-        own = np.asarray(different_scores, np.float64)
-        low = min(float(own.min(initial=self.tail.start)), self.tail.start) - 1.0
+        own = np.sort(np.asarray(different_scores, np.float64))
+        low = float(own.min(initial=self.tail.start)) - 1.0
         high = max(float(own.max(initial=self.tail.start)) + 1e-6,
                    self.tail.threshold(false_accepts * (len(own) + self.trials) / self.trials))
         for _step in range(60):
             middle = (low + high) / 2
-            if self.false_accepts(own, np.array([middle]))[0] <= false_accepts:
+            if self._pooled(own, np.array([middle]))[0] <= false_accepts:
                 high = middle
             else:
                 low = middle
