@@ -11,9 +11,10 @@ temporary SPEAKERID_HOME whose gallery is enrolled with the library beforehand, 
 concurrent headless Chromium pages (Debian's /usr/bin/chromium through Playwright; nothing is
 downloaded, nothing leaves loopback). Each page uploads ``--requests-per-page`` clips, one after
 another, on the Identify page; a request is timed from handing the file to the uploader until the
-verdict is on the page (upload, rerun, decoding, analysis, figures and verdict sent to the
-browser). The uploader and the verdict are found by the page's element keys (``identify_upload``,
-``verdict``), not by its wording; a refusal by its error box. Between requests a page removes its
+verdict is on the page (upload, rerun, decoding, analysis and verdict sent to the browser; the
+page draws its figures after the verdict, and before it in runs before 2026-12-07). The uploader
+and the verdict are found by the page's element keys (``identify_upload``, ``verdict``), not by
+its wording; a refusal by its error box. Between requests a page removes its
 file (an untimed rerun), so that the next verdict is the new one and not the old one still on
 screen. The server's RSS is read after start, after a warm-up request and after every request.
 With ``--at-once`` the pages of a round upload each clip at the same moment (they wait for each
@@ -78,6 +79,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from smoke import HELP as SMOKE_HELP  # noqa: E402
 from smoke import output, tiny_model  # noqa: E402
+from streamlit_browser import IDLE  # noqa: E402
 from synthetic import synth_voice, write_wav  # noqa: E402
 
 from speakerid import SpeakerIDError  # noqa: E402
@@ -359,10 +361,9 @@ async def open_identify(context, url: str, timeout_s: float):
 
 
 async def wait_idle(page) -> None:
-    """Until Streamlit has finished running the script (no "Running..." indicator)."""
-    await page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
+    """Until Streamlit has finished running the script, as the browser tests wait (the app's own
+    script state: the "Running..." indicator alone is not drawn on every run)."""
+    await page.wait_for_function(IDLE)
 
 
 def _uploader(page):
@@ -671,7 +672,8 @@ def markdown(results: dict) -> str:
                   f"of {s['query_s']:g} s WAV clips per page, one after another (cycling through "
                   f"{s.get('distinct_query_files', DISTINCT_QUERIES)} distinct files). A request is "
                   f"timed from the upload until {s.get('timed_until', EARLIER_END)} (upload, rerun, "
-                  "decoding, analysis, figures, verdict rendered). Each page removes its file between "
+                  "decoding, analysis, verdict rendered; in runs before 2026-12-07 also the figures, which "
+                  "the page then drew before the verdict). Each page removes its file between "
                   "requests, an untimed rerun that is counted in the wall time (so throughput understates "
                   "capacity; the mean time it took is below). Server RSS: "
                   f"{app['server_rss_after_start_mb']:.0f} MB after start (TensorFlow not loaded yet), "
