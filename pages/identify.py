@@ -25,6 +25,7 @@ from speakerid.timeline import TIMELINE_MIN_DURATION_S
 from speakerid.voice_labels import shown_voice
 
 if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
     from streamlit.runtime.uploaded_file_manager import UploadedFile
 
     from speakerid.app.analysis import Analysis
@@ -164,10 +165,19 @@ def read_clip(source: str, uploaded: UploadedFile | None, fetched: FetchedAudio 
 
 @dataclass(frozen=True)
 class ClipFigures:
-    """A clip's figures as images, drawn by the worker that analysed it (and kept for reruns)."""
+    """A clip's figures as images, drawn in the shared pool after its verdict (and kept for reruns)."""
 
     waveforms: bytes
     front_ends: list[tuple[str, bytes]]  # (tab label, image): one per network's front end
+
+
+@dataclass(frozen=True)
+class FigureSlots:
+    """Where a clip's figures go on the page: placed as the page is drawn, filled once they are drawn,
+    so that the verdict does not wait for them."""
+
+    waveforms: DeltaGenerator
+    front_ends: DeltaGenerator
 
 
 def clip_figures(analysis: Analysis, encoder: Encoder) -> ClipFigures:
@@ -187,7 +197,8 @@ def clip_figures(analysis: Analysis, encoder: Encoder) -> ClipFigures:
                        spectrograms)
 
 
-def render_preparation(analysis: Analysis, figures: ClipFigures) -> None:
+def render_preparation(analysis: Analysis) -> DeltaGenerator:
+    """The preparation's figures and steps; the place left for its waveforms."""
     prepared = analysis.prepared
     st.markdown("##### " + _("1 · Preparing the audio"))
     decoded, trimmed, final = prepared.stages[0], prepared.stage("trim"), prepared.stages[-1]
@@ -198,10 +209,11 @@ def render_preparation(analysis: Analysis, figures: ClipFigures) -> None:
                    delta=silence_removed(trimmed.duration_s - final.duration_s),
                    delta_color="off", help=prepared.stage("silence").note)
     cols[3].metric(_("Sample rate"), sample_rate(final.sample_rate), help=prepared.stage("resample").note)
-    ui.show_image(figures.waveforms)
+    waveforms = st.empty()
     with st.expander(_("Every stage")):
         st.dataframe([{_("stage"): s.name, _("output"): ui.seconds(s.duration_s), _("what happened"): s.note}
                       for s in prepared.stages], hide_index=True, width="stretch")
+    return waveforms
 
 
 def silence_removed(seconds: float) -> str:
@@ -213,16 +225,45 @@ def sample_rate(rate: float) -> str:
     return _("{rate} kHz").format(rate=numerals.number(rate / 1000, "g"))
 
 
-def render_features(analysis: Analysis, figures: ClipFigures) -> None:
+def render_features(analysis: Analysis) -> DeltaGenerator:
+    """What the encoder reads, in words; the place left for its spectrograms."""
     st.markdown("##### " + _("2 · What the encoder sees"))
     count = len(analysis.windows)
     longest = max(b - a for a, b in analysis.windows)
     text = (_("one window of {duration}").format(duration=ui.seconds(longest)) if count == 1
             else _("{count} windows of {duration}, embeddings averaged").format(
                 count=numerals.number(count), duration=ui.seconds(longest)))
-    render_front_ends(figures)
+    front_ends = st.empty()
     st.caption(_("The encoder reads the speech in {windows}: the coloured bars above the image.").format(
         windows=text))
+    return front_ends
+
+
+def render_figures(analysis: Analysis, encoder: Encoder, key: str, slots: FigureSlots) -> None:
+    """The clip's figures in their places: kept from an earlier run of the page, or drawn now in the
+    shared pool. They are queued after the verdict is on the page, so when several clips arrive at
+    once every one gets its verdict before anyone's figures are drawn."""
+    kept = st.session_state.get("identify_figures", (None,))
+    if kept[0] == key:
+        figures = kept[1]
+    else:
+        try:
+            figures = ui.run_queued(lambda job: drawn_figures(job, analysis, encoder), "figures",
+                                    lambda text: slots.waveforms.caption(text))
+        except Exception:  # the verdict stands without its figures; never a stack trace on the page
+            log.exception("drawing the figures failed")
+            slots.waveforms.caption(_("The figures could not be drawn."))
+            return
+        ui.keep("identify_figures", (key, figures))
+    with slots.waveforms.container():
+        ui.show_image(figures.waveforms)
+    with slots.front_ends.container():
+        render_front_ends(figures)
+
+
+def drawn_figures(job: Job, analysis: Analysis, encoder: Encoder) -> ClipFigures:
+    job.checkpoint(_("Drawing the figures"))
+    return clip_figures(analysis, encoder)
 
 
 def render_front_ends(figures: ClipFigures) -> None:
@@ -385,19 +426,18 @@ class UnusableClip(Exception):
 
 @dataclass(frozen=True)
 class AnalysedClip:
-    """All the heavy work for one clip, done in the shared pool: its analysis, who speaks when (for a
-    clip long enough; None when too short, or when it failed and the page computes it to say why),
-    and its figures."""
+    """The heavy work for one clip's verdict, done in the shared pool: its analysis and who speaks when
+    (for a clip long enough; None when too short, or when it failed and the page computes it to say
+    why). Its figures are drawn after (:func:`render_figures`)."""
 
     analysis: Analysis
     timeline: Timeline | None
-    figures: ClipFigures
 
 
 def analysed_clip(job: Job, clip: AudioClip | None, data: bytes, filename: str, encoder: Encoder,
                   gallery: Gallery, trim_ends: bool) -> AnalysedClip:
-    """Decode (an upload), analyse, find who speaks when and draw the figures, reporting each step
-    to ``job`` (which stops there when the page has gone)."""
+    """Decode (an upload), analyse and find who speaks when, reporting each step to ``job`` (which
+    stops there when the page has gone)."""
     from speakerid.app.analysis import STEPS, analyse_steps
     from speakerid.audio import decode_bytes
     from speakerid.timeline import identify_timeline
@@ -424,8 +464,7 @@ def analysed_clip(job: Job, clip: AudioClip | None, data: bytes, filename: str, 
                 gallery)
         except SpeakerIDError:
             timeline = None  # the page computes it again and says why it failed
-    job.checkpoint(_("Drawing the figures"))
-    return AnalysedClip(analysis, timeline, clip_figures(analysis, encoder))
+    return AnalysedClip(analysis, timeline)
 
 
 def analyse_clip(clip: AudioClip | None, data: bytes, filename: str, key: str, encoder: Encoder,
@@ -461,17 +500,18 @@ def analyse_clip(clip: AudioClip | None, data: bytes, filename: str, key: str, e
     status.update(label=_("Analysed in {seconds:.1f} s").format(seconds=sum(timings.values())),
                   state="complete", expanded=False)
     ui.keep("identify_result", (key, done.analysis))
-    ui.keep("identify_figures", (key, done.figures))
     if done.timeline is not None:
         ui.keep("identify_timeline", (key, done.timeline))
 
 
 def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: str, key: str,
             encoder: Encoder, gallery: Gallery, speakers: list[SpeakerInfo], trim_ends: bool
-            ) -> Analysis | RecordingSummary:
+            ) -> tuple[Analysis | RecordingSummary, FigureSlots | None]:
     """Every step of the analysis (run in the shared pool, or from the session for a clip seen
-    before) and the verdict beside it; what it found. ``trim_ends``: leave out a long recording's ends."""
+    before) and the verdict beside it; what it found, and where its figures go (None for a long
+    recording, drawn here). ``trim_ends``: leave out a long recording's ends."""
     left, right = st.columns([3, 2], gap="large")
+    slots = None
     if st.session_state.get("identify_result", (None,))[0] != key:
         with left:
             if long_upload:
@@ -484,14 +524,12 @@ def analyse(clip: AudioClip | None, long_upload: bool, data: bytes, filename: st
             render_long_preparation(analysis)
             render_long_features(analysis)
         else:
-            figures = st.session_state["identify_figures"][1]
-            render_preparation(analysis, figures)
-            render_features(analysis, figures)
+            slots = FigureSlots(render_preparation(analysis), render_features(analysis))
     with right:
         render_verdict(analysis, speakers, encoder,
                        clip_timeline(analysis, None if long_upload else analysis.clip, long_upload, key,
                                      encoder, gallery))
-    return analysis
+    return analysis, slots
 
 
 def render_voice_enrolment(timeline: Timeline, clip: AudioClip | None, gallery: Gallery) -> None:
@@ -620,7 +658,8 @@ def main() -> None:
     gallery_signature = ";".join(f"{s.name}:{s.clips}" for s in speakers)
     key = ui.digest(data, name, ui.model_location()[0], str(ui.model_location()[1]),
                     gallery_signature, str(trim_ends))
-    analysis = analyse(clip, long_upload, data, name or "upload", key, encoder, gallery, speakers, trim_ends)
+    analysis, figure_slots = analyse(clip, long_upload, data, name or "upload", key, encoder, gallery,
+                                     speakers, trim_ends)
     if not long_upload:
         clip = analysis.clip  # an upload is decoded in the shared pool
     if analysis.identification.best is not None:  # an empty gallery: nothing to report
@@ -628,6 +667,8 @@ def main() -> None:
                                  clip, data, uploaded, fetched, gallery)
     if long_upload or clip.duration_s >= TIMELINE_MIN_DURATION_S:
         who_speaks_when(analysis, clip, long_upload, key, encoder, gallery)
+    if figure_slots is not None:  # last: nothing on the page waits for them
+        render_figures(analysis, encoder, key, figure_slots)
 
 
 main()
