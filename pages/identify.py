@@ -198,7 +198,7 @@ def clip_figures(analysis: Analysis, encoder: Encoder) -> ClipFigures:
 
 
 def render_preparation(analysis: Analysis) -> DeltaGenerator:
-    """The preparation's figures and steps; the place left for its waveforms."""
+    """The preparation's measures and steps; the place left for its waveforms."""
     prepared = analysis.prepared
     st.markdown("##### " + _("1 · Preparing the audio"))
     decoded, trimmed, final = prepared.stages[0], prepared.stage("trim"), prepared.stages[-1]
@@ -249,7 +249,7 @@ def render_figures(analysis: Analysis, encoder: Encoder, key: str, slots: Figure
     else:
         try:
             figures = ui.run_queued(lambda job: drawn_figures(job, analysis, encoder), "figures",
-                                    lambda text: slots.waveforms.caption(text))
+                                    slots.waveforms.caption)
         except Exception:  # the verdict stands without its figures; never a stack trace on the page
             log.exception("drawing the figures failed")
             slots.waveforms.caption(_("The figures could not be drawn."))
