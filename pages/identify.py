@@ -180,9 +180,10 @@ class FigureSlots:
     front_ends: DeltaGenerator
 
 
-def clip_figures(analysis: Analysis, encoder: Encoder) -> ClipFigures:
+def clip_figures(job: Job, analysis: Analysis, encoder: Encoder) -> ClipFigures:
     """The waveforms of each preparation stage, and one spectrogram per network's front end, each
-    labelled with the network that reads it."""
+    labelled with the network that reads it (a job of the shared pool, see :func:`render_figures`)."""
+    job.checkpoint(_("Drawing the figures"))
     # TensorFlow (and matplotlib): imported once the model, which needs them too, has loaded.
     from speakerid.app import plots
     from speakerid.app.analysis import front_ends
@@ -248,7 +249,7 @@ def render_figures(analysis: Analysis, encoder: Encoder, key: str, slots: Figure
         figures = kept[1]
     else:
         try:
-            figures = ui.run_queued(lambda job: drawn_figures(job, analysis, encoder), "figures",
+            figures = ui.run_queued(lambda job: clip_figures(job, analysis, encoder), "figures",
                                     slots.waveforms.caption)
         except Exception:  # the verdict stands without its figures; never a stack trace on the page
             log.exception("drawing the figures failed")
@@ -259,11 +260,6 @@ def render_figures(analysis: Analysis, encoder: Encoder, key: str, slots: Figure
         ui.show_image(figures.waveforms)
     with slots.front_ends.container():
         render_front_ends(figures)
-
-
-def drawn_figures(job: Job, analysis: Analysis, encoder: Encoder) -> ClipFigures:
-    job.checkpoint(_("Drawing the figures"))
-    return clip_figures(analysis, encoder)
 
 
 def render_front_ends(figures: ClipFigures) -> None:
