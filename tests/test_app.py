@@ -231,6 +231,32 @@ def test_the_first_page_is_drawn_while_the_model_loads(monkeypatch):
     assert "loading the speaker model" not in texts(at)
 
 
+def test_a_newly_loaded_model_is_warmed_up_on_its_own_thread_before_any_clip(monkeypatch):
+    """A fresh server traces the network while the page is read, so that the first verdict does
+    not pay for it; the page's own thread does not wait for that."""
+    from speakerid.models.base import SpeakerModel
+    from speakerid_ui import resources
+
+    warmed: list[tuple[str, float]] = []
+    warm_up = SpeakerModel.warm_up
+
+    def recorded(model, seconds, sample_rate=16000):
+        warmed.append((threading.current_thread().name, seconds))
+        return warm_up(model, seconds, sample_rate)
+
+    monkeypatch.setattr(SpeakerModel, "warm_up", recorded)
+    enrol("Alice", wav(0, 6.0))
+    resources._load_encoder.clear()  # as in a fresh server: no model loaded yet
+    at = open_app()
+    resources._warming_up().submit(lambda: None).result(TIMEOUT)  # one thread: the warm-up is done
+    assert [(name.startswith("speakerid-warm-up"), seconds) for name, seconds in warmed] == [
+        (True, resources.WARM_UP_S)]
+    at.file_uploader(key="identify_upload").upload("clip.wav", wav(0, 6.0), "audio/wav")
+    rerun(at)
+    assert ":green[:material/check_circle:] Alice\\: " in texts(at)
+    assert len(warmed) == 1  # once per model loaded, not per clip
+
+
 def test_identify_from_a_browser_recording():
     recording = wav(2, 5.0)
     enrol("Chandra", recording)

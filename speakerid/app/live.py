@@ -30,7 +30,7 @@ from ..audio import from_array
 from ..errors import SpeakerIDError
 from ..i18n import _, current_language, set_language
 from ..numerals import number
-from ..preprocess import Prepared, Stage, prepare
+from ..preprocess import prepare
 from ..results import UNKNOWN_SPEAKER
 from ..verdict import percent
 
@@ -215,13 +215,12 @@ class LiveIdentifier:
 
         The first calls trace the network for the shapes that live updates use: seconds of pure
         Python that, during a stream, would hold the interpreter while frames arrive. The silence
-        goes through the model's own front end and embedding (:meth:`embed_prepared`, as
-        :meth:`_identify` does), so that every kind of model, a fusion of front ends included,
+        goes through the model's own front end and embedding (``SpeakerModel.warm_up``, as
+        :meth:`_identify` embeds), so that every kind of model, a fusion of front ends included,
         is warmed up as it will run."""
         def run() -> None:
             for seconds in (self.min_speech_s, self.buffer_s):
-                silence = np.zeros(int(seconds * self.rate), np.float32)
-                self.encoder.embed_prepared(Prepared([Stage("warm-up", silence, self.rate, "silence")]))
+                self.encoder.warm_up(seconds, self.rate)
 
         thread = threading.Thread(target=run, name="speakerid-live-warm-up", daemon=True)
         thread.start()
