@@ -20,7 +20,8 @@ fit that saw either of its speakers. Three systems go through the same fits: the
 
 Figures per condition (Hyke telephone and LibriSpeech studio, whole recordings and 3 s crops, all
 pairs of items as in benchmark.py), pooled over the fits' calibrated likelihood ratios: EER,
-minDCF, Cllr and minCllr, with 95 % intervals from bootstrap resamples of speakers; open-set
+minDCF, Cllr and minCllr, with 95 % intervals from bootstrap resamples of speakers, and the Cllr of
+the ratios as the app states them (limited to what each calibration's trials support); open-set
 identification on each pair of folds (every other speaker enrolled from one recording, each probe
 judged by the threshold for its length and the gallery's size); and the gallery calibration refit
 (speakerid.gallery.calibration) on galleries of 12 held-out speakers enrolled in random orders,
@@ -297,7 +298,9 @@ def folds(speakers: list[str], count: int) -> list[list[str]]:
 
 
 def condition_trials(scorer: Scorer, clips: Clips, fitted: Fitted) -> dict[str, dict]:
-    """Per condition, all pairs of the clips' items: calibrated natural-log LRs, labels, speakers."""
+    """Per condition, all pairs of the clips' items: calibrated natural-log LRs, labels, speakers;
+    ``stated_llr``, the LRs the app and the evidence report state (limited to what the calibration's
+    trials support, Calibration.supported_log10_lr)."""
     trials = {}
     for short, corpus in CORPORA.items():
         for crop, label in ((0.0, "full"), (3.0, "3s")):
@@ -306,10 +309,11 @@ def condition_trials(scorer: Scorer, clips: Clips, fitted: Fitted) -> dict[str, 
             rows, cols = np.triu_indices(len(vectors), k=1)
             scores, same = pair_scores(scorer.score_matrix(vectors, vectors), part.speaker)
             # the band of the first clip of each pair picks the calibration, as a probe's would
-            llr = np.where(part.narrow[rows], *(fitted.calibration_for(b).for_duration(crop or None).log10_lr(
-                scores) * np.log(10) for b in (True, False)))
-            trials[f"{short}/{label}"] = {"llr": llr, "same": same, "a": part.speaker[rows],
-                                          "b": part.speaker[cols]}
+            calibrations = [fitted.calibration_for(b).for_duration(crop or None) for b in (True, False)]
+            llr, stated = (np.where(part.narrow[rows], *(ratio(c, scores) * np.log(10) for c in calibrations))
+                           for ratio in (Calibration.log10_lr, Calibration.supported_log10_lr))
+            trials[f"{short}/{label}"] = {"llr": llr, "stated_llr": stated, "same": same,
+                                          "a": part.speaker[rows], "b": part.speaker[cols]}
     return trials
 
 
@@ -408,6 +412,7 @@ def figures(by_system: dict[str, dict], bootstraps: int, benchmark_speakers: set
             out[system][condition] = {
                 "eer": equal_error_rate(llr, same)[0], "eer_ci": _interval(eers[system]),
                 "min_dcf": min_dcf(llr, same)[0], "cllr": cllr(llr, same), "cllr_ci": _interval(cllrs),
+                "cllr_stated": cllr(trials[condition]["stated_llr"], same),
                 "min_cllr": min_cllr(llr, same), "same_trials": int(same.sum()),
                 "different_trials": int((~same).sum()),
                 "speakers": len(set(trials[condition]["a"].tolist()) | set(trials[condition]["b"].tolist()))}
@@ -554,11 +559,11 @@ def markdown(result: dict) -> str:
         lines.append(f"| {names[system]} | " + " | ".join(
             f"{100 * f['eer']:.2f} [{100 * f['eer_ci'][0]:.2f}, {100 * f['eer_ci'][1]:.2f}]"
             for f in by.values()) + " |")
-    lines += ["", "| system | " + " | ".join(f"{c} Cllr / minCllr" for c in conditions) + " |",
-              "|---|" + "---|" * len(conditions)]
+    lines += ["", "| system | " + " | ".join(f"{c} Cllr / of the stated LRs / minCllr" for c in conditions)
+              + " |", "|---|" + "---|" * len(conditions)]
     for system, by in result["figures"].items():
         lines.append(f"| {names[system]} | " + " | ".join(
-            f"{f['cllr']:.3f} / {f['min_cllr']:.3f}" for f in by.values()) + " |")
+            f"{f['cllr']:.3f} / {f['cllr_stated']:.3f} / {f['min_cllr']:.3f}" for f in by.values()) + " |")
     header = " | ".join(f"{c} open-set right % / outsiders named %" for c in conditions)
     lines += ["", f"| system | {header} |", "|---|" + "---|" * len(conditions)]
     for system, by in result["open_set"].items():
