@@ -308,13 +308,26 @@ def condition_trials(scorer: Scorer, clips: Clips, fitted: Fitted) -> dict[str, 
             vectors = part.vectors(fitted.table)
             rows, cols = np.triu_indices(len(vectors), k=1)
             scores, same = pair_scores(scorer.score_matrix(vectors, vectors), part.speaker)
-            # the band of the first clip of each pair picks the calibration, as a probe's would
-            calibrations = [fitted.calibration_for(b).for_duration(crop or None) for b in (True, False)]
-            llr, stated = (np.where(part.narrow[rows], *(ratio(c, scores) * np.log(10) for c in calibrations))
-                           for ratio in (Calibration.log10_lr, Calibration.supported_log10_lr))
+            llr, stated = probe_ratios(fitted, part, rows, scores)
             trials[f"{short}/{label}"] = {"llr": llr, "stated_llr": stated, "same": same,
                                           "a": part.speaker[rows], "b": part.speaker[cols]}
     return trials
+
+
+def probe_ratios(fitted: Fitted, part: Clips, probes: np.ndarray,
+                 scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Natural-log LRs of trials whose first clips are ``part``'s items ``probes``, unlimited and as
+    stated: each by the calibration a probe like that first clip gets, for its band and its seconds
+    of speech (as the app and open_set pick it). Before 2026-12-07 every uncropped item got the
+    full-length calibration, though an uncropped LibriSpeech item is half of one utterance of
+    1.6-17 s (0.8-8.6 s of audio), and some Hyke calls hold under 12 s of speech."""
+    llr, stated = np.empty(len(scores)), np.empty(len(scores))
+    for item in np.unique(probes):
+        trial = probes == item
+        calibration = fitted.calibration_for(bool(part.narrow[item])).for_duration(float(part.speech_s[item]))
+        llr[trial] = calibration.log10_lr(scores[trial]) * np.log(10)
+        stated[trial] = calibration.supported_log10_lr(scores[trial]) * np.log(10)
+    return llr, stated
 
 
 def open_set(scorer: Scorer, clips: Clips, fitted: Fitted) -> dict[str, dict]:
