@@ -320,7 +320,7 @@ def probe_ratios(fitted: Fitted, part: Clips, probes: np.ndarray,
     stated: each by the calibration a probe like that first clip gets, for its band and its seconds
     of speech (as the app and open_set pick it). Before 2026-12-07 every uncropped item got the
     full-length calibration, though an uncropped LibriSpeech item is half of one utterance of
-    1.6-17 s (0.8-8.6 s of audio), and some Hyke calls hold under 12 s of speech."""
+    1.6-17 s (0.8-8.6 s of audio), and most Hyke calls hold 18 s of speech or less (median 11.5 s)."""
     llr, stated = np.empty(len(scores)), np.empty(len(scores))
     for item in np.unique(probes):
         trial = probes == item
