@@ -62,13 +62,21 @@ def _freeze_garbage_collection() -> None:
 
 
 @functools.cache
+def _model_thread() -> ThreadPoolExecutor:
+    """One background thread for the model's slow starts: the import of TensorFlow, then the warm-up
+    of each model loaded, while the page is read and a clip chosen. An executor's thread finishes its
+    job before the interpreter finalises (a daemon thread still in TensorFlow then would abort the
+    process, see speakerid.app.live)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakerid-model")
+
+
+@functools.cache
 def _importing() -> Future[None]:
-    """TensorFlow, imported in a background thread from the first call on, so that pages draw
+    """TensorFlow, imported in the background thread from the first call on, so that pages draw
     meanwhile. Only imported there: the network is built in the page's thread (:func:`load_encoder`),
     because Streamlit resets Keras's global state when any script run ends, which would garble
     the layer names of a network being built in another thread."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakerid-import").submit(
-        _import_model_code)
+    return _model_thread().submit(_import_model_code)
 
 
 def model_code_loaded() -> bool:
@@ -82,19 +90,11 @@ def _load_encoder(folder: str, stamp: float) -> Encoder:
 
     encoder = load_model(folder)
     _freeze_garbage_collection()
-    _warming_up().submit(_warm_up, encoder)
+    _model_thread().submit(_warm_up, encoder)
     return encoder
 
 
 WARM_UP_S = 3.0  # seconds of silence: one trace of the network serves every later length
-
-
-@functools.cache
-def _warming_up() -> ThreadPoolExecutor:
-    """One thread that warms up each model loaded, while the page is read and a clip chosen. An
-    executor's threads finish their job before the interpreter finalises (a daemon thread still in
-    TensorFlow then would abort the process, see speakerid.app.live)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="speakerid-warm-up")
 
 
 def _warm_up(encoder: Encoder) -> None:

@@ -248,8 +248,8 @@ def test_a_newly_loaded_model_is_warmed_up_on_its_own_thread_before_any_clip(mon
     enrol("Alice", wav(0, 6.0))
     resources._load_encoder.clear()  # as in a fresh server: no model loaded yet
     at = open_app()
-    resources._warming_up().submit(lambda: None).result(TIMEOUT)  # one thread: the warm-up is done
-    assert [(name.startswith("speakerid-warm-up"), seconds) for name, seconds in warmed] == [
+    resources._model_thread().submit(lambda: None).result(TIMEOUT)  # one thread: the warm-up is done
+    assert [(name.startswith("speakerid-model"), seconds) for name, seconds in warmed] == [
         (True, resources.WARM_UP_S)]
     at.file_uploader(key="identify_upload").upload("clip.wav", wav(0, 6.0), "audio/wav")
     rerun(at)
